@@ -1,0 +1,49 @@
+// The Koa application: request log and problem mapping first, then identity, then routes. It
+// knows the registry's API and nothing of how jobs are launched.
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import type { Protections } from '../launcher/launcher.ts';
+import type { JobRegistry } from '../worker/registry.ts';
+import { identify, type IdentityPolicy } from './identity.ts';
+import type { LimitPolicy } from './job-request.ts';
+import { jobsRouter } from './jobs-routes.ts';
+import { problemDetails, RouteError } from './problem.ts';
+import { requestLog } from './request-log.ts';
+import type { AppState } from './state.ts';
+
+export interface AppOptions {
+  readonly registry: JobRegistry;
+  readonly logger: Logger;
+  readonly limits: LimitPolicy;
+  readonly protections: Protections;
+  readonly identityPolicy?: IdentityPolicy;
+}
+
+export function createApp(options: AppOptions): Koa<AppState> {
+  const app = new Koa<AppState>();
+  // Errors are answered by problemDetails and logged there; Koa's default handler would print
+  // them to stderr a second time.
+  app.silent = true;
+  app.use(requestLog(options.logger));
+  app.use(problemDetails);
+  app.use(identify(options.identityPolicy));
+
+  const health = new Router<AppState>();
+  health.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok', client: ctx.state.identity, protections: options.protections };
+  });
+
+  const jobs = jobsRouter(options.registry, options.limits);
+  for (const router of [health, jobs]) {
+    app.use(router.routes());
+    app.use(
+      router.allowedMethods({
+        throw: true,
+        methodNotAllowed: () => new RouteError('METHOD_NOT_ALLOWED', 'method not allowed on this route'),
+        notImplemented: () => new RouteError('METHOD_NOT_ALLOWED', 'method not implemented'),
+      }),
+    );
+  }
+  return app;
+}

@@ -1,0 +1,29 @@
+// Attaches the caller's identity to ctx.state, once, from the client certificate the TLS layer
+// has already verified: CN is the client's name, OU its role. A certificate from our CA whose
+// subject does not name a known role is authenticated but may do nothing.
+import type { TLSSocket } from 'node:tls';
+import type { Next } from 'koa';
+import type { AppContext } from './state.ts';
+import { identityFromSubject, type Identity } from '../pki/identity.ts';
+import { RouteError } from './problem.ts';
+
+/** Overrides the certificate's role or disables an identity without reissuing certificates. */
+export type IdentityPolicy = (identity: Identity) => Identity | undefined;
+
+export function identify(policy: IdentityPolicy = (identity) => identity) {
+  return async function identity(ctx: AppContext, next: Next): Promise<void> {
+    const socket = ctx.req.socket as TLSSocket;
+    const certificate = socket.authorized ? socket.getPeerCertificate() : undefined;
+    const fromCertificate =
+      certificate === undefined || Object.keys(certificate).length === 0
+        ? undefined
+        : identityFromSubject(certificate.subject);
+    const identity = fromCertificate === undefined ? undefined : policy(fromCertificate);
+    if (identity === undefined) {
+      throw new RouteError('UNAUTHENTICATED', 'the client certificate does not name a known client and role');
+    }
+    ctx.state.identity = identity;
+    ctx.state.log = ctx.state.log.child({ client: identity.name, role: identity.role });
+    await next();
+  };
+}

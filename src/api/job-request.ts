@@ -1,0 +1,149 @@
+// Turns a POST /v1/jobs body into a JobSpec: validates its shape (zod), then applies the server's
+// default limits and the caller's role ceilings. Every rejection names the offending field.
+import { z } from 'zod';
+import { InvalidRequestError, LimitExceedsCeilingError } from '../errors.ts';
+import type { JobSpec, ResourceLimits } from '../worker/job.ts';
+import type { Role } from '../pki/roles.ts';
+import { formatBytes, parseDuration, parseSize } from './quantities.ts';
+
+/** Limits as configured: the defaults every job gets, and per-role ceilings on requests. */
+export interface LimitPolicy {
+  readonly defaults: ResourceLimits;
+  readonly defaultTimeoutMs: number | undefined;
+  readonly ceilings: Readonly<Record<Role, ResourceLimits & { readonly timeoutMs?: number }>>;
+  /** Which kinds the host can enforce; defaults of other kinds are not applied. */
+  readonly enforceable: ReadonlySet<'cpu' | 'memory' | 'pids' | 'io'>;
+}
+
+const NO_NUL = (value: string): boolean => !value.includes('\0');
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const size = z.union([z.number().int().positive(), z.string().min(1).max(32)]);
+const duration = z.union([z.number().positive(), z.string().min(1).max(32)]);
+
+const jobRequestSchema = z.strictObject({
+  command: z.string().min(1).max(4096).refine(NO_NUL, 'must not contain NUL bytes'),
+  args: z
+    .array(z.string().max(128 * 1024).refine(NO_NUL, 'must not contain NUL bytes'))
+    .max(4096)
+    .default([]),
+  env: z
+    .record(
+      z.string().regex(ENV_NAME, 'must be a variable name: letters, digits and _, not starting with a digit').max(256),
+      z.string().max(32 * 1024).refine(NO_NUL, 'must not contain NUL bytes'),
+    )
+    .refine((env) => Object.keys(env).length <= 256, 'at most 256 variables')
+    .default({}),
+  cwd: z
+    .string()
+    .startsWith('/', 'must be an absolute path')
+    .max(4096)
+    .refine(NO_NUL, 'must not contain NUL bytes')
+    .default('/'),
+  limits: z
+    .strictObject({
+      cpus: z.number().positive().max(1024).optional(),
+      memory: size.optional(),
+      pids: z.number().int().positive().max(4_194_304).optional(),
+      ioReadBps: size.optional(),
+      ioWriteBps: size.optional(),
+    })
+    .default({}),
+  timeout: duration.optional(),
+});
+
+type JobRequest = z.infer<typeof jobRequestSchema>;
+
+export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy): JobSpec {
+  const parsed = jobRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => ({
+      field: issue.path.map(String).join('.') || '(body)',
+      message: issue.message,
+    }));
+    const summary = details.map((detail) => `${detail.field}: ${detail.message}`).join('; ');
+    throw new InvalidRequestError(`invalid job request: ${summary}`, details);
+  }
+  const request = parsed.data;
+  const limits = resolveLimits(request, role, policy);
+  const timeoutMs = resolveTimeout(request, role, policy);
+  return {
+    command: request.command,
+    args: request.args,
+    env: request.env,
+    cwd: request.cwd,
+    limits,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  };
+}
+
+function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): ResourceLimits {
+  const asked = request.limits;
+  const requested: ResourceLimits = {
+    ...(asked.cpus === undefined ? {} : { cpus: asked.cpus }),
+    ...(asked.memory === undefined ? {} : { memoryBytes: sizeField('limits.memory', asked.memory) }),
+    ...(asked.pids === undefined ? {} : { pids: asked.pids }),
+    ...(asked.ioReadBps === undefined
+      ? {}
+      : { ioReadBytesPerSecond: sizeField('limits.ioReadBps', asked.ioReadBps) }),
+    ...(asked.ioWriteBps === undefined
+      ? {}
+      : { ioWriteBytesPerSecond: sizeField('limits.ioWriteBps', asked.ioWriteBps) }),
+  };
+  const ceiling = policy.ceilings[role];
+  checkCeiling('limits.cpus', requested.cpus, ceiling.cpus, role, String);
+  checkCeiling('limits.memory', requested.memoryBytes, ceiling.memoryBytes, role, formatBytes);
+  checkCeiling('limits.pids', requested.pids, ceiling.pids, role, String);
+  checkCeiling('limits.ioReadBps', requested.ioReadBytesPerSecond, ceiling.ioReadBytesPerSecond, role, formatBytes);
+  checkCeiling('limits.ioWriteBps', requested.ioWriteBytesPerSecond, ceiling.ioWriteBytesPerSecond, role, formatBytes);
+  return { ...enforceableDefaults(policy), ...requested };
+}
+
+function enforceableDefaults(policy: LimitPolicy): ResourceLimits {
+  const { defaults, enforceable } = policy;
+  return {
+    ...(defaults.cpus !== undefined && enforceable.has('cpu') ? { cpus: defaults.cpus } : {}),
+    ...(defaults.memoryBytes !== undefined && enforceable.has('memory')
+      ? { memoryBytes: defaults.memoryBytes }
+      : {}),
+    ...(defaults.pids !== undefined && enforceable.has('pids') ? { pids: defaults.pids } : {}),
+  };
+}
+
+function resolveTimeout(request: JobRequest, role: Role, policy: LimitPolicy): number | undefined {
+  const ceiling = policy.ceilings[role].timeoutMs;
+  if (request.timeout === undefined) {
+    const fallback = policy.defaultTimeoutMs;
+    if (fallback === undefined) return ceiling;
+    return ceiling === undefined ? fallback : Math.min(fallback, ceiling);
+  }
+  const timeoutMs = parseDuration(request.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) {
+    throw new InvalidRequestError('invalid job request: timeout: expected a duration such as 30, "30s" or "5m"', [
+      { field: 'timeout', message: 'expected a duration such as 30, "30s" or "5m"' },
+    ]);
+  }
+  checkCeiling('timeout', timeoutMs, ceiling, role, (ms) => `${ms / 1000}s`);
+  return timeoutMs;
+}
+
+function sizeField(field: string, value: number | string): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes <= 0) {
+    throw new InvalidRequestError(`invalid job request: ${field}: expected a size such as 67108864 or "64M"`, [
+      { field, message: 'expected a size such as 67108864 or "64M"' },
+    ]);
+  }
+  return bytes;
+}
+
+function checkCeiling(
+  field: string,
+  requested: number | undefined,
+  ceiling: number | undefined,
+  role: Role,
+  format: (value: number) => string,
+): void {
+  if (requested !== undefined && ceiling !== undefined && requested > ceiling) {
+    throw new LimitExceedsCeilingError(field, format(requested), format(ceiling), role);
+  }
+}

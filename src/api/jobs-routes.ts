@@ -1,0 +1,170 @@
+// The /v1/jobs routes. Each handler reads like the API documentation: check the role, parse the
+// input, ask the registry, shape the answer. Errors are thrown and mapped in problem.ts.
+import { Transform, pipeline } from 'node:stream';
+import Router from '@koa/router';
+import { z } from 'zod';
+import { ForbiddenError, InvalidRequestError, JobNotFoundError } from '../errors.ts';
+import type { Job, JobStatus } from '../worker/job.ts';
+import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
+import { parseJobRequest, type LimitPolicy } from './job-request.ts';
+import { readJsonBody } from './json-body.ts';
+import { may, type Action } from './permissions.ts';
+import type { AppContext, AppState } from './state.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const STATUSES: readonly JobStatus[] = [
+  'starting',
+  'running',
+  'stopping',
+  'exited',
+  'stopped',
+  'timedout',
+  'failed',
+  'lost',
+];
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+const outputQuery = z.strictObject({
+  follow: flag.default(false),
+  stream: z.enum(['stdout', 'stderr', 'all']).default('all'),
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+});
+
+const startQuery = z.strictObject({ follow: flag.default(false) });
+const listQuery = z.strictObject({ status: z.enum(STATUSES as [JobStatus, ...JobStatus[]]).optional() });
+
+export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/v1/jobs' });
+
+  router.post('/', async (ctx) => {
+    const viewer = authorize(ctx, 'start');
+    const { follow } = parseQuery(startQuery, ctx.query);
+    const spec = parseJobRequest(await readJsonBody(ctx), ctx.state.identity.role, limits);
+    const job = await registry.start(viewer.name, spec);
+    ctx.status = 201;
+    ctx.set('Location', `/v1/jobs/${job.id}`);
+    if (!follow) {
+      ctx.body = job;
+      return;
+    }
+    ctx.set('Job-Id', job.id);
+    streamOutput(ctx, registry, viewer, job, { select: 'all', offset: 0, follow: true }, true);
+  });
+
+  router.get('/', (ctx) => {
+    const viewer = authorize(ctx, 'read');
+    const { status } = parseQuery(listQuery, ctx.query);
+    ctx.body = { jobs: registry.list(viewer, status) };
+  });
+
+  router.get('/:id', (ctx) => {
+    const viewer = authorize(ctx, 'read');
+    ctx.body = registry.get(viewer, jobId(ctx));
+  });
+
+  router.post('/:id/stop', async (ctx) => {
+    const id = jobId(ctx);
+    // Existence is checked before the role, so a client that may not stop learns nothing
+    // about jobs it cannot see.
+    registry.get(viewerOf(ctx), id);
+    const viewer = authorize(ctx, 'stop');
+    ctx.status = 202;
+    ctx.body = await registry.stop(viewer, id);
+  });
+
+  router.get('/:id/output', async (ctx) => {
+    const viewer = authorize(ctx, 'read');
+    const { follow, stream, offset } = parseQuery(outputQuery, ctx.query);
+    const job = registry.get(viewer, jobId(ctx));
+    await registry.assertOutputReadable(job.id);
+    streamOutput(ctx, registry, viewer, job, { select: stream, offset, follow }, false);
+  });
+
+  router.delete('/:id', async (ctx) => {
+    const id = jobId(ctx);
+    registry.get(viewerOf(ctx), id);
+    const viewer = authorize(ctx, 'delete');
+    await registry.remove(viewer, id);
+    ctx.status = 204;
+  });
+
+  return router;
+}
+
+function viewerOf(ctx: AppContext): Viewer {
+  const { name, role } = ctx.state.identity;
+  return { name, seesAll: may(role, 'seeAll') };
+}
+
+function authorize(ctx: AppContext, action: Action): Viewer {
+  const { role } = ctx.state.identity;
+  if (!may(role, action)) throw new ForbiddenError(`${action} jobs`, role);
+  return viewerOf(ctx);
+}
+
+function jobId(ctx: AppContext): string {
+  const id = String((ctx as AppContext & { params: Record<string, string> }).params.id);
+  // Anything that is not a job id is simply not found: ids never reach the file system unchecked.
+  if (!UUID.test(id)) throw new JobNotFoundError(id.slice(0, 64));
+  return id;
+}
+
+function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((issue) => ({
+    field: issue.path.length === 0 ? '(query)' : `?${issue.path.map(String).join('.')}`,
+    message: issue.message,
+  }));
+  throw new InvalidRequestError(
+    `invalid query: ${details.map((detail) => `${detail.field}: ${detail.message}`).join('; ')}`,
+    details,
+  );
+}
+
+/**
+ * Streams a job's output as the response body. With `trailers`, the job's final status and
+ * exit code follow the last byte as HTTP trailers, so one request can run a command the way
+ * `ssh host cmd` does and still report how it ended.
+ */
+function streamOutput(
+  ctx: AppContext,
+  registry: JobRegistry,
+  viewer: Viewer,
+  job: Job,
+  request: OutputRequest,
+  trailers: boolean,
+): void {
+  const output = registry.output(viewer, job.id, request);
+  ctx.type = 'application/octet-stream';
+  ctx.set('Cache-Control', 'no-store');
+  if (!trailers) {
+    ctx.body = output;
+    return;
+  }
+  ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal');
+  const withTrailers = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      callback(null, chunk);
+    },
+    flush(callback) {
+      registry.whenEnded(viewer, job.id).then(
+        (ended) => {
+          ctx.res.addTrailers({
+            'Job-Status': ended.status,
+            'Job-Exit-Code': ended.exitCode === null ? '' : String(ended.exitCode),
+            'Job-Signal': ended.signal ?? '',
+          });
+          callback();
+        },
+        (error: unknown) => callback(error as Error),
+      );
+    },
+  });
+  // pipeline, not pipe: when the client goes away Koa destroys the body, and the reader behind
+  // it must be destroyed too so it releases its file handles.
+  pipeline(output, withTrailers, () => undefined);
+  ctx.body = withTrailers;
+}

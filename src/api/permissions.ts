@@ -1,0 +1,15 @@
+// What each role may do: the one table that authorisation reads. `seeAll` is not an action but a
+// scope: without it a caller's queries only ever reach its own jobs.
+import type { Role } from '../pki/roles.ts';
+
+export type Action = 'start' | 'read' | 'stop' | 'delete' | 'seeAll';
+
+export const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Action>>> = {
+  admin: new Set(['start', 'read', 'stop', 'delete', 'seeAll']),
+  user: new Set(['start', 'read', 'stop', 'delete']),
+  auditor: new Set(['read', 'seeAll']),
+};
+
+export function may(role: Role, action: Action): boolean {
+  return PERMISSIONS[role].has(action);
+}

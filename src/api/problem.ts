@@ -1,0 +1,113 @@
+// The one place where errors become HTTP responses: RFC 9457 problem+json, with the status taken
+// from the error's stable code. Clients see messages written for them, never a stack trace;
+// unexpected errors are logged in full and answered with a generic 500.
+import type { Next } from 'koa';
+import type { AppContext } from './state.ts';
+import { WorkerError, type ErrorCode } from '../errors.ts';
+
+export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
+  INVALID_REQUEST: 400,
+  LIMIT_EXCEEDS_CEILING: 400,
+  LIMIT_NOT_ENFORCEABLE: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  JOB_ALREADY_ENDED: 409,
+  JOB_STILL_RUNNING: 409,
+  OUTPUT_UNAVAILABLE: 410,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  INSUFFICIENT_STORAGE: 507,
+  INVALID_STATE_TRANSITION: 500,
+  LAUNCH_FAILED: 500,
+  INTERNAL: 500,
+};
+
+/** Codes that only the HTTP layer produces (routing and authentication). */
+type HttpOnlyCode = 'UNAUTHENTICATED' | 'METHOD_NOT_ALLOWED';
+
+const TITLE_OF: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  507: 'Insufficient Storage',
+};
+
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly instance: string;
+  readonly code: string;
+  readonly requestId: string;
+  readonly errors?: readonly { field: string; message: string }[];
+}
+
+export async function problemDetails(ctx: AppContext, next: Next): Promise<void> {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) {
+      throw new RouteError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+    }
+  } catch (error) {
+    const { code, message, details } = describe(error);
+    const status = STATUS_OF[code];
+    if (status >= 500) ctx.state.log.error({ err: error }, 'request failed');
+    const problem: Problem = {
+      type: `urn:jobworker:problem:${code.toLowerCase().replaceAll('_', '-')}`,
+      title: TITLE_OF[status] ?? 'Error',
+      status,
+      detail: message,
+      instance: ctx.path,
+      code,
+      requestId: ctx.state.requestId,
+      ...(details.length > 0 ? { errors: details } : {}),
+    };
+    ctx.status = status;
+    ctx.type = 'application/problem+json';
+    ctx.body = problem;
+    if (status === 405 && error instanceof RouteError && error.allow !== undefined) {
+      ctx.set('Allow', error.allow);
+    }
+  }
+}
+
+/** Errors raised by routing and authentication, which have no WorkerError of their own. */
+export class RouteError extends Error {
+  readonly code: HttpOnlyCode | 'NOT_FOUND';
+  readonly allow: string | undefined;
+
+  constructor(code: HttpOnlyCode | 'NOT_FOUND', message: string, allow?: string) {
+    super(message);
+    this.name = 'RouteError';
+    this.code = code;
+    this.allow = allow;
+  }
+}
+
+function describe(error: unknown): {
+  code: ErrorCode | HttpOnlyCode;
+  message: string;
+  details: readonly { field: string; message: string }[];
+} {
+  if (error instanceof WorkerError) {
+    const internal = STATUS_OF[error.code] >= 500;
+    return {
+      code: error.code,
+      message: internal ? 'the server could not complete the request' : error.message,
+      details: error.details,
+    };
+  }
+  if (error instanceof RouteError) return { code: error.code, message: error.message, details: [] };
+  return { code: 'INTERNAL', message: 'the server could not complete the request', details: [] };
+}

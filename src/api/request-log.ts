@@ -1,0 +1,33 @@
+// One structured log line per request, written when the response is finished (or the client
+// went away), so streamed responses are logged with their real duration. Also assigns the
+// request id that problem bodies and logs share.
+import { randomUUID } from 'node:crypto';
+import type { Next } from 'koa';
+import type { AppContext } from './state.ts';
+import type { Logger } from 'pino';
+
+export function requestLog(logger: Logger) {
+  return async function logRequest(ctx: AppContext, next: Next): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = logger.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    ctx.res.once('close', () => {
+      const identity = ctx.state.identity as AppContext['state']['identity'] | undefined;
+      const line = {
+        client: identity?.name,
+        role: identity?.role,
+        method: ctx.method,
+        route: (ctx as AppContext & { _matchedRoute?: string })._matchedRoute ?? ctx.path,
+        status: ctx.status,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        completed: ctx.res.writableFinished,
+      };
+      const log = logger.child({ requestId });
+      if (ctx.status >= 500) log.error(line, 'request');
+      else log.info(line, 'request');
+    });
+    await next();
+  };
+}

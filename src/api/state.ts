@@ -1,0 +1,15 @@
+// What middleware attaches to each request, typed once so handlers never read an untyped
+// ctx.state.
+import type { Next, ParameterizedContext } from 'koa';
+import type { Logger } from 'pino';
+import type { Identity } from '../pki/identity.ts';
+
+export interface AppState {
+  requestId: string;
+  log: Logger;
+  /** Set by the identity middleware before any route runs. */
+  identity: Identity;
+}
+
+export type AppContext = ParameterizedContext<AppState>;
+export type Middleware = (ctx: AppContext, next: Next) => Promise<void>;

@@ -1,0 +1,157 @@
+// The one place that reads flags and environment variables. Every setting has a flag, an
+// environment variable and a default; flags win over the environment.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseDuration, parseSize } from './api/quantities.ts';
+import type { LimitPolicy } from './api/job-request.ts';
+import type { ShutdownPolicy } from './worker/registry.ts';
+
+export const PROJECT_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly certsDir: string;
+  readonly logLevel: string;
+  readonly shutdownPolicy: ShutdownPolicy;
+  readonly stopGraceMs: number;
+  readonly maxOutputBytes: number;
+  readonly retentionMs: number;
+  /** Account jobs run as when the server is root. */
+  readonly jobUser: string;
+  readonly isolation: 'required' | 'best-effort';
+  readonly hostNetwork: boolean;
+  readonly limits: Omit<LimitPolicy, 'enforceable'>;
+}
+
+interface Setting {
+  readonly flag: string;
+  readonly env: string;
+  readonly fallback: string;
+  readonly help: string;
+}
+
+export const SETTINGS = {
+  host: { flag: 'host', env: 'HOST', fallback: '127.0.0.1', help: 'address to listen on' },
+  port: { flag: 'port', env: 'PORT', fallback: '8443', help: 'port to listen on (0 picks one)' },
+  dataDir: { flag: 'data-dir', env: 'DATA_DIR', fallback: resolve(PROJECT_ROOT, 'data'), help: 'database and job output' },
+  certsDir: { flag: 'certs-dir', env: 'CERTS_DIR', fallback: resolve(PROJECT_ROOT, 'certs'), help: 'CA, server and client certificates' },
+  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', fallback: 'info', help: 'pino log level' },
+  shutdown: { flag: 'shutdown', env: 'SHUTDOWN_POLICY', fallback: 'leave-running', help: "on SIGTERM/SIGINT: 'leave-running' or 'stop' jobs" },
+  stopGrace: { flag: 'stop-grace', env: 'STOP_GRACE', fallback: '5s', help: 'time between SIGTERM and SIGKILL on stop' },
+  maxOutput: { flag: 'max-output', env: 'MAX_OUTPUT', fallback: '1GiB', help: 'output kept per job; more is dropped (0: no cap)' },
+  retention: { flag: 'retention', env: 'RETENTION', fallback: '7d', help: 'ended jobs are deleted after this long (0: never)' },
+  jobUser: { flag: 'job-user', env: 'JOB_USER', fallback: 'nobody', help: 'account jobs run as (server must be root)' },
+  isolation: { flag: 'isolation', env: 'ISOLATION', fallback: 'best-effort', help: "'required' refuses jobs the host cannot isolate and limit" },
+  hostNetwork: { flag: 'host-network', env: 'HOST_NETWORK', fallback: 'false', help: 'let jobs use the host network' },
+  defaultCpus: { flag: 'default-cpus', env: 'DEFAULT_CPUS', fallback: '1', help: 'CPU quota of a job that asks for none' },
+  defaultMemory: { flag: 'default-memory', env: 'DEFAULT_MEMORY', fallback: '512MiB', help: 'memory cap of a job that asks for none' },
+  defaultPids: { flag: 'default-pids', env: 'DEFAULT_PIDS', fallback: '512', help: 'process cap of a job that asks for none' },
+  defaultTimeout: { flag: 'default-timeout', env: 'DEFAULT_TIMEOUT', fallback: '0', help: 'wall-clock limit of a job that asks for none (0: none)' },
+} as const satisfies Record<string, Setting>;
+
+type SettingName = keyof typeof SETTINGS;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(
+      Object.values(SETTINGS).map((setting) => [setting.flag, { type: 'string' as const }]),
+    ),
+    strict: true,
+    allowPositionals: false,
+  });
+  const read = (name: SettingName): string => {
+    const setting = SETTINGS[name];
+    const fromFlag = values[setting.flag];
+    return typeof fromFlag === 'string' ? fromFlag : (env[setting.env] ?? setting.fallback);
+  };
+  const defaultTimeoutMs = duration('defaultTimeout', read('defaultTimeout'));
+  return {
+    host: read('host'),
+    port: integer('port', read('port'), 0, 65535),
+    dataDir: resolve(read('dataDir')),
+    certsDir: resolve(read('certsDir')),
+    logLevel: read('logLevel'),
+    shutdownPolicy: oneOf('shutdown', read('shutdown'), ['leave-running', 'stop'] as const),
+    stopGraceMs: duration('stopGrace', read('stopGrace')),
+    maxOutputBytes: size('maxOutput', read('maxOutput'), true),
+    retentionMs: duration('retention', read('retention')),
+    jobUser: read('jobUser'),
+    isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
+    hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
+    limits: {
+      defaults: {
+        cpus: positiveNumber('defaultCpus', read('defaultCpus')),
+        memoryBytes: size('defaultMemory', read('defaultMemory')),
+        pids: integer('defaultPids', read('defaultPids'), 1, 4_194_304),
+      },
+      defaultTimeoutMs: defaultTimeoutMs === 0 ? undefined : defaultTimeoutMs,
+      // Ceilings on what a request may ask for, by role. Admins are trusted with the host;
+      // users get enough for builds and tests; auditors cannot start jobs at all.
+      ceilings: {
+        admin: { cpus: 64, memoryBytes: 64 * 1024 ** 3, pids: 65_536 },
+        user: {
+          cpus: 2,
+          memoryBytes: 4 * 1024 ** 3,
+          pids: 4096,
+          ioReadBytesPerSecond: 1024 ** 3,
+          ioWriteBytesPerSecond: 1024 ** 3,
+          timeoutMs: 24 * 3_600_000,
+        },
+        auditor: { cpus: 0, memoryBytes: 0, pids: 0 },
+      },
+    },
+  };
+}
+
+function describe(name: SettingName): string {
+  return `--${SETTINGS[name].flag} (${SETTINGS[name].env})`;
+}
+
+function integer(name: SettingName, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${describe(name)} must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
+function positiveNumber(name: SettingName, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(`${describe(name)} must be a positive number, got '${text}'`);
+  }
+  return value;
+}
+
+function duration(name: SettingName, text: string): number {
+  const value = parseDuration(text);
+  if (value === undefined) throw new ConfigError(`${describe(name)} must be a duration such as 5s or 7d, got '${text}'`);
+  return value;
+}
+
+function size(name: SettingName, text: string, zeroAllowed = false): number {
+  const value = parseSize(text);
+  if (value === undefined || (!zeroAllowed && value === 0)) {
+    throw new ConfigError(`${describe(name)} must be a size such as 512MiB, got '${text}'`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(name: SettingName, text: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) {
+    throw new ConfigError(`${describe(name)} must be one of ${allowed.join(', ')}, got '${text}'`);
+  }
+  return text as T;
+}

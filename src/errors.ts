@@ -1,0 +1,143 @@
+// Every error the product reports on purpose is one of these classes, each with a stable `code`
+// that clients and tests can match on. Layers below the API throw them without knowing HTTP;
+// src/api/problem.ts maps codes to statuses in one table.
+
+export type ErrorCode =
+  | 'INVALID_REQUEST'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'JOB_NOT_FOUND'
+  | 'JOB_ALREADY_ENDED'
+  | 'JOB_STILL_RUNNING'
+  | 'LIMIT_EXCEEDS_CEILING'
+  | 'LIMIT_NOT_ENFORCEABLE'
+  | 'OUTPUT_UNAVAILABLE'
+  | 'INSUFFICIENT_STORAGE'
+  | 'INVALID_STATE_TRANSITION'
+  | 'LAUNCH_FAILED'
+  | 'INTERNAL';
+
+export interface ErrorDetail {
+  /** Where in the request the problem is, e.g. `args[2]` or `limits.memory`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Base class: a message safe to show to the client, a stable code, optional field details. */
+export class WorkerError extends Error {
+  readonly code: ErrorCode;
+  readonly details: readonly ErrorDetail[];
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: readonly ErrorDetail[] } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WorkerError';
+    this.code = code;
+    this.details = options.details ?? [];
+  }
+}
+
+/** Thrown when a request body, query or path parameter does not have the expected shape. */
+export class InvalidRequestError extends WorkerError {
+  constructor(message: string, details: readonly ErrorDetail[] = []) {
+    super('INVALID_REQUEST', message, { details });
+    this.name = 'InvalidRequestError';
+  }
+}
+
+/** Thrown when the caller's role does not allow the action. */
+export class ForbiddenError extends WorkerError {
+  constructor(action: string, role: string) {
+    super('FORBIDDEN', `role '${role}' may not ${action}`);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/**
+ * Thrown for an unknown job id and, deliberately with the same message, for another client's
+ * job: the two must be indistinguishable to the caller.
+ */
+export class JobNotFoundError extends WorkerError {
+  constructor(id: string) {
+    super('JOB_NOT_FOUND', `no job with id '${id}'`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+/** Thrown when stopping a job that has already ended. */
+export class JobAlreadyEndedError extends WorkerError {
+  constructor(id: string, status: string) {
+    super('JOB_ALREADY_ENDED', `job '${id}' has already ended (status '${status}')`);
+    this.name = 'JobAlreadyEndedError';
+  }
+}
+
+/** Thrown when deleting a job that is still running. */
+export class JobStillRunningError extends WorkerError {
+  constructor(id: string) {
+    super('JOB_STILL_RUNNING', `job '${id}' is still running; stop it first`);
+    this.name = 'JobStillRunningError';
+  }
+}
+
+/** Thrown when a request asks for more of a resource than the caller's role may have. */
+export class LimitExceedsCeilingError extends WorkerError {
+  constructor(field: string, requested: string, ceiling: string, role: string) {
+    super('LIMIT_EXCEEDS_CEILING', `${field} ${requested} exceeds the ceiling ${ceiling} for role '${role}'`, {
+      details: [{ field, message: `at most ${ceiling}` }],
+    });
+    this.name = 'LimitExceedsCeilingError';
+  }
+}
+
+/** Thrown when a request asks for a limit this host cannot enforce (no cgroup controller). */
+export class LimitNotEnforceableError extends WorkerError {
+  constructor(field: string, reason: string) {
+    super('LIMIT_NOT_ENFORCEABLE', `${field} cannot be enforced on this host: ${reason}`, {
+      details: [{ field, message: reason }],
+    });
+    this.name = 'LimitNotEnforceableError';
+  }
+}
+
+/** Thrown when a job's output files are missing or unreadable. */
+export class OutputUnavailableError extends WorkerError {
+  constructor(id: string, cause: unknown) {
+    super('OUTPUT_UNAVAILABLE', `the output of job '${id}' is not available`, { cause });
+    this.name = 'OutputUnavailableError';
+  }
+}
+
+/** Thrown when the data disk is full: new jobs cannot be recorded. */
+export class InsufficientStorageError extends WorkerError {
+  constructor(cause: unknown) {
+    super('INSUFFICIENT_STORAGE', 'the server has no space left to record a new job', { cause });
+    this.name = 'InsufficientStorageError';
+  }
+}
+
+/** Thrown by the job state machine on a transition it does not allow: a bug, not bad input. */
+export class InvalidStateTransitionError extends WorkerError {
+  readonly from: string;
+  readonly to: string;
+
+  constructor(from: string, to: string) {
+    super('INVALID_STATE_TRANSITION', `invalid job state transition ${from} -> ${to}`);
+    this.name = 'InvalidStateTransitionError';
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** Thrown when the supervisor of a job could not be started at all (not the job's own failure). */
+export class LaunchFailedError extends WorkerError {
+  constructor(message: string, cause?: unknown) {
+    super('LAUNCH_FAILED', message, { cause });
+    this.name = 'LaunchFailedError';
+  }
+}

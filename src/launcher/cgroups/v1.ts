@@ -1,0 +1,150 @@
+// cgroup v1 (and the hybrid layout): one hierarchy per controller under /sys/fs/cgroup/<name>.
+// A job gets a directory in each hierarchy we use and its first process joins all of them.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResourceLimits } from '../../worker/job.ts';
+import {
+  CPU_PERIOD_MICROS,
+  SUBTREE,
+  type CgroupDriver,
+  type CgroupUsage,
+  type JobCgroup,
+  type LimitKind,
+} from './cgroup.ts';
+import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
+
+const HIERARCHIES = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio'] as const;
+type Hierarchy = (typeof HIERARCHIES)[number];
+
+const LIMIT_NEEDS: Readonly<Record<LimitKind, Hierarchy>> = {
+  cpu: 'cpu',
+  memory: 'memory',
+  pids: 'pids',
+  io: 'blkio',
+};
+
+export class CgroupV1Driver implements CgroupDriver {
+  readonly version = 'v1';
+  readonly enforceable: ReadonlySet<LimitKind>;
+  readonly #roots: ReadonlyMap<Hierarchy, string>;
+
+  private constructor(roots: ReadonlyMap<Hierarchy, string>) {
+    this.#roots = roots;
+    this.enforceable = new Set(
+      (Object.keys(LIMIT_NEEDS) as LimitKind[]).filter((kind) => roots.has(LIMIT_NEEDS[kind])),
+    );
+  }
+
+  /** The hierarchies mounted under `mountRoot` whose job subtree we can create. */
+  static async detect(mountRoot: string): Promise<CgroupV1Driver | undefined> {
+    const roots = new Map<Hierarchy, string>();
+    for (const hierarchy of HIERARCHIES) {
+      const root = join(mountRoot, hierarchy);
+      if (!existsSync(join(root, 'cgroup.procs'))) continue;
+      try {
+        await mkdir(join(root, SUBTREE), { recursive: true });
+        roots.set(hierarchy, join(root, SUBTREE));
+      } catch {
+        // Not writable (not root, or read-only cgroupfs): that controller is unavailable.
+      }
+    }
+    return roots.size === 0 ? undefined : new CgroupV1Driver(roots);
+  }
+
+  async create(jobId: string, limits: ResourceLimits, ioDevices: readonly string[]): Promise<JobCgroup> {
+    const dirs = new Map<Hierarchy, string>();
+    for (const [hierarchy, root] of this.#roots) {
+      const dir = join(root, jobId);
+      await mkdir(dir);
+      dirs.set(hierarchy, dir);
+    }
+    const cgroup = new CgroupV1(dirs);
+    try {
+      await applyLimits(dirs, limits, ioDevices);
+    } catch (error) {
+      await cgroup.remove();
+      throw error;
+    }
+    return cgroup;
+  }
+
+  open(jobId: string): JobCgroup | undefined {
+    const dirs = new Map<Hierarchy, string>();
+    for (const [hierarchy, root] of this.#roots) {
+      const dir = join(root, jobId);
+      if (existsSync(dir)) dirs.set(hierarchy, dir);
+    }
+    return dirs.size === 0 ? undefined : new CgroupV1(dirs);
+  }
+}
+
+async function applyLimits(
+  dirs: ReadonlyMap<Hierarchy, string>,
+  limits: ResourceLimits,
+  ioDevices: readonly string[],
+): Promise<void> {
+  const cpu = dirs.get('cpu');
+  if (cpu !== undefined && limits.cpus !== undefined) {
+    await writeControl(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROS));
+    await writeControl(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * CPU_PERIOD_MICROS)));
+  }
+  const memory = dirs.get('memory');
+  if (memory !== undefined && limits.memoryBytes !== undefined) {
+    await writeControl(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    // With swap accounting the cap must cover memory+swap too, or the job could swap past it.
+    const memsw = join(memory, 'memory.memsw.limit_in_bytes');
+    if (existsSync(memsw)) await writeControl(memsw, String(limits.memoryBytes));
+    await writeControl(join(memory, 'memory.swappiness'), '0').catch(() => undefined);
+  }
+  const pids = dirs.get('pids');
+  if (pids !== undefined && limits.pids !== undefined) {
+    await writeControl(join(pids, 'pids.max'), String(limits.pids));
+  }
+  const blkio = dirs.get('blkio');
+  if (blkio !== undefined) {
+    for (const device of ioDevices) {
+      if (limits.ioReadBytesPerSecond !== undefined) {
+        await writeControl(
+          join(blkio, 'blkio.throttle.read_bps_device'),
+          `${device} ${limits.ioReadBytesPerSecond}`,
+        );
+      }
+      if (limits.ioWriteBytesPerSecond !== undefined) {
+        await writeControl(
+          join(blkio, 'blkio.throttle.write_bps_device'),
+          `${device} ${limits.ioWriteBytesPerSecond}`,
+        );
+      }
+    }
+  }
+}
+
+class CgroupV1 implements JobCgroup {
+  readonly #dirs: ReadonlyMap<Hierarchy, string>;
+  readonly procsFiles: readonly string[];
+
+  constructor(dirs: ReadonlyMap<Hierarchy, string>) {
+    this.#dirs = dirs;
+    this.procsFiles = [...dirs.values()].map((dir) => join(dir, 'cgroup.procs'));
+  }
+
+  async usage(): Promise<CgroupUsage> {
+    const cpuacct = this.#dirs.get('cpuacct');
+    const memory = this.#dirs.get('memory');
+    const cpuNanos = cpuacct === undefined ? undefined : await readControl(join(cpuacct, 'cpuacct.usage'));
+    const peak =
+      memory === undefined ? undefined : await readControl(join(memory, 'memory.max_usage_in_bytes'));
+    const oomControl =
+      memory === undefined ? undefined : await readControl(join(memory, 'memory.oom_control'));
+    return {
+      cpuMs: Math.round(Number(cpuNanos ?? 0) / 1e6),
+      peakMemoryBytes: Number(peak ?? 0),
+      oomKilled: (parseKeyValues(oomControl).get('oom_kill') ?? 0) > 0,
+    };
+  }
+
+  async remove(): Promise<void> {
+    await Promise.all([...this.#dirs.values()].map(removeCgroupDir));
+  }
+}

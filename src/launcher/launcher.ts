@@ -1,0 +1,82 @@
+// The contract between the worker and whatever starts and supervises job processes. The worker
+// knows jobs; a launcher knows processes, cgroups and namespaces. A launcher's supervision must
+// survive a restart of the server: `reattach` finds a job again from what is on disk.
+import type { JobSpec, ResourceUsage } from '../worker/job.ts';
+import type { LimitKind } from './cgroups/cgroup.ts';
+
+export interface LaunchRequest {
+  readonly jobId: string;
+  /** The job's directory: the launcher's supervisor writes output and exit status there. */
+  readonly dir: string;
+  readonly spec: JobSpec;
+  /** Output beyond this many bytes is dropped (the job keeps running); 0 for no cap. */
+  readonly maxOutputBytes: number;
+}
+
+/** How a job that ran (or tried to) came to an end, as its supervisor recorded it. */
+export interface JobOutcome {
+  readonly reason: 'exited' | 'stopped' | 'timedout' | 'failed' | 'lost';
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly error: string | null;
+  readonly startedAt: Date | null;
+  readonly endedAt: Date;
+  readonly outputBytes: number;
+  readonly outputTruncated: boolean;
+  readonly usage: ResourceUsage | null;
+  readonly oomKilled: boolean;
+}
+
+/** A running job as its launcher supervises it. */
+export interface JobHandle {
+  readonly startedAt: Date;
+  /** Resolves once the job has ended and everything it held (cgroup, channels) is released. */
+  readonly ended: Promise<JobOutcome>;
+  /** Called, at least once, after output was appended; a hint to read again, not a count. */
+  onOutput(listener: () => void): () => void;
+  /** SIGTERM to the whole process tree, SIGKILL after `graceMs`. Idempotent. */
+  stop(graceMs: number): Promise<void>;
+  /** Stops watching the job and leaves it running: the next server re-attaches to it. */
+  detach(): void;
+}
+
+export type LaunchResult =
+  | { readonly kind: 'started'; readonly handle: JobHandle }
+  | { readonly kind: 'failed'; readonly outcome: JobOutcome };
+
+export type ReattachResult =
+  | { readonly kind: 'running'; readonly handle: JobHandle }
+  | { readonly kind: 'ended'; readonly outcome: JobOutcome };
+
+/** What protects jobs on this host, reported by /healthz and logged at start-up. */
+export interface Protections {
+  readonly cgroups: 'v1' | 'v2' | 'none';
+  readonly enforceableLimits: readonly LimitKind[];
+  readonly pidNamespace: boolean;
+  readonly networkNamespace: boolean;
+  readonly mountNamespace: boolean;
+  readonly jobUser: string;
+}
+
+export interface Launcher {
+  readonly protections: Protections;
+  /** Throws a WorkerError when the spec asks for a protection this host cannot give. */
+  launch(request: LaunchRequest): Promise<LaunchResult>;
+  reattach(jobId: string, dir: string): Promise<ReattachResult>;
+}
+
+/** The outcome of a job that never ran, or whose end nobody recorded. */
+export function outcomeWithoutExit(reason: 'failed' | 'lost', error: string): JobOutcome {
+  return {
+    reason,
+    exitCode: null,
+    signal: null,
+    error,
+    startedAt: null,
+    endedAt: new Date(),
+    outputBytes: 0,
+    outputTruncated: false,
+    usage: null,
+    oomKilled: false,
+  };
+}

@@ -1,0 +1,113 @@
+// The server's side of one running job: it listens on the job's events FIFO (output hints, and
+// EOF when the supervisor exits), sends stop commands down the control FIFO, and when the
+// supervisor is gone turns what it recorded into a JobOutcome and releases the cgroup.
+import { constants, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import type { JobCgroup } from './cgroups/cgroup.ts';
+import { outcomeWithoutExit, type JobHandle, type JobOutcome } from './launcher.ts';
+import { readShimStatus, shimFiles, type ShimStatus } from './shim-files.ts';
+
+export class ShimJobHandle implements JobHandle {
+  readonly startedAt: Date;
+  readonly ended: Promise<JobOutcome>;
+  readonly #dir: string;
+  readonly #listeners = new Set<() => void>();
+  readonly #events: Socket;
+
+  private constructor(dir: string, startedAt: Date, events: Socket, cgroup: JobCgroup | undefined) {
+    this.#dir = dir;
+    this.startedAt = startedAt;
+    this.#events = events;
+    events.on('data', () => {
+      for (const listener of this.#listeners) listener();
+    });
+    this.ended = new Promise<void>((resolve) => {
+      events.once('close', () => resolve());
+      // A read error on the FIFO means we lost our view of the supervisor, like EOF does.
+      events.once('error', () => events.destroy());
+    }).then(() => collectOutcome(dir, cgroup));
+  }
+
+  /**
+   * Opens the events FIFO of a supervisor that has already created it. If the supervisor has
+   * exited, the open still succeeds and the first read is EOF, so `ended` settles at once.
+   */
+  static attach(dir: string, startedAt: Date, cgroup: JobCgroup | undefined): Promise<ShimJobHandle> {
+    // A plain descriptor, not a FileHandle: the socket owns and closes it, and a FileHandle
+    // would close it again when garbage-collected. O_NONBLOCK makes the open itself not wait.
+    const fd = openSync(shimFiles(dir).events, constants.O_RDONLY | constants.O_NONBLOCK);
+    const socket = new Socket({ fd, readable: true, writable: false });
+    return Promise.resolve(new ShimJobHandle(dir, startedAt, socket, cgroup));
+  }
+
+  onOutput(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    await sendControl(this.#dir, `stop ${Math.max(0, Math.round(graceMs))}\n`);
+  }
+
+  /** Stops listening without touching the job: used when the server shuts down and leaves it running. */
+  detach(): void {
+    this.#events.destroy();
+  }
+}
+
+/** Writes a command to the supervisor; a supervisor that is already gone is not an error. */
+async function sendControl(dir: string, command: string): Promise<void> {
+  let file;
+  try {
+    file = await open(shimFiles(dir).control, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    // ENXIO: no reader, the supervisor has exited; ENOENT: it never got that far.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENXIO' || code === 'ENOENT') return;
+    throw new Error('send command to job supervisor', { cause: error });
+  }
+  try {
+    await file.write(command);
+  } finally {
+    await file.close();
+  }
+}
+
+async function collectOutcome(dir: string, cgroup: JobCgroup | undefined): Promise<JobOutcome> {
+  const status = await readShimStatus(dir);
+  const usage = cgroup === undefined ? undefined : await cgroup.usage().catch(() => undefined);
+  await cgroup?.remove().catch(() => undefined);
+  return status === undefined
+    ? outcomeWithoutExit('lost', 'the job supervisor exited without recording how the job ended')
+    : outcomeFromStatus(status, usage);
+}
+
+export function outcomeFromStatus(
+  status: ShimStatus,
+  cgroupUsage?: { cpuMs: number; peakMemoryBytes: number; oomKilled: boolean },
+): JobOutcome {
+  const rusage = {
+    cpuMs: status.cpuUserMs + status.cpuSystemMs,
+    peakMemoryBytes: status.maxRssKb * 1024,
+  };
+  return {
+    reason: status.reason,
+    exitCode: status.exitCode,
+    signal: status.signal,
+    error: status.error,
+    startedAt: status.startedAt === null ? null : new Date(status.startedAt),
+    endedAt: new Date(status.endedAt),
+    outputBytes: status.outputBytes,
+    outputTruncated: status.outputTruncated,
+    usage:
+      status.reason === 'failed'
+        ? null
+        : {
+            cpuMs: cgroupUsage?.cpuMs ?? rusage.cpuMs,
+            peakMemoryBytes: cgroupUsage?.peakMemoryBytes ?? rusage.peakMemoryBytes,
+          },
+    // A memory-cgroup kill arrives as SIGKILL; only the cgroup's own counter tells it apart.
+    oomKilled: (cgroupUsage?.oomKilled ?? false) && status.signal === 'SIGKILL',
+  };
+}

@@ -1,0 +1,209 @@
+// Launches each job under its own supervisor process (native/jobshim.c), which places the job in
+// its cgroup before it runs, gives it its namespaces and user, records its output and exit status
+// on disk, and keeps doing so if the server dies. Node cannot set clone flags or exec in place,
+// hence the small C program rather than `child_process` alone.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
+import type { ResourceLimits } from '../worker/job.ts';
+import { blockDevicesOf } from './block-devices.ts';
+import type { CgroupDriver, JobCgroup, LimitKind } from './cgroups/cgroup.ts';
+import { jobEnvironment } from './environment.ts';
+import type { JobUser } from './job-user.ts';
+import {
+  outcomeWithoutExit,
+  type LaunchRequest,
+  type LaunchResult,
+  type Launcher,
+  type Protections,
+  type ReattachResult,
+} from './launcher.ts';
+import { ShimJobHandle, outcomeFromStatus } from './shim-handle.ts';
+import { readShimStatus, shimFiles } from './shim-files.ts';
+
+export const SHIM_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'jobshim');
+
+export interface IsolationSettings {
+  /** Own PID and mount namespaces (and /proc) per job. */
+  readonly pidNamespace: boolean;
+  /** Own network namespace with only loopback; false lets jobs use the host network. */
+  readonly networkNamespace: boolean;
+  /** The account jobs run as; undefined runs them as the server's own user. */
+  readonly user: JobUser | undefined;
+  /** Refuse to start jobs rather than run them with less protection than configured. */
+  readonly required: boolean;
+}
+
+const LIMIT_FIELDS: Readonly<Record<keyof ResourceLimits, LimitKind>> = {
+  cpus: 'cpu',
+  memoryBytes: 'memory',
+  pids: 'pids',
+  ioReadBytesPerSecond: 'io',
+  ioWriteBytesPerSecond: 'io',
+};
+
+export class ShimLauncher implements Launcher {
+  readonly protections: Protections;
+  readonly #cgroups: CgroupDriver | undefined;
+  readonly #isolation: IsolationSettings;
+  readonly #shimPath: string;
+  readonly #refusal: string | undefined;
+
+  constructor(cgroups: CgroupDriver | undefined, isolation: IsolationSettings, shimPath = SHIM_PATH) {
+    if (!existsSync(shimPath)) {
+      throw new Error(`job supervisor ${shimPath} is missing: run 'npm install' to build it`);
+    }
+    this.#cgroups = cgroups;
+    this.#isolation = isolation;
+    this.#shimPath = shimPath;
+    this.protections = {
+      cgroups: cgroups?.version ?? 'none',
+      enforceableLimits: [...(cgroups?.enforceable ?? [])],
+      pidNamespace: isolation.pidNamespace,
+      mountNamespace: isolation.pidNamespace,
+      networkNamespace: isolation.networkNamespace,
+      jobUser: isolation.user?.name ?? `uid ${process.getuid?.() ?? 'unknown'}`,
+    };
+    this.#refusal = isolation.required ? missingProtection(cgroups, isolation) : undefined;
+  }
+
+  async launch(request: LaunchRequest): Promise<LaunchResult> {
+    if (this.#refusal !== undefined) throw new LimitNotEnforceableError('isolation', this.#refusal);
+    this.#assertEnforceable(request.spec.limits);
+    const cgroup = await this.#createCgroup(request);
+    try {
+      return await this.#spawnShim(request, cgroup);
+    } catch (error) {
+      await cgroup?.remove().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async reattach(jobId: string, dir: string): Promise<ReattachResult> {
+    const cgroup = this.#cgroups?.open(jobId);
+    if (!existsSync(shimFiles(dir).events)) {
+      const status = await readShimStatus(dir);
+      await cgroup?.remove().catch(() => undefined);
+      if (status !== undefined) return { kind: 'ended', outcome: outcomeFromStatus(status) };
+      return { kind: 'ended', outcome: outcomeWithoutExit('lost', 'the job supervisor never started') };
+    }
+    const handle = await ShimJobHandle.attach(dir, new Date(), cgroup);
+    return { kind: 'running', handle };
+  }
+
+  #assertEnforceable(limits: ResourceLimits): void {
+    const enforceable = this.#cgroups?.enforceable ?? new Set<LimitKind>();
+    for (const field of Object.keys(limits) as (keyof ResourceLimits)[]) {
+      if (limits[field] === undefined) continue;
+      if (!enforceable.has(LIMIT_FIELDS[field])) {
+        throw new LimitNotEnforceableError(
+          `limits.${field}`,
+          this.#cgroups === undefined
+            ? 'no writable cgroup hierarchy (is the server running as root?)'
+            : `the ${LIMIT_FIELDS[field]} controller is not available`,
+        );
+      }
+    }
+  }
+
+  async #createCgroup(request: LaunchRequest): Promise<JobCgroup | undefined> {
+    if (this.#cgroups === undefined) return undefined;
+    const devices = blockDevicesOf(['/', request.spec.cwd]);
+    try {
+      return await this.#cgroups.create(request.jobId, request.spec.limits, devices);
+    } catch (error) {
+      throw new LaunchFailedError('could not create the cgroup for the job', error);
+    }
+  }
+
+  #shimArguments(request: LaunchRequest, cgroup: JobCgroup | undefined): string[] {
+    const files = shimFiles(request.dir);
+    const args = ['--dir', request.dir, '--events', files.events, '--control', files.control];
+    for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
+    if (this.#isolation.pidNamespace) args.push('--pidns');
+    if (this.#isolation.networkNamespace) args.push('--netns');
+    const user = this.#isolation.user;
+    if (user !== undefined) args.push('--uid', String(user.uid), '--gid', String(user.gid));
+    args.push('--cwd', request.spec.cwd);
+    if (request.spec.timeoutMs !== undefined) args.push('--timeout', String(request.spec.timeoutMs));
+    if (request.maxOutputBytes > 0) args.push('--max-output', String(request.maxOutputBytes));
+    args.push('--', request.spec.command, ...request.spec.args);
+    return args;
+  }
+
+  async #spawnShim(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<LaunchResult> {
+    const logFd = openSync(shimFiles(request.dir).log, 'a', 0o600);
+    let child;
+    try {
+      child = spawn(this.#shimPath, this.#shimArguments(request, cgroup), {
+        detached: true,
+        stdio: ['ignore', 'pipe', logFd],
+        env: jobEnvironment(this.#isolation.user, request.spec.env),
+        cwd: '/',
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    // The supervisor must outlive us: nothing of it may keep our event loop alive.
+    child.unref();
+    const report = await readStartReport(child);
+    if (report.kind === 'failed') {
+      const status = await readShimStatus(request.dir);
+      await cgroup?.remove().catch(() => undefined);
+      const outcome = status === undefined ? outcomeWithoutExit('failed', report.message) : outcomeFromStatus(status);
+      return { kind: 'failed', outcome };
+    }
+    const handle = await ShimJobHandle.attach(request.dir, report.startedAt, cgroup);
+    return { kind: 'started', handle };
+  }
+}
+
+/** Why jobs cannot get the protection the configuration requires, if they cannot. */
+function missingProtection(cgroups: CgroupDriver | undefined, isolation: IsolationSettings): string | undefined {
+  if (cgroups === undefined) return 'isolation is required but no writable cgroup hierarchy was found';
+  if (!isolation.pidNamespace) return 'isolation is required but namespaces are unavailable';
+  return undefined;
+}
+
+type StartReport =
+  | { readonly kind: 'started'; readonly startedAt: Date }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/** The supervisor's one-line report on its stdout: `started <pid> <ms>` or `failed <why>`. */
+function readStartReport(child: ReturnType<typeof spawn>): Promise<StartReport> {
+  return new Promise((resolve, reject) => {
+    const stdout = child.stdout;
+    if (stdout === null) {
+      reject(new LaunchFailedError('job supervisor has no stdout'));
+      return;
+    }
+    const lines = createInterface({ input: stdout });
+    let settled = false;
+    const settle = (report: StartReport | Error): void => {
+      if (settled) return;
+      settled = true;
+      lines.close();
+      stdout.destroy();
+      if (report instanceof Error) reject(report);
+      else resolve(report);
+    };
+    lines.once('line', (line) => settle(parseStartReport(line)));
+    child.once('error', (error) => settle(new LaunchFailedError('could not start the job supervisor', error)));
+    lines.once('close', () =>
+      settle(new LaunchFailedError('the job supervisor exited before reporting a start')),
+    );
+  });
+}
+
+function parseStartReport(line: string): StartReport | Error {
+  const [word, ...rest] = line.split(' ');
+  if (word === 'started' && rest.length >= 2) {
+    return { kind: 'started', startedAt: new Date(Number(rest[1])) };
+  }
+  if (word === 'failed') return { kind: 'failed', message: rest.join(' ') };
+  return new LaunchFailedError(`the job supervisor reported '${line.slice(0, 200)}'`);
+}
+

@@ -1,0 +1,42 @@
+// Where each credential of a PKI lives inside a certs directory. Every module that reads
+// or writes certificates goes through this, so the layout is defined in one place.
+
+import { join } from 'node:path';
+import { assertValidClientName } from './names.ts';
+
+export type CredentialPaths = { cert: string; key: string };
+
+export type ClientPaths = CredentialPaths & { dir: string };
+
+export type PkiLayout = {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  clientsDir: string;
+  clientDir(name: string): string;
+  client(name: string): ClientPaths;
+};
+
+export function pkiLayout(certsDir: string): PkiLayout {
+  const clientsDir = join(certsDir, 'clients');
+  const clientDir = (name: string): string => {
+    // Names come from users; validating here keeps '../x' from ever becoming a path.
+    assertValidClientName(name);
+    return join(clientsDir, name);
+  };
+  return {
+    dir: certsDir,
+    caCert: join(certsDir, 'ca.pem'),
+    caKey: join(certsDir, 'ca-key.pem'),
+    serverCert: join(certsDir, 'server.pem'),
+    serverKey: join(certsDir, 'server-key.pem'),
+    clientsDir,
+    clientDir,
+    client(name) {
+      const dir = clientDir(name);
+      return { dir, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+    },
+  };
+}

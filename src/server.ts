@@ -1,0 +1,136 @@
+// The entry point: reads the configuration, makes sure a PKI exists, opens the store, detects
+// what protections the host offers, re-attaches jobs that survived a restart, and serves the API
+// over mutual TLS until SIGTERM or SIGINT.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import { join, relative } from 'node:path';
+import type { Logger } from 'pino';
+import { createApp } from './api/app.ts';
+import { ConfigError, loadConfig, PROJECT_ROOT, type Config } from './config.ts';
+import { detectCgroups } from './launcher/cgroups/detect.ts';
+import { resolveJobUser } from './launcher/job-user.ts';
+import { ShimLauncher, type IsolationSettings } from './launcher/shim-launcher.ts';
+import { createLogger } from './logger.ts';
+import { ensureDevelopmentPki } from './pki/development-pki.ts';
+import { pkiLayout } from './pki/layout.ts';
+import { openDatabase } from './store/database.ts';
+import { JobStore } from './store/job-store.ts';
+import { serverTlsOptions } from './tls/server-options.ts';
+import { JobRegistry } from './worker/registry.ts';
+
+/** How long in-flight requests and followers may take to finish once shutdown begins. */
+const SHUTDOWN_DRAIN_MS = 3000;
+
+async function main(): Promise<void> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 24) {
+    console.error(`jobworker needs Node.js 24 or later, this is ${process.version}; run it with 'npm start'`);
+    process.exit(1);
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    console.error(`jobworker: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  try {
+    await serve(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, error instanceof ConfigError ? error.message : 'server failed to start');
+    process.exit(1);
+  }
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const pki = await ensureDevelopmentPki(config.certsDir);
+  if (pki.created) logger.warn({ certsDir: config.certsDir, clients: pki.clients }, 'created a development PKI');
+
+  const db = openDatabase(join(config.dataDir, 'jobworker.db'));
+  const launcher = new ShimLauncher(...(await detectProtections(config, logger)));
+  const registry = new JobRegistry({
+    store: new JobStore(db),
+    launcher,
+    dataDir: config.dataDir,
+    logger,
+    stopGraceMs: config.stopGraceMs,
+    maxOutputBytes: config.maxOutputBytes,
+    retentionMs: config.retentionMs,
+  });
+  await registry.recover();
+
+  const app = createApp({
+    registry,
+    logger,
+    protections: launcher.protections,
+    limits: { ...config.limits, enforceable: new Set(launcher.protections.enforceableLimits) },
+  });
+  const layout = pkiLayout(config.certsDir);
+  const server = createServer(serverTlsOptions(layout), app.callback());
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.on('tlsClientError', (error) => logger.info({ reason: error.message }, 'TLS handshake refused'));
+  server.listen(config.port, config.host);
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  logger.info({ host: config.host, port, protections: launcher.protections }, 'listening');
+  if (pki.created) printTryIt(config, port);
+
+  const shutdown = (signal: string): void => {
+    logger.info({ signal, policy: config.shutdownPolicy }, 'shutting down');
+    stop(server, registry, config)
+      .then(() => {
+        db.close();
+        logger.info('stopped');
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'unclean shutdown');
+        process.exitCode = 1;
+      });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+async function stop(server: Server, registry: JobRegistry, config: Config): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const drain = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DRAIN_MS);
+  await registry.close(config.shutdownPolicy);
+  await closed;
+  clearTimeout(drain);
+}
+
+async function detectProtections(config: Config, logger: Logger): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
+  const isRoot = process.getuid?.() === 0;
+  const cgroups = isRoot ? await detectCgroups() : undefined;
+  const isolation: IsolationSettings = {
+    pidNamespace: isRoot,
+    networkNamespace: isRoot && !config.hostNetwork,
+    user: isRoot ? resolveJobUser(config.jobUser) : undefined,
+    required: config.isolation === 'required',
+  };
+  if (!isRoot || cgroups === undefined) {
+    logger.warn(
+      { root: isRoot, cgroups: cgroups?.version ?? 'none', isolation: config.isolation },
+      'jobs run WITHOUT full protection: resource limits and namespaces need root and a writable cgroup hierarchy',
+    );
+  }
+  return [cgroups, isolation];
+}
+
+function printTryIt(config: Config, port: number): void {
+  const layout = pkiLayout(config.certsDir);
+  const alice = layout.client('alice');
+  const path = (file: string): string => relative(PROJECT_ROOT, file) || file;
+  const host = config.host === '127.0.0.1' || config.host === '0.0.0.0' ? 'localhost' : config.host;
+  console.log(
+    `\nTry it:\n  curl --cacert ${path(layout.caCert)} --cert ${path(alice.cert)} --key ${path(alice.key)} \\\n` +
+      `    -H 'Content-Type: application/json' -d '{"command":"echo","args":["hello"]}' \\\n` +
+      `    'https://${host}:${port}/v1/jobs?follow=true'\n`,
+  );
+}
+
+await main();

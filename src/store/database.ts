@@ -1,0 +1,78 @@
+// The embedded database (node:sqlite) and its forward-only migrations. WAL with synchronous=FULL
+// makes every commit durable before the call returns, which is what "job created" and "job ended"
+// need before they are acknowledged.
+import { mkdirSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { dirname } from 'node:path';
+
+/** Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     command TEXT NOT NULL,
+     args TEXT NOT NULL,
+     env_names TEXT NOT NULL,
+     cwd TEXT NOT NULL,
+     limits TEXT NOT NULL,
+     timeout_ms INTEGER,
+     status TEXT NOT NULL,
+     exit_code INTEGER,
+     signal TEXT,
+     error TEXT,
+     oom_killed INTEGER NOT NULL DEFAULT 0,
+     usage TEXT,
+     output_bytes INTEGER NOT NULL DEFAULT 0,
+     output_truncated INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     started_at TEXT,
+     stop_requested_at TEXT,
+     ended_at TEXT,
+     seq INTEGER NOT NULL
+   );
+   CREATE INDEX jobs_owner_seq ON jobs (owner, seq DESC);
+   CREATE INDEX jobs_seq ON jobs (seq DESC);`,
+];
+
+export class SchemaTooNewError extends Error {
+  readonly code = 'SCHEMA_TOO_NEW';
+  constructor(found: number, known: number) {
+    super(
+      `database schema version ${found} is newer than this server knows (${known}); upgrade the server`,
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+export function openDatabase(path: string): DatabaseSync {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function schemaVersion(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
+  return row?.user_version ?? 0;
+}
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
+
+function migrate(db: DatabaseSync): void {
+  const current = schemaVersion(db);
+  if (current > MIGRATIONS.length) throw new SchemaTooNewError(current, MIGRATIONS.length);
+  for (let version = current; version < MIGRATIONS.length; version += 1) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[version] ?? '');
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw new Error(`migrate database to schema version ${version + 1}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,20 @@
+// The job lifecycle as an explicit state machine: every status change goes through
+// `assertTransition`, so an impossible change (say, `exited` back to `running`) is a loud bug
+// instead of a silently wrong status.
+import { InvalidStateTransitionError } from '../errors.ts';
+import type { JobStatus } from './job.ts';
+
+const ALLOWED: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  starting: ['running', 'failed', 'lost'],
+  running: ['stopping', 'exited', 'stopped', 'timedout', 'lost'],
+  stopping: ['stopped', 'timedout', 'exited', 'lost'],
+  exited: [],
+  stopped: [],
+  timedout: [],
+  failed: [],
+  lost: [],
+};
+
+export function assertTransition(from: JobStatus, to: JobStatus): void {
+  if (!ALLOWED[from].includes(to)) throw new InvalidStateTransitionError(from, to);
+}

@@ -1,0 +1,79 @@
+// The job model: what a client asks to run, and what the worker records about it. Plain data,
+// so that the store, the registry and the API can share it without sharing behaviour.
+
+export type JobStatus =
+  | 'starting'
+  | 'running'
+  | 'stopping'
+  | 'exited'
+  | 'stopped'
+  | 'timedout'
+  | 'failed'
+  | 'lost';
+
+export const ENDED_STATUSES: ReadonlySet<JobStatus> = new Set([
+  'exited',
+  'stopped',
+  'timedout',
+  'failed',
+  'lost',
+]);
+
+export function hasEnded(status: JobStatus): boolean {
+  return ENDED_STATUSES.has(status);
+}
+
+/** Resource limits of one job; an absent field means "no limit of this kind". */
+export interface ResourceLimits {
+  /** CPU quota in CPUs, e.g. 0.5 for half a core. */
+  readonly cpus?: number;
+  /** Hard memory cap in bytes, swap excluded. */
+  readonly memoryBytes?: number;
+  /** Maximum number of processes and threads. */
+  readonly pids?: number;
+  /** Disk read bandwidth in bytes per second. */
+  readonly ioReadBytesPerSecond?: number;
+  /** Disk write bandwidth in bytes per second. */
+  readonly ioWriteBytesPerSecond?: number;
+}
+
+export interface JobSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Variables the client asked for; merged over the worker's minimal base environment. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly limits: ResourceLimits;
+  /** Wall-clock limit in milliseconds; undefined for none. */
+  readonly timeoutMs?: number;
+}
+
+export interface ResourceUsage {
+  readonly cpuMs: number;
+  readonly peakMemoryBytes: number;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly owner: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Names only: values may be secrets and are never stored or shown. */
+  readonly envNames: readonly string[];
+  readonly cwd: string;
+  readonly limits: ResourceLimits;
+  readonly timeoutMs: number | null;
+  readonly status: JobStatus;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Why a job failed to start or was lost. */
+  readonly error: string | null;
+  readonly oomKilled: boolean;
+  readonly usage: ResourceUsage | null;
+  readonly outputBytes: number;
+  readonly outputTruncated: boolean;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly stopRequestedAt: string | null;
+  readonly endedAt: string | null;
+}

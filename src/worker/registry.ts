@@ -1,0 +1,330 @@
+// The job registry: the one place that starts, stops, lists and forgets jobs. It records every
+// job in the store, hands launching to a Launcher, and answers every query through a Viewer, so a
+// client only ever sees the jobs it may see. It knows nothing of HTTP.
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import {
+  InsufficientStorageError,
+  JobAlreadyEndedError,
+  JobNotFoundError,
+  JobStillRunningError,
+  OutputUnavailableError,
+  WorkerError,
+} from '../errors.ts';
+import { outcomeWithoutExit, type JobHandle, type JobOutcome, type Launcher } from '../launcher/launcher.ts';
+import type { JobStore, JobUpdate } from '../store/job-store.ts';
+import { hasEnded, type Job, type JobSpec, type JobStatus } from './job.ts';
+import { assertTransition } from './job-state.ts';
+import { endedSignal, OutputSignal } from './output-signal.ts';
+import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';
+
+/** Who is asking: their identity, and whether they may see other clients' jobs. */
+export interface Viewer {
+  readonly name: string;
+  readonly seesAll: boolean;
+}
+
+export interface RegistryOptions {
+  readonly store: JobStore;
+  readonly launcher: Launcher;
+  readonly dataDir: string;
+  readonly logger: Logger;
+  /** Time between SIGTERM and SIGKILL when a job is stopped. */
+  readonly stopGraceMs: number;
+  readonly maxOutputBytes: number;
+  /** Ended jobs older than this are deleted with their output; 0 keeps them forever. */
+  readonly retentionMs: number;
+}
+
+export interface OutputRequest {
+  readonly select: OutputSelection;
+  readonly offset: number;
+  readonly follow: boolean;
+}
+
+export type ShutdownPolicy = 'leave-running' | 'stop';
+
+interface ActiveJob {
+  readonly handle: JobHandle;
+  readonly signal: OutputSignal;
+}
+
+const RETENTION_SWEEP_MS = 60 * 60 * 1000;
+
+export class JobRegistry {
+  readonly #options: RegistryOptions;
+  readonly #store: JobStore;
+  readonly #active = new Map<string, ActiveJob>();
+  readonly #log: Logger;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: RegistryOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#log = options.logger.child({ component: 'registry' });
+  }
+
+  /** Re-attaches jobs that were running when the server last stopped; reconciles the rest. */
+  async recover(): Promise<void> {
+    for (const job of this.#store.unfinished()) {
+      const dir = this.#jobDir(job.id);
+      const result = await this.#options.launcher.reattach(job.id, dir);
+      if (result.kind === 'ended') {
+        this.#recordEnd(job.id, result.outcome);
+      } else {
+        if (job.status === 'starting') this.#transition(job, 'running', { startedAt: new Date().toISOString() });
+        this.#supervise(job.id, result.handle);
+        this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
+      }
+    }
+    this.#sweepExpired();
+    if (this.#options.retentionMs > 0) {
+      this.#sweepTimer = setInterval(() => this.#sweepExpired(), RETENTION_SWEEP_MS);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  async start(owner: string, spec: JobSpec): Promise<Job> {
+    const job = this.#create(owner, spec);
+    const dir = this.#jobDir(job.id);
+    let result;
+    try {
+      await createOutputFiles(dir);
+      result = await this.#options.launcher.launch({
+        jobId: job.id,
+        dir,
+        spec,
+        maxOutputBytes: this.#options.maxOutputBytes,
+      });
+    } catch (error) {
+      // A request the launcher refuses (a limit it cannot enforce) leaves no trace behind.
+      if (error instanceof WorkerError && error.code !== 'LAUNCH_FAILED') {
+        this.#store.delete(job.id);
+        await rm(dir, { recursive: true, force: true });
+        throw error;
+      }
+      this.#log.error({ err: error, jobId: job.id }, 'job could not be launched');
+      this.#recordEnd(job.id, launchFailure(error));
+      return this.#mustGet(job.id);
+    }
+    if (result.kind === 'failed') {
+      this.#recordEnd(job.id, result.outcome);
+    } else {
+      this.#transition(job, 'running', { startedAt: result.handle.startedAt.toISOString() });
+      this.#supervise(job.id, result.handle);
+    }
+    return this.#mustGet(job.id);
+  }
+
+  get(viewer: Viewer, id: string): Job {
+    const job = this.#store.get(id);
+    if (job === undefined || !canSee(viewer, job)) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  list(viewer: Viewer, status?: JobStatus): Job[] {
+    const jobs = this.#store.list(viewer.seesAll ? undefined : viewer.name);
+    return status === undefined ? jobs : jobs.filter((job) => job.status === status);
+  }
+
+  /** Asks a running job to stop; returns at once, the job ends in its own time. */
+  async stop(viewer: Viewer, id: string): Promise<Job> {
+    const job = this.get(viewer, id);
+    const active = this.#active.get(id);
+    if (hasEnded(job.status) || active === undefined) throw new JobAlreadyEndedError(id, job.status);
+    if (job.status === 'running') {
+      this.#transition(job, 'stopping', { stopRequestedAt: new Date().toISOString() });
+    }
+    await active.handle.stop(this.#options.stopGraceMs);
+    return this.#mustGet(id);
+  }
+
+  /** Throws OutputUnavailableError when the job's output files are gone or unreadable. */
+  async assertOutputReadable(id: string): Promise<void> {
+    const dir = this.#jobDir(id);
+    try {
+      await Promise.all([access(join(dir, OUTPUT_LOG), constants.R_OK), access(join(dir, OUTPUT_INDEX), constants.R_OK)]);
+    } catch (error) {
+      throw new OutputUnavailableError(id, error);
+    }
+  }
+
+  output(viewer: Viewer, id: string, request: OutputRequest): Readable {
+    this.get(viewer, id);
+    const signal = this.#active.get(id)?.signal ?? endedSignal();
+    return new OutputStream({ dir: this.#jobDir(id), signal, ...request });
+  }
+
+  /** Resolves once the job has ended (immediately if it has), with its final record. */
+  async whenEnded(viewer: Viewer, id: string): Promise<Job> {
+    this.get(viewer, id);
+    const signal = this.#active.get(id)?.signal;
+    if (signal !== undefined) {
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (signal.ended) resolve();
+          else signal.onChangeSince(signal.version, check);
+        };
+        check();
+      });
+    }
+    return this.#mustGet(id);
+  }
+
+  async remove(viewer: Viewer, id: string): Promise<void> {
+    const job = this.get(viewer, id);
+    if (!hasEnded(job.status)) throw new JobStillRunningError(id);
+    await this.#forget(job.id);
+  }
+
+  /** Leaves jobs running for the next server (the default) or stops them and waits. */
+  async close(policy: ShutdownPolicy): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    const active = [...this.#active.entries()];
+    if (policy === 'stop') {
+      await Promise.all(
+        active.map(async ([, { handle }]) => {
+          await handle.stop(this.#options.stopGraceMs);
+          await handle.ended;
+        }),
+      );
+      return;
+    }
+    for (const [, { handle }] of active) handle.detach();
+  }
+
+  #create(owner: string, spec: JobSpec): Job {
+    const job: Job = {
+      id: randomUUID(),
+      owner,
+      command: spec.command,
+      args: spec.args,
+      envNames: Object.keys(spec.env).sort(),
+      cwd: spec.cwd,
+      limits: spec.limits,
+      timeoutMs: spec.timeoutMs ?? null,
+      status: 'starting',
+      exitCode: null,
+      signal: null,
+      error: null,
+      oomKilled: false,
+      usage: null,
+      outputBytes: 0,
+      outputTruncated: false,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      stopRequestedAt: null,
+      endedAt: null,
+    };
+    try {
+      this.#store.insert(job);
+    } catch (error) {
+      if (isDiskFull(error)) throw new InsufficientStorageError(error);
+      throw error;
+    }
+    return job;
+  }
+
+  #supervise(id: string, handle: JobHandle): void {
+    const signal = new OutputSignal();
+    const unsubscribe = handle.onOutput(() => signal.notify());
+    this.#active.set(id, { handle, signal });
+    handle.ended
+      .catch((error: unknown) => launchFailure(error, 'lost'))
+      .then((outcome) => {
+        unsubscribe();
+        this.#recordEnd(id, outcome);
+      })
+      .catch((error: unknown) => this.#log.error({ err: error, jobId: id }, 'could not record job end'))
+      .finally(() => {
+        this.#active.delete(id);
+        signal.end();
+      });
+  }
+
+  #recordEnd(id: string, outcome: JobOutcome): void {
+    const job = this.#mustGet(id);
+    if (hasEnded(job.status)) return;
+    this.#transition(job, outcome.reason, {
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      error: outcome.error,
+      oomKilled: outcome.oomKilled,
+      usage: outcome.usage,
+      outputBytes: outcome.outputBytes,
+      outputTruncated: outcome.outputTruncated,
+      endedAt: outcome.endedAt.toISOString(),
+      ...(job.startedAt === null && outcome.startedAt !== null
+        ? { startedAt: outcome.startedAt.toISOString() }
+        : {}),
+    });
+  }
+
+  #transition(job: Job, to: JobStatus, changes: JobUpdate): void {
+    assertTransition(job.status, to);
+    this.#store.update(job.id, { ...changes, status: to });
+    this.#log.info(
+      {
+        jobId: job.id,
+        owner: job.owner,
+        from: job.status,
+        to,
+        ...(changes.exitCode === undefined ? {} : { exitCode: changes.exitCode }),
+        ...(changes.signal === undefined ? {} : { signal: changes.signal }),
+        ...(changes.error === undefined || changes.error === null ? {} : { error: changes.error }),
+      },
+      'job transition',
+    );
+  }
+
+  #sweepExpired(): void {
+    if (this.#options.retentionMs <= 0) return;
+    const cutoff = new Date(Date.now() - this.#options.retentionMs).toISOString();
+    for (const job of this.#store.endedBefore(cutoff)) {
+      this.#forget(job.id).catch((error: unknown) =>
+        this.#log.warn({ err: error, jobId: job.id }, 'could not delete expired job'),
+      );
+    }
+  }
+
+  async #forget(id: string): Promise<void> {
+    this.#store.delete(id);
+    await rm(this.#jobDir(id), { recursive: true, force: true });
+    this.#log.info({ jobId: id }, 'job deleted');
+  }
+
+  #mustGet(id: string): Job {
+    const job = this.#store.get(id);
+    if (job === undefined) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  #jobDir(id: string): string {
+    return join(this.#options.dataDir, 'jobs', id);
+  }
+}
+
+/** Empty output files exist from the start, so readers never race the supervisor's first write. */
+async function createOutputFiles(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, OUTPUT_LOG), '', { flag: 'a', mode: 0o600 });
+  await writeFile(join(dir, OUTPUT_INDEX), '', { flag: 'a', mode: 0o600 });
+}
+
+function canSee(viewer: Viewer, job: Job): boolean {
+  return viewer.seesAll || job.owner === viewer.name;
+}
+
+function isDiskFull(error: unknown): boolean {
+  const { code, errcode } = error as { code?: string; errcode?: number };
+  // SQLITE_FULL is 13; ENOSPC comes from the file system directly.
+  return code === 'ENOSPC' || errcode === 13;
+}
+
+function launchFailure(error: unknown, reason: 'failed' | 'lost' = 'failed'): JobOutcome {
+  return outcomeWithoutExit(reason, error instanceof Error ? error.message : String(error));
+}

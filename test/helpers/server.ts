@@ -1,0 +1,210 @@
+// Starts the real server (`node src/server.ts`) as a child process on a free port, with its own
+// temporary data and certs directories, and talks to it over real mutual TLS as any of the
+// development clients. Every test that needs the API goes through this.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
+export const CLIENTS = ['admin', 'alice', 'bob', 'auditor'] as const;
+export type ClientName = (typeof CLIENTS)[number];
+
+export interface ServerOptions {
+  /** Reuse directories (for restart tests); new temporary ones otherwise. */
+  readonly baseDir?: string;
+  readonly env?: Record<string, string>;
+  readonly args?: readonly string[];
+}
+
+export interface Response {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly trailers: NodeJS.Dict<string>;
+  readonly body: Buffer;
+  json<T = Record<string, unknown>>(): T;
+  text(): string;
+}
+
+export class TestServer {
+  readonly baseDir: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly logs: Record<string, unknown>[];
+  readonly #agents = new Map<string, Agent>();
+  readonly #exited: Promise<void>;
+
+  constructor(baseDir: string, port: number, child: ChildProcess, logs: Record<string, unknown>[]) {
+    this.baseDir = baseDir;
+    this.port = port;
+    this.child = child;
+    this.logs = logs;
+    this.#exited = child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
+  }
+
+  get certsDir(): string {
+    return join(this.baseDir, 'certs');
+  }
+
+  get dataDir(): string {
+    return join(this.baseDir, 'data');
+  }
+
+  /** TLS material of a development client: what curl gets with --cert/--key/--cacert. */
+  credentials(name: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+    return {
+      ca: readFileSync(join(this.certsDir, 'ca.pem')),
+      cert: readFileSync(join(this.certsDir, 'clients', name, 'cert.pem')),
+      key: readFileSync(join(this.certsDir, 'clients', name, 'key.pem')),
+    };
+  }
+
+  agent(name: string): Agent {
+    let agent = this.#agents.get(name);
+    if (agent === undefined) {
+      agent = new Agent({ ...this.credentials(name), keepAlive: true, servername: 'localhost' });
+      this.#agents.set(name, agent);
+    }
+    return agent;
+  }
+
+  /** Opens a request and resolves with the response as soon as its headers arrive. */
+  open(
+    client: string,
+    method: string,
+    path: string,
+    options: { json?: unknown; body?: string | Buffer; headers?: Record<string, string> } = {},
+  ): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { ...options.headers };
+    let body = options.body;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    return new Promise((resolvePromise, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: this.port, method, path, headers, agent: this.agent(client) },
+        resolvePromise,
+      );
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+
+  async request(
+    client: string,
+    method: string,
+    path: string,
+    options: { json?: unknown; body?: string | Buffer; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const response = await this.open(client, method, path, options);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    return {
+      status: response.statusCode ?? 0,
+      headers: response.headers,
+      trailers: response.trailers,
+      body,
+      json: <T>() => JSON.parse(body.toString('utf8')) as T,
+      text: () => body.toString('utf8'),
+    };
+  }
+
+  /** Starts a job and returns its JSON. */
+  async startJob(client: string, spec: Record<string, unknown>): Promise<Job> {
+    const response = await this.request(client, 'POST', '/v1/jobs', { json: spec });
+    if (response.status !== 201) throw new Error(`start job: ${response.status} ${response.text()}`);
+    return response.json<Job>();
+  }
+
+  /** Waits, by following its output to the end, until a job has ended; returns its record. */
+  async waitForEnd(client: string, id: string): Promise<Job> {
+    const response = await this.request(client, 'GET', `/v1/jobs/${id}/output?follow=true`);
+    if (response.status !== 200) throw new Error(`follow job: ${response.status} ${response.text()}`);
+    return (await this.request(client, 'GET', `/v1/jobs/${id}`)).json<Job>();
+  }
+
+  /** Graceful stop with SIGTERM (or another signal); resolves when the process has exited. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    await this.#exited;
+  }
+
+  /** Stops the server and deletes its directories. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.baseDir, { recursive: true, force: true });
+  }
+}
+
+export interface Job {
+  id: string;
+  owner: string;
+  command: string;
+  args: string[];
+  status: string;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  oomKilled: boolean;
+  usage: { cpuMs: number; peakMemoryBytes: number } | null;
+  outputBytes: number;
+  outputTruncated: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  [key: string]: unknown;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'jobworker-test-')));
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'src', 'server.ts'), '--port', '0', ...(options.args ?? [])],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        DATA_DIR: join(baseDir, 'data'),
+        CERTS_DIR: join(baseDir, 'certs'),
+        SHUTDOWN_POLICY: 'stop',
+        STOP_GRACE: '2s',
+        LOG_LEVEL: 'info',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const onExit = (code: number | null): void =>
+      reject(new Error(`server exited (${code}) before listening: ${stderr.join('')}`));
+    child.once('exit', onExit);
+    lines.on('line', (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === 'listening') {
+        child.off('exit', onExit);
+        resolvePort(Number(entry.port));
+      }
+    });
+  });
+  return new TestServer(baseDir, port, child, logs);
+}
