@@ -975,6 +975,12 @@ static void setup_shim_process(struct shim *s)
 
 static int open_fifo(const char *path, int *out, char *error, size_t error_len)
 {
+	/* The shim makes its own FIFOs: Node has no mkfifo, and the server only opens them after
+	 * the start report, by which time they exist. */
+	if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
+		snprintf(error, error_len, "mkfifo %s: %s", path, strerror(errno));
+		return -1;
+	}
 	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISFIFO(st.st_mode)) {

@@ -1,7 +1,7 @@
 // The server's side of one running job: it listens on the job's events FIFO (output hints, and
 // EOF when the supervisor exits), sends stop commands down the control FIFO, and when the
 // supervisor is gone turns what it recorded into a JobOutcome and releases the cgroup.
-import { constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { JobCgroup } from './cgroups/cgroup.ts';
@@ -36,7 +36,13 @@ export class ShimJobHandle implements JobHandle {
   static attach(dir: string, startedAt: Date, cgroup: JobCgroup | undefined): Promise<ShimJobHandle> {
     // A plain descriptor, not a FileHandle: the socket owns and closes it, and a FileHandle
     // would close it again when garbage-collected. O_NONBLOCK makes the open itself not wait.
-    const fd = openSync(shimFiles(dir).events, constants.O_RDONLY | constants.O_NONBLOCK);
+    const events = shimFiles(dir).events;
+    const fd = openSync(events, constants.O_RDONLY | constants.O_NONBLOCK);
+    // Linux reports hang-up on a FIFO only to readers that have seen a writer come and go. If the
+    // supervisor already exited before this open, no writer ever will, and EOF would never be
+    // seen: opening and closing a writer of our own arms it. A live supervisor still holds the
+    // FIFO open, so then EOF comes when it exits, as it should.
+    closeSync(openSync(events, constants.O_WRONLY | constants.O_NONBLOCK));
     const socket = new Socket({ fd, readable: true, writable: false });
     return Promise.resolve(new ShimJobHandle(dir, startedAt, socket, cgroup));
   }
@@ -69,6 +75,11 @@ async function sendControl(dir: string, command: string): Promise<void> {
   }
   try {
     await file.write(command);
+  } catch (error) {
+    // EPIPE: the supervisor exited between our open and our write; the job has ended.
+    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') {
+      throw new Error('send command to job supervisor', { cause: error });
+    }
   } finally {
     await file.close();
   }

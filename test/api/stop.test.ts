@@ -4,14 +4,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
-/** Host processes whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
+/** Host processes whose command line is exactly `command`. */
+function processesWith(command: string): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (cmdline.includes(marker)) found.push(Number(entry));
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (cmdline === command) found.push(Number(entry));
     } catch {
       // The process ended while we looked.
     }
