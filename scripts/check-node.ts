@@ -3,6 +3,8 @@
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   console.error(`jobworker needs Node.js 24 or later, this is ${process.version}.`);
-  console.error("Run 'npm install' first: it installs Node 24 into node_modules, which npm scripts use.");
+  console.error(
+    "Run 'npm install' first: it installs Node 24 into node_modules, which npm scripts use.",
+  );
   process.exit(1);
 }

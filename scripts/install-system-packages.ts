@@ -25,4 +25,7 @@ if (!canInstall) {
 console.log(`install-system-packages: installing ${missing.join(' ')}`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
-execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
+  stdio: 'inherit',
+  env,
+});

@@ -36,20 +36,85 @@ interface Setting {
 export const SETTINGS = {
   host: { flag: 'host', env: 'HOST', fallback: '127.0.0.1', help: 'address to listen on' },
   port: { flag: 'port', env: 'PORT', fallback: '8443', help: 'port to listen on (0 picks one)' },
-  dataDir: { flag: 'data-dir', env: 'DATA_DIR', fallback: resolve(PROJECT_ROOT, 'data'), help: 'database and job output' },
-  certsDir: { flag: 'certs-dir', env: 'CERTS_DIR', fallback: resolve(PROJECT_ROOT, 'certs'), help: 'CA, server and client certificates' },
+  dataDir: {
+    flag: 'data-dir',
+    env: 'DATA_DIR',
+    fallback: resolve(PROJECT_ROOT, 'data'),
+    help: 'database and job output',
+  },
+  certsDir: {
+    flag: 'certs-dir',
+    env: 'CERTS_DIR',
+    fallback: resolve(PROJECT_ROOT, 'certs'),
+    help: 'CA, server and client certificates',
+  },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', fallback: 'info', help: 'pino log level' },
-  shutdown: { flag: 'shutdown', env: 'SHUTDOWN_POLICY', fallback: 'leave-running', help: "on SIGTERM/SIGINT: 'leave-running' or 'stop' jobs" },
-  stopGrace: { flag: 'stop-grace', env: 'STOP_GRACE', fallback: '5s', help: 'time between SIGTERM and SIGKILL on stop' },
-  maxOutput: { flag: 'max-output', env: 'MAX_OUTPUT', fallback: '1GiB', help: 'output kept per job; more is dropped (0: no cap)' },
-  retention: { flag: 'retention', env: 'RETENTION', fallback: '7d', help: 'ended jobs are deleted after this long (0: never)' },
-  jobUser: { flag: 'job-user', env: 'JOB_USER', fallback: 'nobody', help: 'account jobs run as (server must be root)' },
-  isolation: { flag: 'isolation', env: 'ISOLATION', fallback: 'best-effort', help: "'required' refuses jobs the host cannot isolate and limit" },
-  hostNetwork: { flag: 'host-network', env: 'HOST_NETWORK', fallback: 'false', help: 'let jobs use the host network' },
-  defaultCpus: { flag: 'default-cpus', env: 'DEFAULT_CPUS', fallback: '1', help: 'CPU quota of a job that asks for none' },
-  defaultMemory: { flag: 'default-memory', env: 'DEFAULT_MEMORY', fallback: '512MiB', help: 'memory cap of a job that asks for none' },
-  defaultPids: { flag: 'default-pids', env: 'DEFAULT_PIDS', fallback: '512', help: 'process cap of a job that asks for none' },
-  defaultTimeout: { flag: 'default-timeout', env: 'DEFAULT_TIMEOUT', fallback: '0', help: 'wall-clock limit of a job that asks for none (0: none)' },
+  shutdown: {
+    flag: 'shutdown',
+    env: 'SHUTDOWN_POLICY',
+    fallback: 'leave-running',
+    help: "on SIGTERM/SIGINT: 'leave-running' or 'stop' jobs",
+  },
+  stopGrace: {
+    flag: 'stop-grace',
+    env: 'STOP_GRACE',
+    fallback: '5s',
+    help: 'time between SIGTERM and SIGKILL on stop',
+  },
+  maxOutput: {
+    flag: 'max-output',
+    env: 'MAX_OUTPUT',
+    fallback: '1GiB',
+    help: 'output kept per job; more is dropped (0: no cap)',
+  },
+  retention: {
+    flag: 'retention',
+    env: 'RETENTION',
+    fallback: '7d',
+    help: 'ended jobs are deleted after this long (0: never)',
+  },
+  jobUser: {
+    flag: 'job-user',
+    env: 'JOB_USER',
+    fallback: 'nobody',
+    help: 'account jobs run as (server must be root)',
+  },
+  isolation: {
+    flag: 'isolation',
+    env: 'ISOLATION',
+    fallback: 'best-effort',
+    help: "'required' refuses jobs the host cannot isolate and limit",
+  },
+  hostNetwork: {
+    flag: 'host-network',
+    env: 'HOST_NETWORK',
+    fallback: 'false',
+    help: 'let jobs use the host network',
+  },
+  defaultCpus: {
+    flag: 'default-cpus',
+    env: 'DEFAULT_CPUS',
+    fallback: '1',
+    help: 'CPU quota of a job that asks for none',
+  },
+  defaultMemory: {
+    flag: 'default-memory',
+    env: 'DEFAULT_MEMORY',
+    fallback: '512MiB',
+    help: 'memory cap of a job that asks for none',
+  },
+  defaultPids: {
+    flag: 'default-pids',
+    env: 'DEFAULT_PIDS',
+    fallback: '512',
+    help: 'process cap of a job that asks for none',
+  },
+  defaultTimeout: {
+    flag: 'default-timeout',
+    env: 'DEFAULT_TIMEOUT',
+    fallback: '0',
+    help: 'wall-clock limit of a job that asks for none (0: none)',
+  },
 } as const satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -122,7 +187,9 @@ function describe(name: SettingName): string {
 function integer(name: SettingName, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${describe(name)} must be an integer from ${min} to ${max}, got '${text}'`);
+    throw new ConfigError(
+      `${describe(name)} must be an integer from ${min} to ${max}, got '${text}'`,
+    );
   }
   return value;
 }
@@ -137,7 +204,8 @@ function positiveNumber(name: SettingName, text: string): number {
 
 function duration(name: SettingName, text: string): number {
   const value = parseDuration(text);
-  if (value === undefined) throw new ConfigError(`${describe(name)} must be a duration such as 5s or 7d, got '${text}'`);
+  if (value === undefined)
+    throw new ConfigError(`${describe(name)} must be a duration such as 5s or 7d, got '${text}'`);
   return value;
 }
 

@@ -88,9 +88,13 @@ export class JobStillRunningError extends WorkerError {
 /** Thrown when a request asks for more of a resource than the caller's role may have. */
 export class LimitExceedsCeilingError extends WorkerError {
   constructor(field: string, requested: string, ceiling: string, role: string) {
-    super('LIMIT_EXCEEDS_CEILING', `${field} ${requested} exceeds the ceiling ${ceiling} for role '${role}'`, {
-      details: [{ field, message: `at most ${ceiling}` }],
-    });
+    super(
+      'LIMIT_EXCEEDS_CEILING',
+      `${field} ${requested} exceeds the ceiling ${ceiling} for role '${role}'`,
+      {
+        details: [{ field, message: `at most ${ceiling}` }],
+      },
+    );
     this.name = 'LimitExceedsCeilingError';
   }
 }

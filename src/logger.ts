@@ -7,6 +7,9 @@ export function createLogger(level: string): Logger {
     level,
     base: { service: 'jobworker' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['*.key', '*.keyPem', '*.env', '*.password', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.key', '*.keyPem', '*.env', '*.password', 'headers.authorization'],
+      censor: '[redacted]',
+    },
   });
 }

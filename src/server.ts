@@ -24,7 +24,9 @@ const SHUTDOWN_DRAIN_MS = 3000;
 async function main(): Promise<void> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 24) {
-    console.error(`jobworker needs Node.js 24 or later, this is ${process.version}; run it with 'npm start'`);
+    console.error(
+      `jobworker needs Node.js 24 or later, this is ${process.version}; run it with 'npm start'`,
+    );
     process.exit(1);
   }
   let config: Config;
@@ -38,14 +40,18 @@ async function main(): Promise<void> {
   try {
     await serve(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, error instanceof ConfigError ? error.message : 'server failed to start');
+    logger.fatal(
+      { err: error },
+      error instanceof ConfigError ? error.message : 'server failed to start',
+    );
     process.exit(1);
   }
 }
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   const pki = await ensureDevelopmentPki(config.certsDir);
-  if (pki.created) logger.warn({ certsDir: config.certsDir, clients: pki.clients }, 'created a development PKI');
+  if (pki.created)
+    logger.warn({ certsDir: config.certsDir, clients: pki.clients }, 'created a development PKI');
 
   const db = openDatabase(join(config.dataDir, 'jobworker.db'));
   const launcher = new ShimLauncher(...(await detectProtections(config, logger)));
@@ -67,10 +73,13 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     limits: { ...config.limits, enforceable: new Set(launcher.protections.enforceableLimits) },
   });
   const layout = pkiLayout(config.certsDir);
-  const server = createServer(serverTlsOptions(layout), app.callback());
+  const handle = app.callback();
+  const server = createServer(serverTlsOptions(layout), (req, res) => void handle(req, res));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  server.on('tlsClientError', (error) => logger.info({ reason: error.message }, 'TLS handshake refused'));
+  server.on('tlsClientError', (error) =>
+    logger.info({ reason: error.message }, 'TLS handshake refused'),
+  );
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const address = server.address();
@@ -103,7 +112,10 @@ async function stop(server: Server, registry: JobRegistry, config: Config): Prom
   clearTimeout(drain);
 }
 
-async function detectProtections(config: Config, logger: Logger): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
+async function detectProtections(
+  config: Config,
+  logger: Logger,
+): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
   const isRoot = process.getuid?.() === 0;
   const cgroups = isRoot ? await detectCgroups() : undefined;
   const isolation: IsolationSettings = {

@@ -40,7 +40,8 @@ export function createApp(options: AppOptions): Koa<AppState> {
     app.use(
       router.allowedMethods({
         throw: true,
-        methodNotAllowed: () => new RouteError('METHOD_NOT_ALLOWED', 'method not allowed on this route'),
+        methodNotAllowed: () =>
+          new RouteError('METHOD_NOT_ALLOWED', 'method not allowed on this route'),
         notImplemented: () => new RouteError('METHOD_NOT_ALLOWED', 'method not implemented'),
       }),
     );

@@ -20,7 +20,10 @@ export function identify(policy: IdentityPolicy = (identity) => identity) {
         : identityFromSubject(certificate.subject);
     const identity = fromCertificate === undefined ? undefined : policy(fromCertificate);
     if (identity === undefined) {
-      throw new RouteError('UNAUTHENTICATED', 'the client certificate does not name a known client and role');
+      throw new RouteError(
+        'UNAUTHENTICATED',
+        'the client certificate does not name a known client and role',
+      );
     }
     ctx.state.identity = identity;
     ctx.state.log = ctx.state.log.child({ client: identity.name, role: identity.role });

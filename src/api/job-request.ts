@@ -23,13 +23,27 @@ const duration = z.union([z.number().positive(), z.string().min(1).max(32)]);
 const jobRequestSchema = z.strictObject({
   command: z.string().min(1).max(4096).refine(NO_NUL, 'must not contain NUL bytes'),
   args: z
-    .array(z.string().max(128 * 1024).refine(NO_NUL, 'must not contain NUL bytes'))
+    .array(
+      z
+        .string()
+        .max(128 * 1024)
+        .refine(NO_NUL, 'must not contain NUL bytes'),
+    )
     .max(4096)
     .default([]),
   env: z
     .record(
-      z.string().regex(ENV_NAME, 'must be a variable name: letters, digits and _, not starting with a digit').max(256),
-      z.string().max(32 * 1024).refine(NO_NUL, 'must not contain NUL bytes'),
+      z
+        .string()
+        .regex(
+          ENV_NAME,
+          'must be a variable name: letters, digits and _, not starting with a digit',
+        )
+        .max(256),
+      z
+        .string()
+        .max(32 * 1024)
+        .refine(NO_NUL, 'must not contain NUL bytes'),
     )
     .refine((env) => Object.keys(env).length <= 256, 'at most 256 variables')
     .default({}),
@@ -80,7 +94,9 @@ function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): Re
   const asked = request.limits;
   const requested: ResourceLimits = {
     ...(asked.cpus === undefined ? {} : { cpus: asked.cpus }),
-    ...(asked.memory === undefined ? {} : { memoryBytes: sizeField('limits.memory', asked.memory) }),
+    ...(asked.memory === undefined
+      ? {}
+      : { memoryBytes: sizeField('limits.memory', asked.memory) }),
     ...(asked.pids === undefined ? {} : { pids: asked.pids }),
     ...(asked.ioReadBps === undefined
       ? {}
@@ -93,8 +109,20 @@ function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): Re
   checkCeiling('limits.cpus', requested.cpus, ceiling.cpus, role, String);
   checkCeiling('limits.memory', requested.memoryBytes, ceiling.memoryBytes, role, formatBytes);
   checkCeiling('limits.pids', requested.pids, ceiling.pids, role, String);
-  checkCeiling('limits.ioReadBps', requested.ioReadBytesPerSecond, ceiling.ioReadBytesPerSecond, role, formatBytes);
-  checkCeiling('limits.ioWriteBps', requested.ioWriteBytesPerSecond, ceiling.ioWriteBytesPerSecond, role, formatBytes);
+  checkCeiling(
+    'limits.ioReadBps',
+    requested.ioReadBytesPerSecond,
+    ceiling.ioReadBytesPerSecond,
+    role,
+    formatBytes,
+  );
+  checkCeiling(
+    'limits.ioWriteBps',
+    requested.ioWriteBytesPerSecond,
+    ceiling.ioWriteBytesPerSecond,
+    role,
+    formatBytes,
+  );
   return { ...enforceableDefaults(policy), ...requested };
 }
 
@@ -118,9 +146,10 @@ function resolveTimeout(request: JobRequest, role: Role, policy: LimitPolicy): n
   }
   const timeoutMs = parseDuration(request.timeout);
   if (timeoutMs === undefined || timeoutMs <= 0) {
-    throw new InvalidRequestError('invalid job request: timeout: expected a duration such as 30, "30s" or "5m"', [
-      { field: 'timeout', message: 'expected a duration such as 30, "30s" or "5m"' },
-    ]);
+    throw new InvalidRequestError(
+      'invalid job request: timeout: expected a duration such as 30, "30s" or "5m"',
+      [{ field: 'timeout', message: 'expected a duration such as 30, "30s" or "5m"' }],
+    );
   }
   checkCeiling('timeout', timeoutMs, ceiling, role, (ms) => `${ms / 1000}s`);
   return timeoutMs;
@@ -129,9 +158,10 @@ function resolveTimeout(request: JobRequest, role: Role, policy: LimitPolicy): n
 function sizeField(field: string, value: number | string): number {
   const bytes = parseSize(value);
   if (bytes === undefined || bytes <= 0) {
-    throw new InvalidRequestError(`invalid job request: ${field}: expected a size such as 67108864 or "64M"`, [
-      { field, message: 'expected a size such as 67108864 or "64M"' },
-    ]);
+    throw new InvalidRequestError(
+      `invalid job request: ${field}: expected a size such as 67108864 or "64M"`,
+      [{ field, message: 'expected a size such as 67108864 or "64M"' }],
+    );
   }
   return bytes;
 }

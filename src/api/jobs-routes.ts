@@ -24,7 +24,9 @@ const STATUSES: readonly JobStatus[] = [
   'lost',
 ];
 
-const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
 
 const outputQuery = z.strictObject({
   follow: flag.default(false),
@@ -33,7 +35,9 @@ const outputQuery = z.strictObject({
 });
 
 const startQuery = z.strictObject({ follow: flag.default(false) });
-const listQuery = z.strictObject({ status: z.enum(STATUSES as [JobStatus, ...JobStatus[]]).optional() });
+const listQuery = z.strictObject({
+  status: z.enum(STATUSES as [JobStatus, ...JobStatus[]]).optional(),
+});
 
 export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });

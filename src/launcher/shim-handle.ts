@@ -33,7 +33,11 @@ export class ShimJobHandle implements JobHandle {
    * Opens the events FIFO of a supervisor that has already created it. If the supervisor has
    * exited, the open still succeeds and the first read is EOF, so `ended` settles at once.
    */
-  static attach(dir: string, startedAt: Date, cgroup: JobCgroup | undefined): Promise<ShimJobHandle> {
+  static attach(
+    dir: string,
+    startedAt: Date,
+    cgroup: JobCgroup | undefined,
+  ): Promise<ShimJobHandle> {
     // A plain descriptor, not a FileHandle: the socket owns and closes it, and a FileHandle
     // would close it again when garbage-collected. O_NONBLOCK makes the open itself not wait.
     const events = shimFiles(dir).events;

@@ -24,7 +24,13 @@ import {
 import { ShimJobHandle, outcomeFromStatus } from './shim-handle.ts';
 import { readShimStatus, shimFiles } from './shim-files.ts';
 
-export const SHIM_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'jobshim');
+export const SHIM_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'build',
+  'jobshim',
+);
 
 export interface IsolationSettings {
   /** Own PID and mount namespaces (and /proc) per job. */
@@ -52,7 +58,11 @@ export class ShimLauncher implements Launcher {
   readonly #shimPath: string;
   readonly #refusal: string | undefined;
 
-  constructor(cgroups: CgroupDriver | undefined, isolation: IsolationSettings, shimPath = SHIM_PATH) {
+  constructor(
+    cgroups: CgroupDriver | undefined,
+    isolation: IsolationSettings,
+    shimPath = SHIM_PATH,
+  ) {
     if (!existsSync(shimPath)) {
       throw new Error(`job supervisor ${shimPath} is missing: run 'npm install' to build it`);
     }
@@ -88,7 +98,10 @@ export class ShimLauncher implements Launcher {
       const status = await readShimStatus(dir);
       await cgroup?.remove().catch(() => undefined);
       if (status !== undefined) return { kind: 'ended', outcome: outcomeFromStatus(status) };
-      return { kind: 'ended', outcome: outcomeWithoutExit('lost', 'the job supervisor never started') };
+      return {
+        kind: 'ended',
+        outcome: outcomeWithoutExit('lost', 'the job supervisor never started'),
+      };
     }
     const handle = await ShimJobHandle.attach(dir, new Date(), cgroup);
     return { kind: 'running', handle };
@@ -128,7 +141,8 @@ export class ShimLauncher implements Launcher {
     const user = this.#isolation.user;
     if (user !== undefined) args.push('--uid', String(user.uid), '--gid', String(user.gid));
     args.push('--cwd', request.spec.cwd);
-    if (request.spec.timeoutMs !== undefined) args.push('--timeout', String(request.spec.timeoutMs));
+    if (request.spec.timeoutMs !== undefined)
+      args.push('--timeout', String(request.spec.timeoutMs));
     if (request.maxOutputBytes > 0) args.push('--max-output', String(request.maxOutputBytes));
     args.push('--', request.spec.command, ...request.spec.args);
     return args;
@@ -153,7 +167,10 @@ export class ShimLauncher implements Launcher {
     if (report.kind === 'failed') {
       const status = await readShimStatus(request.dir);
       await cgroup?.remove().catch(() => undefined);
-      const outcome = status === undefined ? outcomeWithoutExit('failed', report.message) : outcomeFromStatus(status);
+      const outcome =
+        status === undefined
+          ? outcomeWithoutExit('failed', report.message)
+          : outcomeFromStatus(status);
       return { kind: 'failed', outcome };
     }
     const handle = await ShimJobHandle.attach(request.dir, report.startedAt, cgroup);
@@ -162,8 +179,12 @@ export class ShimLauncher implements Launcher {
 }
 
 /** Why jobs cannot get the protection the configuration requires, if they cannot. */
-function missingProtection(cgroups: CgroupDriver | undefined, isolation: IsolationSettings): string | undefined {
-  if (cgroups === undefined) return 'isolation is required but no writable cgroup hierarchy was found';
+function missingProtection(
+  cgroups: CgroupDriver | undefined,
+  isolation: IsolationSettings,
+): string | undefined {
+  if (cgroups === undefined)
+    return 'isolation is required but no writable cgroup hierarchy was found';
   if (!isolation.pidNamespace) return 'isolation is required but namespaces are unavailable';
   return undefined;
 }
@@ -191,7 +212,9 @@ function readStartReport(child: ReturnType<typeof spawn>): Promise<StartReport> 
       else resolve(report);
     };
     lines.once('line', (line) => settle(parseStartReport(line)));
-    child.once('error', (error) => settle(new LaunchFailedError('could not start the job supervisor', error)));
+    child.once('error', (error) =>
+      settle(new LaunchFailedError('could not start the job supervisor', error)),
+    );
     lines.once('close', () =>
       settle(new LaunchFailedError('the job supervisor exited before reporting a start')),
     );
@@ -206,4 +229,3 @@ function parseStartReport(line: string): StartReport | Error {
   if (word === 'failed') return { kind: 'failed', message: rest.join(' ') };
   return new LaunchFailedError(`the job supervisor reported '${line.slice(0, 200)}'`);
 }
-

@@ -9,7 +9,8 @@ export interface TlsFiles {
   readonly serverKey: string;
 }
 
-export const TLS13_CIPHERSUITES = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
+export const TLS13_CIPHERSUITES =
+  'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256';
 
 export function serverTlsOptions(files: TlsFiles): ServerOptions {
   return {

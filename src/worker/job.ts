@@ -2,14 +2,7 @@
 // so that the store, the registry and the API can share it without sharing behaviour.
 
 export type JobStatus =
-  | 'starting'
-  | 'running'
-  | 'stopping'
-  | 'exited'
-  | 'stopped'
-  | 'timedout'
-  | 'failed'
-  | 'lost';
+  'starting' | 'running' | 'stopping' | 'exited' | 'stopped' | 'timedout' | 'failed' | 'lost';
 
 export const ENDED_STATUSES: ReadonlySet<JobStatus> = new Set([
   'exited',

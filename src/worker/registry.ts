@@ -15,7 +15,12 @@ import {
   OutputUnavailableError,
   WorkerError,
 } from '../errors.ts';
-import { outcomeWithoutExit, type JobHandle, type JobOutcome, type Launcher } from '../launcher/launcher.ts';
+import {
+  outcomeWithoutExit,
+  type JobHandle,
+  type JobOutcome,
+  type Launcher,
+} from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
 import { hasEnded, type Job, type JobSpec, type JobStatus } from './job.ts';
 import { assertTransition } from './job-state.ts';
@@ -76,7 +81,8 @@ export class JobRegistry {
       if (result.kind === 'ended') {
         this.#recordEnd(job.id, result.outcome);
       } else {
-        if (job.status === 'starting') this.#transition(job, 'running', { startedAt: new Date().toISOString() });
+        if (job.status === 'starting')
+          this.#transition(job, 'running', { startedAt: new Date().toISOString() });
         this.#supervise(job.id, result.handle);
         this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
       }
@@ -135,7 +141,8 @@ export class JobRegistry {
   async stop(viewer: Viewer, id: string): Promise<Job> {
     const job = this.get(viewer, id);
     const active = this.#active.get(id);
-    if (hasEnded(job.status) || active === undefined) throw new JobAlreadyEndedError(id, job.status);
+    if (hasEnded(job.status) || active === undefined)
+      throw new JobAlreadyEndedError(id, job.status);
     if (job.status === 'running') {
       this.#transition(job, 'stopping', { stopRequestedAt: new Date().toISOString() });
     }
@@ -147,7 +154,10 @@ export class JobRegistry {
   async assertOutputReadable(id: string): Promise<void> {
     const dir = this.#jobDir(id);
     try {
-      await Promise.all([access(join(dir, OUTPUT_LOG), constants.R_OK), access(join(dir, OUTPUT_INDEX), constants.R_OK)]);
+      await Promise.all([
+        access(join(dir, OUTPUT_LOG), constants.R_OK),
+        access(join(dir, OUTPUT_INDEX), constants.R_OK),
+      ]);
     } catch (error) {
       throw new OutputUnavailableError(id, error);
     }
@@ -239,7 +249,9 @@ export class JobRegistry {
         unsubscribe();
         this.#recordEnd(id, outcome);
       })
-      .catch((error: unknown) => this.#log.error({ err: error, jobId: id }, 'could not record job end'))
+      .catch((error: unknown) =>
+        this.#log.error({ err: error, jobId: id }, 'could not record job end'),
+      )
       .finally(() => {
         this.#active.delete(id);
         signal.end();

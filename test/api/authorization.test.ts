@@ -22,10 +22,38 @@ interface Endpoint {
 }
 
 const ENDPOINTS: readonly Endpoint[] = [
-  { name: 'inspect', method: 'GET', path: (id) => `/v1/jobs/${id}`, expected: { admin: 200, user: 404, auditor: 200 }, owner: 200, needs: 'ended' },
-  { name: 'output', method: 'GET', path: (id) => `/v1/jobs/${id}/output`, expected: { admin: 200, user: 404, auditor: 200 }, owner: 200, needs: 'ended' },
-  { name: 'stop', method: 'POST', path: (id) => `/v1/jobs/${id}/stop`, expected: { admin: 202, user: 404, auditor: 403 }, owner: 202, needs: 'running' },
-  { name: 'delete', method: 'DELETE', path: (id) => `/v1/jobs/${id}`, expected: { admin: 204, user: 404, auditor: 403 }, owner: 204, needs: 'ended' },
+  {
+    name: 'inspect',
+    method: 'GET',
+    path: (id) => `/v1/jobs/${id}`,
+    expected: { admin: 200, user: 404, auditor: 200 },
+    owner: 200,
+    needs: 'ended',
+  },
+  {
+    name: 'output',
+    method: 'GET',
+    path: (id) => `/v1/jobs/${id}/output`,
+    expected: { admin: 200, user: 404, auditor: 200 },
+    owner: 200,
+    needs: 'ended',
+  },
+  {
+    name: 'stop',
+    method: 'POST',
+    path: (id) => `/v1/jobs/${id}/stop`,
+    expected: { admin: 202, user: 404, auditor: 403 },
+    owner: 202,
+    needs: 'running',
+  },
+  {
+    name: 'delete',
+    method: 'DELETE',
+    path: (id) => `/v1/jobs/${id}`,
+    expected: { admin: 204, user: 404, auditor: 403 },
+    owner: 204,
+    needs: 'ended',
+  },
 ];
 
 describe('authorization: endpoint × role × ownership', () => {
@@ -47,7 +75,11 @@ describe('authorization: endpoint × role × ownership', () => {
     for (const role of Object.keys(CLIENT_OF) as Role[]) {
       it(`${role} ${endpoint.name} on another client's job → ${endpoint.expected[role]}`, async () => {
         const job = await aliceJob(endpoint.needs);
-        const response = await server.request(CLIENT_OF[role], endpoint.method, endpoint.path(job.id));
+        const response = await server.request(
+          CLIENT_OF[role],
+          endpoint.method,
+          endpoint.path(job.id),
+        );
         assert.equal(response.status, endpoint.expected[role], response.text());
         if (response.status >= 400) {
           assert.equal(response.headers['content-type'], 'application/problem+json');
@@ -64,17 +96,28 @@ describe('authorization: endpoint × role × ownership', () => {
   }
 
   it('start: admin and users may, auditors may not', async () => {
-    for (const [client, status] of [['admin', 201], ['alice', 201], ['bob', 201], ['auditor', 403]] as const) {
-      const response = await server.request(client, 'POST', '/v1/jobs', { json: { command: 'true' } });
+    for (const [client, status] of [
+      ['admin', 201],
+      ['alice', 201],
+      ['bob', 201],
+      ['auditor', 403],
+    ] as const) {
+      const response = await server.request(client, 'POST', '/v1/jobs', {
+        json: { command: 'true' },
+      });
       assert.equal(response.status, status, `${client}: ${response.text()}`);
     }
   });
 
-  it('list: users see only their own jobs; admin and auditor see everyone\'s', async () => {
+  it("list: users see only their own jobs; admin and auditor see everyone's", async () => {
     const alices = await server.startJob('alice', { command: 'true' });
     const bobs = await server.startJob('bob', { command: 'true' });
     const owners = async (client: string): Promise<Set<string>> =>
-      new Set((await server.request(client, 'GET', '/v1/jobs')).json<{ jobs: Job[] }>().jobs.map((job) => job.owner));
+      new Set(
+        (await server.request(client, 'GET', '/v1/jobs'))
+          .json<{ jobs: Job[] }>()
+          .jobs.map((job) => job.owner),
+      );
     assert.deepEqual(await owners('bob'), new Set(['bob']));
     assert.deepEqual(await owners('alice'), new Set(['alice']));
     for (const client of ['admin', 'auditor']) {
@@ -95,7 +138,9 @@ describe('authorization: endpoint × role × ownership', () => {
       assert.equal(theirs.status, 404);
       assert.equal(missing.status, 404);
       const strip = (body: Record<string, unknown>): Record<string, unknown> => {
-        const { requestId: _r, instance: _i, detail, ...rest } = body;
+        const { detail, ...rest } = body;
+        delete rest.requestId;
+        delete rest.instance;
         return { ...rest, detail: String(detail).replace(job.id, 'ID').replace(unknown, 'ID') };
       };
       assert.deepEqual(strip(theirs.json()), strip(missing.json()));

@@ -66,7 +66,9 @@ describe('errors are problem+json with the right status', () => {
   });
 
   it('403 when the role forbids the action', async () => {
-    const { status, body } = await problem('auditor', 'POST', '/v1/jobs', { json: { command: 'true' } });
+    const { status, body } = await problem('auditor', 'POST', '/v1/jobs', {
+      json: { command: 'true' },
+    });
     assert.equal(status, 403);
     assert.equal(body.code, 'FORBIDDEN');
   });

@@ -40,14 +40,21 @@ describe('job lifecycle over mutual TLS', () => {
     assert.equal(stdout.text(), 'out\n');
     const stderr = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output?stream=stderr`);
     assert.equal(stderr.text(), 'err\n');
-    const fromOffset = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output?stream=stdout&offset=2`);
+    const fromOffset = await server.request(
+      'alice',
+      'GET',
+      `/v1/jobs/${job.id}/output?stream=stdout&offset=2`,
+    );
     assert.equal(fromOffset.text(), 't\n');
   });
 
   it('keeps stdout and stderr in the order they were written', async () => {
     const job = await server.startJob('alice', {
       command: 'sh',
-      args: ['-c', 'for i in 1 2 3 4 5; do echo "o$i"; sleep 0.05; echo "e$i" >&2; sleep 0.05; done'],
+      args: [
+        '-c',
+        'for i in 1 2 3 4 5; do echo "o$i"; sleep 0.05; echo "e$i" >&2; sleep 0.05; done',
+      ],
     });
     await server.waitForEnd('alice', job.id);
     const output = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`);
@@ -115,7 +122,9 @@ describe('job lifecycle over mutual TLS', () => {
     const list = (await server.request('alice', 'GET', '/v1/jobs')).json<{ jobs: Job[] }>().jobs;
     const ids = list.map((job) => job.id);
     assert.ok(ids.indexOf(second.id) < ids.indexOf(first.id));
-    const running = (await server.request('alice', 'GET', '/v1/jobs?status=running')).json<{ jobs: Job[] }>();
+    const running = (await server.request('alice', 'GET', '/v1/jobs?status=running')).json<{
+      jobs: Job[];
+    }>();
     assert.ok(running.jobs.every((job) => job.status === 'running'));
   });
 
@@ -135,7 +144,11 @@ describe('job lifecycle over mutual TLS', () => {
     for (const client of ['admin', 'alice', 'auditor']) {
       const health = await server.request(client, 'GET', '/healthz');
       assert.equal(health.status, 200);
-      const body = health.json<{ status: string; client: { name: string }; protections: unknown }>();
+      const body = health.json<{
+        status: string;
+        client: { name: string };
+        protections: unknown;
+      }>();
       assert.equal(body.status, 'ok');
       assert.equal(body.client.name, client);
       assert.ok(body.protections);
@@ -143,14 +156,22 @@ describe('job lifecycle over mutual TLS', () => {
   });
 
   it('logs one structured line per request without secrets or output', async () => {
-    const job = await server.startJob('alice', { command: 'echo', args: ['top-secret-output'], env: { TOKEN: 'hunter2' } });
+    const job = await server.startJob('alice', {
+      command: 'echo',
+      args: ['top-secret-output'],
+      env: { TOKEN: 'hunter2' },
+    });
     await server.waitForEnd('alice', job.id);
-    const requestLine = server.logs.find((line) => line.msg === 'request' && line.method === 'POST');
+    const requestLine = server.logs.find(
+      (line) => line.msg === 'request' && line.method === 'POST',
+    );
     assert.ok(requestLine);
     for (const key of ['requestId', 'client', 'role', 'method', 'route', 'status', 'durationMs']) {
       assert.ok(key in requestLine, `request log has ${key}`);
     }
-    const transitions = server.logs.filter((line) => line.msg === 'job transition' && line.jobId === job.id);
+    const transitions = server.logs.filter(
+      (line) => line.msg === 'job transition' && line.jobId === job.id,
+    );
     assert.deepEqual(
       transitions.map((line) => line.to),
       ['running', 'exited'],

@@ -37,7 +37,9 @@ describe('output: many readers, one copy on disk', () => {
       command: 'sh',
       args: ['-c', `sleep 0.3; seq 1 ${count}`],
     });
-    const follow = async (onBytes?: (bytes: number) => void): Promise<{ hash: string; bytes: number }> => {
+    const follow = async (
+      onBytes?: (bytes: number) => void,
+    ): Promise<{ hash: string; bytes: number }> => {
       const response = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
       assert.equal(response.statusCode, 200);
       const hash = createHash('sha256');
@@ -73,22 +75,36 @@ describe('output: many readers, one copy on disk', () => {
   });
 
   it('a reader that disconnects mid-stream releases its resources and the job carries on', async () => {
-    const job = await server.startJob('alice', { command: 'sh', args: ['-c', 'yes | head -c 50000000; sleep 0.5; echo done'] });
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'yes | head -c 50000000; sleep 0.5; echo done'],
+    });
     const response = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
     await new Promise<void>((resolve) => response.once('data', () => resolve()));
     response.destroy();
     const ended = await server.waitForEnd('alice', job.id);
     assert.equal(ended.status, 'exited');
-    const tail = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output?offset=${ended.outputBytes - 5}`);
+    const tail = await server.request(
+      'alice',
+      'GET',
+      `/v1/jobs/${job.id}/output?offset=${ended.outputBytes - 5}`,
+    );
     assert.equal(tail.text(), 'done\n');
   });
 
   it('follows stdout alone live', async () => {
     const response = await server.request('alice', 'POST', '/v1/jobs', {
-      json: { command: 'sh', args: ['-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done'] },
+      json: {
+        command: 'sh',
+        args: ['-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done'],
+      },
     });
     const id = response.json<{ id: string }>().id;
-    const stdout = await server.request('alice', 'GET', `/v1/jobs/${id}/output?follow=true&stream=stdout`);
+    const stdout = await server.request(
+      'alice',
+      'GET',
+      `/v1/jobs/${id}/output?follow=true&stream=stdout`,
+    );
     assert.equal(stdout.text(), 'out1\nout2\nout3\n');
   });
 });

@@ -61,7 +61,10 @@ describe('stop', () => {
   });
 
   it('does not hold up other requests while a stop waits for its grace period', async () => {
-    const job = await server.startJob('alice', { command: 'sh', args: ['-c', 'trap "" TERM; echo ready; sleep 600'] });
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'trap "" TERM; echo ready; sleep 600'],
+    });
     const output = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
     await new Promise<void>((resolve) => output.once('data', () => resolve()));
     output.resume();
@@ -69,7 +72,10 @@ describe('stop', () => {
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     const health = await server.request('bob', 'GET', '/healthz');
     assert.equal(health.status, 200);
-    assert.ok(Date.now() - stopAt < 1500, 'stop and the next request returned before the grace period');
+    assert.ok(
+      Date.now() - stopAt < 1500,
+      'stop and the next request returned before the grace period',
+    );
     await server.waitForEnd('alice', job.id);
   });
 });

@@ -48,7 +48,11 @@ describe('mutual TLS at the door', () => {
 
   it('refuses a client whose certificate comes from another CA', async () => {
     const otherCa = await createCertificateAuthority({ commonName: 'impostor CA', days: 1 });
-    const impostor = await issueClientCertificate(otherCa, { name: 'alice', role: 'admin', days: 1 });
+    const impostor = await issueClientCertificate(otherCa, {
+      name: 'alice',
+      role: 'admin',
+      days: 1,
+    });
     await assert.rejects(
       attempt({ cert: impostor.certPem, key: impostor.keyPem }),
       /unknown ca|certificate|alert|ECONNRESET|socket hang up/i,
@@ -57,7 +61,10 @@ describe('mutual TLS at the door', () => {
 
   it('refuses a TLS 1.2-only client', async () => {
     const { cert, key } = server.credentials('alice');
-    await assert.rejects(attempt({ cert, key, maxVersion: 'TLSv1.2' }), /protocol version|alert|version/i);
+    await assert.rejects(
+      attempt({ cert, key, maxVersion: 'TLSv1.2' }),
+      /protocol version|alert|version/i,
+    );
   });
 
   it('logs why a handshake was refused', async () => {

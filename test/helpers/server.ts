@@ -45,7 +45,8 @@ export class TestServer {
     this.port = port;
     this.child = child;
     this.logs = logs;
-    this.#exited = child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
+    this.#exited =
+      child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
   }
 
   get certsDir(): string {
@@ -120,14 +121,16 @@ export class TestServer {
   /** Starts a job and returns its JSON. */
   async startJob(client: string, spec: Record<string, unknown>): Promise<Job> {
     const response = await this.request(client, 'POST', '/v1/jobs', { json: spec });
-    if (response.status !== 201) throw new Error(`start job: ${response.status} ${response.text()}`);
+    if (response.status !== 201)
+      throw new Error(`start job: ${response.status} ${response.text()}`);
     return response.json<Job>();
   }
 
   /** Waits, by following its output to the end, until a job has ended; returns its record. */
   async waitForEnd(client: string, id: string): Promise<Job> {
     const response = await this.request(client, 'GET', `/v1/jobs/${id}/output?follow=true`);
-    if (response.status !== 200) throw new Error(`follow job: ${response.status} ${response.text()}`);
+    if (response.status !== 200)
+      throw new Error(`follow job: ${response.status} ${response.text()}`);
     return (await this.request(client, 'GET', `/v1/jobs/${id}`)).json<Job>();
   }
 
@@ -187,7 +190,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolvePort, reject) => {
     const onExit = (code: number | null): void =>
       reject(new Error(`server exited (${code}) before listening: ${stderr.join('')}`));

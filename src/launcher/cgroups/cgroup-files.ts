@@ -40,7 +40,8 @@ export async function removeCgroupDir(path: string): Promise<void> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
-      if (code !== 'EBUSY' || attempt >= 5) throw new Error(`remove cgroup ${path}`, { cause: error });
+      if (code !== 'EBUSY' || attempt >= 5)
+        throw new Error(`remove cgroup ${path}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
     }
   }

@@ -52,7 +52,11 @@ export class CgroupV1Driver implements CgroupDriver {
     return roots.size === 0 ? undefined : new CgroupV1Driver(roots);
   }
 
-  async create(jobId: string, limits: ResourceLimits, ioDevices: readonly string[]): Promise<JobCgroup> {
+  async create(
+    jobId: string,
+    limits: ResourceLimits,
+    ioDevices: readonly string[],
+  ): Promise<JobCgroup> {
     const dirs = new Map<Hierarchy, string>();
     for (const [hierarchy, root] of this.#roots) {
       const dir = join(root, jobId);
@@ -87,7 +91,10 @@ async function applyLimits(
   const cpu = dirs.get('cpu');
   if (cpu !== undefined && limits.cpus !== undefined) {
     await writeControl(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROS));
-    await writeControl(join(cpu, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * CPU_PERIOD_MICROS)));
+    await writeControl(
+      join(cpu, 'cpu.cfs_quota_us'),
+      String(Math.round(limits.cpus * CPU_PERIOD_MICROS)),
+    );
   }
   const memory = dirs.get('memory');
   if (memory !== undefined && limits.memoryBytes !== undefined) {
@@ -132,9 +139,12 @@ class CgroupV1 implements JobCgroup {
   async usage(): Promise<CgroupUsage> {
     const cpuacct = this.#dirs.get('cpuacct');
     const memory = this.#dirs.get('memory');
-    const cpuNanos = cpuacct === undefined ? undefined : await readControl(join(cpuacct, 'cpuacct.usage'));
+    const cpuNanos =
+      cpuacct === undefined ? undefined : await readControl(join(cpuacct, 'cpuacct.usage'));
     const peak =
-      memory === undefined ? undefined : await readControl(join(memory, 'memory.max_usage_in_bytes'));
+      memory === undefined
+        ? undefined
+        : await readControl(join(memory, 'memory.max_usage_in_bytes'));
     const oomControl =
       memory === undefined ? undefined : await readControl(join(memory, 'memory.oom_control'));
     return {

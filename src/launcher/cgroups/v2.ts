@@ -35,7 +35,9 @@ export class CgroupV2Driver implements CgroupDriver {
     const available = await readControl(join(mountRoot, 'cgroup.controllers'));
     if (available === undefined) return undefined;
     const subtree = join(mountRoot, SUBTREE);
-    const wanted = Object.values(CONTROLLER_OF).filter((name) => available.split(' ').includes(name));
+    const wanted = Object.values(CONTROLLER_OF).filter((name) =>
+      available.split(' ').includes(name),
+    );
     try {
       await mkdir(subtree, { recursive: true });
       const enable = wanted.map((name) => `+${name}`).join(' ');
@@ -46,14 +48,22 @@ export class CgroupV2Driver implements CgroupDriver {
     } catch {
       return undefined;
     }
-    const enabled = (await readFile(join(subtree, 'cgroup.subtree_control'), 'utf8')).trim().split(' ');
+    const enabled = (await readFile(join(subtree, 'cgroup.subtree_control'), 'utf8'))
+      .trim()
+      .split(' ');
     const enforceable = new Set(
-      (Object.keys(CONTROLLER_OF) as LimitKind[]).filter((kind) => enabled.includes(CONTROLLER_OF[kind])),
+      (Object.keys(CONTROLLER_OF) as LimitKind[]).filter((kind) =>
+        enabled.includes(CONTROLLER_OF[kind]),
+      ),
     );
     return new CgroupV2Driver(subtree, enforceable);
   }
 
-  async create(jobId: string, limits: ResourceLimits, ioDevices: readonly string[]): Promise<JobCgroup> {
+  async create(
+    jobId: string,
+    limits: ResourceLimits,
+    ioDevices: readonly string[],
+  ): Promise<JobCgroup> {
     const dir = join(this.#subtree, jobId);
     await mkdir(dir);
     const cgroup = new CgroupV2(dir);
@@ -72,14 +82,19 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 }
 
-async function applyLimits(dir: string, limits: ResourceLimits, ioDevices: readonly string[]): Promise<void> {
+async function applyLimits(
+  dir: string,
+  limits: ResourceLimits,
+  ioDevices: readonly string[],
+): Promise<void> {
   if (limits.cpus !== undefined) {
     const quota = Math.round(limits.cpus * CPU_PERIOD_MICROS);
     await writeControl(join(dir, 'cpu.max'), `${quota} ${CPU_PERIOD_MICROS}`);
   }
   if (limits.memoryBytes !== undefined) {
     await writeControl(join(dir, 'memory.max'), String(limits.memoryBytes));
-    if (existsSync(join(dir, 'memory.swap.max'))) await writeControl(join(dir, 'memory.swap.max'), '0');
+    if (existsSync(join(dir, 'memory.swap.max')))
+      await writeControl(join(dir, 'memory.swap.max'), '0');
   }
   if (limits.pids !== undefined) await writeControl(join(dir, 'pids.max'), String(limits.pids));
   const read = limits.ioReadBytesPerSecond;
