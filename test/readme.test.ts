@@ -1,0 +1,65 @@
+// The README is the user's manual: its curl examples are run here as written, from a directory
+// whose certs/ is the test server's PKI. Only the port differs (the test server listens on a free
+// one instead of 8443).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { ROOT, startServer, type TestServer } from './helpers/server.ts';
+
+const run = promisify(execFile);
+
+function curlExamples(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('<!-- readme-test:');
+  const end = readme.indexOf('<!-- End of curl examples -->');
+  assert.ok(start > 0 && end > start, 'README marks its curl examples');
+  return [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
+}
+
+describe('README curl examples', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it('has examples for every endpoint', () => {
+    const all = curlExamples().join('\n');
+    for (const fragment of [
+      '/v1/jobs?follow=true',
+      '/v1/jobs/$ID/output',
+      '/stop',
+      '-X DELETE',
+      '/healthz',
+    ]) {
+      assert.ok(all.includes(fragment), `an example uses ${fragment}`);
+    }
+  });
+
+  it('every example runs as written and succeeds', async () => {
+    const outputs: string[] = [];
+    for (const example of curlExamples()) {
+      const script = `set -e\n${example.replaceAll('localhost:8443', `localhost:${server.port}`)}`;
+      const { stdout } = await run(
+        'sh',
+        ['-c', script.replaceAll('curl ', 'curl -sS --fail-with-body ')],
+        {
+          cwd: server.baseDir,
+          timeout: 30_000,
+        },
+      );
+      outputs.push(stdout);
+    }
+    assert.equal(outputs[0], 'hello\n');
+    assert.match(outputs[1]!, /"status":"running"/);
+    assert.match(outputs[2]!, /^\{"jobs":\[/);
+    assert.match(outputs[3]!, /tick 1\ntick 2\ntick 3\n/);
+    assert.match(outputs[4]!, /"status":"stopping"/);
+    assert.match(outputs[5]!, /"status":"ok"/);
+  });
+});
