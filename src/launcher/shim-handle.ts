@@ -1,7 +1,7 @@
 // The server's side of one running job: it listens on the job's events FIFO (output hints, and
 // EOF when the supervisor exits), sends stop commands down the control FIFO, and when the
 // supervisor is gone turns what it recorded into a JobOutcome and releases the cgroup.
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { JobCgroup } from './cgroups/cgroup.ts';
@@ -89,7 +89,32 @@ async function sendControl(dir: string, command: string): Promise<void> {
   }
 }
 
-async function collectOutcome(dir: string, cgroup: JobCgroup | undefined): Promise<JobOutcome> {
+/**
+ * Whether the supervisor that owns this events FIFO has exited. It holds the FIFO open for writing
+ * for its whole life, and a non-blocking read of a FIFO with no writer returns EOF at once, while
+ * one with a writer returns EAGAIN once the pending output hints are drained.
+ */
+export function supervisorHasExited(dir: string): boolean {
+  const fd = openSync(shimFiles(dir).events, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const hints = Buffer.alloc(4096);
+    for (;;) {
+      try {
+        if (readSync(fd, hints) === 0) return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+        throw error;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function collectOutcome(
+  dir: string,
+  cgroup: JobCgroup | undefined,
+): Promise<JobOutcome> {
   const status = await readShimStatus(dir);
   const usage = cgroup === undefined ? undefined : await cgroup.usage().catch(() => undefined);
   await cgroup?.remove().catch(() => undefined);

@@ -21,7 +21,12 @@ import {
   type Protections,
   type ReattachResult,
 } from './launcher.ts';
-import { ShimJobHandle, outcomeFromStatus } from './shim-handle.ts';
+import {
+  ShimJobHandle,
+  collectOutcome,
+  outcomeFromStatus,
+  supervisorHasExited,
+} from './shim-handle.ts';
 import { readShimStatus, shimFiles } from './shim-files.ts';
 
 export const SHIM_PATH = join(
@@ -103,6 +108,10 @@ export class ShimLauncher implements Launcher {
         outcome: outcomeWithoutExit('lost', 'the job supervisor never started'),
       };
     }
+    // Settled now rather than through the handle, so a job that ended (or lost its supervisor)
+    // while the server was down is never shown as running once the server answers.
+    if (supervisorHasExited(dir))
+      return { kind: 'ended', outcome: await collectOutcome(dir, cgroup) };
     const handle = await ShimJobHandle.attach(dir, new Date(), cgroup);
     return { kind: 'running', handle };
   }
