@@ -70,8 +70,10 @@ describe('output: many readers, one copy on disk', () => {
       assert.equal(result.hash, expected);
       assert.equal(result.bytes, ended.outputBytes);
     }
+    // Three readers of 100 MB: buffering the output would cost 300 MB. What is allowed here is
+    // less than one copy: garbage-collector slack, not memory proportional to the output.
     const growth = peak - baseline;
-    assert.ok(growth < 64 * 1024 * 1024, `server RSS grew by ${Math.round(growth / 1048576)} MiB`);
+    assert.ok(growth < 96 * 1024 * 1024, `server RSS grew by ${Math.round(growth / 1048576)} MiB`);
   });
 
   it('a reader that disconnects mid-stream releases its resources and the job carries on', async () => {

@@ -35,12 +35,10 @@ describe('stop', () => {
       args: ['-c', `setsid sleep ${marker} & echo started; sleep ${marker}`],
     });
     // Wait until the job has said it started its children, by following its output.
-    const output = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
-    await new Promise<void>((resolve) => output.once('data', () => resolve()));
+    await server.waitForOutput('alice', job.id);
     assert.equal(processesWith(`sleep ${marker}`).length, 2);
     const stop = await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     assert.equal(stop.status, 202);
-    output.resume();
     const ended = await server.waitForEnd('alice', job.id);
     assert.equal(ended.status, 'stopped');
     assert.deepEqual(processesWith(`sleep ${marker}`), []);
@@ -51,9 +49,7 @@ describe('stop', () => {
       command: 'sh',
       args: ['-c', 'trap "" TERM; echo ready; while true; do sleep 1; done'],
     });
-    const output = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
-    await new Promise<void>((resolve) => output.once('data', () => resolve()));
-    output.resume();
+    await server.waitForOutput('alice', job.id);
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     const ended = await server.waitForEnd('alice', job.id);
     assert.equal(ended.status, 'stopped');
@@ -65,9 +61,7 @@ describe('stop', () => {
       command: 'sh',
       args: ['-c', 'trap "" TERM; echo ready; sleep 600'],
     });
-    const output = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
-    await new Promise<void>((resolve) => output.once('data', () => resolve()));
-    output.resume();
+    await server.waitForOutput('alice', job.id);
     const stopAt = Date.now();
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     const health = await server.request('bob', 'GET', '/healthz');

@@ -134,6 +134,16 @@ export class TestServer {
     return (await this.request(client, 'GET', `/v1/jobs/${id}`)).json<Job>();
   }
 
+  /**
+   * Resolves once a job has written its first output: tests use it to know the job got going.
+   * The rest of the output is drained in the background so the follower never holds the job up.
+   */
+  async waitForOutput(client: string, id: string): Promise<void> {
+    const output = await this.open(client, 'GET', `/v1/jobs/${id}/output?follow=true`);
+    await new Promise<void>((resolve) => output.once('data', () => resolve()));
+    output.resume();
+  }
+
   /** Graceful stop with SIGTERM (or another signal); resolves when the process has exited. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     for (const agent of this.#agents.values()) agent.destroy();

@@ -76,9 +76,10 @@ describe('limits and isolation', () => {
     const health = await server.request('bob', 'GET', '/healthz');
     assert.equal(health.status, 200);
     assert.ok(Date.now() - started < 2000, 'the API answered within 2 s during the bomb');
+    // The shell may die of its own fork failure before the stop arrives: either way it must end.
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     const ended = await server.waitForEnd('alice', job.id);
-    assert.equal(ended.status, 'stopped');
+    assert.ok(['stopped', 'exited'].includes(ended.status), ended.status);
   });
 
   it('keeps a CPU-bound job at 0.25 CPU to about a quarter of a core, and ends it timedout', async (t) => {
@@ -138,9 +139,7 @@ describe('limits and isolation', () => {
       command: 'sh',
       args: ['-c', `(setsid sh -c "sleep ${marker} &" &); echo forked; sleep ${marker}`],
     });
-    const output = await server.open('alice', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
-    await new Promise<void>((resolve) => output.once('data', () => resolve()));
-    output.resume();
+    await server.waitForOutput('alice', job.id);
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     await server.waitForEnd('alice', job.id);
     assert.deepEqual(
