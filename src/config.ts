@@ -14,6 +14,8 @@ export interface Config {
   readonly port: number;
   readonly dataDir: string;
   readonly certsDir: string;
+  /** Overrides of certificate roles, and disabled clients; optional. */
+  readonly policyFile: string;
   readonly logLevel: string;
   readonly shutdownPolicy: ShutdownPolicy;
   readonly stopGraceMs: number;
@@ -47,6 +49,12 @@ export const SETTINGS = {
     env: 'CERTS_DIR',
     fallback: resolve(PROJECT_ROOT, 'certs'),
     help: 'CA, server and client certificates',
+  },
+  policy: {
+    flag: 'policy',
+    env: 'POLICY_FILE',
+    fallback: '',
+    help: 'identity policy file (default: policy.json in the certs directory)',
   },
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL', fallback: 'info', help: 'pino log level' },
   shutdown: {
@@ -147,6 +155,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     port: integer('port', read('port'), 0, 65535),
     dataDir: resolve(read('dataDir')),
     certsDir: resolve(read('certsDir')),
+    policyFile: resolve(read('certsDir'), read('policy') || 'policy.json'),
     logLevel: read('logLevel'),
     shutdownPolicy: oneOf('shutdown', read('shutdown'), ['leave-running', 'stop'] as const),
     stopGraceMs: duration('stopGrace', read('stopGrace')),

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:https';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
-import { ConfigError, loadConfig, PROJECT_ROOT, type Config } from './config.ts';
+import { loadConfig, PROJECT_ROOT, type Config } from './config.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
 import { resolveJobUser } from './launcher/job-user.ts';
 import { ShimLauncher, type IsolationSettings } from './launcher/shim-launcher.ts';
@@ -15,6 +15,11 @@ import { ensureDevelopmentPki } from './pki/development-pki.ts';
 import { pkiLayout } from './pki/layout.ts';
 import { openDatabase } from './store/database.ts';
 import { JobStore } from './store/job-store.ts';
+import { PolicyWatcher } from './policy/policy-watcher.ts';
+import { guardClientCertificates } from './tls/client-certificate-guard.ts';
+import { ClientConnections } from './tls/client-connections.ts';
+import { loadTlsCredentials } from './tls/credentials.ts';
+import { CredentialsReloader } from './tls/credentials-reloader.ts';
 import { serverTlsOptions } from './tls/server-options.ts';
 import { JobRegistry } from './worker/registry.ts';
 
@@ -40,9 +45,13 @@ async function main(): Promise<void> {
   try {
     await serve(config, logger);
   } catch (error) {
+    // Start-up errors are the operator's to fix (a bad policy file, mismatched certificates, a
+    // newer database): the message says what, the err field has the rest.
     logger.fatal(
       { err: error },
-      error instanceof ConfigError ? error.message : 'server failed to start',
+      error instanceof Error
+        ? `server failed to start: ${error.message}`
+        : 'server failed to start',
     );
     process.exit(1);
   }
@@ -52,6 +61,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const pki = await ensureDevelopmentPki(config.certsDir);
   if (pki.created)
     logger.warn({ certsDir: config.certsDir, clients: pki.clients }, 'created a development PKI');
+
+  // Everything an operator can get wrong is checked before any job state is touched.
+  const policy = await PolicyWatcher.open(config.policyFile, logger);
+  const layout = pkiLayout(config.certsDir);
+  const credentials = await loadTlsCredentials(layout);
 
   const db = openDatabase(join(config.dataDir, 'jobworker.db'));
   const launcher = new ShimLauncher(...(await detectProtections(config, logger)));
@@ -71,15 +85,29 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     protections: launcher.protections,
     limits: { ...config.limits, enforceable: new Set(launcher.protections.enforceableLimits) },
+    identityPolicy: policy.resolve,
   });
-  const layout = pkiLayout(config.certsDir);
   const handle = app.callback();
-  const server = createServer(serverTlsOptions(layout), (req, res) => void handle(req, res));
+  const server = createServer(serverTlsOptions(credentials), (req, res) => void handle(req, res));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  server.on('tlsClientError', (error) =>
-    logger.info({ reason: error.message }, 'TLS handshake refused'),
-  );
+  const connections = new ClientConnections();
+  const reloader = new CredentialsReloader({
+    server,
+    files: layout,
+    connections,
+    logger,
+    initial: credentials,
+  });
+  guardClientCertificates({ server, connections, logger });
+  reloader.start();
+  policy.start();
+  const reloadAll = (): void => {
+    logger.info('SIGHUP: reloading TLS credentials and the identity policy');
+    void reloader.reload('SIGHUP');
+    void policy.reload('SIGHUP');
+  };
+  process.on('SIGHUP', reloadAll);
   server.listen(config.port, config.host);
   await once(server, 'listening');
   const address = server.address();
@@ -89,6 +117,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
 
   const shutdown = (signal: string): void => {
     logger.info({ signal, policy: config.shutdownPolicy }, 'shutting down');
+    process.off('SIGHUP', reloadAll);
+    reloader.close();
+    policy.close();
     stop(server, registry, config)
       .then(() => {
         db.close();

@@ -11,12 +11,17 @@ import { ROOT, startServer, type TestServer } from './helpers/server.ts';
 
 const run = promisify(execFile);
 
-function curlExamples(): string[] {
+/** The "sh" blocks between two markers of the README. */
+function examples(startMarker: string, endMarker: string): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('<!-- readme-test:');
-  const end = readme.indexOf('<!-- End of curl examples -->');
-  assert.ok(start > 0 && end > start, 'README marks its curl examples');
+  const start = readme.indexOf(startMarker);
+  const end = readme.indexOf(endMarker);
+  assert.ok(start > 0 && end > start, `README marks its examples with ${startMarker}`);
   return [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
+}
+
+function curlExamples(): string[] {
+  return examples('<!-- readme-test:', '<!-- End of curl examples -->');
 }
 
 describe('README curl examples', () => {
@@ -61,5 +66,52 @@ describe('README curl examples', () => {
     assert.match(outputs[3]!, /tick 1\ntick 2\ntick 3\n/);
     assert.match(outputs[4]!, /"status":"stopping"/);
     assert.match(outputs[5]!, /"status":"ok"/);
+  });
+});
+
+describe('README certificate examples', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it("run as written against the server's PKI, and the revoked client is refused", async () => {
+    const blocks = examples('<!-- readme-certs-test:', '<!-- End of certs examples -->');
+    assert.equal(blocks.length, 1);
+    const commands = blocks[0]!.split('\n').filter((line) => line.startsWith('npm run certs'));
+    assert.ok(commands.length >= 5, commands.join('\n'));
+    const outputs: string[] = [];
+    for (const command of commands) {
+      const { stdout } = await run('sh', ['-c', command], {
+        cwd: ROOT,
+        env: { ...process.env, CERTS_DIR: server.certsDir },
+        timeout: 30_000,
+      });
+      outputs.push(stdout);
+    }
+    assert.match(outputs[0]!, /client ci-runner \(role user\)/);
+    assert.match(outputs[1]!, /client\s+ci-runner\s+user/);
+    assert.match(outputs[2]!, /revoked ci-runner/);
+    const refused = await run(
+      'curl',
+      [
+        '-sS',
+        '--cacert',
+        join(server.certsDir, 'ca.pem'),
+        '--cert',
+        join(server.certsDir, 'clients', 'ci-runner', 'cert.pem'),
+        '--key',
+        join(server.certsDir, 'clients', 'ci-runner', 'key.pem'),
+        `https://localhost:${server.port}/healthz`,
+      ],
+      { timeout: 30_000 },
+    ).then(
+      () => 'accepted',
+      () => 'refused',
+    );
+    assert.equal(refused, 'refused');
   });
 });

@@ -1,6 +1,7 @@
 // Attaches the caller's identity to ctx.state, once, from the client certificate the TLS layer
 // has already verified: CN is the client's name, OU its role. A certificate from our CA whose
-// subject does not name a known role is authenticated but may do nothing.
+// subject does not name a known role is authenticated but may do nothing; the server's identity
+// policy may give a client another role or disable it.
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
@@ -18,11 +19,17 @@ export function identify(policy: IdentityPolicy = (identity) => identity) {
       certificate === undefined || Object.keys(certificate).length === 0
         ? undefined
         : identityFromSubject(certificate.subject);
-    const identity = fromCertificate === undefined ? undefined : policy(fromCertificate);
-    if (identity === undefined) {
+    if (fromCertificate === undefined) {
       throw new RouteError(
         'UNAUTHENTICATED',
         'the client certificate does not name a known client and role',
+      );
+    }
+    const identity = policy(fromCertificate);
+    if (identity === undefined) {
+      throw new RouteError(
+        'CLIENT_DISABLED',
+        `client ${fromCertificate.name} is disabled by the server's identity policy`,
       );
     }
     ctx.state.identity = identity;

@@ -11,6 +11,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   LIMIT_NOT_ENFORCEABLE: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
+  CLIENT_DISABLED: 403,
   NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
@@ -26,7 +27,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
 };
 
 /** Codes that only the HTTP layer produces (routing and authentication). */
-type HttpOnlyCode = 'UNAUTHENTICATED' | 'METHOD_NOT_ALLOWED';
+type HttpOnlyCode = 'UNAUTHENTICATED' | 'CLIENT_DISABLED' | 'METHOD_NOT_ALLOWED';
 
 const TITLE_OF: Readonly<Record<number, string>> = {
   400: 'Bad Request',

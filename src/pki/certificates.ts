@@ -27,7 +27,7 @@ const MAX_COMMON_NAME_LENGTH = 64;
 type ForgeCertificate = forge.pki.Certificate;
 type ForgeExtension = Record<string, unknown> & { name: string };
 
-type SigningAuthority = {
+export type SigningAuthority = {
   cert: ForgeCertificate;
   key: KeyObject;
   keyIdentifier: string;
@@ -135,7 +135,7 @@ function toCredential(cert: ForgeCertificate, keyPem: string): IssuedCredential 
 }
 
 /** Parses the CA credential and checks it can actually act as this PKI's issuer. */
-function loadSigningAuthority(ca: IssuedCredential): SigningAuthority {
+export function loadSigningAuthority(ca: IssuedCredential): SigningAuthority {
   let x509: X509Certificate;
   let cert: ForgeCertificate;
   let key: KeyObject;

@@ -6,7 +6,7 @@ import { assertValidClientName } from './names.ts';
 
 export type CredentialPaths = { cert: string; key: string };
 
-export type ClientPaths = CredentialPaths & { dir: string };
+export type ClientPaths = CredentialPaths & { dir: string; p12: string };
 
 export type PkiLayout = {
   dir: string;
@@ -14,6 +14,12 @@ export type PkiLayout = {
   caKey: string;
   serverCert: string;
   serverKey: string;
+  /** The certificate revocation list the server enforces. */
+  crl: string;
+  /** Every certificate the CA issued, with its revocation state: the CRL is built from it. */
+  inventory: string;
+  /** Held while a certs command changes the PKI, so two commands never interleave. */
+  lock: string;
   clientsDir: string;
   clientDir(name: string): string;
   client(name: string): ClientPaths;
@@ -32,11 +38,19 @@ export function pkiLayout(certsDir: string): PkiLayout {
     caKey: join(certsDir, 'ca-key.pem'),
     serverCert: join(certsDir, 'server.pem'),
     serverKey: join(certsDir, 'server-key.pem'),
+    crl: join(certsDir, 'crl.pem'),
+    inventory: join(certsDir, 'inventory.json'),
+    lock: join(certsDir, '.lock'),
     clientsDir,
     clientDir,
     client(name) {
       const dir = clientDir(name);
-      return { dir, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+      return {
+        dir,
+        cert: join(dir, 'cert.pem'),
+        key: join(dir, 'key.pem'),
+        p12: join(dir, 'client.p12'),
+      };
     },
   };
 }

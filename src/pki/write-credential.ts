@@ -47,11 +47,12 @@ export async function ensurePrivateDirectory(path: string): Promise<void> {
   }
 }
 
-async function writeFileAtomically(
+/** Replaces (or, without overwrite, creates) a file so readers see the old or the new one. */
+export async function writeFileAtomically(
   path: string,
-  contents: string,
+  contents: string | Uint8Array,
   mode: number,
-  overwrite: boolean,
+  overwrite = true,
 ): Promise<void> {
   // Same directory as the target, so the final rename/link never crosses file systems.
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;

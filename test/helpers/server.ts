@@ -2,7 +2,7 @@
 // temporary data and certs directories, and talks to it over real mutual TLS as any of the
 // development clients. Every test that needs the API goes through this.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -39,12 +39,20 @@ export class TestServer {
   readonly logs: Record<string, unknown>[];
   readonly #agents = new Map<string, Agent>();
   readonly #exited: Promise<void>;
+  readonly #logLines: EventEmitter;
 
-  constructor(baseDir: string, port: number, child: ChildProcess, logs: Record<string, unknown>[]) {
+  constructor(
+    baseDir: string,
+    port: number,
+    child: ChildProcess,
+    logs: Record<string, unknown>[],
+    logLines: EventEmitter,
+  ) {
     this.baseDir = baseDir;
     this.port = port;
     this.child = child;
     this.logs = logs;
+    this.#logLines = logLines;
     this.#exited =
       child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
   }
@@ -144,6 +152,26 @@ export class TestServer {
     output.resume();
   }
 
+  /**
+   * Resolves with the first log entry from index `since` on that matches: take `since` from
+   * `logs.length` before the action whose log line is awaited, so no line is missed.
+   */
+  waitForLog(
+    matches: (entry: Record<string, unknown>) => boolean,
+    since: number,
+  ): Promise<Record<string, unknown>> {
+    const earlier = this.logs.slice(since).find(matches);
+    if (earlier !== undefined) return Promise.resolve(earlier);
+    return new Promise((resolvePromise) => {
+      const onLine = (entry: Record<string, unknown>): void => {
+        if (!matches(entry)) return;
+        this.#logLines.off('line', onLine);
+        resolvePromise(entry);
+      };
+      this.#logLines.on('line', onLine);
+    });
+  }
+
   /** Graceful stop with SIGTERM (or another signal); resolves when the process has exited. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     for (const agent of this.#agents.values()) agent.destroy();
@@ -198,12 +226,18 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     },
   );
   const logs: Record<string, unknown>[] = [];
+  const logLines = new EventEmitter();
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolvePort, reject) => {
     const onExit = (code: number | null): void =>
-      reject(new Error(`server exited (${code}) before listening: ${stderr.join('')}`));
+      reject(
+        new Error(
+          `server exited (${code}) before listening: ${stderr.join('')}` +
+            logs.map((entry) => String(entry.msg)).join('; '),
+        ),
+      );
     child.once('exit', onExit);
     lines.on('line', (line) => {
       let entry: Record<string, unknown>;
@@ -213,11 +247,12 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
         return;
       }
       logs.push(entry);
+      logLines.emit('line', entry);
       if (entry.msg === 'listening') {
         child.off('exit', onExit);
         resolvePort(Number(entry.port));
       }
     });
   });
-  return new TestServer(baseDir, port, child, logs);
+  return new TestServer(baseDir, port, child, logs, logLines);
 }

@@ -69,10 +69,13 @@ describe('pkiLayout', () => {
     assert.equal(layout.caKey, '/certs/ca-key.pem');
     assert.equal(layout.serverCert, '/certs/server.pem');
     assert.equal(layout.serverKey, '/certs/server-key.pem');
+    assert.equal(layout.crl, '/certs/crl.pem');
+    assert.equal(layout.inventory, '/certs/inventory.json');
     assert.deepEqual(layout.client('bob'), {
       dir: '/certs/clients/bob',
       cert: '/certs/clients/bob/cert.pem',
       key: '/certs/clients/bob/key.pem',
+      p12: '/certs/clients/bob/client.p12',
     });
   });
 

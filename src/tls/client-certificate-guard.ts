@@ -1,0 +1,92 @@
+// The door of the server, after the TLS handshake and before HTTP: a client whose certificate
+// did not verify (another CA, expired, revoked, not for client authentication) or that lacks the
+// clientAuth extended key usage (OpenSSL accepts a certificate with no EKU for any purpose) is
+// disconnected, and the log says who and why: the client only sees its connection closed.
+// Accepted connections are tracked so a later revocation can close them.
+import type { Server } from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { ClientConnections } from './client-connections.ts';
+
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+/** OpenSSL's verification codes (as Node names them), in the operator's words. */
+const REASON_OF: Readonly<Record<string, string>> = {
+  CERT_REVOKED: 'certificate revoked',
+  CERT_HAS_EXPIRED: 'certificate expired',
+  CERT_NOT_YET_VALID: 'certificate not yet valid',
+  INVALID_PURPOSE: 'certificate not for client authentication (extended key usage)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "certificate not issued by this server's CA",
+  UNABLE_TO_GET_ISSUER_CERT: "certificate not issued by this server's CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "certificate not issued by this server's CA",
+  SELF_SIGNED_CERT_IN_CHAIN: "certificate not issued by this server's CA",
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  CERT_SIGNATURE_FAILURE: 'certificate signature invalid',
+  CRL_HAS_EXPIRED: "the server's CRL has expired: run 'npm run certs -- crl'",
+  CRL_NOT_YET_VALID: "the server's CRL is not yet valid (clock skew?)",
+  // The server only loads a CRL its CA signed, so a missing CRL means a foreign issuer.
+  UNABLE_TO_GET_CRL: "certificate not issued by this server's CA",
+};
+
+export function guardClientCertificates(options: {
+  server: Server;
+  connections: ClientConnections;
+  logger: Logger;
+}): void {
+  const { server, connections, logger } = options;
+  const refuse = (
+    socket: TLSSocket,
+    certificate: PeerCertificate | undefined,
+    code: string,
+  ): void => {
+    logger.warn(
+      {
+        ...(certificate === undefined ? {} : describeCertificate(certificate)),
+        code,
+        reason: REASON_OF[code] ?? code,
+        remoteAddress: socket.remoteAddress,
+      },
+      'TLS client refused',
+    );
+    socket.destroy();
+  };
+  // Prepended, so no HTTP handler ever sees a socket this guard refuses.
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    const certificate = peerCertificate(socket);
+    if (certificate === undefined) return refuse(socket, undefined, 'NO_CLIENT_CERTIFICATE');
+    if (!socket.authorized) return refuse(socket, certificate, verificationCode(socket));
+    if (!(certificate.ext_key_usage ?? []).includes(CLIENT_AUTH_OID)) {
+      return refuse(socket, certificate, 'INVALID_PURPOSE');
+    }
+    connections.track(socket, certificate.serialNumber);
+  });
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    logger.info(
+      { code: error.code, reason: error.message, remoteAddress: socket.remoteAddress },
+      'TLS handshake refused',
+    );
+  });
+}
+
+/** Node types authorizationError as an Error, but hands over OpenSSL's code as a string. */
+function verificationCode(socket: TLSSocket): string {
+  const error: unknown = socket.authorizationError;
+  if (typeof error === 'string') return error;
+  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
+  return 'UNVERIFIED';
+}
+
+function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
+  const certificate = socket.getPeerCertificate();
+  return Object.keys(certificate).length === 0 ? undefined : certificate;
+}
+
+function describeCertificate(certificate: PeerCertificate): Record<string, unknown> {
+  return {
+    subject: certificate.subject,
+    issuer: certificate.issuer.CN,
+    serial: certificate.serialNumber,
+    fingerprint256: certificate.fingerprint256,
+    validTo: certificate.valid_to,
+  };
+}
