@@ -1,5 +1,5 @@
 // Makes sure the Debian packages the project relies on are present: a C compiler for the job
-// supervisor, util-linux and procps for the tests' process tools. Runs at `npm install`; installs
+// supervisor, util-linux and procps for the tests' process tools, curl, openssl and sslscan. Runs at `npm install`; installs
 // only what is missing, and only where it can (root with apt-get), otherwise it says what to do.
 import { execFileSync, spawnSync } from 'node:child_process';
 
@@ -7,6 +7,11 @@ const NEEDED: readonly { command: string; packages: readonly string[] }[] = [
   { command: 'cc', packages: ['gcc', 'libc6-dev'] },
   { command: 'setsid', packages: ['util-linux'] },
   { command: 'ps', packages: ['procps'] },
+  // The tests use curl as the README does, and openssl as an independent PKI consumer.
+  { command: 'curl', packages: ['curl'] },
+  { command: 'openssl', packages: ['openssl'] },
+  // The reliability suite checks the TLS configuration from outside with a real scanner.
+  { command: 'sslscan', packages: ['sslscan'] },
 ];
 
 function has(command: string): boolean {
