@@ -15,6 +15,10 @@ import { ensureDevelopmentPki } from './pki/development-pki.ts';
 import { pkiLayout } from './pki/layout.ts';
 import { openDatabase } from './store/database.ts';
 import { JobStore } from './store/job-store.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { ensureAuditKey } from './audit/audit-key.ts';
+import { tlsRefusalRecord } from './audit/tls-refusal.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { PolicyWatcher } from './policy/policy-watcher.ts';
 import { guardClientCertificates } from './tls/client-certificate-guard.ts';
 import { ClientConnections } from './tls/client-connections.ts';
@@ -68,8 +72,15 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const credentials = await loadTlsCredentials(layout);
 
   const db = openDatabase(join(config.dataDir, 'jobworker.db'));
+  const audit = await AuditLog.open(
+    join(config.dataDir, 'audit.log'),
+    await ensureAuditKey(config.certsDir),
+    logger,
+  );
+  // Job counts are read from the registry when scraped, long after it exists.
+  const metrics = new Metrics(() => registry.countByStatus());
   const launcher = new ShimLauncher(...(await detectProtections(config, logger)));
-  const registry = new JobRegistry({
+  const registry: JobRegistry = new JobRegistry({
     store: new JobStore(db),
     launcher,
     dataDir: config.dataDir,
@@ -77,6 +88,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     stopGraceMs: config.stopGraceMs,
     maxOutputBytes: config.maxOutputBytes,
     retentionMs: config.retentionMs,
+    onTransition: metrics.jobTransition,
   });
   await registry.recover();
 
@@ -86,6 +98,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     protections: launcher.protections,
     limits: { ...config.limits, enforceable: new Set(launcher.protections.enforceableLimits) },
     identityPolicy: policy.resolve,
+    audit,
+    metrics,
   });
   const handle = app.callback();
   const server = createServer(serverTlsOptions(credentials), (req, res) => void handle(req, res));
@@ -99,7 +113,15 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     initial: credentials,
   });
-  guardClientCertificates({ server, connections, logger });
+  guardClientCertificates({
+    server,
+    connections,
+    logger,
+    onRefused: (refusal) => {
+      metrics.tlsRefused(refusal.code);
+      audit.record(tlsRefusalRecord(refusal));
+    },
+  });
   reloader.start();
   policy.start();
   const reloadAll = (): void => {
@@ -121,6 +143,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     reloader.close();
     policy.close();
     stop(server, registry, config)
+      .then(() => audit.close())
       .then(() => {
         db.close();
         logger.info('stopped');

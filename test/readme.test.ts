@@ -115,3 +115,30 @@ describe('README certificate examples', () => {
     assert.equal(refused, 'refused');
   });
 });
+
+describe('README audit example', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+    await server.startJob('alice', { command: 'true' });
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it('fetches the key and verifies the log as written', async () => {
+    const [block] = examples('<!-- readme-audit-test:', '<!-- End of audit example -->');
+    assert.ok(block !== undefined);
+    // Only locations differ: the test server's port, PKI and data directory, and a temporary
+    // file for the key set instead of one in the project directory.
+    const jwks = join(server.baseDir, 'jwks.json');
+    const script = block
+      .replaceAll('localhost:8443', `localhost:${server.port}`)
+      .replaceAll('certs/', `${server.certsDir}/`)
+      .replaceAll('data/', `${server.dataDir}/`)
+      .replaceAll('> jwks.json', `> ${jwks}`)
+      .replaceAll('--jwks jwks.json', `--jwks ${jwks}`);
+    const { stdout } = await run('sh', ['-c', `set -e\n${script}`], { cwd: ROOT, timeout: 30_000 });
+    assert.match(stdout, /intact, \d+ records, and the signed head agrees/);
+  });
+});

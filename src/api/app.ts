@@ -1,15 +1,19 @@
-// The Koa application: request log and problem mapping first, then identity, then routes. It
-// knows the registry's API and nothing of how jobs are launched.
+// The Koa application: request log, audit trail and problem mapping first, then identity, then
+// routes. It knows the registry's API and nothing of how jobs are launched, and reports to
+// metrics and the audit trail through small interfaces.
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { Protections } from '../launcher/launcher.ts';
 import type { JobRegistry } from '../worker/registry.ts';
+import { auditRouter, type AuditReader } from './audit-routes.ts';
+import { auditTrail, type AuditSink } from './audit-trail.ts';
 import { identify, type IdentityPolicy } from './identity.ts';
 import type { LimitPolicy } from './job-request.ts';
-import { jobsRouter } from './jobs-routes.ts';
+import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
+import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { problemDetails, RouteError } from './problem.ts';
-import { requestLog } from './request-log.ts';
+import { requestLog, type FinishedRequest } from './request-log.ts';
 import type { AppState } from './state.ts';
 
 export interface AppOptions {
@@ -18,6 +22,9 @@ export interface AppOptions {
   readonly limits: LimitPolicy;
   readonly protections: Protections;
   readonly identityPolicy?: IdentityPolicy;
+  readonly audit: AuditSink & AuditReader;
+  readonly metrics: MetricsSource &
+    OutputObserver & { readonly requestFinished: (request: FinishedRequest) => void };
 }
 
 export function createApp(options: AppOptions): Koa<AppState> {
@@ -25,7 +32,8 @@ export function createApp(options: AppOptions): Koa<AppState> {
   // Errors are answered by problemDetails and logged there; Koa's default handler would print
   // them to stderr a second time.
   app.silent = true;
-  app.use(requestLog(options.logger));
+  app.use(requestLog(options.logger, options.metrics.requestFinished));
+  app.use(auditTrail(options.audit));
   app.use(problemDetails);
   app.use(identify(options.identityPolicy));
 
@@ -34,8 +42,10 @@ export function createApp(options: AppOptions): Koa<AppState> {
     ctx.body = { status: 'ok', client: ctx.state.identity, protections: options.protections };
   });
 
-  const jobs = jobsRouter(options.registry, options.limits);
-  for (const router of [health, jobs]) {
+  const jobs = jobsRouter(options.registry, options.limits, options.metrics);
+  const audit = auditRouter(options.audit);
+  const metrics = metricsRouter(options.metrics);
+  for (const router of [health, jobs, audit, metrics]) {
     app.use(router.routes());
     app.use(
       router.allowedMethods({

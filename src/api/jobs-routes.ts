@@ -3,11 +3,12 @@
 import { Transform, pipeline } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
-import { ForbiddenError, InvalidRequestError, JobNotFoundError } from '../errors.ts';
+import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import type { Job, JobStatus } from '../worker/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import { parseJobRequest, type LimitPolicy } from './job-request.ts';
 import { readJsonBody } from './json-body.ts';
+import { parseQuery } from './query.ts';
 import { may, type Action } from './permissions.ts';
 import type { AppContext, AppState } from './state.ts';
 
@@ -39,7 +40,24 @@ const listQuery = z.strictObject({
   status: z.enum(STATUSES as [JobStatus, ...JobStatus[]]).optional(),
 });
 
-export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<AppState> {
+/** What the routes report about output being read; metrics implement it. */
+export interface OutputObserver {
+  readerOpened(): void;
+  readerClosed(): void;
+  outputServed(bytes: number): void;
+}
+
+const UNOBSERVED: OutputObserver = {
+  readerOpened: () => undefined,
+  readerClosed: () => undefined,
+  outputServed: () => undefined,
+};
+
+export function jobsRouter(
+  registry: JobRegistry,
+  limits: LimitPolicy,
+  observer: OutputObserver = UNOBSERVED,
+): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });
 
   router.post('/', async (ctx) => {
@@ -47,6 +65,7 @@ export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<A
     const { follow } = parseQuery(startQuery, ctx.query);
     const spec = parseJobRequest(await readJsonBody(ctx), ctx.state.identity.role, limits);
     const job = await registry.start(viewer.name, spec);
+    ctx.state.job = job;
     ctx.status = 201;
     ctx.set('Location', `/v1/jobs/${job.id}`);
     if (!follow) {
@@ -54,7 +73,17 @@ export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<A
       return;
     }
     ctx.set('Job-Id', job.id);
-    streamOutput(ctx, registry, viewer, job, { select: 'all', offset: 0, follow: true }, true);
+    streamOutput(
+      ctx,
+      registry,
+      viewer,
+      job,
+      { select: 'all', offset: 0, follow: true },
+      {
+        trailers: true,
+        observer,
+      },
+    );
   });
 
   router.get('/', (ctx) => {
@@ -65,14 +94,15 @@ export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<A
 
   router.get('/:id', (ctx) => {
     const viewer = authorize(ctx, 'read');
-    ctx.body = registry.get(viewer, jobId(ctx));
+    ctx.state.job = registry.get(viewer, jobId(ctx));
+    ctx.body = ctx.state.job;
   });
 
   router.post('/:id/stop', async (ctx) => {
     const id = jobId(ctx);
     // Existence is checked before the role, so a client that may not stop learns nothing
     // about jobs it cannot see.
-    registry.get(viewerOf(ctx), id);
+    ctx.state.job = registry.get(viewerOf(ctx), id);
     const viewer = authorize(ctx, 'stop');
     ctx.status = 202;
     ctx.body = await registry.stop(viewer, id);
@@ -82,13 +112,24 @@ export function jobsRouter(registry: JobRegistry, limits: LimitPolicy): Router<A
     const viewer = authorize(ctx, 'read');
     const { follow, stream, offset } = parseQuery(outputQuery, ctx.query);
     const job = registry.get(viewer, jobId(ctx));
+    ctx.state.job = job;
     await registry.assertOutputReadable(job.id);
-    streamOutput(ctx, registry, viewer, job, { select: stream, offset, follow }, false);
+    streamOutput(
+      ctx,
+      registry,
+      viewer,
+      job,
+      { select: stream, offset, follow },
+      {
+        trailers: false,
+        observer,
+      },
+    );
   });
 
   router.delete('/:id', async (ctx) => {
     const id = jobId(ctx);
-    registry.get(viewerOf(ctx), id);
+    ctx.state.job = registry.get(viewerOf(ctx), id);
     const viewer = authorize(ctx, 'delete');
     await registry.remove(viewer, id);
     ctx.status = 204;
@@ -115,23 +156,10 @@ function jobId(ctx: AppContext): string {
   return id;
 }
 
-function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {
-  const parsed = schema.safeParse(query);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((issue) => ({
-    field: issue.path.length === 0 ? '(query)' : `?${issue.path.map(String).join('.')}`,
-    message: issue.message,
-  }));
-  throw new InvalidRequestError(
-    `invalid query: ${details.map((detail) => `${detail.field}: ${detail.message}`).join('; ')}`,
-    details,
-  );
-}
-
 /**
- * Streams a job's output as the response body. With `trailers`, the job's final status and
- * exit code follow the last byte as HTTP trailers, so one request can run a command the way
- * `ssh host cmd` does and still report how it ended.
+ * Streams a job's output as the response body, counting what is served. With `trailers`, the
+ * job's final status and exit code follow the last byte as HTTP trailers, so one request can run
+ * a command the way `ssh host cmd` does and still report how it ended.
  */
 function streamOutput(
   ctx: AppContext,
@@ -139,21 +167,20 @@ function streamOutput(
   viewer: Viewer,
   job: Job,
   request: OutputRequest,
-  trailers: boolean,
+  options: { trailers: boolean; observer: OutputObserver },
 ): void {
+  const { observer, trailers } = options;
   const output = registry.output(viewer, job.id, request);
   ctx.type = 'application/octet-stream';
   ctx.set('Cache-Control', 'no-store');
-  if (!trailers) {
-    ctx.body = output;
-    return;
-  }
-  ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal');
-  const withTrailers = new Transform({
+  if (trailers) ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal');
+  const body = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      observer.outputServed(chunk.length);
       callback(null, chunk);
     },
     flush(callback) {
+      if (!trailers) return callback();
       registry.whenEnded(viewer, job.id).then(
         (ended) => {
           ctx.res.addTrailers({
@@ -167,8 +194,10 @@ function streamOutput(
       );
     },
   });
+  observer.readerOpened();
+  body.once('close', () => observer.readerClosed());
   // pipeline, not pipe: when the client goes away Koa destroys the body, and the reader behind
   // it must be destroyed too so it releases its file handles.
-  pipeline(output, withTrailers, () => undefined);
-  ctx.body = withTrailers;
+  pipeline(output, body, () => undefined);
+  ctx.body = body;
 }

@@ -2,12 +2,12 @@
 // scope: without it a caller's queries only ever reach its own jobs.
 import type { Role } from '../pki/roles.ts';
 
-export type Action = 'start' | 'read' | 'stop' | 'delete' | 'seeAll';
+export type Action = 'start' | 'read' | 'stop' | 'delete' | 'seeAll' | 'audit' | 'metrics';
 
 export const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Action>>> = {
-  admin: new Set(['start', 'read', 'stop', 'delete', 'seeAll']),
+  admin: new Set(['start', 'read', 'stop', 'delete', 'seeAll', 'audit', 'metrics']),
   user: new Set(['start', 'read', 'stop', 'delete']),
-  auditor: new Set(['read', 'seeAll']),
+  auditor: new Set(['read', 'seeAll', 'audit', 'metrics']),
 };
 
 export function may(role: Role, action: Action): boolean {

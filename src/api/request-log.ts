@@ -6,7 +6,18 @@ import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 import type { Logger } from 'pino';
 
-export function requestLog(logger: Logger) {
+export interface FinishedRequest {
+  readonly method: string;
+  /** The route pattern, never the raw path, so its values stay few (metrics label by it). */
+  readonly route: string;
+  readonly status: number;
+  readonly durationMs: number;
+}
+
+export function requestLog(
+  logger: Logger,
+  onFinished: (request: FinishedRequest) => void = () => undefined,
+) {
   return async function logRequest(ctx: AppContext, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
@@ -15,15 +26,23 @@ export function requestLog(logger: Logger) {
     ctx.set('X-Request-Id', requestId);
     ctx.res.once('close', () => {
       const identity = ctx.state.identity as AppContext['state']['identity'] | undefined;
+      const matchedRoute = (ctx as AppContext & { _matchedRoute?: string })._matchedRoute;
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const line = {
         client: identity?.name,
         role: identity?.role,
         method: ctx.method,
-        route: (ctx as AppContext & { _matchedRoute?: string })._matchedRoute ?? ctx.path,
+        route: matchedRoute ?? ctx.path,
         status: ctx.status,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        durationMs,
         completed: ctx.res.writableFinished,
       };
+      onFinished({
+        method: ctx.method,
+        route: matchedRoute ?? '(unmatched)',
+        status: ctx.status,
+        durationMs,
+      });
       const log = logger.child({ requestId });
       if (ctx.status >= 500) log.error(line, 'request');
       else log.info(line, 'request');

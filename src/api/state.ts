@@ -3,12 +3,15 @@
 import type { Next, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Identity } from '../pki/identity.ts';
+import type { Job } from '../worker/job.ts';
 
 export interface AppState {
   requestId: string;
   log: Logger;
   /** Set by the identity middleware before any route runs. */
   identity: Identity;
+  /** The job a request acted on, once a route has found or created it: for the audit trail. */
+  job?: Job;
 }
 
 export type AppContext = ParameterizedContext<AppState>;

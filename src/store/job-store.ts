@@ -66,6 +66,7 @@ export class JobStore {
   readonly #unfinished: StatementSync;
   readonly #delete: StatementSync;
   readonly #endedBefore: StatementSync;
+  readonly #countByStatus: StatementSync;
   #seq: number;
 
   constructor(db: DatabaseSync) {
@@ -85,6 +86,7 @@ export class JobStore {
     this.#endedBefore = db.prepare(
       `SELECT * FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY seq`,
     );
+    this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
     const max = db.prepare('SELECT MAX(seq) AS seq FROM jobs').get() as { seq: number | null };
     this.#seq = max.seq ?? 0;
   }
@@ -129,6 +131,11 @@ export class JobStore {
 
   endedBefore(isoTime: string): Job[] {
     return asRows(this.#endedBefore.all(isoTime)).map(fromRow);
+  }
+
+  countByStatus(): Map<JobStatus, number> {
+    const rows = this.#countByStatus.all() as { status: JobStatus; count: number }[];
+    return new Map(rows.map((row) => [row.status, row.count]));
   }
 
   delete(id: string): void {

@@ -28,27 +28,45 @@ const REASON_OF: Readonly<Record<string, string>> = {
   UNABLE_TO_GET_CRL: "certificate not issued by this server's CA",
 };
 
+/** What the audit trail and metrics learn of each refused client. */
+export interface TlsRefusal {
+  readonly code: string;
+  readonly reason: string;
+  readonly certificate: PeerCertificate | undefined;
+  readonly remoteAddress: string | undefined;
+}
+
 export function guardClientCertificates(options: {
   server: Server;
   connections: ClientConnections;
   logger: Logger;
+  onRefused?: (refusal: TlsRefusal) => void;
 }): void {
   const { server, connections, logger } = options;
+  const report = (refusal: TlsRefusal): void => {
+    try {
+      options.onRefused?.(refusal);
+    } catch (error) {
+      logger.error({ err: error }, 'could not report a TLS refusal');
+    }
+  };
   const refuse = (
     socket: TLSSocket,
     certificate: PeerCertificate | undefined,
     code: string,
   ): void => {
+    const reason = REASON_OF[code] ?? code;
     logger.warn(
       {
         ...(certificate === undefined ? {} : describeCertificate(certificate)),
         code,
-        reason: REASON_OF[code] ?? code,
+        reason,
         remoteAddress: socket.remoteAddress,
       },
       'TLS client refused',
     );
     socket.destroy();
+    report({ code, reason, certificate, remoteAddress: socket.remoteAddress });
   };
   // Prepended, so no HTTP handler ever sees a socket this guard refuses.
   server.prependListener('secureConnection', (socket: TLSSocket) => {
@@ -65,6 +83,12 @@ export function guardClientCertificates(options: {
       { code: error.code, reason: error.message, remoteAddress: socket.remoteAddress },
       'TLS handshake refused',
     );
+    report({
+      code: error.code ?? 'HANDSHAKE_FAILED',
+      reason: error.message,
+      certificate: undefined,
+      remoteAddress: socket.remoteAddress,
+    });
   });
 }
 

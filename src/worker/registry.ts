@@ -43,6 +43,14 @@ export interface RegistryOptions {
   readonly maxOutputBytes: number;
   /** Ended jobs older than this are deleted with their output; 0 keeps them forever. */
   readonly retentionMs: number;
+  /** Told of every status change after it is stored: how metrics count jobs. */
+  readonly onTransition?: (transition: Transition) => void;
+}
+
+export interface Transition {
+  readonly job: Job;
+  readonly from: JobStatus;
+  readonly to: JobStatus;
 }
 
 export interface OutputRequest {
@@ -276,9 +284,15 @@ export class JobRegistry {
     });
   }
 
+  /** How many jobs there are in each status, for metrics. */
+  countByStatus(): Map<JobStatus, number> {
+    return this.#store.countByStatus();
+  }
+
   #transition(job: Job, to: JobStatus, changes: JobUpdate): void {
     assertTransition(job.status, to);
     this.#store.update(job.id, { ...changes, status: to });
+    this.#options.onTransition?.({ job: this.#mustGet(job.id), from: job.status, to });
     this.#log.info(
       {
         jobId: job.id,

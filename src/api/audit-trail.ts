@@ -1,0 +1,90 @@
+// Records every job action (start with its argv and limits, stop, output read, delete) and every
+// authentication or authorization denial in the audit trail, with who asked (name, role, and the
+// certificate's serial and fingerprint), what happened and how it ended. Runs outside the problem
+// mapping, so it sees the status the client actually got.
+import type { TLSSocket } from 'node:tls';
+import type { Next } from 'koa';
+import type { AuditClient, AuditEvent, AuditOutcome } from '../audit/audit-record.ts';
+import type { Job } from '../worker/job.ts';
+import type { AppContext } from './state.ts';
+
+/** Where records go; the API does not know how they are signed or stored. */
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}
+
+const JOB_ACTIONS: Readonly<Record<string, string>> = {
+  'POST /v1/jobs': 'job.start',
+  'POST /v1/jobs/:id/stop': 'job.stop',
+  'GET /v1/jobs/:id/output': 'job.output',
+  'DELETE /v1/jobs/:id': 'job.delete',
+};
+
+export function auditTrail(sink: AuditSink) {
+  return async function audit(ctx: AppContext, next: Next): Promise<void> {
+    try {
+      await next();
+    } finally {
+      const event = describe(ctx);
+      if (event !== undefined) sink.record(event);
+    }
+  };
+}
+
+function describe(ctx: AppContext): AuditEvent | undefined {
+  const route = (ctx as AppContext & { _matchedRoute?: string })._matchedRoute?.replace(/\/$/, '');
+  const jobAction = route === undefined ? undefined : JOB_ACTIONS[`${ctx.method} ${route}`];
+  const denied = ctx.status === 401 || ctx.status === 403;
+  if (jobAction === undefined && !denied) return undefined;
+  const job = ctx.state.job;
+  return {
+    action: jobAction ?? 'auth.denied',
+    outcome: outcomeOf(ctx.status),
+    status: ctx.status,
+    client: clientOf(ctx),
+    jobId: job?.id ?? null,
+    details: detailsOf(jobAction, ctx, job),
+  };
+}
+
+function outcomeOf(status: number): AuditOutcome {
+  if (status === 401 || status === 403) return 'denied';
+  return status < 400 ? 'allowed' : 'failed';
+}
+
+function detailsOf(
+  action: string | undefined,
+  ctx: AppContext,
+  job: Job | undefined,
+): Record<string, unknown> {
+  if (action === undefined) return { method: ctx.method, path: ctx.path.slice(0, 256) };
+  if (action === 'job.start' && job !== undefined) {
+    // Environment values may be secrets: the trail keeps their names, as the job record does.
+    return {
+      command: job.command,
+      args: job.args,
+      cwd: job.cwd,
+      envNames: job.envNames,
+      limits: job.limits,
+      timeoutMs: job.timeoutMs,
+      follow: ctx.query.follow === 'true' || ctx.query.follow === '1',
+    };
+  }
+  if (action === 'job.output') {
+    return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)) };
+  }
+  return {};
+}
+
+function clientOf(ctx: AppContext): AuditClient {
+  const identity = ctx.state.identity as AppContext['state']['identity'] | undefined;
+  const certificate = (ctx.req.socket as TLSSocket).getPeerCertificate();
+  const present = Object.keys(certificate).length > 0;
+  const commonName = present ? certificate.subject.CN : undefined;
+  return {
+    name: identity?.name ?? (typeof commonName === 'string' ? commonName : null),
+    role: identity?.role ?? null,
+    serial: present ? certificate.serialNumber : null,
+    fingerprint256: present ? certificate.fingerprint256 : null,
+  };
+}

@@ -1,0 +1,189 @@
+// The append-only, signed and chained audit log: one compact JWS per line in `audit.log`, and a
+// signed head (`audit.head`: the last sequence number and its hash) so that cutting records off
+// the end is as detectable as editing one. Appends are queued and written one at a time, in
+// order, so callers never wait on the disk and the chain never forks.
+import { createReadStream } from 'node:fs';
+import { open, rename, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import type { JWK } from 'jose';
+import type { AuditKey } from './audit-key.ts';
+import {
+  decodeRecord,
+  linkHash,
+  signJson,
+  type AuditEvent,
+  type AuditRecord,
+} from './audit-record.ts';
+
+export interface AuditQuery {
+  readonly client?: string | undefined;
+  readonly jobId?: string | undefined;
+  readonly since?: Date | undefined;
+  readonly until?: Date | undefined;
+  readonly limit: number;
+}
+
+export type SignedAuditRecord = AuditRecord & { readonly jws: string };
+
+/** The signed statement of how long the log is, rewritten after every append. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string | null;
+}
+
+const TAIL_PROBE_BYTES = 64 * 1024;
+
+export function auditHeadPath(logPath: string): string {
+  return `${logPath}.head`;
+}
+
+export class AuditLog {
+  readonly #path: string;
+  readonly #key: AuditKey;
+  readonly #logger: Logger;
+  readonly #file: FileHandle;
+  #seq: number;
+  #prev: string | null;
+  #queue: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(
+    path: string,
+    key: AuditKey,
+    logger: Logger,
+    file: FileHandle,
+    head: AuditHead,
+  ) {
+    this.#path = path;
+    this.#key = key;
+    this.#logger = logger;
+    this.#file = file;
+    this.#seq = head.seq;
+    this.#prev = head.hash;
+  }
+
+  /** Opens (or creates) the log and continues its chain from the last complete record. */
+  static async open(path: string, key: AuditKey, logger: Logger): Promise<AuditLog> {
+    const { head, partialBytes } = await readTail(path);
+    if (partialBytes > 0) {
+      // A crash in the middle of an append leaves half a line: it is cut off (and the cut is
+      // itself recorded below) so that the chain goes on from the last complete record.
+      await truncate(path, (await stat(path)).size - partialBytes);
+    }
+    const file = await open(path, 'a', 0o600);
+    const log = new AuditLog(path, key, logger, file, head);
+    if (partialBytes > 0) {
+      logger.warn({ partialBytes }, 'audit log ended in a partial record; it was cut off');
+      log.record({
+        action: 'audit.recovered',
+        outcome: 'failed',
+        status: null,
+        client: { name: null, role: null, serial: null, fingerprint256: null },
+        jobId: null,
+        details: { partialBytesRemoved: partialBytes },
+      });
+    }
+    return log;
+  }
+
+  get jwks(): { keys: JWK[] } {
+    return { keys: [this.#key.publicJwk] };
+  }
+
+  /** Queues one record; failures are logged, never thrown at the request that caused it. */
+  record(event: AuditEvent): void {
+    if (this.#closed) return;
+    this.#queue = this.#queue
+      .then(() => this.#append(event))
+      .catch((error: unknown) =>
+        this.#logger.error({ err: error, action: event.action }, 'audit record not written'),
+      );
+  }
+
+  /** The newest `limit` records that match, newest first. */
+  async query(filter: AuditQuery): Promise<SignedAuditRecord[]> {
+    const matches: SignedAuditRecord[] = [];
+    const lines = createInterface({ input: createReadStream(this.#path), crlfDelay: Infinity });
+    for await (const jws of lines) {
+      if (jws === '') continue;
+      const record = decodeRecord(jws);
+      if (!matchesQuery(record, filter)) continue;
+      matches.push({ ...record, jws });
+      if (matches.length > filter.limit) matches.shift();
+    }
+    return matches.reverse();
+  }
+
+  /** Waits for queued records to be written, then closes the file. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+    await this.#file.close();
+  }
+
+  async #append(event: AuditEvent): Promise<void> {
+    const record: AuditRecord = {
+      seq: this.#seq + 1,
+      time: new Date().toISOString(),
+      prev: this.#prev,
+      ...event,
+    };
+    const jws = await signJson(record, this.#key.privateKey, this.#key.kid);
+    await this.#file.write(`${jws}\n`);
+    this.#seq = record.seq;
+    this.#prev = linkHash(jws);
+    await this.#writeHead();
+  }
+
+  async #writeHead(): Promise<void> {
+    const head: AuditHead = { seq: this.#seq, hash: this.#prev };
+    const jws = await signJson(head, this.#key.privateKey, this.#key.kid);
+    const path = auditHeadPath(this.#path);
+    const temp = `${path}.tmp`;
+    const file = await open(temp, 'w', 0o600);
+    try {
+      await file.writeFile(`${jws}\n`);
+    } finally {
+      await file.close();
+    }
+    await rename(temp, path);
+  }
+}
+
+function matchesQuery(record: AuditRecord, filter: AuditQuery): boolean {
+  if (filter.client !== undefined && record.client.name !== filter.client) return false;
+  if (filter.jobId !== undefined && record.jobId !== filter.jobId) return false;
+  const time = Date.parse(record.time);
+  if (filter.since !== undefined && time < filter.since.getTime()) return false;
+  if (filter.until !== undefined && time > filter.until.getTime()) return false;
+  return true;
+}
+
+/** The last complete record's sequence number and hash, and how many bytes follow it. */
+async function readTail(path: string): Promise<{ head: AuditHead; partialBytes: number }> {
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
+      return { head: { seq: 0, hash: null }, partialBytes: 0 };
+    }
+    throw error;
+  }
+  try {
+    const { size } = await file.stat();
+    const length = Math.min(size, TAIL_PROBE_BYTES);
+    const buffer = Buffer.alloc(length);
+    await file.read(buffer, 0, length, size - length);
+    const text = buffer.toString('utf8');
+    const end = text.lastIndexOf('\n');
+    const partialBytes = Buffer.byteLength(text.slice(end + 1));
+    const lines = text.slice(0, end).split('\n');
+    const last = lines.at(-1) ?? '';
+    if (end < 0 || last === '') return { head: { seq: 0, hash: null }, partialBytes };
+    return { head: { seq: decodeRecord(last).seq, hash: linkHash(last) }, partialBytes };
+  } finally {
+    await file.close();
+  }
+}
