@@ -26,6 +26,8 @@ export interface Config {
   readonly isolation: 'required' | 'best-effort';
   readonly hostNetwork: boolean;
   readonly limits: Omit<LimitPolicy, 'enforceable'>;
+  /** Fairness between clients: requests per second (bursts of twice that), running jobs. */
+  readonly perClient: { readonly requestsPerSecond: number; readonly maxRunningJobs: number };
 }
 
 interface Setting {
@@ -123,6 +125,18 @@ export const SETTINGS = {
     fallback: '0',
     help: 'wall-clock limit of a job that asks for none (0: none)',
   },
+  clientRate: {
+    flag: 'client-rate',
+    env: 'CLIENT_RATE_LIMIT',
+    fallback: '100',
+    help: 'requests per second each client may make (bursts of twice that)',
+  },
+  clientMaxRunning: {
+    flag: 'client-max-running',
+    env: 'CLIENT_MAX_RUNNING',
+    fallback: '64',
+    help: 'jobs one client may have running at once',
+  },
 } as const satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -164,6 +178,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     jobUser: read('jobUser'),
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
     hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
+    perClient: {
+      requestsPerSecond: positiveNumber('clientRate', read('clientRate')),
+      maxRunningJobs: integer('clientMaxRunning', read('clientMaxRunning'), 1, 1_000_000),
+    },
     limits: {
       defaults: {
         cpus: positiveNumber('defaultCpus', read('defaultCpus')),

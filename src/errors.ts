@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDS_CEILING'
   | 'LIMIT_NOT_ENFORCEABLE'
   | 'OUTPUT_UNAVAILABLE'
+  | 'TOO_MANY_JOBS'
   | 'INSUFFICIENT_STORAGE'
   | 'INVALID_STATE_TRANSITION'
   | 'LAUNCH_FAILED'
@@ -114,6 +115,21 @@ export class OutputUnavailableError extends WorkerError {
   constructor(id: string, cause: unknown) {
     super('OUTPUT_UNAVAILABLE', `the output of job '${id}' is not available`, { cause });
     this.name = 'OutputUnavailableError';
+  }
+}
+
+/** Thrown when a client already runs as many jobs as one client may at a time. */
+export class TooManyJobsError extends WorkerError {
+  /** A running job may end any moment; a second is a polite first wait. */
+  readonly retryAfterSeconds = 1;
+
+  constructor(owner: string, limit: number) {
+    super(
+      'TOO_MANY_JOBS',
+      `client '${owner}' already has ${limit} jobs running, the most one client may run at once; ` +
+        'wait for one to end or stop one',
+    );
+    this.name = 'TooManyJobsError';
   }
 }
 

@@ -89,6 +89,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     maxOutputBytes: config.maxOutputBytes,
     retentionMs: config.retentionMs,
     onTransition: metrics.jobTransition,
+    maxUnfinishedPerOwner: config.perClient.maxRunningJobs,
   });
   await registry.recover();
 
@@ -98,6 +99,10 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     protections: launcher.protections,
     limits: { ...config.limits, enforceable: new Set(launcher.protections.enforceableLimits) },
     identityPolicy: policy.resolve,
+    rateLimit: {
+      perSecond: config.perClient.requestsPerSecond,
+      burst: 2 * config.perClient.requestsPerSecond,
+    },
     audit,
     metrics,
   });

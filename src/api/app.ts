@@ -13,6 +13,7 @@ import type { LimitPolicy } from './job-request.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { problemDetails, RouteError } from './problem.ts';
+import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
 import type { AppState } from './state.ts';
 
@@ -22,6 +23,7 @@ export interface AppOptions {
   readonly limits: LimitPolicy;
   readonly protections: Protections;
   readonly identityPolicy?: IdentityPolicy;
+  readonly rateLimit: RateLimit;
   readonly audit: AuditSink & AuditReader;
   readonly metrics: MetricsSource &
     OutputObserver & { readonly requestFinished: (request: FinishedRequest) => void };
@@ -36,6 +38,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(auditTrail(options.audit));
   app.use(problemDetails);
   app.use(identify(options.identityPolicy));
+  app.use(rateLimitPerClient(options.rateLimit));
 
   const health = new Router<AppState>();
   health.get('/healthz', (ctx) => {

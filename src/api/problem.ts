@@ -20,6 +20,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   OUTPUT_UNAVAILABLE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  TOO_MANY_JOBS: 429,
+  TOO_MANY_REQUESTS: 429,
   INSUFFICIENT_STORAGE: 507,
   INVALID_STATE_TRANSITION: 500,
   LAUNCH_FAILED: 500,
@@ -27,7 +29,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
 };
 
 /** Codes that only the HTTP layer produces (routing and authentication). */
-type HttpOnlyCode = 'UNAUTHENTICATED' | 'CLIENT_DISABLED' | 'METHOD_NOT_ALLOWED';
+type HttpOnlyCode =
+  'UNAUTHENTICATED' | 'CLIENT_DISABLED' | 'METHOD_NOT_ALLOWED' | 'TOO_MANY_REQUESTS';
 
 const TITLE_OF: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -39,6 +42,7 @@ const TITLE_OF: Readonly<Record<number, string>> = {
   410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   507: 'Insufficient Storage',
 };
@@ -77,6 +81,11 @@ export async function problemDetails(ctx: AppContext, next: Next): Promise<void>
     ctx.status = status;
     ctx.type = 'application/problem+json';
     ctx.body = problem;
+    const retryAfter =
+      error instanceof Error
+        ? (error as Error & { retryAfterSeconds?: unknown }).retryAfterSeconds
+        : undefined;
+    if (typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
     if (status === 405 && error instanceof RouteError && error.allow !== undefined) {
       ctx.set('Allow', error.allow);
     }
@@ -87,12 +96,18 @@ export async function problemDetails(ctx: AppContext, next: Next): Promise<void>
 export class RouteError extends Error {
   readonly code: HttpOnlyCode | 'NOT_FOUND';
   readonly allow: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: HttpOnlyCode | 'NOT_FOUND', message: string, allow?: string) {
+  constructor(
+    code: HttpOnlyCode | 'NOT_FOUND',
+    message: string,
+    options: { allow?: string; retryAfterSeconds?: number } = {},
+  ) {
     super(message);
     this.name = 'RouteError';
     this.code = code;
-    this.allow = allow;
+    this.allow = options.allow;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

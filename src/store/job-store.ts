@@ -67,6 +67,7 @@ export class JobStore {
   readonly #delete: StatementSync;
   readonly #endedBefore: StatementSync;
   readonly #countByStatus: StatementSync;
+  readonly #countUnfinishedOf: StatementSync;
   #seq: number;
 
   constructor(db: DatabaseSync) {
@@ -85,6 +86,10 @@ export class JobStore {
     this.#delete = db.prepare('DELETE FROM jobs WHERE id = ?');
     this.#endedBefore = db.prepare(
       `SELECT * FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY seq`,
+    );
+    this.#countUnfinishedOf = db.prepare(
+      `SELECT COUNT(*) AS count FROM jobs
+       WHERE owner = ? AND status IN ('starting', 'running', 'stopping')`,
     );
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
     const max = db.prepare('SELECT MAX(seq) AS seq FROM jobs').get() as { seq: number | null };
@@ -131,6 +136,11 @@ export class JobStore {
 
   endedBefore(isoTime: string): Job[] {
     return asRows(this.#endedBefore.all(isoTime)).map(fromRow);
+  }
+
+  /** Jobs of one owner that have not ended yet. */
+  countUnfinished(owner: string): number {
+    return (this.#countUnfinishedOf.get(owner) as { count: number }).count;
   }
 
   countByStatus(): Map<JobStatus, number> {

@@ -13,6 +13,7 @@ import {
   JobNotFoundError,
   JobStillRunningError,
   OutputUnavailableError,
+  TooManyJobsError,
   WorkerError,
 } from '../errors.ts';
 import {
@@ -43,6 +44,8 @@ export interface RegistryOptions {
   readonly maxOutputBytes: number;
   /** Ended jobs older than this are deleted with their output; 0 keeps them forever. */
   readonly retentionMs: number;
+  /** Jobs one owner may have unfinished at once; more are refused with TOO_MANY_JOBS. */
+  readonly maxUnfinishedPerOwner?: number;
   /** Told of every status change after it is stored: how metrics count jobs. */
   readonly onTransition?: (transition: Transition) => void;
 }
@@ -103,6 +106,9 @@ export class JobRegistry {
   }
 
   async start(owner: string, spec: JobSpec): Promise<Job> {
+    // Checked and created in one synchronous step, so concurrent starts cannot both slip past.
+    const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
+    if (this.#store.countUnfinished(owner) >= cap) throw new TooManyJobsError(owner, cap);
     const job = this.#create(owner, spec);
     const dir = this.#jobDir(job.id);
     let result;

@@ -220,6 +220,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
         SHUTDOWN_POLICY: 'stop',
         STOP_GRACE: '2s',
         LOG_LEVEL: 'info',
+        // Tests drive single clients much harder than people do; fairness tests set their own.
+        CLIENT_RATE_LIMIT: '100000',
+        CLIENT_MAX_RUNNING: '5000',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
