@@ -3,7 +3,7 @@
 // lock, recorded in the inventory first and then published in a new CRL, so a crash between the
 // two leaves a revocation that the next command (or `certs crl`) publishes, never one forgotten.
 
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import {
   createCertificateAuthority,
@@ -29,6 +29,7 @@ import { toPkcs12 } from './pkcs12.ts';
 import { assertRole, type Role } from './roles.ts';
 import {
   ensurePrivateDirectory,
+  pathExists,
   writeCredential,
   writeFileAtomically,
 } from './write-credential.ts';
@@ -84,7 +85,7 @@ export class CertificateAuthority {
     toForgeAltNames(options.altNames);
     await ensurePrivateDirectory(layout.dir);
     return withLock(layout.lock, async () => {
-      if (!options.force && (await exists(layout.caCert))) {
+      if (!options.force && (await pathExists(layout.caCert))) {
         throw new PkiError(
           'PKI_EXISTS',
           `a CA already exists in ${layout.dir}; replacing it makes every certificate it issued ` +
@@ -314,14 +315,4 @@ function revokedEntries(inventory: Inventory): InventoryEntry[] {
   return inventory.entries.filter(
     (entry) => entry.revokedAt !== undefined && new Date(entry.notAfter) > now,
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return false;
-    throw error;
-  }
 }

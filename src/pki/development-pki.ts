@@ -1,12 +1,12 @@
 // Creates a ready-to-use PKI for local development on first start: a CA, a server
 // certificate for this machine, and one client certificate per role.
 
-import { access } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isDnsName } from './alt-names.ts';
 import { CertificateAuthority } from './authority.ts';
 import { pkiLayout } from './layout.ts';
 import type { Role } from './roles.ts';
+import { pathExists } from './write-credential.ts';
 
 export const DEVELOPMENT_CLIENTS = [
   { name: 'admin', role: 'admin' },
@@ -25,7 +25,7 @@ export type DevelopmentPkiResult = {
 
 /** Leaves an existing PKI alone; a run interrupted before ca.pem was written is redone. */
 export async function ensureDevelopmentPki(certsDir: string): Promise<DevelopmentPkiResult> {
-  if (await fileExists(pkiLayout(certsDir).caCert)) {
+  if (await pathExists(pkiLayout(certsDir).caCert)) {
     return { created: false, clients: [] };
   }
   await CertificateAuthority.init(certsDir, {
@@ -43,14 +43,4 @@ export function defaultServerAltNames(): string[] {
   const host = hostname();
   if (isDnsName(host)) names.push(host);
   return names;
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return false;
-    throw error;
-  }
 }

@@ -35,6 +35,16 @@ export async function writeCredential(
   await writeFileAtomically(paths.cert, credential.certPem, CERT_MODE, overwrite);
 }
 
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (error) {
+    if (isErrnoCode(error, 'ENOENT')) return false;
+    throw error;
+  }
+}
+
 /** Creates (if needed) a directory only its owner can enter, and tightens it if it exists. */
 export async function ensurePrivateDirectory(path: string): Promise<void> {
   try {
