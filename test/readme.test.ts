@@ -41,6 +41,9 @@ describe('README curl examples', () => {
       '/stop',
       '-X DELETE',
       '/healthz',
+      '/v1/audit',
+      '/metrics',
+      '/openapi.json',
     ]) {
       assert.ok(all.includes(fragment), `an example uses ${fragment}`);
     }
@@ -66,6 +69,9 @@ describe('README curl examples', () => {
     assert.match(outputs[3]!, /tick 1\ntick 2\ntick 3\n/);
     assert.match(outputs[4]!, /"status":"stopping"/);
     assert.match(outputs[5]!, /"status":"ok"/);
+    assert.match(outputs[6]!, /^\{"records":\[\{"seq":\d+.*"action":"job\.stop"/);
+    assert.match(outputs[6]!, /# TYPE jobworker_jobs gauge/);
+    assert.match(outputs[7]!, /"openapi":"3\.1/);
   });
 });
 

@@ -12,7 +12,8 @@ import { identify, type IdentityPolicy } from './identity.ts';
 import type { LimitPolicy } from './job-request.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
-import { problemDetails, RouteError } from './problem.ts';
+import { openApiRouter } from './openapi-route.ts';
+import { problemDetails } from './problem.ts';
 import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
 import type { AppState } from './state.ts';
@@ -48,15 +49,12 @@ export function createApp(options: AppOptions): Koa<AppState> {
   const jobs = jobsRouter(options.registry, options.limits, options.metrics);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
-  for (const router of [health, jobs, audit, metrics]) {
+  for (const router of [health, jobs, audit, metrics, openApiRouter()]) {
     app.use(router.routes());
     app.use(
-      router.allowedMethods({
-        throw: true,
-        methodNotAllowed: () =>
-          new RouteError('METHOD_NOT_ALLOWED', 'method not allowed on this route'),
-        notImplemented: () => new RouteError('METHOD_NOT_ALLOWED', 'method not implemented'),
-      }),
+      // Without `throw`, the router answers 405 with the `Allow` header RFC 9110 requires (and
+      // OPTIONS with 200); problemDetails then gives the 405 its problem body.
+      router.allowedMethods(),
     );
   }
   return app;

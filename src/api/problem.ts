@@ -64,6 +64,16 @@ export async function problemDetails(ctx: AppContext, next: Next): Promise<void>
     if (ctx.status === 404 && ctx.body === undefined) {
       throw new RouteError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
     }
+    // The router's own answers to a method a path does not have (501 for methods it does not
+    // know at all): the same problem either way, keeping the router's Allow header.
+    if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
+      const allow = ctx.response.get('Allow');
+      ctx.remove('Allow');
+      if (allow === '') throw new RouteError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      throw new RouteError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`, {
+        allow,
+      });
+    }
   } catch (error) {
     const { code, message, details } = describe(error);
     const status = STATUS_OF[code];
