@@ -148,3 +148,51 @@ describe('README audit example', () => {
     assert.match(stdout, /intact, \d+ records, and the signed head agrees/);
   });
 });
+
+describe('README jobctl examples', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it('run as written against a server', async () => {
+    const [block] = examples('<!-- readme-jobctl-test:', '<!-- End of jobctl examples -->');
+    const commands = (block ?? '').split('\n').filter((line) => line.startsWith('npx jobctl'));
+    assert.equal(commands.length, 4);
+    // Pointed at the test server and its PKI; jobctl finds ./certs of a local server by itself.
+    const env = {
+      ...process.env,
+      JOBCTL_SERVER: `https://localhost:${server.port}`,
+      JOBCTL_CERTS_DIR: server.certsDir,
+    };
+    const results = [];
+    for (const command of commands) {
+      results.push(
+        await run('sh', ['-c', command], { cwd: ROOT, env, timeout: 30_000 }).then(
+          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+          (error: { code: number; stdout: string; stderr: string }) => ({
+            code: error.code,
+            stdout: error.stdout,
+            stderr: error.stderr,
+          }),
+        ),
+      );
+    }
+    // npx may add its own warnings (about this machine's npm configuration) to stderr.
+    const jobStderr = results[0]!.stderr.replace(/^npm warn .*\n/gm, '');
+    assert.deepEqual(
+      { ...results[0], stderr: jobStderr },
+      {
+        code: 3,
+        stdout: 'to stdout\n',
+        stderr: 'to stderr\n',
+      },
+    );
+    assert.match(results[1]!.stdout, /^[0-9a-f-]{36}\n$/);
+    assert.match(results[2]!.stdout, /sleep/);
+    assert.match(results[3]!.stdout, /^Usage:\n  jobctl \[connection options\] COMMAND/m);
+  });
+});

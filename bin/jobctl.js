@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The `jobctl` command (docs/jobctl.md). Plain JavaScript on purpose: any Node.js can run it, so
+// an old one says clearly that jobctl needs Node.js 24 (it could not even load TypeScript), and a
+// command starts without Node first loading its TypeScript support for the entry file.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  console.error(
+    `jobctl needs Node.js 24 or later, this is ${process.version}; run it as 'npx jobctl' in ` +
+      "the project, which uses the Node.js that 'npm install' put in node_modules",
+  );
+  process.exit(1);
+}
+// Compiled code of jobctl's modules is cached on disk, so later runs start faster.
+(await import('node:module')).enableCompileCache?.();
+await import('../src/cli/jobctl.ts');

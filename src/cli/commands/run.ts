@@ -1,0 +1,220 @@
+// jobctl run: start a job. Alone it prints the job's id, like `docker run -d`; with --follow it
+// shows the job's output live (stdout to stdout, stderr to stderr) and exits with the job's own
+// status, like `ssh host cmd`; with --wait it only waits for that status.
+import type { TLSSocket } from 'node:tls';
+import type { Command } from '../command.ts';
+import { UsageError } from '../errors.ts';
+import { EXIT, exitStatusOf } from '../exit-status.ts';
+import { END_OFFSET, OutputFollower, type OutputTarget } from '../follow.ts';
+import type { ApiClient } from '../http-client.ts';
+import { InterruptHandler } from '../interrupt.ts';
+import type { JobRecord, JobRequest } from '../job-record.ts';
+import { parseCommandLine, splitAtCommand, withConnection, type Parsed } from '../options.ts';
+import { print, printJson, say } from '../output.ts';
+import { connect } from '../session.ts';
+
+const OPTIONS = withConnection({
+  follow: { type: 'boolean', short: 'f' },
+  wait: { type: 'boolean' },
+  env: { type: 'string', short: 'e', multiple: true },
+  cwd: { type: 'string' },
+  cpu: { type: 'string' },
+  cpus: { type: 'string' },
+  memory: { type: 'string', short: 'm' },
+  pids: { type: 'string' },
+  timeout: { type: 'string' },
+  'stop-on-interrupt': { type: 'boolean' },
+  json: { type: 'boolean' },
+});
+
+type Values = Parsed<typeof OPTIONS>['values'];
+
+const HELP = `Usage: jobctl run [options] [--] COMMAND [ARG...]
+
+Start COMMAND as a job on the server. Options end at the first argument that is not one of
+jobctl's (or at --); everything after belongs to the job. The job gets no shell (use
+'sh -c "..."' for pipes and globs) and an empty stdin.
+
+Options:
+  -f, --follow            show the job's output as it comes (stdout to stdout, stderr to
+                          stderr) and exit with the job's status
+      --wait              print the job's id, wait for the job to end without showing its
+                          output, and exit with its status
+  -e, --env NAME=VALUE    set a variable in the job's environment (repeatable); --env NAME
+                          passes this shell's value of NAME
+      --cwd DIR           working directory of the job (absolute, on the server; default /)
+      --cpu N             CPU quota in CPUs, e.g. 0.5 (also --cpus)
+  -m, --memory SIZE       memory limit, e.g. 256M or 1GiB
+      --pids N            limit on processes and threads
+      --timeout DURATION  wall-clock limit, e.g. 30s or 10m; the job then ends as 'timedout'
+      --stop-on-interrupt Ctrl-C stops the job instead of detaching from it
+      --json              print the job's record as JSON (with --wait, the final record)
+  -h, --help              show this help
+
+Without --follow or --wait, jobctl prints the new job's id and exits.
+
+Ctrl-C while following detaches and leaves the job running; a second Ctrl-C within a second
+stops it. Exit status with --follow or --wait: the job's exit code; 128+N if a signal N ended
+it; 124 if it timed out; 126 if it could not start, 127 if its command was not found; 255 if it
+was lost; 130 if you detached; 125 if jobctl itself failed.
+
+Examples:
+  jobctl run -f -- uname -a
+  jobctl run -f -- sh -c 'echo out; echo err >&2; exit 3'; echo "status $?"
+  ID=$(jobctl run --memory 256M --cpu 0.5 -- make -j2 test) && jobctl logs -f "$ID"
+  jobctl run --wait --timeout 10m -e CI=true --cwd /srv/app -- npm test
+`;
+
+export const command: Command = {
+  help: HELP,
+  async run(args) {
+    const { own, rest } = splitAtCommand('run', args, OPTIONS);
+    const { values, positionals } = parseCommandLine('run', own, OPTIONS);
+    if (values.help) {
+      print(HELP);
+      return EXIT.OK;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const [name, ...commandArgs] = rest;
+    if (name === undefined) {
+      throw new UsageError('missing the command to run, as in: jobctl run -f -- echo hello');
+    }
+    if (values.follow === true && values.json === true) {
+      throw new UsageError('--json cannot be combined with --follow (try --wait --json)');
+    }
+    const request = jobRequest(values, name, commandArgs);
+    const client = await connect(values);
+    try {
+      // The job's stderr is read over a second connection: its handshake overlaps the start.
+      const spare = values.follow === true ? client.preconnect() : undefined;
+      const job = await client.json<JobRecord>('POST', '/v1/jobs', request);
+      if (values.follow === true || values.wait === true) {
+        if (values.wait === true && values.json !== true && values.follow !== true) print(job.id);
+        return await attach(client, job, values, spare);
+      }
+      if (values.json === true) printJson(job);
+      else print(job.id);
+      return EXIT.OK;
+    } finally {
+      client.close();
+    }
+  },
+};
+
+function jobRequest(values: Values, name: string, args: readonly string[]): JobRequest {
+  const cpus = values.cpu ?? values.cpus;
+  const limits = {
+    ...(cpus === undefined ? {} : { cpus: positiveNumber('--cpu', cpus) }),
+    ...(values.memory === undefined ? {} : { memory: values.memory }),
+    ...(values.pids === undefined ? {} : { pids: positiveInteger('--pids', values.pids) }),
+  };
+  return {
+    command: name,
+    args,
+    ...(values.env === undefined ? {} : { env: environment(values.env) }),
+    ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
+    ...(Object.keys(limits).length === 0 ? {} : { limits }),
+    ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
+  };
+}
+
+/** `NAME=VALUE` as given; a bare `NAME` passes this shell's value, as `docker run -e` does. */
+function environment(entries: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const equals = entry.indexOf('=');
+    if (equals === 0) throw new UsageError(`invalid --env '${entry}': expected NAME=VALUE`);
+    if (equals > 0) {
+      env[entry.slice(0, equals)] = entry.slice(equals + 1);
+      continue;
+    }
+    const local = process.env[entry];
+    if (local !== undefined) env[entry] = local;
+  }
+  return env;
+}
+
+function positiveNumber(option: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`invalid ${option} '${text}': expected a positive number`);
+  }
+  return value;
+}
+
+function positiveInteger(option: string, text: string): number {
+  const value = positiveNumber(option, text);
+  if (!Number.isInteger(value)) {
+    throw new UsageError(`invalid ${option} '${text}': expected a whole number`);
+  }
+  return value;
+}
+
+/** Follows the job (its output, or only its end) until it ends or the user detaches. */
+async function attach(
+  client: ApiClient,
+  job: JobRecord,
+  values: Values,
+  spare: TLSSocket | undefined,
+): Promise<number> {
+  const showOutput = values.follow === true;
+  const targets: OutputTarget[] = showOutput
+    ? [
+        { stream: 'stdout', to: process.stdout },
+        {
+          stream: 'stderr',
+          to: process.stderr,
+          ...(spare === undefined ? {} : { connection: spare }),
+        },
+      ]
+    : [{ stream: 'all', to: process.stdout }];
+  const follower = new OutputFollower(client, job.id, targets, {
+    follow: true,
+    ...(showOutput ? {} : { offset: END_OFFSET }),
+  });
+  const interrupts = new InterruptHandler({
+    jobId: job.id,
+    stopOnInterrupt: values['stop-on-interrupt'] === true,
+    follower,
+    stop: async () => {
+      await client.json('POST', `/v1/jobs/${job.id}/stop`);
+    },
+    say,
+  });
+  let outcome: 'ended' | 'detached';
+  try {
+    outcome = await Promise.race([
+      follower.done.then(() => 'ended' as const),
+      interrupts.detached.then(() => 'detached' as const),
+    ]);
+  } finally {
+    interrupts.dispose();
+  }
+  if (outcome === 'detached') return EXIT.INTERRUPTED;
+  const ended = await client.json<JobRecord>('GET', `/v1/jobs/${job.id}`);
+  explainEnding(ended, interrupts.interrupted);
+  if (values.json === true) printJson(ended);
+  return exitStatusOf(ended);
+}
+
+/** Says on stderr why a job ended other than by exiting, since its exit status cannot. */
+function explainEnding(job: JobRecord, stoppedByUs: boolean): void {
+  const id = job.id;
+  if (job.oomKilled) say(`job ${id} was killed: it ran out of memory (its limit)`);
+  switch (job.status) {
+    case 'failed':
+      say(`job ${id} could not start: ${job.error ?? 'unknown reason'}`);
+      return;
+    case 'timedout':
+      say(`job ${id} timed out after ${(job.timeoutMs ?? 0) / 1000}s`);
+      return;
+    case 'lost':
+      say(`job ${id} was lost: ${job.error ?? 'its supervisor vanished'}`);
+      return;
+    case 'stopped':
+      if (!stoppedByUs) say(`job ${id} was stopped (${job.signal ?? 'SIGTERM'})`);
+      return;
+    default:
+      return;
+  }
+}

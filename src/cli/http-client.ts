@@ -1,0 +1,235 @@
+// The API client: node:https over one keep-alive agent that carries the client certificate, so a
+// command's requests share connections and TLS handshakes. Every failure comes out as a CliError
+// whose message explains it; the explanations live in a module loaded only when something fails.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { Agent, request } from 'node:https';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
+import type { ConnectionSettings, Setting } from './connection.ts';
+import { ApiError, CliError } from './errors.ts';
+
+/** A server that does not answer the handshake within this time is reported unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Error bodies are small problem+json documents; anything longer is cut. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** What a failed request had got to, so the failure can be explained. */
+export interface RequestPhase {
+  /** The TLS handshake completed on this request's connection. */
+  secured: boolean;
+  /** The connection had served an earlier request. */
+  reused: boolean;
+}
+
+export class ApiClient {
+  readonly settings: ConnectionSettings;
+  readonly #agent: Agent;
+  readonly #secureContext: SecureContext;
+  readonly #spares = new Set<TLSSocket>();
+
+  private constructor(settings: ConnectionSettings, secureContext: SecureContext) {
+    this.settings = settings;
+    this.#secureContext = secureContext;
+    this.#agent = new Agent({ keepAlive: true, secureContext });
+  }
+
+  /** Reads the CA, certificate and key; fails with the file and setting that is wrong. */
+  static async create(settings: ConnectionSettings): Promise<ApiClient> {
+    const ca = readTlsFile(settings.ca, 'CA certificate');
+    const cert = readTlsFile(settings.cert, 'client certificate');
+    const key = readTlsFile(settings.key, 'client key');
+    try {
+      return new ApiClient(settings, createSecureContext({ ca, cert, key }));
+    } catch (error) {
+      const { explainCredentialsError } = await import('./explain-error.ts');
+      throw explainCredentialsError(error, settings);
+    }
+  }
+
+  /**
+   * Opens a connection now, for one request to be sent later with `open(..., { connection })`:
+   * its TLS handshake then overlaps whatever comes first. Closed after that one request.
+   */
+  preconnect(): TLSSocket {
+    const { host, port } = this.#endpoint();
+    const socket = tlsConnect({
+      host,
+      port,
+      secureContext: this.#secureContext,
+      ...(isIP(host) ? {} : { servername: host }),
+    });
+    // A spare connection that fails is simply not used: the request goes through the agent.
+    socket.on('error', () => undefined);
+    this.#spares.add(socket);
+    socket.once('close', () => this.#spares.delete(socket));
+    return socket;
+  }
+
+  /** Sends a request; resolves with the response when it is a success, as soon as headers come. */
+  async open(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { connection?: TLSSocket } = {},
+  ): Promise<IncomingMessage> {
+    const phase: RequestPhase = { secured: false, reused: false };
+    let response: IncomingMessage;
+    try {
+      response = await this.#send(method, path, body, phase, options.connection);
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      const { explainRequestError } = await import('./explain-error.ts');
+      throw await explainRequestError(error, this.settings, phase);
+    }
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return response;
+    throw await problemOf(response);
+  }
+
+  /** Sends a request and parses its JSON answer (undefined for 204 No Content). */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.open(method, path, body);
+    let text: string;
+    try {
+      text = (await readBody(response, Number.POSITIVE_INFINITY)).toString('utf8');
+    } catch (error) {
+      throw new CliError(
+        'CONNECTION_FAILED',
+        `lost the connection to ${this.settings.url.host} while reading its answer`,
+        { cause: error },
+      );
+    }
+    if (response.statusCode === 204 || text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CliError('PROTOCOL', `the server's answer to ${method} ${path} is not JSON`);
+    }
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.#agent.destroy();
+    for (const socket of this.#spares) socket.destroy();
+  }
+
+  /** Host and port to dial: IPv6 literals lose their URL brackets. */
+  #endpoint(): { host: string; port: number } {
+    const { hostname, port } = this.settings.url;
+    return { host: hostname.replace(/^\[(.*)\]$/, '$1'), port: port === '' ? 443 : Number(port) };
+  }
+
+  #send(
+    method: string,
+    path: string,
+    body: unknown,
+    phase: RequestPhase,
+    connection: TLSSocket | undefined,
+  ): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const { host, port } = this.#endpoint();
+    const spare = connection !== undefined && !connection.destroyed ? connection : undefined;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          method,
+          host,
+          port,
+          path,
+          ...(spare === undefined ? { agent: this.#agent } : { createConnection: () => spare }),
+          headers: {
+            accept: 'application/json',
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': payload.length }),
+          },
+        },
+        resolve,
+      );
+      req.once('error', reject);
+      req.once('socket', (socket) => {
+        if (socket === spare) {
+          phase.secured = true;
+          phase.reused = true;
+          return;
+        }
+        if (!socket.connecting) {
+          phase.secured = true;
+          phase.reused = true;
+          return;
+        }
+        const timer = setTimeout(() => {
+          const error = new Error('connect timeout') as NodeJS.ErrnoException;
+          error.code = 'ETIMEDOUT';
+          req.destroy(error);
+        }, CONNECT_TIMEOUT_MS);
+        socket.once('secureConnect', () => {
+          phase.secured = true;
+          clearTimeout(timer);
+        });
+        socket.once('close', () => clearTimeout(timer));
+      });
+      req.end(payload);
+    });
+  }
+}
+
+function readTlsFile(setting: Setting, what: string): Buffer {
+  try {
+    return readFileSync(setting.value);
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : (error as NodeJS.ErrnoException).code === 'EACCES'
+          ? 'permission denied'
+          : (error as Error).message;
+    throw new CliError(
+      'FILE_UNREADABLE',
+      `cannot read the ${what} ${setting.value} (from ${setting.origin}): ${reason}`,
+      { cause: error },
+    );
+  }
+}
+
+async function problemOf(response: IncomingMessage): Promise<ApiError> {
+  const status = response.statusCode ?? 0;
+  const text = (
+    await readBody(response, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0))
+  ).toString('utf8');
+  try {
+    const problem = JSON.parse(text) as { detail?: unknown; title?: unknown; code?: unknown };
+    const detail = typeof problem.detail === 'string' ? problem.detail : problem.title;
+    if (typeof detail === 'string') {
+      return new ApiError(
+        status,
+        typeof problem.code === 'string' ? problem.code : undefined,
+        detail,
+      );
+    }
+  } catch {
+    // Not problem+json (a proxy's error page, say): the status line is all there is.
+  }
+  return new ApiError(
+    status,
+    undefined,
+    `the server answered ${status} ${response.statusMessage ?? ''}`.trim(),
+  );
+}
+
+async function readBody(response: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response) {
+    const buffer = chunk as Buffer;
+    if (length < limit) chunks.push(buffer);
+    length += buffer.length;
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,60 @@
+// The job as the API describes it (README.md, "API"). jobctl is only a client of the HTTP API, so
+// it keeps its own copy of the wire format instead of importing the server's types.
+
+export type JobStatus =
+  'starting' | 'running' | 'stopping' | 'exited' | 'stopped' | 'timedout' | 'failed' | 'lost';
+
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'starting',
+  'running',
+  'stopping',
+  'exited',
+  'stopped',
+  'timedout',
+  'failed',
+  'lost',
+];
+
+/** Statuses of a job that has not ended yet: what `jobctl ps` shows without --all. */
+export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set(['starting', 'running', 'stopping']);
+
+export interface JobRecord {
+  readonly id: string;
+  readonly owner: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly envNames: readonly string[];
+  readonly cwd: string;
+  readonly limits: Readonly<Record<string, number>>;
+  readonly timeoutMs: number | null;
+  readonly status: JobStatus;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly error: string | null;
+  readonly oomKilled: boolean;
+  readonly usage: { readonly cpuMs: number; readonly peakMemoryBytes: number } | null;
+  readonly outputBytes: number;
+  readonly outputTruncated: boolean;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly stopRequestedAt: string | null;
+  readonly endedAt: string | null;
+}
+
+/** The body of `POST /v1/jobs` (src/api/job-request.ts has the server's schema). */
+export interface JobRequest {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly limits?: {
+    readonly cpus?: number;
+    readonly memory?: string;
+    readonly pids?: number;
+  };
+  readonly timeout?: string;
+}
+
+export function isActive(job: JobRecord): boolean {
+  return ACTIVE_STATUSES.has(job.status);
+}

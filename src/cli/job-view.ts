@@ -1,0 +1,47 @@
+// How a job reads to a person: a short id, its status with how it ended, its command line quoted
+// as a shell would need it, and how long ago it was created.
+import type { JobRecord } from './job-record.ts';
+
+/** The first block of the id: 32 random bits, plenty to tell a person's jobs apart. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+/** `exited (0)`, `exited (SIGKILL)`, `stopped (SIGTERM)`, `running`... */
+export function statusText(job: JobRecord): string {
+  const how = endingOf(job);
+  return how === undefined ? job.status : `${job.status} (${how})`;
+}
+
+/** The exit code or signal of an ended job; undefined while it runs or when it never ran. */
+export function endingOf(job: JobRecord): string | undefined {
+  if (job.exitCode !== null) return String(job.exitCode);
+  return job.signal ?? undefined;
+}
+
+export function commandLine(job: Pick<JobRecord, 'command' | 'args'>): string {
+  return [job.command, ...job.args].map(shellQuote).join(' ');
+}
+
+export function shellQuote(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+const UNITS = [
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+  ['second', 1],
+] as const;
+
+/** "3 minutes ago", as docker ps says it. */
+export function age(iso: string, now: number): string {
+  const seconds = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  if (seconds < 1) return 'just now';
+  for (const [unit, size] of UNITS) {
+    const count = Math.floor(seconds / size);
+    if (count >= 1) return `${count} ${unit}${count === 1 ? '' : 's'} ago`;
+  }
+  return 'just now';
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// jobctl, the command-line client of the job worker's API (docs/jobctl.md). This file only checks
+// the Node.js version, so that an old Node fails with one clear line, and loads the rest.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  console.error(
+    `jobctl needs Node.js 24 or later, this is ${process.version}; run it as 'npx jobctl' in the project, which uses the Node.js that 'npm install' put in node_modules`,
+  );
+  process.exit(1);
+}
+
+// Errors that escape every handler are bugs; the user still gets one line, not a stack trace.
+const lastResort = (error: unknown): void => {
+  process.stderr.write(
+    `jobctl: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+};
+process.on('uncaughtException', lastResort);
+process.on('unhandledRejection', lastResort);
+// A reader that goes away (`jobctl ps | head -1`) ends jobctl quietly, as SIGPIPE ends others.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(141);
+  lastResort(error);
+});
+
+// Compiled code of jobctl's modules is cached on disk, so later runs start faster.
+(await import('node:module')).enableCompileCache?.();
+
+const { main } = await import('./main.ts');
+const status = await main(process.argv.slice(2));
+process.exit(status);
+
+export {};

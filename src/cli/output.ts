@@ -1,0 +1,14 @@
+// Where jobctl's own words go: results to stdout, messages about what jobctl is doing or why it
+// failed to stderr, each prefixed with "jobctl:" so they never pass for a job's output.
+
+export function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function say(line: string): void {
+  process.stderr.write(`jobctl: ${line}\n`);
+}

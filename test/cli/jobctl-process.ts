@@ -1,0 +1,126 @@
+// Runs the real jobctl (`bin/jobctl.js`, what `npx jobctl` runs) as a child process, the way a user does, with
+// an environment of the test's choosing: by default pointed at a test server as alice, with a
+// config file of its own so no test ever reads or writes the user's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, type TestServer } from '../helpers/server.ts';
+
+export const JOBCTL = join(ROOT, 'bin', 'jobctl.js');
+
+export interface Result {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A jobctl that is still running: its output so far, and ways to wait for more. */
+export class RunningJobctl {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Result>;
+
+  constructor(child: ChildProcess) {
+    this.child = child;
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    this.exited = once(child, 'close').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+      stdout: this.stdout,
+      stderr: this.stderr,
+    }));
+  }
+
+  /** Resolves once stdout matches, or rejects if jobctl exits first. */
+  waitForStdout(pattern: RegExp): Promise<void> {
+    return this.#waitFor('stdout', pattern);
+  }
+
+  waitForStderr(pattern: RegExp): Promise<void> {
+    return this.#waitFor('stderr', pattern);
+  }
+
+  #waitFor(name: 'stdout' | 'stderr', pattern: RegExp): Promise<void> {
+    const stream = this.child[name];
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!pattern.test(this[name])) return;
+        stream?.off('data', check);
+        resolve();
+      };
+      stream?.on('data', check);
+      check();
+      void this.exited.then((result) =>
+        reject(new Error(`jobctl exited (${result.code}) before ${name} matched ${pattern}`)),
+      );
+    });
+  }
+}
+
+export class Jobctl {
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+
+  constructor(env: Readonly<Record<string, string>>, cwd: string) {
+    this.env = env;
+    this.cwd = cwd;
+  }
+
+  /** The same jobctl with some variables changed (undefined removes one). */
+  with(changes: Readonly<Record<string, string | undefined>>, cwd = this.cwd): Jobctl {
+    const env: Record<string, string> = { ...this.env };
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
+    return new Jobctl(env, cwd);
+  }
+
+  spawn(...args: string[]): RunningJobctl {
+    return new RunningJobctl(
+      spawn(process.execPath, [JOBCTL, ...args], {
+        cwd: this.cwd,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+  }
+
+  run(...args: string[]): Promise<Result> {
+    return this.spawn(...args).exited;
+  }
+}
+
+/** A jobctl pointed at `server` as `client`, with a temporary home and config file. */
+export async function jobctlFor(
+  server: TestServer,
+  client = 'alice',
+): Promise<{ jobctl: Jobctl; home: string; dispose: () => Promise<void> }> {
+  const home = await mkdtemp(join(tmpdir(), 'jobctl-test-'));
+  const jobctl = new Jobctl(
+    {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      JOBCTL_CONFIG: join(home, 'config.json'),
+      JOBCTL_SERVER: `https://localhost:${server.port}`,
+      JOBCTL_CERTS_DIR: server.certsDir,
+      JOBCTL_CLIENT: client,
+    },
+    home,
+  );
+  return { jobctl, home, dispose: () => rm(home, { recursive: true, force: true }) };
+}
+
+/** jobctl's failures are one line on stderr, never a stack trace. */
+export function oneLine(result: Result): string {
+  const lines = result.stderr.split('\n').filter((line) => line !== '');
+  if (lines.length !== 1 || /^\s+at /m.test(result.stderr)) {
+    throw new Error(`expected one line on stderr, got:\n${result.stderr}`);
+  }
+  return lines[0] ?? '';
+}
