@@ -193,6 +193,6 @@ describe('README jobctl examples', () => {
     );
     assert.match(results[1]!.stdout, /^[0-9a-f-]{36}\n$/);
     assert.match(results[2]!.stdout, /sleep/);
-    assert.match(results[3]!.stdout, /^Usage:\n  jobctl \[connection options\] COMMAND/m);
+    assert.match(results[3]!.stdout, /^Usage:\n {2}jobctl \[connection options\] COMMAND/m);
   });
 });
