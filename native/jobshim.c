@@ -63,6 +63,8 @@ struct options {
 	long long timeout_ms; /* 0 = none */
 	long long grace_ms;
 	unsigned long long max_output; /* 0 = unlimited */
+	const char *env_file;
+	char **envp; /* the job's environment, read from env_file; never jobshim's own */
 	char **command;
 };
 
@@ -516,7 +518,12 @@ static noreturn void exec_job(const struct options *o, const struct job_pipes *p
 		fail_child(error_fd, STAGE_CWD, errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail_child(error_fd, STAGE_NO_NEW_PRIVS, errno);
-	execvpe(o->command[0], o->command, environ);
+	/*
+	 * jobshim itself runs with an empty environment (a client's LD_PRELOAD must never reach a
+	 * root process); the job's own is installed only now, so execvpe searches the job's PATH.
+	 */
+	environ = o->envp;
+	execvpe(o->command[0], o->command, o->envp);
 	fail_child(error_fd, STAGE_EXEC, errno);
 }
 
@@ -1073,6 +1080,8 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 			o->grace_ms = n;
 		else if (strcmp(arg, "--max-output") == 0 && numeric_ok)
 			o->max_output = (unsigned long long)n;
+		else if (strcmp(arg, "--env-file") == 0)
+			o->env_file = value;
 		else {
 			snprintf(error, sizeof error, "usage: bad option %.64s %.64s", arg, value);
 			return error;
@@ -1082,6 +1091,52 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 		return "usage: --dir, --events and --control are required";
 	if (!o->command || !o->command[0])
 		return "usage: missing -- COMMAND";
+	return NULL;
+}
+
+#define MAX_ENV_FILE_BYTES (1024 * 1024)
+
+/*
+ * The job's environment: NUL-terminated NAME=VALUE entries in a file only root can read. It is
+ * read once and removed, so the values (which may be secrets) do not stay on disk.
+ */
+static const char *load_environment(struct options *o)
+{
+	static char *empty[] = {NULL};
+	o->envp = empty;
+	if (!o->env_file)
+		return NULL;
+	int fd = open(o->env_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return "cannot open the environment file";
+	char *data = malloc(MAX_ENV_FILE_BYTES + 1);
+	size_t size = 0;
+	ssize_t n = 0;
+	while (data && size < MAX_ENV_FILE_BYTES &&
+	       (n = read(fd, data + size, MAX_ENV_FILE_BYTES - size)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		size += (size_t)n;
+	}
+	close(fd);
+	unlink(o->env_file);
+	if (!data || n < 0)
+		return "cannot read the environment file";
+	if (size == MAX_ENV_FILE_BYTES)
+		return "the environment file is too large";
+	data[size] = '\0';
+	size_t count = 0;
+	for (size_t i = 0; i < size; i++)
+		count += data[i] == '\0';
+	char **envp = calloc(count + 1, sizeof *envp);
+	if (!envp)
+		return "out of memory";
+	size_t k = 0;
+	for (size_t i = 0; i < size && k < count; i += strlen(data + i) + 1)
+		envp[k++] = data + i;
+	o->envp = envp;
 	return NULL;
 }
 
@@ -1097,6 +1152,8 @@ int main(int argc, char **argv)
 
 	sanitize_fds();
 	const char *usage_error = parse_options(argc, argv, &opt);
+	if (!usage_error)
+		usage_error = load_environment(&opt);
 	if (usage_error) {
 		diag("%s", usage_error);
 		report_to_server("failed %s", usage_error);

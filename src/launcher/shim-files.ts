@@ -1,6 +1,6 @@
 // The files a job's supervisor (native/jobshim.c) keeps in the job directory. The C side writes
 // them; this module is the one place on the Node side that knows their names and formats.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export function shimFiles(dir: string) {
@@ -9,7 +9,25 @@ export function shimFiles(dir: string) {
     control: join(dir, 'control.fifo'),
     status: join(dir, 'status.json'),
     log: join(dir, 'shim.log'),
+    environment: join(dir, 'job.env'),
   } as const;
+}
+
+/**
+ * The job's environment as jobshim reads it (`--env-file`): NUL-terminated NAME=VALUE entries,
+ * readable by root only; jobshim removes the file once it has read it.
+ */
+export async function writeEnvironmentFile(
+  dir: string,
+  environment: Readonly<Record<string, string>>,
+): Promise<string> {
+  const entries = Object.entries(environment).map(([name, value]) => `${name}=${value}\0`);
+  if (entries.some((entry) => entry.indexOf('\0') !== entry.length - 1)) {
+    throw new Error('environment names and values cannot contain NUL');
+  }
+  const path = shimFiles(dir).environment;
+  await writeFile(path, entries.join(''), { mode: 0o600, flag: 'wx' });
+  return path;
 }
 
 /** status.json as the shim writes it once the job has ended. */

@@ -4,6 +4,7 @@
 // hence the small C program rather than `child_process` alone.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,7 @@ import {
   outcomeFromStatus,
   supervisorHasExited,
 } from './shim-handle.ts';
-import { readShimStatus, shimFiles } from './shim-files.ts';
+import { readShimStatus, shimFiles, writeEnvironmentFile } from './shim-files.ts';
 
 export const SHIM_PATH = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -158,21 +159,32 @@ export class ShimLauncher implements Launcher {
   }
 
   async #spawnShim(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<LaunchResult> {
+    const environmentFile = await writeEnvironmentFile(
+      request.dir,
+      jobEnvironment(this.#isolation.user, request.spec.env),
+    );
     const logFd = openSync(shimFiles(request.dir).log, 'a', 0o600);
     let child;
     try {
-      child = spawn(this.#shimPath, this.#shimArguments(request, cgroup), {
-        detached: true,
-        stdio: ['ignore', 'pipe', logFd],
-        env: jobEnvironment(this.#isolation.user, request.spec.env),
-        cwd: '/',
-      });
+      child = spawn(
+        this.#shimPath,
+        ['--env-file', environmentFile, ...this.#shimArguments(request, cgroup)],
+        {
+          detached: true,
+          stdio: ['ignore', 'pipe', logFd],
+          // jobshim runs as root: a client's LD_PRELOAD or LD_LIBRARY_PATH must not reach its
+          // dynamic loader. The job's environment goes through the file, to the job alone.
+          env: {},
+          cwd: '/',
+        },
+      );
     } finally {
       closeSync(logFd);
     }
     // The supervisor must outlive us: nothing of it may keep our event loop alive.
     child.unref();
-    const report = await readStartReport(child);
+    // jobshim removes it once read; this covers a supervisor that never got that far.
+    const report = await readStartReport(child).finally(() => rm(environmentFile, { force: true }));
     if (report.kind === 'failed') {
       const status = await readShimStatus(request.dir);
       await cgroup?.remove().catch(() => undefined);
