@@ -25,6 +25,8 @@ import { ClientConnections } from './tls/client-connections.ts';
 import { loadTlsCredentials } from './tls/credentials.ts';
 import { CredentialsReloader } from './tls/credentials-reloader.ts';
 import { serverTlsOptions } from './tls/server-options.ts';
+import { connectionServerOptions, limitConnections } from './tls/connection-limits.ts';
+import { answerMalformedRequests } from './api/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
 
 /** How long in-flight requests and followers may take to finish once shutdown begins. */
@@ -107,9 +109,12 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     metrics,
   });
   const handle = app.callback();
-  const server = createServer(serverTlsOptions(credentials), (req, res) => void handle(req, res));
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  const server = createServer(
+    { ...serverTlsOptions(credentials), ...connectionServerOptions },
+    (req, res) => void handle(req, res),
+  );
+  limitConnections(server);
+  answerMalformedRequests(server);
   const connections = new ClientConnections();
   const reloader = new CredentialsReloader({
     server,

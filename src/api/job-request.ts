@@ -55,7 +55,8 @@ const jobRequestSchema = z.strictObject({
     .default('/'),
   limits: z
     .strictObject({
-      cpus: z.number().positive().max(1024).optional(),
+      // The kernel's smallest CPU quota is 1 ms per 100 ms period: a hundredth of a CPU.
+      cpus: z.number().min(0.01).max(1024).optional(),
       memory: size.optional(),
       pids: z.number().int().positive().max(4_194_304).optional(),
       ioReadBps: size.optional(),

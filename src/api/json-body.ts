@@ -17,10 +17,16 @@ export async function readJsonBody(ctx: AppContext): Promise<unknown> {
   }
   const chunks: Buffer[] = [];
   let received = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof WorkerError) throw error;
+    // The client broke the body off (disconnected, or bad chunked framing): its fault, not ours.
+    throw new InvalidRequestError('the request body was cut off before its end');
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return {};

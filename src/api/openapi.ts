@@ -188,7 +188,7 @@ const JOB_REQUEST: JsonSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        cpus: { type: 'number', exclusiveMinimum: 0, maximum: 1024, description: 'CPU quota' },
+        cpus: { type: 'number', minimum: 0.01, maximum: 1024, description: 'CPU quota, in CPUs' },
         memory: size,
         pids: { type: 'integer', minimum: 1, maximum: 4_194_304 },
         ioReadBps: size,

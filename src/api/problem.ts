@@ -20,6 +20,10 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   OUTPUT_UNAVAILABLE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  EXPECTATION_FAILED: 417,
+  HEADERS_TOO_LARGE: 431,
+  MALFORMED_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
   TOO_MANY_JOBS: 429,
   TOO_MANY_REQUESTS: 429,
   INSUFFICIENT_STORAGE: 507,
@@ -28,9 +32,16 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   INTERNAL: 500,
 };
 
-/** Codes that only the HTTP layer produces (routing and authentication). */
-type HttpOnlyCode =
-  'UNAUTHENTICATED' | 'CLIENT_DISABLED' | 'METHOD_NOT_ALLOWED' | 'TOO_MANY_REQUESTS';
+/** Codes that only the HTTP layer produces (framing, routing, authentication, rate limits). */
+export type HttpOnlyCode =
+  | 'MALFORMED_REQUEST'
+  | 'REQUEST_TIMEOUT'
+  | 'EXPECTATION_FAILED'
+  | 'HEADERS_TOO_LARGE'
+  | 'UNAUTHENTICATED'
+  | 'CLIENT_DISABLED'
+  | 'METHOD_NOT_ALLOWED'
+  | 'TOO_MANY_REQUESTS';
 
 const TITLE_OF: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -38,11 +49,14 @@ const TITLE_OF: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   410: 'Gone',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   507: 'Insufficient Storage',
 };
@@ -56,6 +70,20 @@ export interface Problem {
   readonly code: string;
   readonly requestId: string;
   readonly errors?: readonly { field: string; message: string }[];
+}
+
+/** A problem answered outside the Koa app (malformed HTTP), in the same shape and table. */
+export function bareProblem(code: HttpOnlyCode, detail: string): Problem {
+  const status = STATUS_OF[code];
+  return {
+    type: `urn:jobworker:problem:${code.toLowerCase().replaceAll('_', '-')}`,
+    title: TITLE_OF[status] ?? 'Error',
+    status,
+    detail,
+    instance: '',
+    code,
+    requestId: '',
+  };
 }
 
 export async function problemDetails(ctx: AppContext, next: Next): Promise<void> {

@@ -5,7 +5,9 @@ import { InvalidStateTransitionError } from '../errors.ts';
 import type { JobStatus } from './job.ts';
 
 const ALLOWED: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  starting: ['running', 'failed', 'lost'],
+  // A job may end before its start was recorded: the server crashed while launching it, and on
+  // restart finds that its supervisor ran it to the end.
+  starting: ['running', 'exited', 'stopped', 'timedout', 'failed', 'lost'],
   running: ['stopping', 'exited', 'stopped', 'timedout', 'lost'],
   stopping: ['stopped', 'timedout', 'exited', 'lost'],
   exited: [],

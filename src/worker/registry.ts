@@ -70,6 +70,8 @@ interface ActiveJob {
 }
 
 const RETENTION_SWEEP_MS = 60 * 60 * 1000;
+/** How often the end of a job is retried while the disk is too full to record it. */
+const END_RECORD_RETRY_MS = 5000;
 
 export class JobRegistry {
   readonly #options: RegistryOptions;
@@ -77,6 +79,8 @@ export class JobRegistry {
   readonly #active = new Map<string, ActiveJob>();
   readonly #log: Logger;
   #sweepTimer: NodeJS.Timeout | undefined;
+  readonly #retries = new Set<NodeJS.Timeout>();
+  #closed = false;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -90,7 +94,7 @@ export class JobRegistry {
       const dir = this.#jobDir(job.id);
       const result = await this.#options.launcher.reattach(job.id, dir);
       if (result.kind === 'ended') {
-        this.#recordEnd(job.id, result.outcome);
+        this.#recordEndOrRetry(job.id, result.outcome);
       } else {
         if (job.status === 'starting')
           this.#transition(job, 'running', { startedAt: new Date().toISOString() });
@@ -158,7 +162,13 @@ export class JobRegistry {
     if (hasEnded(job.status) || active === undefined)
       throw new JobAlreadyEndedError(id, job.status);
     if (job.status === 'running') {
-      this.#transition(job, 'stopping', { stopRequestedAt: new Date().toISOString() });
+      try {
+        this.#transition(job, 'stopping', { stopRequestedAt: new Date().toISOString() });
+      } catch (error) {
+        // Stopping matters more than recording that it was asked for: the end is recorded.
+        if (!(error instanceof InsufficientStorageError)) throw error;
+        this.#log.warn({ jobId: id }, 'disk full: stopping the job without recording the request');
+      }
     }
     await active.handle.stop(this.#options.stopGraceMs);
     return this.#mustGet(id);
@@ -207,7 +217,9 @@ export class JobRegistry {
 
   /** Leaves jobs running for the next server (the default) or stops them and waits. */
   async close(policy: ShutdownPolicy): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#sweepTimer);
+    for (const retry of this.#retries) clearTimeout(retry);
     const active = [...this.#active.entries()];
     if (policy === 'stop') {
       await Promise.all(
@@ -261,7 +273,7 @@ export class JobRegistry {
       .catch((error: unknown) => launchFailure(error, 'lost'))
       .then((outcome) => {
         unsubscribe();
-        this.#recordEnd(id, outcome);
+        this.#recordEndOrRetry(id, outcome);
       })
       .catch((error: unknown) =>
         this.#log.error({ err: error, jobId: id }, 'could not record job end'),
@@ -270,6 +282,25 @@ export class JobRegistry {
         this.#active.delete(id);
         signal.end();
       });
+  }
+
+  /**
+   * A job's end is known once: if the disk is full just then, the record is retried until it
+   * fits, so the job does not stay "running" forever.
+   */
+  #recordEndOrRetry(id: string, outcome: JobOutcome): void {
+    try {
+      this.#recordEnd(id, outcome);
+      return;
+    } catch (error) {
+      this.#log.error({ err: error, jobId: id }, 'could not record job end');
+      if (!(error instanceof InsufficientStorageError) || this.#closed) return;
+    }
+    const retry = setTimeout(() => {
+      this.#retries.delete(retry);
+      this.#recordEndOrRetry(id, outcome);
+    }, END_RECORD_RETRY_MS);
+    this.#retries.add(retry);
   }
 
   #recordEnd(id: string, outcome: JobOutcome): void {
@@ -297,7 +328,12 @@ export class JobRegistry {
 
   #transition(job: Job, to: JobStatus, changes: JobUpdate): void {
     assertTransition(job.status, to);
-    this.#store.update(job.id, { ...changes, status: to });
+    try {
+      this.#store.update(job.id, { ...changes, status: to });
+    } catch (error) {
+      if (isDiskFull(error)) throw new InsufficientStorageError(error);
+      throw error;
+    }
     this.#options.onTransition?.({ job: this.#mustGet(job.id), from: job.status, to });
     this.#log.info(
       {

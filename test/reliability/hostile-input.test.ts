@@ -246,7 +246,7 @@ const headers = fc.dictionary(
   { maxKeys: 6 },
 );
 
-/** The log line of a request whose body the client broke off (see the todo test below). */
+/** The log line of a request whose body the client broke off, were it logged as our fault. */
 function isAbortedBody(line: Record<string, unknown>): boolean {
   return line.msg === 'request failed' && (line.err as { message?: string }).message === 'aborted';
 }
@@ -583,43 +583,26 @@ describe('hostile input', () => {
     },
   );
 
-  it(
-    'answers malformed HTTP with problem+json too',
-    {
-      todo:
-        "Node's HTTP parser answers malformed requests itself ('HTTP/1.1 400 Bad Request', no " +
-        "body; 417 for an unknown Expect): the server has no 'clientError'/'checkExpectation' handler",
-    },
-    async () => {
-      const answer = await rawExchange(
-        server,
-        'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: abc\r\n\r\n',
-      );
-      assert.deepEqual(answer.statuses, [400]);
-      assert.match(answer.text, /application\/problem\+json/);
-    },
-  );
+  it('answers malformed HTTP with problem+json too', async () => {
+    const answer = await rawExchange(
+      server,
+      'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: abc\r\n\r\n',
+    );
+    assert.deepEqual(answer.statuses, [400]);
+    assert.match(answer.text, /application\/problem\+json/);
+  });
 
-  it(
-    'does not log a body the client broke off as an internal error',
-    {
-      todo:
-        'readJsonBody lets the request stream\'s "aborted" error escape, so a malformed chunked ' +
-        'body or a client that disconnects mid-body is logged as "request failed" (level error, ' +
-        'code INTERNAL, with a stack): any client can fill the error log at will',
-    },
-    async () => {
-      const mark = server.logs.length;
-      await rawExchange(
-        server,
-        'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-          'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
-      );
-      await server.waitForLog((line) => line.msg === 'request', mark);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.deepEqual(server.logs.slice(mark).filter(isAbortedBody), []);
-    },
-  );
+  it('does not log a body the client broke off as an internal error', async () => {
+    const mark = server.logs.length;
+    await rawExchange(
+      server,
+      'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+    );
+    await server.waitForLog((line) => line.msg === 'request', mark);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(server.logs.slice(mark).filter(isAbortedBody), []);
+  });
 
   describe('inputs with a meaning', () => {
     async function run(
@@ -785,24 +768,15 @@ describe('hostile input', () => {
   });
 
   // Last: it leaves an error in the log, which the checks above would count.
-  it(
-    'refuses with 400 a CPU limit too small for the kernel, rather than accepting a job that fails',
-    {
-      todo:
-        'limits.cpus below 0.01 passes validation (positive number), but cpu.cfs_quota_us must ' +
-        'be at least 1000 µs: the job is answered 201 and ends failed with "could not create the ' +
-        'cgroup for the job"',
-    },
-    async () => {
-      const answer = await send('alice', 'POST', '/v1/jobs', {
-        body: JSON.stringify({ command: 'true', limits: { cpus: 0.005 } }),
-        headers: { 'content-type': 'application/json' },
-      });
-      if (answer.status === 201) {
-        const job = await server.waitForEnd('alice', (JSON.parse(answer.text) as Job).id);
-        assert.fail(`201, then the job ended ${job.status}: ${job.error}`);
-      }
-      assert.equal(answer.status, 400);
-    },
-  );
+  it('refuses with 400 a CPU limit too small for the kernel, rather than accepting a job that fails', async () => {
+    const answer = await send('alice', 'POST', '/v1/jobs', {
+      body: JSON.stringify({ command: 'true', limits: { cpus: 0.005 } }),
+      headers: { 'content-type': 'application/json' },
+    });
+    if (answer.status === 201) {
+      const job = await server.waitForEnd('alice', (JSON.parse(answer.text) as Job).id);
+      assert.fail(`201, then the job ended ${job.status}: ${job.error}`);
+    }
+    assert.equal(answer.status, 400);
+  });
 });
