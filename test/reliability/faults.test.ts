@@ -357,10 +357,9 @@ describe('a full data disk', () => {
     'shows the real outcome of a job that ended while the disk was full, once space returns',
     {
       todo:
-        'the end of a job is recorded only once, when its supervisor exits; if that write fails ' +
-        'with SQLITE_FULL nothing retries it, so the record says "running" until the server ' +
-        'restarts, and then "lost": jobshim could not write status.json either (status.json.tmp ' +
-        'is left behind), so the exit code is gone for good',
+        'the end of a job that ends while the disk is full is retried every 5 s until it can be ' +
+        'recorded, but jobshim could not write status.json on the full disk either ' +
+        '(status.json.tmp is left behind), so the job ends up "lost" and its exit code is gone',
     },
     () => {
       assert.equal(endingAfterRecovery.status, 'exited');
