@@ -1,0 +1,233 @@
+// The cost of isolation, measured on the supervisor alone: build/jobshim spawned directly from
+// this process, with the arguments the server gives it, from spawn to its `started` report (sent
+// once the job's command has been exec'd), with each protection added on its own. The cgroups are
+// made and removed by the server's own cgroup driver, timed apart. Baseline: a bare spawn of the
+// same command, to its 'spawn' event. Then the cgroup move itself, after idle and right after
+// another move, which is where cgroup v1's cost lies.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { blockDevicesOf } from '../../src/launcher/block-devices.ts';
+import type { CgroupDriver, JobCgroup } from '../../src/launcher/cgroups/cgroup.ts';
+import { detectCgroups } from '../../src/launcher/cgroups/detect.ts';
+import { jobEnvironment } from '../../src/launcher/environment.ts';
+import { resolveJobUser, type JobUser } from '../../src/launcher/job-user.ts';
+import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
+import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
+import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
+import { compare, latency, single, type Figure } from '../lib/report.ts';
+import { interleave, Samples } from '../lib/stats.ts';
+
+interface Protection {
+  readonly pidns?: boolean;
+  readonly netns?: boolean;
+  readonly user?: boolean;
+  readonly cgroups?: boolean;
+}
+
+const VARIANTS = {
+  'shim, no isolation': {},
+  'shim + own user (setuid nobody)': { user: true },
+  'shim + PID and mount namespaces': { pidns: true },
+  'shim + PID, mount and network namespaces': { pidns: true, netns: true },
+  'shim + cgroups (v1: 5 hierarchies)': { cgroups: true },
+  'shim + everything (as the server runs it)': {
+    pidns: true,
+    netns: true,
+    user: true,
+    cgroups: true,
+  },
+} as const satisfies Record<string, Protection>;
+
+type Variant = keyof typeof VARIANTS | 'bare spawn';
+
+/** The server's defaults for a job that asks for no limits. */
+const DEFAULT_LIMITS = { cpus: 1, memoryBytes: 512 * 1024 * 1024, pids: 512 };
+
+export const isolationCost: Scenario = {
+  name: 'isolation-cost',
+  title: 'the supervisor alone, with each protection added on its own',
+  usesServer: false,
+  async run(context: BenchContext): Promise<ScenarioResult> {
+    if (process.getuid?.() !== 0) throw new Error('needs root: namespaces, cgroups and setuid');
+    const cgroups = await detectCgroups();
+    const user = resolveJobUser('nobody');
+    const dir = join(context.scratch, 'isolation-cost');
+    mkdirSync(dir, { recursive: true });
+    const variants: Variant[] = [
+      'bare spawn',
+      ...(Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]),
+    ];
+    const runVariant = (samples: Samples) => async (variant: Variant) => {
+      if (variant === 'bare spawn') {
+        samples.add(variant, await bareSpawn());
+        return;
+      }
+      const protection: Protection = VARIANTS[variant];
+      if (protection.cgroups === true && cgroups === undefined) return;
+      await runShim(samples, variant, protection, { dir, user, cgroups });
+    };
+    await interleave(sized(context, 5, 2), variants, runVariant(new Samples()));
+    const measured = new Samples();
+    await interleave(sized(context, 100, 10), variants, runVariant(measured));
+    if (cgroups !== undefined) await timeCgroupMoves(cgroups, sized(context, 30, 3), measured);
+
+    const baseline = latency(measured.summary('bare spawn'));
+    const figures: Figure[] = [];
+    for (const variant of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
+      if (measured.summary(variant).n === 0) continue;
+      figures.push(compare(variant, latency(measured.summary(variant)), 'bare spawn', baseline));
+    }
+    const plain = measured.summary('shim, no isolation').p50;
+    const everything = measured.summary('shim + everything (as the server runs it)').p50;
+    figures.push({
+      name: 'cost of isolation at the supervisor (everything − none, p50)',
+      value: single('ms', everything - plain),
+    });
+    if (cgroups !== undefined) {
+      figures.push(
+        compare(
+          'cgroup move (5 cgroup.procs writes) after 100 ms idle',
+          latency(measured.summary('move after idle')),
+          'right after another move',
+          latency(measured.summary('move right after another')),
+        ),
+      );
+      figures.push({
+        name: 'cgroup create + remove (server driver, not in the figures above)',
+        value: single(
+          'ms',
+          measured.summary('cgroup create').p50 + measured.summary('cgroup remove').p50,
+        ),
+      });
+    }
+    return {
+      figures,
+      details: {
+        cgroups: cgroups?.version ?? 'none',
+        shim: SHIM_PATH,
+        latencyMs: measured.all(),
+        note: 'spawned from the bench process; the server spawns from a larger process',
+      },
+    };
+  },
+};
+
+async function bareSpawn(): Promise<number> {
+  const started = performance.now();
+  const child = spawn('true', [], { stdio: 'ignore' });
+  const exited = once(child, 'exit');
+  await once(child, 'spawn');
+  const ms = performance.now() - started;
+  await exited;
+  return ms;
+}
+
+async function runShim(
+  samples: Samples,
+  variant: string,
+  protection: Protection,
+  setup: { dir: string; user: JobUser; cgroups: CgroupDriver | undefined },
+): Promise<void> {
+  const id = `bench-${randomUUID()}`;
+  const jobDir = join(setup.dir, id);
+  mkdirSync(jobDir, { mode: 0o700 });
+  let cgroup: JobCgroup | undefined;
+  if (protection.cgroups === true && setup.cgroups !== undefined) {
+    const created = performance.now();
+    cgroup = await setup.cgroups.create(id, DEFAULT_LIMITS, blockDevicesOf(['/']));
+    samples.add('cgroup create', performance.now() - created);
+  }
+  try {
+    const args = [
+      '--dir',
+      jobDir,
+      '--events',
+      join(jobDir, 'events.fifo'),
+      '--control',
+      join(jobDir, 'control.fifo'),
+    ];
+    for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
+    if (protection.pidns === true) args.push('--pidns');
+    if (protection.netns === true) args.push('--netns');
+    if (protection.user === true) {
+      args.push('--uid', String(setup.user.uid), '--gid', String(setup.user.gid));
+    }
+    args.push('--cwd', '/', '--max-output', String(1024 ** 3), '--', 'true');
+    // As the server does: the job's environment in a root-only file, none for jobshim itself.
+    // Writing the file is the server's work, so it is done before the clock starts.
+    const environmentFile = await writeEnvironmentFile(
+      jobDir,
+      jobEnvironment(protection.user === true ? setup.user : undefined, {}),
+    );
+    const started = performance.now();
+    const shim = spawn(SHIM_PATH, ['--env-file', environmentFile, ...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: {},
+      cwd: '/',
+    });
+    const exited = once(shim, 'exit');
+    const report = await firstLine(shim.stdout);
+    const ms = performance.now() - started;
+    if (!report.startsWith('started ')) throw new Error(`jobshim (${variant}): ${report}`);
+    samples.add(variant, ms);
+    await exited;
+  } finally {
+    if (cgroup !== undefined) {
+      const removed = performance.now();
+      await cgroup.remove();
+      samples.add('cgroup remove', performance.now() - removed);
+    }
+  }
+}
+
+/**
+ * Times moving a process into a job's cgroups the way jobshim places a job: one write of its pid
+ * to `cgroup.procs` in each hierarchy. On cgroup v1 a move takes the kernel's
+ * cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period unless another move
+ * did so moments before; the two cases are timed apart.
+ */
+async function timeCgroupMoves(
+  cgroups: CgroupDriver,
+  rounds: number,
+  samples: Samples,
+): Promise<void> {
+  const devices = blockDevicesOf(['/']);
+  const first = await cgroups.create(`bench-${randomUUID()}`, DEFAULT_LIMITS, devices);
+  const second = await cgroups.create(`bench-${randomUUID()}`, DEFAULT_LIMITS, devices);
+  const helper = spawn('sleep', ['600'], { stdio: 'ignore' });
+  const exited = once(helper, 'exit');
+  const move = (into: JobCgroup): number => {
+    const started = performance.now();
+    for (const procs of into.procsFiles) writeFileSync(procs, String(helper.pid));
+    return performance.now() - started;
+  };
+  try {
+    await once(helper, 'spawn');
+    for (let round = 0; round < rounds; round++) {
+      await sleep(100);
+      samples.add('move after idle', move(first));
+      samples.add('move right after another', move(second));
+    }
+  } finally {
+    helper.kill('SIGKILL');
+    await exited;
+    await first.remove();
+    await second.remove();
+  }
+}
+
+async function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  const lines = createInterface({ input: stream });
+  try {
+    for await (const line of lines) return line;
+    return '(no report)';
+  } finally {
+    lines.close();
+  }
+}
