@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AuditClient, AuditEvent, AuditOutcome } from '../audit/audit-record.ts';
 import type { Job } from '../worker/job.ts';
+import { peerCertificate } from './peer-certificate.ts';
 import type { AppContext } from './state.ts';
 
 /** Where records go; the API does not know how they are signed or stored. */
@@ -78,13 +79,12 @@ function detailsOf(
 
 function clientOf(ctx: AppContext): AuditClient {
   const identity = ctx.state.identity as AppContext['state']['identity'] | undefined;
-  const certificate = (ctx.req.socket as TLSSocket).getPeerCertificate();
-  const present = Object.keys(certificate).length > 0;
-  const commonName = present ? certificate.subject.CN : undefined;
+  const certificate = peerCertificate(ctx.req.socket as TLSSocket);
+  const commonName = certificate?.subject.CN;
   return {
     name: identity?.name ?? (typeof commonName === 'string' ? commonName : null),
     role: identity?.role ?? null,
-    serial: present ? certificate.serialNumber : null,
-    fingerprint256: present ? certificate.fingerprint256 : null,
+    serial: certificate?.serialNumber ?? null,
+    fingerprint256: certificate?.fingerprint256 ?? null,
   };
 }

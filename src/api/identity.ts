@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 import { identityFromSubject, type Identity } from '../pki/identity.ts';
+import { peerCertificate } from './peer-certificate.ts';
 import { RouteError } from './problem.ts';
 
 /** Overrides the certificate's role or disables an identity without reissuing certificates. */
@@ -14,11 +15,9 @@ export type IdentityPolicy = (identity: Identity) => Identity | undefined;
 export function identify(policy: IdentityPolicy = (identity) => identity) {
   return async function identity(ctx: AppContext, next: Next): Promise<void> {
     const socket = ctx.req.socket as TLSSocket;
-    const certificate = socket.authorized ? socket.getPeerCertificate() : undefined;
+    const certificate = socket.authorized ? peerCertificate(socket) : undefined;
     const fromCertificate =
-      certificate === undefined || Object.keys(certificate).length === 0
-        ? undefined
-        : identityFromSubject(certificate.subject);
+      certificate === undefined ? undefined : identityFromSubject(certificate.subject);
     if (fromCertificate === undefined) {
       throw new RouteError(
         'UNAUTHENTICATED',
