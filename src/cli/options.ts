@@ -115,3 +115,11 @@ function quoteOption(message: string): string {
 function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
+
+/** The one job id a command such as `inspect` or `logs` takes. */
+export function singleJobId(positionals: readonly string[]): string {
+  const [text, extra] = positionals;
+  if (text === undefined) throw new UsageError('missing the job id');
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  return text;
+}

@@ -1,10 +1,9 @@
 // jobctl inspect: a job's full record as the API returns it, as JSON (like `docker inspect`).
 import type { Command } from '../command.ts';
-import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { resolveJobId } from '../job-ids.ts';
 import type { JobRecord } from '../job-record.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
+import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
 import { print, printJson } from '../output.ts';
 import { connect } from '../session.ts';
 
@@ -32,9 +31,7 @@ export const command: Command = {
       print(HELP);
       return EXIT.OK;
     }
-    const [text, extra] = positionals;
-    if (text === undefined) throw new UsageError('missing the job id');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    const text = singleJobId(positionals);
     const client = await connect(values);
     try {
       const id = await resolveJobId(client, text);

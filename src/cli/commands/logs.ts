@@ -6,7 +6,7 @@ import { EXIT } from '../exit-status.ts';
 import { OutputFollower, type OutputTarget } from '../follow.ts';
 import { InterruptHandler } from '../interrupt.ts';
 import { resolveJobId } from '../job-ids.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
+import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
 import { print, say } from '../output.ts';
 import { connect } from '../session.ts';
 
@@ -48,9 +48,7 @@ export const command: Command = {
       print(HELP);
       return EXIT.OK;
     }
-    const [text, extra] = positionals;
-    if (text === undefined) throw new UsageError('missing the job id');
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+    const text = singleJobId(positionals);
     const stream = values.stream;
     if (stream !== undefined && !(STREAMS as readonly string[]).includes(stream)) {
       throw new UsageError(`unknown stream '${stream}': one of ${STREAMS.join(', ')}`);
