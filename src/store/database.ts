@@ -1,7 +1,7 @@
 // The embedded database (node:sqlite) and its forward-only migrations. WAL with synchronous=FULL
 // makes every commit durable before the call returns, which is what "job created" and "job ended"
 // need before they are acknowledged.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { dirname } from 'node:path';
 
@@ -45,8 +45,15 @@ export class SchemaTooNewError extends Error {
 }
 
 export function openDatabase(path: string): DatabaseSync {
+  // Jobs' command lines and output live here: nobody but the server may read them, also when
+  // the directory or the database already existed with looser modes.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  chmodSync(dirname(path), 0o700);
   const db = new DatabaseSync(path);
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+  // SQLite creates the -wal and -shm files with the database file's mode: 0600 from here on.
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA busy_timeout = 5000');

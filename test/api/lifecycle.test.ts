@@ -1,5 +1,7 @@
 // A job's life through the API, as a user sees it: start, inspect, read output, stop, delete.
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 
@@ -46,6 +48,15 @@ describe('job lifecycle over mutual TLS', () => {
       `/v1/jobs/${job.id}/output?stream=stdout&offset=2`,
     );
     assert.equal(fromOffset.text(), 't\n');
+  });
+
+  it('keeps its database and job files private to the server', async () => {
+    await server.startJob('alice', { command: 'true' });
+    assert.equal(statSync(server.dataDir).mode & 0o777, 0o700);
+    for (const file of readdirSync(server.dataDir).filter((name) =>
+      name.startsWith('jobworker.db'),
+    ))
+      assert.equal(statSync(join(server.dataDir, file)).mode & 0o777, 0o600, file);
   });
 
   it('keeps stdout and stderr in the order they were written', async () => {
