@@ -9,7 +9,7 @@ import { auditKeyPath } from '../src/audit/audit-key.ts';
 import { verifyAuditLog } from '../src/audit/verify-log.ts';
 import { SETTINGS } from '../src/config.ts';
 
-const USAGE = `Usage: npm run audit -- verify [FILE] [--jwks FILE | --key FILE] [--head FILE]
+const USAGE = `Usage: npm run audit -- verify [FILE] [--jwks FILE | --key FILE] [--head FILE | --no-head]
 
 Checks every record's signature, sequence number and link to the one before, and the signed
 head that says how many records there should be. Exits 0 if the log is intact, 1 naming the
@@ -19,6 +19,7 @@ first bad record otherwise.
   --jwks FILE   the server's public keys, as served at GET /.well-known/jwks.json
   --key FILE    a PEM key (the server's certs/audit-key.pem, or its public half)
   --head FILE   the signed head (default: FILE.head)
+  --no-head     check the chain alone, without the head (cannot detect records cut off the end)
 
 Example:
   curl --cacert certs/ca.pem --cert certs/clients/auditor/cert.pem \\
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       jwks: { type: 'string' },
       key: { type: 'string' },
       head: { type: 'string' },
+      'no-head': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,7 +51,9 @@ async function main(argv: string[]): Promise<number> {
   const certsDir = resolve(process.env.CERTS_DIR ?? SETTINGS.certsDir.fallback);
   const path = resolve(file ?? join(dataDir, 'audit.log'));
   const publicKey = await loadPublicKey(values.jwks, values.key ?? auditKeyPath(certsDir));
-  const verdict = await verifyAuditLog(path, publicKey, values.head);
+  const verdict = await verifyAuditLog(path, publicKey, values.head, {
+    requireHead: values['no-head'] !== true,
+  });
   if (verdict.ok) {
     const head = verdict.headChecked ? 'and the signed head agrees' : 'no head file to compare';
     console.log(`audit: ${path}: intact, ${verdict.records} records, ${head}`);

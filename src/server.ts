@@ -127,6 +127,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     server,
     connections,
     logger,
+    revokedSerials: () => reloader.current.revokedSerials,
     onRefused: (refusal) => {
       metrics.tlsRefused(refusal.code);
       audit.record(tlsRefusalRecord(refusal));

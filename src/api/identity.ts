@@ -18,6 +18,11 @@ export function identify(policy: IdentityPolicy = (identity) => identity) {
     const certificate = socket.authorized ? peerCertificate(socket) : undefined;
     const fromCertificate =
       certificate === undefined ? undefined : identityFromSubject(certificate.subject);
+    // Checked at the handshake, and again here: a keep-alive connection (or a resumed session)
+    // must not outlive its certificate.
+    if (certificate !== undefined && Date.parse(certificate.valid_to) <= Date.now()) {
+      throw new RouteError('UNAUTHENTICATED', 'the client certificate has expired');
+    }
     if (fromCertificate === undefined) {
       throw new RouteError(
         'UNAUTHENTICATED',

@@ -3,7 +3,7 @@
 // the end is as detectable as editing one. Appends are queued and written one at a time, in
 // order, so callers never wait on the disk and the chain never forks.
 import { createReadStream } from 'node:fs';
-import { open, rename, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { JWK } from 'jose';
@@ -12,6 +12,7 @@ import {
   decodeRecord,
   linkHash,
   signJson,
+  verifyJson,
   type AuditEvent,
   type AuditRecord,
 } from './audit-record.ts';
@@ -73,6 +74,27 @@ export class AuditLog {
     }
     const file = await open(path, 'a', 0o600);
     const log = new AuditLog(path, key, logger, file, head);
+    // The signed head says how long the log was: records cut off the end (or the head removed)
+    // while the server was down are recorded, so continuing the chain does not hide them.
+    const signedHead = await readSignedHead(auditHeadPath(path), key);
+    const matches =
+      signedHead === 'missing'
+        ? head.seq === 0
+        : signedHead !== 'invalid' && signedHead.seq === head.seq && signedHead.hash === head.hash;
+    if (!matches) {
+      logger.error(
+        { signedHead, found: head },
+        'audit log does not match its signed head (records cut off, head removed, or a crash between the two writes)',
+      );
+      log.record({
+        action: 'audit.head_mismatch',
+        outcome: 'failed',
+        status: null,
+        client: { name: null, role: null, serial: null, fingerprint256: null },
+        jobId: null,
+        details: { signedHead, found: head },
+      });
+    }
     if (partialBytes > 0) {
       logger.warn({ partialBytes }, 'audit log ended in a partial record; it was cut off');
       log.record({
@@ -151,6 +173,19 @@ export class AuditLog {
   }
 }
 
+async function readSignedHead(
+  path: string,
+  key: AuditKey,
+): Promise<AuditHead | 'missing' | 'invalid'> {
+  let jws: string;
+  try {
+    jws = (await readFile(path, 'utf8')).trim();
+  } catch {
+    return 'missing';
+  }
+  return verifyJson<AuditHead>(jws, key.publicKey).catch(() => 'invalid' as const);
+}
+
 function matchesQuery(record: AuditRecord, filter: AuditQuery): boolean {
   if (filter.client !== undefined && record.client.name !== filter.client) return false;
   if (filter.jobId !== undefined && record.jobId !== filter.jobId) return false;
@@ -173,16 +208,21 @@ async function readTail(path: string): Promise<{ head: AuditHead; partialBytes: 
   }
   try {
     const { size } = await file.stat();
-    const length = Math.min(size, TAIL_PROBE_BYTES);
-    const buffer = Buffer.alloc(length);
-    await file.read(buffer, 0, length, size - length);
-    const text = buffer.toString('utf8');
-    const end = text.lastIndexOf('\n');
-    const partialBytes = Buffer.byteLength(text.slice(end + 1));
-    const lines = text.slice(0, end).split('\n');
-    const last = lines.at(-1) ?? '';
-    if (end < 0 || last === '') return { head: { seq: 0, hash: null }, partialBytes };
-    return { head: { seq: decodeRecord(last).seq, hash: linkHash(last) }, partialBytes };
+    // Records can be large (a job's argv), so the window grows until it holds the whole last one.
+    for (let window = TAIL_PROBE_BYTES; ; window *= 2) {
+      const length = Math.min(size, window);
+      const buffer = Buffer.alloc(length);
+      await file.read(buffer, 0, length, size - length);
+      const end = buffer.lastIndexOf(0x0a);
+      const partialBytes = end < 0 ? length : length - end - 1;
+      const start = end < 0 ? -1 : buffer.lastIndexOf(0x0a, end - 1);
+      const whole = length === size;
+      if (end < 0 && whole) return { head: { seq: 0, hash: null }, partialBytes };
+      if (end >= 0 && (start >= 0 || whole)) {
+        const last = buffer.subarray(start + 1, end).toString('utf8');
+        return { head: { seq: decodeRecord(last).seq, hash: linkHash(last) }, partialBytes };
+      }
+    }
   } finally {
     await file.close();
   }

@@ -16,6 +16,7 @@ export async function verifyAuditLog(
   path: string,
   publicKey: KeyObject,
   headPath = auditHeadPath(path),
+  options: { requireHead: boolean } = { requireHead: true },
 ): Promise<Verdict> {
   const text = await readFile(path, 'utf8');
   if (text !== '' && !text.endsWith('\n')) {
@@ -49,7 +50,7 @@ export async function verifyAuditLog(
     }
     prev = linkHash(jws);
   }
-  return checkHead(headPath, publicKey, line, prev);
+  return checkHead(headPath, publicKey, line, prev, options.requireHead);
 }
 
 async function checkHead(
@@ -57,12 +58,18 @@ async function checkHead(
   publicKey: KeyObject,
   records: number,
   lastHash: string | null,
+  requireHead: boolean,
 ): Promise<Verdict> {
   let headJws: string;
   try {
     headJws = (await readFile(headPath, 'utf8')).trim();
   } catch {
-    return { ok: true, records, headChecked: false };
+    if (!requireHead) return { ok: true, records, headChecked: false };
+    return {
+      ok: false,
+      line: records + 1,
+      reason: `no signed head at ${headPath}: records cut off the end cannot be ruled out`,
+    };
   }
   let head: AuditHead;
   try {

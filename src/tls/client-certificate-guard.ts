@@ -6,6 +6,7 @@
 import type { Server } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { normalizeSerial } from '../pki/crl.ts';
 import type { ClientConnections } from './client-connections.ts';
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
@@ -40,6 +41,8 @@ export function guardClientCertificates(options: {
   server: Server;
   connections: ClientConnections;
   logger: Logger;
+  /** The serials revoked by the CRL in force now, which a handshake begun earlier may predate. */
+  revokedSerials: () => ReadonlySet<string>;
   onRefused?: (refusal: TlsRefusal) => void;
 }): void {
   const { server, connections, logger } = options;
@@ -73,6 +76,9 @@ export function guardClientCertificates(options: {
     const certificate = peerCertificate(socket);
     if (certificate === undefined) return refuse(socket, undefined, 'NO_CLIENT_CERTIFICATE');
     if (!socket.authorized) return refuse(socket, certificate, verificationCode(socket));
+    if (options.revokedSerials().has(normalizeSerial(certificate.serialNumber))) {
+      return refuse(socket, certificate, 'CERT_REVOKED');
+    }
     if (!(certificate.ext_key_usage ?? []).includes(CLIENT_AUTH_OID)) {
       return refuse(socket, certificate, 'INVALID_PURPOSE');
     }

@@ -7,7 +7,12 @@ import type { Server } from 'node:https';
 import type { Logger } from 'pino';
 import { watchFiles, type FileWatch } from '../util/watch-files.ts';
 import type { ClientConnections } from './client-connections.ts';
-import { loadTlsCredentials, type TlsCredentials, type TlsFiles } from './credentials.ts';
+import {
+  loadTlsCredentials,
+  weakeningOf,
+  type TlsCredentials,
+  type TlsFiles,
+} from './credentials.ts';
 import { secureContextOptions } from './server-options.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -85,6 +90,14 @@ export class CredentialsReloader {
     } catch (error) {
       this.#logger.error(
         { trigger, reason: error instanceof Error ? error.message : String(error) },
+        'TLS credentials not reloaded; still serving with the previous ones',
+      );
+      return;
+    }
+    const weakening = weakeningOf(this.#current, next);
+    if (weakening !== undefined) {
+      this.#logger.error(
+        { trigger, reason: weakening },
         'TLS credentials not reloaded; still serving with the previous ones',
       );
       return;

@@ -20,11 +20,31 @@ export interface TlsCredentials {
   readonly crl: string | undefined;
   readonly revokedSerials: ReadonlySet<string>;
   readonly crlNextUpdate: Date | undefined;
+  /** The CRL's number: a CRL older than the one in force is refused (it could un-revoke). */
+  readonly crlNumber: bigint | undefined;
   readonly serverNotAfter: Date;
 }
 
 export class TlsCredentialsError extends Error {
   readonly code = 'TLS_CREDENTIALS_INVALID';
+}
+
+/**
+ * What would make a new set weaker than the one in force without anyone meaning it: the CRL
+ * gone (every revocation forgotten) or replaced by an older one.
+ */
+export function weakeningOf(current: TlsCredentials, next: TlsCredentials): string | undefined {
+  if (current.crl !== undefined && next.crl === undefined) {
+    return 'the CRL disappeared: revoked clients would be let in again';
+  }
+  if (
+    current.crlNumber !== undefined &&
+    next.crlNumber !== undefined &&
+    next.crlNumber < current.crlNumber
+  ) {
+    return `the CRL is older (number ${next.crlNumber}) than the one in force (${current.crlNumber})`;
+  }
+  return undefined;
 }
 
 export async function loadTlsCredentials(files: TlsFiles): Promise<TlsCredentials> {
@@ -47,6 +67,7 @@ export async function loadTlsCredentials(files: TlsFiles): Promise<TlsCredential
       crl,
       revokedSerials: new Set(),
       crlNextUpdate: undefined,
+      crlNumber: undefined,
       serverNotAfter: new Date(server.validTo),
     };
   }
@@ -62,6 +83,7 @@ export async function loadTlsCredentials(files: TlsFiles): Promise<TlsCredential
     crl,
     revokedSerials: parsed.revokedSerials,
     crlNextUpdate: parsed.nextUpdate,
+    crlNumber: parsed.crlNumber,
     serverNotAfter: new Date(server.validTo),
   };
 }

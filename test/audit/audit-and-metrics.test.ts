@@ -240,6 +240,16 @@ describe('audit trail', () => {
       );
     });
 
+    it('a removed head', async () => {
+      const path = join(work, 'no-head.log');
+      await writeFile(path, log.join('\n') + '\n');
+      const result = await verifyScript([path, '--jwks', jwksPath, '--head', join(work, 'gone')]);
+      assert.equal(result.code, 1);
+      assert.match(result.stdout, /no signed head .* cannot be ruled out/);
+      const chainOnly = await verifyScript([path, '--jwks', jwksPath, '--no-head']);
+      assert.equal(chainOnly.code, 0, chainOnly.stdout);
+    });
+
     it('records cut off the end', async () => {
       const result = await verify(log.slice(0, -2));
       assert.equal(result.code, 1);
@@ -274,6 +284,31 @@ describe('audit trail across restarts', () => {
         Buffer.from(text.trimEnd().split('\n').at(-2)!.split('.')[1]!, 'base64url').toString(),
         /audit\.recovered/,
       );
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
+describe('audit trail cut short while the server was down', () => {
+  it('records the mismatch with its signed head when it starts again', async () => {
+    let server = await startServer();
+    const baseDir = server.baseDir;
+    try {
+      await server.startJob('alice', { command: 'true' });
+      await server.startJob('alice', { command: 'true' });
+      await server.stop();
+      const path = join(baseDir, 'data', 'audit.log');
+      const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
+      await writeFile(path, lines.slice(0, -1).join('\n') + '\n');
+      server = await startServer({ baseDir });
+      await server.waitForLog((line) => /does not match its signed head/.test(String(line.msg)), 0);
+      const records = (await server.request('auditor', 'GET', '/v1/audit?limit=5')).json<{
+        records: Record[];
+      }>().records;
+      const mismatch = records.find((record) => record.action === 'audit.head_mismatch');
+      assert.equal((mismatch?.details.signedHead as { seq: number }).seq, lines.length);
+      assert.equal((mismatch?.details.found as { seq: number }).seq, lines.length - 1);
     } finally {
       await server.dispose();
     }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { createCertificateAuthority } from '../../src/pki/certificates.ts';
-import { createCrl } from '../../src/pki/crl.ts';
+import { createCrl, parseCrl } from '../../src/pki/crl.ts';
 import { issueUnusualClientCertificate } from '../pki/unusual-certificates.ts';
 import { runCerts } from '../helpers/certs-script.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -166,6 +166,37 @@ describe('revocation and reload on a running server', () => {
     }
   });
 
+  it('keeps the CRL in force when crl.pem disappears or is replaced by an older one', async () => {
+    const crlPath = join(server.certsDir, 'crl.pem');
+    const current = await readFile(crlPath, 'utf8');
+    let mark = server.logs.length;
+    await rm(crlPath);
+    const refused = await server.waitForLog((entry) => /not reloaded/.test(String(entry.msg)), mark);
+    assert.match(String(refused.reason), /CRL disappeared/);
+    const carolAgent = new Agent({ ...carol });
+    try {
+      await assert.rejects(get(server, carolAgent, '/healthz'), 'carol is still revoked');
+    } finally {
+      carolAgent.destroy();
+    }
+    const ca = {
+      certPem: await readFile(join(server.certsDir, 'ca.pem'), 'utf8'),
+      keyPem: await readFile(join(server.certsDir, 'ca-key.pem'), 'utf8'),
+    };
+    mark = server.logs.length;
+    const older = await createCrl(ca, {
+      entries: [],
+      crlNumber: 1,
+      nextUpdate: new Date(Date.now() + 86_400_000 * 30),
+    });
+    await writeFile(crlPath, older);
+    const rolledBack = await server.waitForLog((entry) => /not reloaded/.test(String(entry.msg)), mark);
+    assert.match(String(rolledBack.reason), /older/);
+    mark = server.logs.length;
+    await writeFile(crlPath, current);
+    await server.waitForLog((entry) => entry.msg === 'TLS credentials reloaded', mark);
+  });
+
   it('rotates the server certificate without dropping a healthy connection', async () => {
     const aliceAgent = new Agent({ ...server.credentials('alice'), keepAlive: true });
     try {
@@ -229,9 +260,12 @@ describe('revocation and reload on a running server', () => {
       keyPem: await readFile(join(server.certsDir, 'ca-key.pem'), 'utf8'),
     };
     const crlPath = join(server.certsDir, 'crl.pem');
+    // The same number as the CRL in force: an older one would be refused, and `certs crl`
+    // must still be newer than these.
+    const crlNumber = parseCrl(await readFile(crlPath, 'utf8')).crlNumber ?? 1n;
     let mark = server.logs.length;
     const soon = new Date(Date.now() + 2 * 86_400_000);
-    await writeFile(crlPath, await createCrl(ca, { entries: [], crlNumber: 1000, nextUpdate: soon }));
+    await writeFile(crlPath, await createCrl(ca, { entries: [], crlNumber, nextUpdate: soon }));
     const warning = await server.waitForLog((entry) => /CRL expires soon/.test(String(entry.msg)), mark);
     assert.equal(warning.level, 40);
 
@@ -241,7 +275,7 @@ describe('revocation and reload on a running server', () => {
       crlPath,
       await createCrl(ca, {
         entries: [],
-        crlNumber: 1001,
+        crlNumber,
         thisUpdate: new Date(Date.now() - 86_400_000),
         nextUpdate: past,
       }),
