@@ -222,13 +222,16 @@ export class CertificateAuthority {
   /** Writes a password-protected PKCS#12 bundle of a client's key, certificate and CA. */
   async writePkcs12(name: string, password: string): Promise<string> {
     const paths = this.layout.client(name);
-    const credential = {
-      certPem: await readFile(paths.cert, 'utf8'),
-      keyPem: await readFile(paths.key, 'utf8'),
-    };
-    const bundle = toPkcs12(credential, this.#ca.certPem, password, name);
-    await writeFileAtomically(paths.p12, bundle, P12_MODE);
-    return paths.p12;
+    // Under the lock, so a concurrent renewal cannot pair one certificate with another's key.
+    return withLock(this.layout.lock, async () => {
+      const credential = {
+        certPem: await readFile(paths.cert, 'utf8'),
+        keyPem: await readFile(paths.key, 'utf8'),
+      };
+      const bundle = toPkcs12(credential, this.#ca.certPem, password, name);
+      await writeFileAtomically(paths.p12, bundle, P12_MODE);
+      return paths.p12;
+    });
   }
 
   async #issueAndRecord(inventory: Inventory, request: ClientRequest): Promise<IssuedClient> {
