@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 import { identityFromSubject, type Identity } from '../pki/identity.ts';
-import { peerCertificate } from './peer-certificate.ts';
+import { peerCertificate } from '../tls/peer-certificate.ts';
 import { RouteError } from './problem.ts';
 
 /** Overrides the certificate's role or disables an identity without reissuing certificates. */

@@ -8,6 +8,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { normalizeSerial } from '../pki/crl.ts';
 import type { ClientConnections } from './client-connections.ts';
+import { peerCertificate } from './peer-certificate.ts';
 
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
@@ -104,11 +105,6 @@ function verificationCode(socket: TLSSocket): string {
   if (typeof error === 'string') return error;
   if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
   return 'UNVERIFIED';
-}
-
-function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
-  const certificate = socket.getPeerCertificate();
-  return Object.keys(certificate).length === 0 ? undefined : certificate;
 }
 
 function describeCertificate(certificate: PeerCertificate): Record<string, unknown> {
