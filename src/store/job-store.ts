@@ -1,5 +1,6 @@
 // Rows of the jobs table to and from Job values. The only module that writes SQL for jobs.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import { InsufficientStorageError } from '../errors.ts';
 import type { Job, JobStatus, ResourceLimits, ResourceUsage } from '../worker/job.ts';
 
 interface JobRow {
@@ -98,18 +99,20 @@ export class JobStore {
 
   insert(job: Job): void {
     this.#seq += 1;
-    this.#insert.run(
-      job.id,
-      job.owner,
-      job.command,
-      JSON.stringify(job.args),
-      JSON.stringify(job.envNames),
-      job.cwd,
-      JSON.stringify(job.limits),
-      job.timeoutMs,
-      job.status,
-      job.createdAt,
-      this.#seq,
+    writing(() =>
+      this.#insert.run(
+        job.id,
+        job.owner,
+        job.command,
+        JSON.stringify(job.args),
+        JSON.stringify(job.envNames),
+        job.cwd,
+        JSON.stringify(job.limits),
+        job.timeoutMs,
+        job.status,
+        job.createdAt,
+        this.#seq,
+      ),
     );
   }
 
@@ -118,7 +121,9 @@ export class JobStore {
     if (entries.length === 0) return;
     const assignments = entries.map(([key]) => `${COLUMN_OF[key]} = ?`).join(', ');
     const values = entries.map(([, value]) => toColumnValue(value));
-    this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`).run(...values, id);
+    writing(() =>
+      this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`).run(...values, id),
+    );
   }
 
   get(id: string): Job | undefined {
@@ -188,4 +193,16 @@ function fromRow(row: JobRow): Job {
     stopRequestedAt: row.stop_requested_at,
     endedAt: row.ended_at,
   };
+}
+
+/** Runs a write; a full disk becomes the one error every caller of the store understands. */
+function writing(write: () => unknown): void {
+  try {
+    write();
+  } catch (error) {
+    const { code, errcode } = error as { code?: string; errcode?: number };
+    // SQLITE_FULL is 13; ENOSPC comes from the file system directly.
+    if (code === 'ENOSPC' || errcode === 13) throw new InsufficientStorageError(error);
+    throw error;
+  }
 }

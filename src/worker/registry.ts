@@ -256,12 +256,7 @@ export class JobRegistry {
       stopRequestedAt: null,
       endedAt: null,
     };
-    try {
-      this.#store.insert(job);
-    } catch (error) {
-      if (isDiskFull(error)) throw new InsufficientStorageError(error);
-      throw error;
-    }
+    this.#store.insert(job);
     return job;
   }
 
@@ -328,12 +323,7 @@ export class JobRegistry {
 
   #transition(job: Job, to: JobStatus, changes: JobUpdate): void {
     assertTransition(job.status, to);
-    try {
-      this.#store.update(job.id, { ...changes, status: to });
-    } catch (error) {
-      if (isDiskFull(error)) throw new InsufficientStorageError(error);
-      throw error;
-    }
+    this.#store.update(job.id, { ...changes, status: to });
     this.#options.onTransition?.({ job: this.#mustGet(job.id), from: job.status, to });
     this.#log.info(
       {
@@ -385,12 +375,6 @@ async function createOutputFiles(dir: string): Promise<void> {
 
 function canSee(viewer: Viewer, job: Job): boolean {
   return viewer.seesAll || job.owner === viewer.name;
-}
-
-function isDiskFull(error: unknown): boolean {
-  const { code, errcode } = error as { code?: string; errcode?: number };
-  // SQLITE_FULL is 13; ENOSPC comes from the file system directly.
-  return code === 'ENOSPC' || errcode === 13;
 }
 
 function launchFailure(error: unknown, reason: 'failed' | 'lost' = 'failed'): JobOutcome {
