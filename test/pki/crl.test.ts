@@ -5,7 +5,6 @@
 /* eslint @typescript-eslint/no-floating-promises: ["error", { "allowForKnownSafeCalls": [{ "from": "package", "package": "node:test", "name": ["describe", "it"] }] }] */
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
@@ -28,7 +27,7 @@ import {
   type CrlOptions,
 } from '../../src/pki/crl.ts';
 import { PkiError } from '../../src/pki/errors.ts';
-import { makeTempDir } from './helpers.ts';
+import { makeTempDir, openssl } from './helpers.ts';
 import { issueUnusualClientCertificate } from './unusual-certificates.ts';
 
 const MINUTE_MS = 60_000;
@@ -39,18 +38,6 @@ const SUPERSEDED_SERIAL = 'ff0102';
 const UNSPECIFIED_SERIAL = '000abc';
 // Its first byte is below 0x10, so Node prints it with a leading zero: "0A0B...".
 const LEADING_ZERO_SERIAL = `0a${'0b'.repeat(15)}`;
-
-type CommandResult = { status: number | null; output: string };
-
-/** Runs openssl; stdout and stderr together, as a person would read them. */
-async function openssl(args: string[]): Promise<CommandResult> {
-  const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const [status] = (await once(child, 'close')) as [number | null];
-  return { status, output };
-}
 
 function serialOf(credential: IssuedCredential): string {
   return new X509Certificate(credential.certPem).serialNumber;

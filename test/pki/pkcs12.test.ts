@@ -5,7 +5,6 @@
 /* eslint @typescript-eslint/no-floating-promises: ["error", { "allowForKnownSafeCalls": [{ "from": "package", "package": "node:test", "name": ["describe", "it"] }] }] */
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
@@ -21,19 +20,7 @@ import {
 } from '../../src/pki/certificates.ts';
 import { identityFromSubject } from '../../src/pki/identity.ts';
 import { generateP12Password, toPkcs12 } from '../../src/pki/pkcs12.ts';
-import { makeTempDir } from './helpers.ts';
-
-type CommandResult = { status: number | null; output: string };
-
-/** Runs openssl; stdout and stderr together, as a person would read them. */
-async function openssl(args: string[]): Promise<CommandResult> {
-  const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const [status] = (await once(child, 'close')) as [number | null];
-  return { status, output };
-}
+import { makeTempDir, openssl } from './helpers.ts';
 
 function pemBlocks(text: string, label: string): string[] {
   return text.match(new RegExp(`-----BEGIN ${label}-----[^-]+-----END ${label}-----`, 'g')) ?? [];
