@@ -2,7 +2,6 @@
 // trace) and a non-zero status: an unreachable server, each kind of TLS refusal, a missing
 // file, and the API's own 403 and 404.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -11,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCertificateAuthority, issueClientCertificate } from '../../src/pki/certificates.ts';
 import { issueUnusualClientCertificate } from '../pki/unusual-certificates.ts';
-import { ROOT, startServer, type TestServer } from '../helpers/server.ts';
+import { runCerts } from '../helpers/certs-script.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
 import { jobctlFor, oneLine, type Jobctl } from './jobctl-process.ts';
 
 describe('jobctl failures', () => {
@@ -145,13 +145,8 @@ describe('jobctl failures', () => {
       (entry) => entry.msg === 'TLS credentials reloaded' && Number(entry.revoked) > 0,
       server.logs.length,
     );
-    const revoke = spawn(
-      process.execPath,
-      [join(ROOT, 'scripts', 'certs.ts'), 'revoke', 'bob', '--certs-dir', server.certsDir],
-      { stdio: 'ignore' },
-    );
-    const [code] = (await once(revoke, 'exit')) as [number | null];
-    assert.equal(code, 0);
+    const revoke = await runCerts(server.certsDir, ['revoke', 'bob']);
+    assert.equal(revoke.code, 0, revoke.stderr);
     await reloaded;
     const result = await jobctl.with({ JOBCTL_CLIENT: 'bob' }).run('ps');
     assert.equal(result.code, 1);
