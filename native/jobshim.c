@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #define CHUNK_SIZE (64 * 1024)
 #define STDERR_BIT 0x80000000u
 #define DEFAULT_GRACE_MS 5000
@@ -65,6 +67,12 @@ struct options {
 	unsigned long long max_output; /* 0 = unlimited */
 	const char *env_file;
 	char **envp; /* the job's environment, read from env_file; never jobshim's own */
+	bool sandbox;  /* a private root built on DIR (needs --pidns) */
+	bool seccomp;  /* the system-call filter, installed last before exec */
+	struct sandbox_bind *binds;
+	int bind_count;
+	unsigned long long tmpfs_bytes;
+	const char *hostname;
 	char **command;
 };
 
@@ -104,6 +112,7 @@ enum stage {
 	STAGE_STDIO,
 	STAGE_MOUNT_PRIVATE,
 	STAGE_MOUNT_PROC,
+	STAGE_SANDBOX,
 	STAGE_LOOPBACK,
 	STAGE_FORK,
 	STAGE_SETGROUPS,
@@ -111,6 +120,7 @@ enum stage {
 	STAGE_SETUID,
 	STAGE_CWD,
 	STAGE_NO_NEW_PRIVS,
+	STAGE_SECCOMP,
 	STAGE_EXEC,
 };
 
@@ -119,6 +129,7 @@ static const char *const stage_names[] = {
 	[STAGE_STDIO] = "stdio",
 	[STAGE_MOUNT_PRIVATE] = "make mounts private",
 	[STAGE_MOUNT_PROC] = "mount /proc",
+	[STAGE_SANDBOX] = "sandbox",
 	[STAGE_LOOPBACK] = "bring up lo",
 	[STAGE_FORK] = "fork",
 	[STAGE_SETGROUPS] = "setgroups",
@@ -126,12 +137,14 @@ static const char *const stage_names[] = {
 	[STAGE_SETUID] = "setuid",
 	[STAGE_CWD] = "cwd",
 	[STAGE_NO_NEW_PRIVS] = "no_new_privs",
+	[STAGE_SECCOMP] = "seccomp filter",
 	[STAGE_EXEC] = "exec",
 };
 
 struct child_error {
 	int stage;
 	int err;
+	char detail[64]; /* which step of a stage, where it has several */
 };
 
 /* ---------- small helpers ---------- */
@@ -452,11 +465,18 @@ static void kill_leftovers(struct shim *s)
 
 /* ---------- child side (runs after clone, never returns) ---------- */
 
-static noreturn void fail_child(int error_fd, enum stage stage, int err)
+static noreturn void fail_child_at(int error_fd, enum stage stage, int err, const char *detail)
 {
 	struct child_error e = { .stage = stage, .err = err };
+	if (detail)
+		snprintf(e.detail, sizeof e.detail, "%s", detail);
 	(void)write_all(error_fd, &e, sizeof e);
 	_exit(127);
+}
+
+static noreturn void fail_child(int error_fd, enum stage stage, int err)
+{
+	fail_child_at(error_fd, stage, err, NULL);
 }
 
 static int bring_loopback_up(void)
@@ -518,6 +538,11 @@ static noreturn void exec_job(const struct options *o, const struct job_pipes *p
 		fail_child(error_fd, STAGE_CWD, errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail_child(error_fd, STAGE_NO_NEW_PRIVS, errno);
+	if (o->seccomp) {
+		int rc = sandbox_install_seccomp();
+		if (rc < 0)
+			fail_child(error_fd, STAGE_SECCOMP, -rc);
+	}
 	/*
 	 * jobshim itself runs with an empty environment (a client's LD_PRELOAD must never reach a
 	 * root process); the job's own is installed only now, so execvpe searches the job's PATH.
@@ -534,8 +559,31 @@ static void forward_sigterm(int sig)
 	errno = saved;
 }
 
+static void enter_sandbox(const struct options *o, int error_fd)
+{
+	const struct sandbox_spec spec = {
+		.staging = o->dir,
+		.binds = o->binds,
+		.bind_count = o->bind_count,
+		.tmpfs_bytes = o->tmpfs_bytes,
+		.uid = o->uid,
+		.gid = o->gid,
+		.hostname = o->hostname,
+		.own_sysfs = o->netns,
+	};
+	const char *step = NULL;
+	if (sandbox_enter(&spec, &step) < 0)
+		fail_child_at(error_fd, STAGE_SANDBOX, errno, step);
+}
+
 static void setup_namespace(const struct options *o, int error_fd)
 {
+	if (o->sandbox) {
+		enter_sandbox(o, error_fd);
+		if (o->netns && bring_loopback_up() < 0)
+			fail_child(error_fd, STAGE_LOOPBACK, errno);
+		return;
+	}
 	/* Without this the /proc mount below would propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fail_child(error_fd, STAGE_MOUNT_PRIVATE, errno);
@@ -665,6 +713,8 @@ static void describe_child_error(const struct options *o, const struct child_err
 		snprintf(out, len, "exec %s: %s", o->command[0], strerror(e->err));
 	else if (e->stage == STAGE_CWD)
 		snprintf(out, len, "cwd %s: %s", o->cwd, strerror(e->err));
+	else if (e->stage == STAGE_SANDBOX)
+		snprintf(out, len, "sandbox: %.64s: %s", e->detail, strerror(e->err));
 	else if (e->stage >= 0 && e->stage <= STAGE_EXEC)
 		snprintf(out, len, "%s: %s", stage_names[e->stage], strerror(e->err));
 	else
@@ -707,6 +757,8 @@ static void start_job(struct shim *s)
 		flags |= CLONE_NEWPID | CLONE_NEWNS;
 	if (o->netns)
 		flags |= CLONE_NEWNET;
+	if (o->sandbox)
+		flags |= CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Raw clone: glibc's fork() cannot create the child directly in new namespaces. */
 	pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
 	if (pid < 0) {
@@ -1033,8 +1085,10 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof *o);
 	o->cwd = "/";
 	o->grace_ms = DEFAULT_GRACE_MS;
+	o->tmpfs_bytes = 64ULL * 1024 * 1024;
 	o->cgroup_procs = calloc((size_t)argc, sizeof *o->cgroup_procs);
-	if (!o->cgroup_procs)
+	o->binds = calloc((size_t)argc, sizeof *o->binds);
+	if (!o->cgroup_procs || !o->binds)
 		return "out of memory";
 
 	for (int i = 1; i < argc; i++) {
@@ -1049,6 +1103,25 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 		}
 		if (strcmp(arg, "--netns") == 0) {
 			o->netns = true;
+			continue;
+		}
+		if (strcmp(arg, "--sandbox") == 0) {
+			o->sandbox = true;
+			continue;
+		}
+		if (strcmp(arg, "--seccomp") == 0) {
+			o->seccomp = true;
+			continue;
+		}
+		if (strcmp(arg, "--ro-bind") == 0 || strcmp(arg, "--rw-bind") == 0) {
+			if (i + 2 >= argc) {
+				snprintf(error, sizeof error, "usage: %.64s SOURCE TARGET", arg);
+				return error;
+			}
+			struct sandbox_bind *b = &o->binds[o->bind_count++];
+			b->source = argv[++i];
+			b->target = argv[++i];
+			b->writable = arg[2] == 'r' && arg[3] == 'w';
 			continue;
 		}
 		if (i + 1 >= argc) {
@@ -1082,6 +1155,10 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 			o->max_output = (unsigned long long)n;
 		else if (strcmp(arg, "--env-file") == 0)
 			o->env_file = value;
+		else if (strcmp(arg, "--tmpfs-size") == 0 && numeric_ok && n > 0)
+			o->tmpfs_bytes = (unsigned long long)n;
+		else if (strcmp(arg, "--hostname") == 0)
+			o->hostname = value;
 		else {
 			snprintf(error, sizeof error, "usage: bad option %.64s %.64s", arg, value);
 			return error;
@@ -1091,6 +1168,8 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 		return "usage: --dir, --events and --control are required";
 	if (!o->command || !o->command[0])
 		return "usage: missing -- COMMAND";
+	if (o->sandbox && (!o->pidns || !o->set_uid || !o->set_gid))
+		return "usage: --sandbox needs --pidns, --uid and --gid";
 	return NULL;
 }
 

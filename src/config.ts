@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from './api/quantities.ts';
 import type { LimitPolicy } from './api/job-request.ts';
+import { DEFAULT_BINDS, parseBinds, type HostBind } from './launcher/sandbox.ts';
+import { isRole, type Role } from './pki/roles.ts';
 import type { ShutdownPolicy } from './worker/registry.ts';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -25,9 +27,19 @@ export interface Config {
   readonly jobUser: string;
   readonly isolation: 'required' | 'best-effort';
   readonly hostNetwork: boolean;
-  readonly limits: Omit<LimitPolicy, 'enforceable'>;
+  readonly sandbox: SandboxConfig;
+  readonly limits: Omit<LimitPolicy, 'enforceable' | 'sandbox'>;
   /** Fairness between clients: requests per second (bursts of twice that), running jobs. */
   readonly perClient: { readonly requestsPerSecond: number; readonly maxRunningJobs: number };
+}
+
+/** The operator's sandbox: never a request's to set (a request chooses within it). */
+export interface SandboxConfig {
+  /** `private` gives every job its own root where the host allows; `off` runs all on the host. */
+  readonly mode: 'private' | 'off';
+  readonly binds: readonly HostBind[];
+  readonly uidRange: { readonly first: number; readonly count: number };
+  readonly hostRoles: ReadonlySet<Role>;
 }
 
 interface Setting {
@@ -100,6 +112,36 @@ export const SETTINGS = {
     env: 'HOST_NETWORK',
     fallback: 'false',
     help: 'let jobs use the host network',
+  },
+  sandbox: {
+    flag: 'sandbox',
+    env: 'SANDBOX',
+    fallback: 'private',
+    help: "'private': each job gets its own root, tmpfs and uid where the host allows; 'off'",
+  },
+  sandboxBinds: {
+    flag: 'sandbox-binds',
+    env: 'SANDBOX_BINDS',
+    fallback: DEFAULT_BINDS,
+    help: 'host paths a sandboxed job sees, comma-separated, each PATH (read-only) or PATH:rw',
+  },
+  sandboxUidFirst: {
+    flag: 'sandbox-uid-first',
+    env: 'SANDBOX_UID_FIRST',
+    fallback: '200000',
+    help: 'first uid given to a client (each client gets its own, kept in the store)',
+  },
+  sandboxUidCount: {
+    flag: 'sandbox-uid-count',
+    env: 'SANDBOX_UID_COUNT',
+    fallback: '65536',
+    help: 'how many uids clients may be given',
+  },
+  sandboxHostRoles: {
+    flag: 'sandbox-host-roles',
+    env: 'SANDBOX_HOST_ROLES',
+    fallback: 'admin',
+    help: 'roles that may run jobs on the host\'s filesystem ("sandbox": "host"), comma-separated',
   },
   defaultCpus: {
     flag: 'default-cpus',
@@ -178,6 +220,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     jobUser: read('jobUser'),
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
     hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
+    sandbox: sandboxConfig(read),
     perClient: {
       requestsPerSecond: positiveNumber('clientRate', read('clientRate')),
       maxRunningJobs: integer('clientMaxRunning', read('clientMaxRunning'), 1, 1_000_000),
@@ -204,6 +247,31 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
         auditor: { cpus: 0, memoryBytes: 0, pids: 0 },
       },
     },
+  };
+}
+
+function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
+  let binds: HostBind[];
+  try {
+    binds = parseBinds(read('sandboxBinds'));
+  } catch (error) {
+    throw new ConfigError(`${describe('sandboxBinds')}: ${(error as Error).message}`);
+  }
+  const first = integer('sandboxUidFirst', read('sandboxUidFirst'), 1, 2 ** 31 - 2);
+  const count = integer('sandboxUidCount', read('sandboxUidCount'), 1, 2 ** 31 - 1 - first);
+  const roles = read('sandboxHostRoles')
+    .split(',')
+    .map((role) => role.trim())
+    .filter((role) => role !== '');
+  const unknown = roles.filter((role) => !isRole(role));
+  if (unknown.length > 0) {
+    throw new ConfigError(`${describe('sandboxHostRoles')}: unknown roles ${unknown.join(', ')}`);
+  }
+  return {
+    mode: oneOf('sandbox', read('sandbox'), ['private', 'off'] as const),
+    binds,
+    uidRange: { first, count },
+    hostRoles: new Set(roles.filter(isRole)),
   };
 }
 

@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'JOB_STILL_RUNNING'
   | 'LIMIT_EXCEEDS_CEILING'
   | 'LIMIT_NOT_ENFORCEABLE'
+  | 'SANDBOX_NOT_ALLOWED'
+  | 'IMAGE_NOT_FOUND'
   | 'OUTPUT_UNAVAILABLE'
   | 'TOO_MANY_JOBS'
   | 'INSUFFICIENT_STORAGE'
@@ -107,6 +109,29 @@ export class LimitNotEnforceableError extends WorkerError {
       details: [{ field, message: reason }],
     });
     this.name = 'LimitNotEnforceableError';
+  }
+}
+
+/** Thrown when a request asks for the host's filesystem and the caller's role may not have it. */
+export class SandboxNotAllowedError extends WorkerError {
+  constructor(role: string) {
+    super(
+      'SANDBOX_NOT_ALLOWED',
+      `role '${role}' may not run jobs on the host's filesystem ("sandbox": "host"); ` +
+        'the server configuration decides which roles may',
+      { details: [{ field: 'sandbox', message: 'not allowed for this role' }] },
+    );
+    this.name = 'SandboxNotAllowedError';
+  }
+}
+
+/** Thrown when a request names a root filesystem image the operator has not imported. */
+export class ImageNotFoundError extends WorkerError {
+  constructor(name: string) {
+    super('IMAGE_NOT_FOUND', `there is no image '${name}' on this server`, {
+      details: [{ field: 'image', message: 'no such image; an operator imports images' }],
+    });
+    this.name = 'ImageNotFoundError';
   }
 }
 

@@ -8,7 +8,11 @@ import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
 import { loadConfig, PROJECT_ROOT, type Config } from './config.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
-import { resolveJobUser } from './launcher/job-user.ts';
+import { hostAccountIds, resolveJobUser } from './launcher/job-user.ts';
+import { ImageStore } from './launcher/images.ts';
+import type { SandboxSettings } from './launcher/sandbox.ts';
+import { ClientAccounts } from './store/client-accounts.ts';
+import type { DatabaseSync } from 'node:sqlite';
 import { ShimLauncher, type IsolationSettings } from './launcher/shim-launcher.ts';
 import { createLogger } from './logger.ts';
 import { ensureDevelopmentPki } from './pki/development-pki.ts';
@@ -81,7 +85,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   );
   // Job counts are read from the registry when scraped, long after it exists.
   const metrics = new Metrics(() => registry.countByStatus());
-  const launcher = new ShimLauncher(...(await detectProtections(config, logger)));
+  const launcher = new ShimLauncher(...(await detectProtections(config, db, logger)));
   const registry: JobRegistry = new JobRegistry({
     store: new JobStore(db),
     launcher,
@@ -99,7 +103,14 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     registry,
     logger,
     protections: launcher.protections,
-    limits: { ...config.limits, enforceable: new Set(launcher.protections.enforceableLimits) },
+    limits: {
+      ...config.limits,
+      enforceable: new Set(launcher.protections.enforceableLimits),
+      sandbox: {
+        available: launcher.protections.sandbox.privateRoot,
+        hostRoles: config.sandbox.hostRoles,
+      },
+    },
     identityPolicy: policy.resolve,
     rateLimit: {
       perSecond: config.perClient.requestsPerSecond,
@@ -179,6 +190,7 @@ async function stop(server: Server, registry: JobRegistry, config: Config): Prom
 
 async function detectProtections(
   config: Config,
+  db: DatabaseSync,
   logger: Logger,
 ): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
   const isRoot = process.getuid?.() === 0;
@@ -188,6 +200,7 @@ async function detectProtections(
     networkNamespace: isRoot && !config.hostNetwork,
     user: isRoot ? resolveJobUser(config.jobUser) : undefined,
     required: config.isolation === 'required',
+    sandbox: isRoot && config.sandbox.mode === 'private' ? sandboxSettings(config, db) : undefined,
   };
   if (!isRoot || cgroups === undefined) {
     logger.warn(
@@ -196,6 +209,15 @@ async function detectProtections(
     );
   }
   return [cgroups, isolation];
+}
+
+function sandboxSettings(config: Config, db: DatabaseSync): SandboxSettings {
+  const hostIds = hostAccountIds();
+  return {
+    binds: config.sandbox.binds,
+    accounts: new ClientAccounts(db, config.sandbox.uidRange, (id) => hostIds.has(id)),
+    images: new ImageStore(join(config.dataDir, 'images')),
+  };
 }
 
 function printTryIt(config: Config, port: number): void {

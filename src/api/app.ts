@@ -43,7 +43,13 @@ export function createApp(options: AppOptions): Koa<AppState> {
 
   const health = new Router<AppState>();
   health.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok', client: ctx.state.identity, protections: options.protections };
+    const { protections } = options;
+    const hostFilesystemRoles = [...options.limits.sandbox.hostRoles];
+    ctx.body = {
+      status: 'ok',
+      client: ctx.state.identity,
+      protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },
+    };
   });
 
   const jobs = jobsRouter(options.registry, options.limits, options.metrics);

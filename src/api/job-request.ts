@@ -1,8 +1,13 @@
 // Turns a POST /v1/jobs body into a JobSpec: validates its shape (zod), then applies the server's
 // default limits and the caller's role ceilings. Every rejection names the offending field.
 import { z } from 'zod';
-import { InvalidRequestError, LimitExceedsCeilingError } from '../errors.ts';
-import type { JobSpec, ResourceLimits } from '../worker/job.ts';
+import {
+  InvalidRequestError,
+  LimitExceedsCeilingError,
+  LimitNotEnforceableError,
+  SandboxNotAllowedError,
+} from '../errors.ts';
+import { IMAGE_NAME, type JobSpec, type ResourceLimits, type SandboxMode } from '../worker/job.ts';
 import type { Role } from '../pki/roles.ts';
 import { formatBytes, parseDuration, parseSize } from './quantities.ts';
 
@@ -13,7 +18,20 @@ export interface LimitPolicy {
   readonly ceilings: Readonly<Record<Role, ResourceLimits & { readonly timeoutMs?: number }>>;
   /** Which kinds the host can enforce; defaults of other kinds are not applied. */
   readonly enforceable: ReadonlySet<'cpu' | 'memory' | 'pids' | 'io'>;
+  readonly sandbox: SandboxPolicy;
 }
+
+/** The operator's word on the job's filesystem; a request only chooses within it. */
+export interface SandboxPolicy {
+  /** Whether this host gives the private sandbox; without it every job runs on the host. */
+  readonly available: boolean;
+  /** Roles that may ask for `"sandbox": "host"`. */
+  readonly hostRoles: ReadonlySet<Role>;
+}
+
+/** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
+const SANDBOX_WORK_DIR = '/work';
+
 
 const NO_NUL = (value: string): boolean => !value.includes('\0');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -52,7 +70,12 @@ const jobRequestSchema = z.strictObject({
     .startsWith('/', 'must be an absolute path')
     .max(4096)
     .refine(NO_NUL, 'must not contain NUL bytes')
-    .default('/'),
+    .optional(),
+  sandbox: z.enum(['private', 'host']).optional(),
+  image: z
+    .string()
+    .regex(IMAGE_NAME, 'must be an image name: a-z, 0-9, ".", "_" and "-", up to 64')
+    .optional(),
   limits: z
     .strictObject({
       // The kernel's smallest CPU quota is 1 ms per 100 ms period: a hundredth of a CPU.
@@ -79,16 +102,44 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     throw new InvalidRequestError(`invalid job request: ${summary}`, details);
   }
   const request = parsed.data;
+  const sandbox = resolveSandbox(request, role, policy.sandbox);
   const limits = resolveLimits(request, role, policy);
   const timeoutMs = resolveTimeout(request, role, policy);
   return {
     command: request.command,
     args: request.args,
     env: request.env,
-    cwd: request.cwd,
+    cwd: request.cwd ?? (sandbox === 'private' ? SANDBOX_WORK_DIR : '/'),
     limits,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    sandbox,
+    ...(request.image === undefined ? {} : { image: request.image }),
   };
+}
+
+/**
+ * A job gets the private sandbox unless it asks for the host and its role may have it. Where the
+ * host gives no sandbox (best-effort isolation without root), every job runs on the host, as the
+ * job's record and /healthz say.
+ */
+function resolveSandbox(request: JobRequest, role: Role, policy: SandboxPolicy): SandboxMode {
+  if (request.sandbox === 'host' && request.image !== undefined) {
+    throw new InvalidRequestError('invalid job request: image: an image runs in the sandbox', [
+      { field: 'image', message: 'not with "sandbox": "host"' },
+    ]);
+  }
+  if (request.sandbox === 'host' && !policy.hostRoles.has(role))
+    throw new SandboxNotAllowedError(role);
+  if (!policy.available) {
+    if (request.image !== undefined || request.sandbox === 'private') {
+      throw new LimitNotEnforceableError(
+        request.image === undefined ? 'sandbox' : 'image',
+        'this host gives no private sandbox (it needs root and namespaces)',
+      );
+    }
+    return 'host';
+  }
+  return request.sandbox ?? 'private';
 }
 
 function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): ResourceLimits {

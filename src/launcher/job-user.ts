@@ -20,3 +20,25 @@ export function resolveJobUser(nameOrUid: string, passwdPath = '/etc/passwd'): J
   }
   throw new Error(`job user '${nameOrUid}' is not in ${passwdPath}`);
 }
+
+/** Every uid and gid the host's account files name: none of them may be given to a client. */
+export function hostAccountIds(
+  passwdPath = '/etc/passwd',
+  groupPath = '/etc/group',
+): ReadonlySet<number> {
+  const ids = new Set<number>();
+  for (const [path, columns] of [
+    [passwdPath, [2, 3]],
+    [groupPath, [2]],
+  ] as const) {
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const fields = line.split(':');
+      for (const column of columns) {
+        const id = Number(fields[column]);
+        if (fields[column] !== undefined && fields[column] !== '' && Number.isInteger(id))
+          ids.add(id);
+      }
+    }
+  }
+  return ids;
+}

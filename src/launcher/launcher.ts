@@ -6,6 +6,8 @@ import type { LimitKind } from './cgroups/cgroup.ts';
 
 export interface LaunchRequest {
   readonly jobId: string;
+  /** The client the job belongs to: in the private sandbox, each client has its own uid. */
+  readonly owner: string;
   /** The job's directory: the launcher's supervisor writes output and exit status there. */
   readonly dir: string;
   readonly spec: JobSpec;
@@ -55,7 +57,22 @@ export interface Protections {
   readonly pidNamespace: boolean;
   readonly networkNamespace: boolean;
   readonly mountNamespace: boolean;
+  /** The account of jobs on the host's filesystem (and of every job without the sandbox). */
   readonly jobUser: string;
+  readonly sandbox: SandboxProtections;
+}
+
+/** Which parts of the per-job sandbox this host gives (see docs/design.md). */
+export interface SandboxProtections {
+  /** Own root (pivot_root) from read-only binds, tmpfs writable space, own /proc, /dev, /sys. */
+  readonly privateRoot: boolean;
+  /** Each client's jobs run as that client's own uid, from `uidRange`. */
+  readonly uidPerClient: boolean;
+  readonly uidRange: { readonly first: number; readonly last: number } | null;
+  /** The system-call filter modelled on Docker's default profile. */
+  readonly seccomp: boolean;
+  /** Host paths a private sandbox sees, as `path` (read-only) or `path:rw`. */
+  readonly binds: readonly string[];
 }
 
 export interface Launcher {

@@ -12,7 +12,7 @@ import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
 import type { ResourceLimits } from '../worker/job.ts';
 import { blockDevicesOf } from './block-devices.ts';
 import type { CgroupDriver, JobCgroup, LimitKind } from './cgroups/cgroup.ts';
-import { jobEnvironment } from './environment.ts';
+import { jobEnvironment, SANDBOX_ACCOUNT } from './environment.ts';
 import type { JobUser } from './job-user.ts';
 import {
   outcomeWithoutExit,
@@ -28,6 +28,7 @@ import {
   outcomeFromStatus,
   supervisorHasExited,
 } from './shim-handle.ts';
+import { describeBinds, sandboxArguments, type SandboxSettings } from './sandbox.ts';
 import { readShimStatus, shimFiles, writeEnvironmentFile } from './shim-files.ts';
 
 export const SHIM_PATH = join(
@@ -43,8 +44,10 @@ export interface IsolationSettings {
   readonly pidNamespace: boolean;
   /** Own network namespace with only loopback; false lets jobs use the host network. */
   readonly networkNamespace: boolean;
-  /** The account jobs run as; undefined runs them as the server's own user. */
+  /** The account jobs on the host's filesystem run as; undefined: the server's own user. */
   readonly user: JobUser | undefined;
+  /** The private sandbox (needs root and the PID namespace); undefined where there is none. */
+  readonly sandbox: SandboxSettings | undefined;
   /** Refuse to start jobs rather than run them with less protection than configured. */
   readonly required: boolean;
 }
@@ -82,6 +85,7 @@ export class ShimLauncher implements Launcher {
       mountNamespace: isolation.pidNamespace,
       networkNamespace: isolation.networkNamespace,
       jobUser: isolation.user?.name ?? `uid ${process.getuid?.() ?? 'unknown'}`,
+      sandbox: sandboxProtections(isolation.sandbox),
     };
     this.#refusal = isolation.required ? missingProtection(cgroups, isolation) : undefined;
   }
@@ -134,7 +138,10 @@ export class ShimLauncher implements Launcher {
 
   async #createCgroup(request: LaunchRequest): Promise<JobCgroup | undefined> {
     if (this.#cgroups === undefined) return undefined;
-    const devices = blockDevicesOf(['/', request.spec.cwd]);
+    // A sandboxed job writes to memory (tmpfs); only a host job's cwd is a path on a disk.
+    const devices = blockDevicesOf(
+      request.spec.sandbox === 'host' ? ['/', request.spec.cwd] : ['/'],
+    );
     try {
       return await this.#cgroups.create(request.jobId, request.spec.limits, devices);
     } catch (error) {
@@ -142,14 +149,21 @@ export class ShimLauncher implements Launcher {
     }
   }
 
-  #shimArguments(request: LaunchRequest, cgroup: JobCgroup | undefined): string[] {
+  async #shimArguments(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<string[]> {
     const files = shimFiles(request.dir);
     const args = ['--dir', request.dir, '--events', files.events, '--control', files.control];
     for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
     if (this.#isolation.pidNamespace) args.push('--pidns');
     if (this.#isolation.networkNamespace) args.push('--netns');
-    const user = this.#isolation.user;
-    if (user !== undefined) args.push('--uid', String(user.uid), '--gid', String(user.gid));
+    // The filter needs no privilege (no_new_privs is set first), so every job gets it.
+    args.push('--seccomp');
+    const sandbox = this.#sandboxFor(request);
+    if (sandbox !== undefined) {
+      args.push(...(await sandboxArguments(sandbox, request.jobId, request.owner, request.spec)));
+    } else if (this.#isolation.user !== undefined) {
+      const user = this.#isolation.user;
+      args.push('--uid', String(user.uid), '--gid', String(user.gid));
+    }
     args.push('--cwd', request.spec.cwd);
     if (request.spec.timeoutMs !== undefined)
       args.push('--timeout', String(request.spec.timeoutMs));
@@ -158,17 +172,32 @@ export class ShimLauncher implements Launcher {
     return args;
   }
 
+  /** The sandbox settings if this job runs in a private sandbox. */
+  #sandboxFor(request: LaunchRequest): SandboxSettings | undefined {
+    if (request.spec.sandbox !== 'private') return undefined;
+    if (this.#isolation.sandbox === undefined) {
+      throw new LimitNotEnforceableError(
+        'sandbox',
+        'this host gives no private sandbox (it needs root and namespaces)',
+      );
+    }
+    return this.#isolation.sandbox;
+  }
+
   async #spawnShim(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<LaunchResult> {
+    const shimArguments = await this.#shimArguments(request, cgroup);
+    const account =
+      request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
     const environmentFile = await writeEnvironmentFile(
       request.dir,
-      jobEnvironment(this.#isolation.user, request.spec.env),
+      jobEnvironment(account, request.spec.env),
     );
     const logFd = openSync(shimFiles(request.dir).log, 'a', 0o600);
     let child;
     try {
       child = spawn(
         this.#shimPath,
-        ['--env-file', environmentFile, ...this.#shimArguments(request, cgroup)],
+        ['--env-file', environmentFile, ...shimArguments],
         {
           detached: true,
           stdio: ['ignore', 'pipe', logFd],
@@ -197,6 +226,17 @@ export class ShimLauncher implements Launcher {
     const handle = await ShimJobHandle.attach(request.dir, report.startedAt, cgroup);
     return { kind: 'started', handle };
   }
+}
+
+function sandboxProtections(settings: SandboxSettings | undefined): Protections['sandbox'] {
+  const range = settings?.accounts.range;
+  return {
+    privateRoot: settings !== undefined,
+    uidPerClient: settings !== undefined,
+    uidRange: range === undefined ? null : { first: range.first, last: range.first + range.count - 1 },
+    seccomp: true,
+    binds: settings === undefined ? [] : describeBinds(settings.binds),
+  };
 }
 
 /** Why jobs cannot get the protection the configuration requires, if they cannot. */

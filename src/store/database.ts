@@ -32,6 +32,13 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX jobs_owner_seq ON jobs (owner, seq DESC);
    CREATE INDEX jobs_seq ON jobs (seq DESC);`,
+  // Jobs recorded before the sandbox existed ran on the host's filesystem.
+  `ALTER TABLE jobs ADD COLUMN sandbox TEXT NOT NULL DEFAULT 'host';
+   ALTER TABLE jobs ADD COLUMN image TEXT;
+   CREATE TABLE client_accounts (
+     client TEXT PRIMARY KEY,
+     uid INTEGER NOT NULL UNIQUE
+   );`,
 ];
 
 export class SchemaTooNewError extends Error {

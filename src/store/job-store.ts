@@ -1,7 +1,13 @@
 // Rows of the jobs table to and from Job values. The only module that writes SQL for jobs.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
-import type { Job, JobStatus, ResourceLimits, ResourceUsage } from '../worker/job.ts';
+import type {
+  Job,
+  JobStatus,
+  ResourceLimits,
+  ResourceUsage,
+  SandboxMode,
+} from '../worker/job.ts';
 
 interface JobRow {
   id: string;
@@ -12,6 +18,8 @@ interface JobRow {
   cwd: string;
   limits: string;
   timeout_ms: number | null;
+  sandbox: string;
+  image: string | null;
   status: string;
   exit_code: number | null;
   signal: string | null;
@@ -74,9 +82,9 @@ export class JobStore {
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#insert = db.prepare(
-      `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, status,
-         created_at, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
+         image, status, created_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#all = db.prepare('SELECT * FROM jobs ORDER BY seq DESC');
@@ -109,6 +117,8 @@ export class JobStore {
         job.cwd,
         JSON.stringify(job.limits),
         job.timeoutMs,
+        job.sandbox,
+        job.image,
         job.status,
         job.createdAt,
         this.#seq,
@@ -180,6 +190,8 @@ function fromRow(row: JobRow): Job {
     cwd: row.cwd,
     limits: JSON.parse(row.limits) as ResourceLimits,
     timeoutMs: row.timeout_ms,
+    sandbox: row.sandbox as SandboxMode,
+    image: row.image,
     status: row.status as JobStatus,
     exitCode: row.exit_code,
     signal: row.signal,

@@ -30,6 +30,16 @@ export interface ResourceLimits {
   readonly ioWriteBytesPerSecond?: number;
 }
 
+/**
+ * The filesystem a job sees. `private`: its own root built from the operator's read-only binds
+ * (or an image), memory-backed writable space, and its client's own uid. `host`: the host's
+ * filesystem as the job user sees it, for roles the operator allows.
+ */
+export type SandboxMode = 'private' | 'host';
+
+/** An image's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit. */
+export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 export interface JobSpec {
   readonly command: string;
   readonly args: readonly string[];
@@ -39,6 +49,9 @@ export interface JobSpec {
   readonly limits: ResourceLimits;
   /** Wall-clock limit in milliseconds; undefined for none. */
   readonly timeoutMs?: number;
+  readonly sandbox: SandboxMode;
+  /** An operator-imported root filesystem instead of the host's binds (private sandbox only). */
+  readonly image?: string;
 }
 
 export interface ResourceUsage {
@@ -56,6 +69,8 @@ export interface Job {
   readonly cwd: string;
   readonly limits: ResourceLimits;
   readonly timeoutMs: number | null;
+  readonly sandbox: SandboxMode;
+  readonly image: string | null;
   readonly status: JobStatus;
   readonly exitCode: number | null;
   readonly signal: string | null;

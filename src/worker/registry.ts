@@ -120,6 +120,7 @@ export class JobRegistry {
       await createOutputFiles(dir);
       result = await this.#options.launcher.launch({
         jobId: job.id,
+        owner,
         dir,
         spec,
         maxOutputBytes: this.#options.maxOutputBytes,
@@ -243,6 +244,8 @@ export class JobRegistry {
       cwd: spec.cwd,
       limits: spec.limits,
       timeoutMs: spec.timeoutMs ?? null,
+      sandbox: spec.sandbox,
+      image: spec.image ?? null,
       status: 'starting',
       exitCode: null,
       signal: null,

@@ -23,6 +23,7 @@ interface Protections {
   pidNamespace: boolean;
   networkNamespace: boolean;
   jobUser: string;
+  sandbox: { privateRoot: boolean };
 }
 
 describe('limits and isolation', () => {
@@ -125,12 +126,15 @@ describe('limits and isolation', () => {
     assert.match(output, /^refused/);
   });
 
-  it('runs jobs as the unprivileged job user', async (t) => {
+  it('runs jobs on the host filesystem as the unprivileged job user', async (t) => {
     if (protections.jobUser === '' || protections.jobUser.startsWith('uid')) {
       return t.skip('the server is not root: jobs run as its own user');
     }
-    const { output } = await run({ command: 'id', args: ['-un'] });
-    assert.equal(output.trim(), protections.jobUser);
+    const response = await server.request('admin', 'POST', '/v1/jobs?follow=true', {
+      json: { command: 'id', args: ['-un'], sandbox: 'host' },
+    });
+    assert.equal(response.status, 201, response.text());
+    assert.equal(response.text().trim(), protections.jobUser);
   });
 
   it('stops a daemonised grandchild (setsid and double fork)', async () => {

@@ -1,0 +1,87 @@
+// Root filesystem images: directories under DATA_DIR/images, imported by the operator from
+// tarballs (`npm run images`), shared read-only by the jobs that name them. A job that names an
+// image sees the image's top-level entries where a host job sees the operator's binds.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { IMAGE_NAME } from '../worker/job.ts';
+
+/** Top-level paths the sandbox makes itself; an image's own are not used. */
+const SANDBOX_OWNED = new Set(['proc', 'sys', 'dev', 'tmp', 'run', 'work']);
+
+export interface ImageInfo {
+  readonly name: string;
+  readonly importedAt: Date;
+}
+
+export class ImageStore {
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** The image's root directory, or undefined if there is no such image. */
+  rootOf(name: string): string | undefined {
+    if (!IMAGE_NAME.test(name)) return undefined;
+    const root = join(this.#dir, name, 'rootfs');
+    return existsSync(root) ? root : undefined;
+  }
+
+  /** What the sandbox binds read-only for a job of this image: each top-level entry. */
+  async topLevelEntries(root: string): Promise<string[]> {
+    const entries = await readdir(root);
+    return entries.filter((entry) => !SANDBOX_OWNED.has(entry)).sort();
+  }
+
+  async list(): Promise<ImageInfo[]> {
+    if (!existsSync(this.#dir)) return [];
+    const names = (await readdir(this.#dir)).filter((name) => IMAGE_NAME.test(name)).sort();
+    return Promise.all(
+      names.map(async (name) => ({
+        name,
+        importedAt: (await stat(join(this.#dir, name))).mtime,
+      })),
+    );
+  }
+
+  /**
+   * Unpacks a tarball into a new image. Files belong to root whatever the archive says, and the
+   * sandbox binds images nosuid and nodev, so an archive's set-uid bits and device nodes do
+   * nothing. The image appears whole or not at all (unpacked aside, then renamed).
+   */
+  async import(name: string, tarball: string): Promise<void> {
+    if (!IMAGE_NAME.test(name))
+      throw new Error(`image name '${name}' must match ${IMAGE_NAME.source}`);
+    if (this.rootOf(name) !== undefined) throw new Error(`image '${name}' exists; rm it first`);
+    await mkdir(this.#dir, { recursive: true, mode: 0o755 });
+    const staging = await mkdtemp(join(this.#dir, `.import-${name}-`));
+    try {
+      const rootfs = join(staging, 'rootfs');
+      await mkdir(rootfs, { mode: 0o755 });
+      await promisify(execFile)('tar', [
+        '--extract',
+        '--no-same-owner',
+        '--file',
+        tarball,
+        '--directory',
+        rootfs,
+      ]);
+      await rename(staging, join(this.#dir, name));
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Jobs already running on the image keep what they have opened; new files vanish. */
+  async remove(name: string): Promise<boolean> {
+    if (this.rootOf(name) === undefined) return false;
+    const doomed = join(this.#dir, `.removing-${name}-${process.pid}`);
+    await rename(join(this.#dir, name), doomed);
+    await rm(doomed, { recursive: true, force: true });
+    return true;
+  }
+}
