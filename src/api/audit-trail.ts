@@ -68,6 +68,8 @@ function detailsOf(
       envNames: job.envNames,
       limits: job.limits,
       timeoutMs: job.timeoutMs,
+      sandbox: job.sandbox,
+      image: job.image,
       follow: ctx.query.follow === 'true' || ctx.query.follow === '1',
     };
   }

@@ -180,7 +180,24 @@ const JOB_REQUEST: JsonSchema = {
       propertyNames: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 },
       additionalProperties: { type: 'string', maxLength: 32 * 1024 },
     },
-    cwd: { type: 'string', pattern: '^/', maxLength: 4096, default: '/' },
+    cwd: {
+      type: 'string',
+      pattern: '^/',
+      maxLength: 4096,
+      description:
+        "a path as the job sees it: in the private sandbox its own writable `/work` (the default), on the host's filesystem `/`",
+    },
+    sandbox: {
+      enum: ['private', 'host'],
+      description:
+        "`private` (the default): the job's own root of read-only host paths or an image, memory-backed writable space, its client's own uid and a seccomp filter. `host`: the host's filesystem, for roles the server's configuration allows (`SANDBOX_NOT_ALLOWED` otherwise)",
+    },
+    image: {
+      type: 'string',
+      pattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
+      description:
+        'a root filesystem image the operator imported (`npm run images`), seen instead of the host paths',
+    },
     limits: {
       type: 'object',
       description:
@@ -222,6 +239,8 @@ const JOB: JsonSchema = {
     'cwd',
     'limits',
     'timeoutMs',
+    'sandbox',
+    'image',
     'status',
     'exitCode',
     'signal',
@@ -248,6 +267,11 @@ const JOB: JsonSchema = {
     cwd: { type: 'string' },
     limits: ref('schemas', 'ResourceLimits'),
     timeoutMs: { type: ['integer', 'null'] },
+    sandbox: {
+      enum: ['private', 'host'],
+      description: "the filesystem the job saw: its own sandbox, or the host's",
+    },
+    image: { type: ['string', 'null'], description: 'the image it ran in, if any' },
     status: ref('schemas', 'JobStatus'),
     exitCode: { type: ['integer', 'null'] },
     signal: { type: ['string', 'null'], description: 'e.g. SIGKILL' },
@@ -367,6 +391,7 @@ const HEALTH: JsonSchema = {
         'networkNamespace',
         'mountNamespace',
         'jobUser',
+        'sandbox',
       ],
       properties: {
         cgroups: { enum: ['v1', 'v2', 'none'] },
@@ -377,7 +402,38 @@ const HEALTH: JsonSchema = {
         pidNamespace: { type: 'boolean' },
         networkNamespace: { type: 'boolean' },
         mountNamespace: { type: 'boolean' },
-        jobUser: { type: 'string' },
+        jobUser: {
+          type: 'string',
+          description: "the account of jobs on the host's filesystem",
+        },
+        sandbox: {
+          type: 'object',
+          description: 'the per-job sandbox; a feature this host cannot give is false',
+          required: [
+            'privateRoot',
+            'uidPerClient',
+            'uidRange',
+            'seccomp',
+            'binds',
+            'hostFilesystemRoles',
+          ],
+          properties: {
+            privateRoot: { type: 'boolean' },
+            uidPerClient: { type: 'boolean' },
+            uidRange: nullable({
+              type: 'object',
+              required: ['first', 'last'],
+              properties: { first: { type: 'integer' }, last: { type: 'integer' } },
+            }),
+            seccomp: { type: 'boolean' },
+            binds: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'host paths a sandboxed job sees: `PATH` read-only, `PATH:rw`',
+            },
+            hostFilesystemRoles: { type: 'array', items: { enum: [...ROLES] } },
+          },
+        },
       },
     },
   },
@@ -522,7 +578,8 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   InvalidJobRequest: problem(
     400,
     'malformed JSON, an invalid field (each named in `errors`), a bad query parameter, a limit ' +
-      "above the caller's role ceiling, or a limit this host cannot enforce",
+      "above the caller's role ceiling, a limit or sandbox this host cannot give, or an image " +
+      'that does not exist',
   ),
   Unauthenticated: problem(
     401,
@@ -532,7 +589,8 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   Forbidden: problem(
     403,
     "`FORBIDDEN`: the caller's role may not do this; `CLIENT_DISABLED`: the server's identity " +
-      'policy disables the client',
+      "policy disables the client; `SANDBOX_NOT_ALLOWED`: the caller's role may not run jobs on " +
+      "the host's filesystem",
   ),
   ClientDisabled: problem(403, "the server's identity policy disables the client", [
     'CLIENT_DISABLED',
