@@ -1,27 +1,52 @@
-// Makes sure the Debian packages the project relies on are present: a C compiler for the job
-// supervisor, util-linux and procps for the tests' process tools, curl, openssl and sslscan. Runs at `npm install`; installs
-// only what is missing, and only where it can (root with apt-get), otherwise it says what to do.
+// Makes sure the Debian packages a command needs are present, installing only what is missing
+// and only where it can (root with apt-get); elsewhere it names the packages and stops.
+//   server (run by `npm install`): the C compiler and libseccomp for the job supervisor.
+//   test   (run by `npm test`):    the tools the tests drive jobs and the server with.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
-const NEEDED: readonly { command: string; packages: readonly string[] }[] = [
-  { command: 'cc', packages: ['gcc', 'libc6-dev'] },
-  { command: 'setsid', packages: ['util-linux'] },
-  { command: 'ps', packages: ['procps'] },
-  // The tests use curl as the README does, and openssl as an independent PKI consumer.
-  { command: 'curl', packages: ['curl'] },
-  { command: 'openssl', packages: ['openssl'] },
-  // The reliability suite checks the TLS configuration from outside with a real scanner.
-  { command: 'sslscan', packages: ['sslscan'] },
-];
-
-function has(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+interface Need {
+  /** A command on PATH, or an absolute path, whose presence means the packages are there. */
+  readonly probe: string;
+  readonly packages: readonly string[];
 }
 
-const missing = NEEDED.filter((need) => !has(need.command)).flatMap((need) => need.packages);
+const NEEDS: Readonly<Record<string, readonly Need[]>> = {
+  server: [
+    { probe: 'cc', packages: ['gcc', 'libc6-dev'] },
+    // The supervisor's seccomp filter is compiled by libseccomp, as Docker's and systemd's are.
+    { probe: '/usr/include/seccomp.h', packages: ['libseccomp-dev'] },
+  ],
+  test: [
+    { probe: 'setsid', packages: ['util-linux'] },
+    { probe: 'ps', packages: ['procps'] },
+    // Jobs run Debian's python3 (a job's PATH is the system's, not a version manager's).
+    { probe: '/usr/bin/python3', packages: ['python3'] },
+    // The tests use curl as the README does, and openssl as an independent PKI consumer.
+    { probe: 'curl', packages: ['curl'] },
+    { probe: 'openssl', packages: ['openssl'] },
+    // The reliability suite checks the TLS configuration from outside with a real scanner.
+    { probe: 'sslscan', packages: ['sslscan'] },
+    // The sandbox suite builds a root filesystem image from a static busybox.
+    { probe: '/bin/busybox', packages: ['busybox-static'] },
+  ],
+};
+
+function present(probe: string): boolean {
+  if (probe.startsWith('/')) return existsSync(probe);
+  return spawnSync('sh', ['-c', `command -v ${probe}`], { stdio: 'ignore' }).status === 0;
+}
+
+const purpose = process.argv[2] ?? 'server';
+const needs = NEEDS[purpose];
+if (needs === undefined) {
+  console.error(`install-system-packages: unknown purpose '${purpose}' (server or test)`);
+  process.exit(2);
+}
+const missing = needs.filter((need) => !present(need.probe)).flatMap((need) => need.packages);
 if (missing.length === 0) process.exit(0);
 
-const canInstall = process.getuid?.() === 0 && has('apt-get');
+const canInstall = process.getuid?.() === 0 && present('apt-get');
 if (!canInstall) {
   console.error(`install-system-packages: missing Debian packages: ${missing.join(' ')}`);
   console.error(`install them with: sudo apt-get install -y ${missing.join(' ')}`);

@@ -3,11 +3,14 @@
 // once the job's command has been exec'd), with each protection added on its own. The cgroups are
 // made and removed by the server's own cgroup driver, timed apart. Baseline: a bare spawn of the
 // same command, to its 'spawn' event. Then the cgroup move itself, after idle and right after
-// another move, which is where cgroup v1's cost lies.
+// another move, which is where cgroup v1's cost lies. The private sandbox (own root of read-only
+// binds, /proc, /dev, /sys, tmpfs, uid) and the seccomp filter are timed on their own and with
+// everything else; bubblewrap building the same view is timed beside them where it is installed,
+// as the alternative the sandbox was measured against (docs/design.md).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +19,7 @@ import type { CgroupDriver, JobCgroup } from '../../src/launcher/cgroups/cgroup.
 import { detectCgroups } from '../../src/launcher/cgroups/detect.ts';
 import { jobEnvironment } from '../../src/launcher/environment.ts';
 import { resolveJobUser, type JobUser } from '../../src/launcher/job-user.ts';
+import { DEFAULT_BINDS, parseBinds } from '../../src/launcher/sandbox.ts';
 import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
 import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
@@ -27,6 +31,8 @@ interface Protection {
   readonly netns?: boolean;
   readonly user?: boolean;
   readonly cgroups?: boolean;
+  readonly seccomp?: boolean;
+  readonly sandbox?: boolean;
 }
 
 const VARIANTS = {
@@ -35,15 +41,35 @@ const VARIANTS = {
   'shim + PID and mount namespaces': { pidns: true },
   'shim + PID, mount and network namespaces': { pidns: true, netns: true },
   'shim + cgroups (v1: 5 hierarchies)': { cgroups: true },
-  'shim + everything (as the server runs it)': {
+  'shim + seccomp filter': { seccomp: true },
+  'shim + private sandbox (PID, mount, net ns; binds, tmpfs, uid)': {
+    pidns: true,
+    netns: true,
+    sandbox: true,
+  },
+  'shim + everything, no sandbox (before the sandbox)': {
     pidns: true,
     netns: true,
     user: true,
     cgroups: true,
   },
+  'shim + everything (as the server runs it)': {
+    pidns: true,
+    netns: true,
+    cgroups: true,
+    seccomp: true,
+    sandbox: true,
+  },
 } as const satisfies Record<string, Protection>;
 
-type Variant = keyof typeof VARIANTS | 'bare spawn';
+const BWRAP = '/usr/bin/bwrap';
+/** What bubblewrap would need for the same view, to `true`'s exit (it reports no start). */
+const BWRAP_VARIANT = 'bubblewrap, the same view (to exit)' as const;
+
+type Variant = keyof typeof VARIANTS | 'bare spawn' | typeof BWRAP_VARIANT;
+
+/** A uid of the sandbox's default range, as the server gives a client. */
+const SANDBOX_UID = 200000;
 
 /** The server's defaults for a job that asks for no limits. */
 const DEFAULT_LIMITS = { cpus: 1, memoryBytes: 512 * 1024 * 1024, pids: 512 };
@@ -61,10 +87,15 @@ export const isolationCost: Scenario = {
     const variants: Variant[] = [
       'bare spawn',
       ...(Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]),
+      ...(existsSync(BWRAP) ? ([BWRAP_VARIANT] as const) : []),
     ];
     const runVariant = (samples: Samples) => async (variant: Variant) => {
       if (variant === 'bare spawn') {
         samples.add(variant, await bareSpawn());
+        return;
+      }
+      if (variant === BWRAP_VARIANT) {
+        samples.add(variant, await bubblewrap());
         return;
       }
       const protection: Protection = VARIANTS[variant];
@@ -78,15 +109,20 @@ export const isolationCost: Scenario = {
 
     const baseline = latency(measured.summary('bare spawn'));
     const figures: Figure[] = [];
-    for (const variant of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
+    for (const variant of variants.slice(1)) {
       if (measured.summary(variant).n === 0) continue;
       figures.push(compare(variant, latency(measured.summary(variant)), 'bare spawn', baseline));
     }
     const plain = measured.summary('shim, no isolation').p50;
     const everything = measured.summary('shim + everything (as the server runs it)').p50;
+    const before = measured.summary('shim + everything, no sandbox (before the sandbox)').p50;
     figures.push({
       name: 'cost of isolation at the supervisor (everything − none, p50)',
       value: single('ms', everything - plain),
+    });
+    figures.push({
+      name: "the sandbox's own cost on job start (everything − everything without it, p50)",
+      value: single('ms', everything - before),
     });
     if (cgroups !== undefined) {
       figures.push(
@@ -127,6 +163,20 @@ async function bareSpawn(): Promise<number> {
   return ms;
 }
 
+/** bubblewrap (Flatpak's sandbox) asked for the view jobshim builds, running `true`. */
+async function bubblewrap(): Promise<number> {
+  const args = ['--unshare-all', '--die-with-parent', '--new-session'];
+  for (const bind of parseBinds(DEFAULT_BINDS)) args.push('--ro-bind-try', bind.path, bind.path);
+  args.push('--proc', '/proc', '--dev', '/dev', '--ro-bind', '/sys', '/sys');
+  for (const dir of ['/tmp', '/var/tmp', '/run', '/work']) args.push('--tmpfs', dir);
+  args.push('--hostname', 'job-bench', '--chdir', '/work', '--', 'true');
+  const started = performance.now();
+  const child = spawn(BWRAP, args, { stdio: 'ignore', env: {} });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`bwrap exited ${code}`);
+  return performance.now() - started;
+}
+
 async function runShim(
   samples: Samples,
   variant: string,
@@ -154,7 +204,12 @@ async function runShim(
     for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
     if (protection.pidns === true) args.push('--pidns');
     if (protection.netns === true) args.push('--netns');
-    if (protection.user === true) {
+    if (protection.seccomp === true) args.push('--seccomp');
+    if (protection.sandbox === true) {
+      args.push('--sandbox', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID));
+      args.push('--hostname', 'job-bench', '--tmpfs-size', String(DEFAULT_LIMITS.memoryBytes));
+      for (const bind of parseBinds(DEFAULT_BINDS)) args.push('--ro-bind', bind.path, bind.path);
+    } else if (protection.user === true) {
       args.push('--uid', String(setup.user.uid), '--gid', String(setup.user.gid));
     }
     args.push('--cwd', '/', '--max-output', String(1024 ** 3), '--', 'true');

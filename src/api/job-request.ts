@@ -32,7 +32,6 @@ export interface SandboxPolicy {
 /** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
 const SANDBOX_WORK_DIR = '/work';
 
-
 const NO_NUL = (value: string): boolean => !value.includes('\0');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const size = z.union([z.number().int().positive(), z.string().min(1).max(32)]);

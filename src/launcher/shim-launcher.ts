@@ -186,8 +186,7 @@ export class ShimLauncher implements Launcher {
 
   async #spawnShim(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<LaunchResult> {
     const shimArguments = await this.#shimArguments(request, cgroup);
-    const account =
-      request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
+    const account = request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
     const environmentFile = await writeEnvironmentFile(
       request.dir,
       jobEnvironment(account, request.spec.env),
@@ -195,18 +194,14 @@ export class ShimLauncher implements Launcher {
     const logFd = openSync(shimFiles(request.dir).log, 'a', 0o600);
     let child;
     try {
-      child = spawn(
-        this.#shimPath,
-        ['--env-file', environmentFile, ...shimArguments],
-        {
-          detached: true,
-          stdio: ['ignore', 'pipe', logFd],
-          // jobshim runs as root: a client's LD_PRELOAD or LD_LIBRARY_PATH must not reach its
-          // dynamic loader. The job's environment goes through the file, to the job alone.
-          env: {},
-          cwd: '/',
-        },
-      );
+      child = spawn(this.#shimPath, ['--env-file', environmentFile, ...shimArguments], {
+        detached: true,
+        stdio: ['ignore', 'pipe', logFd],
+        // jobshim runs as root: a client's LD_PRELOAD or LD_LIBRARY_PATH must not reach its
+        // dynamic loader. The job's environment goes through the file, to the job alone.
+        env: {},
+        cwd: '/',
+      });
     } finally {
       closeSync(logFd);
     }
@@ -233,7 +228,8 @@ function sandboxProtections(settings: SandboxSettings | undefined): Protections[
   return {
     privateRoot: settings !== undefined,
     uidPerClient: settings !== undefined,
-    uidRange: range === undefined ? null : { first: range.first, last: range.first + range.count - 1 },
+    uidRange:
+      range === undefined ? null : { first: range.first, last: range.first + range.count - 1 },
     seccomp: true,
     binds: settings === undefined ? [] : describeBinds(settings.binds),
   };

@@ -1,13 +1,7 @@
 // Rows of the jobs table to and from Job values. The only module that writes SQL for jobs.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
-import type {
-  Job,
-  JobStatus,
-  ResourceLimits,
-  ResourceUsage,
-  SandboxMode,
-} from '../worker/job.ts';
+import type { Job, JobStatus, ResourceLimits, ResourceUsage, SandboxMode } from '../worker/job.ts';
 
 interface JobRow {
   id: string;

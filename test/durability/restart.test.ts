@@ -19,6 +19,7 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
+import { LATEST_SCHEMA_VERSION } from '../../src/store/database.ts';
 import {
   ROOT,
   startServer,
@@ -485,7 +486,7 @@ describe('durability across restarts', () => {
         const db = new DatabaseSync(dbPath);
         try {
           const current = db.prepare('PRAGMA user_version').get() as { user_version: number };
-          assert.equal(current.user_version, version === 99 ? 1 : 99);
+          assert.equal(current.user_version, version === 99 ? LATEST_SCHEMA_VERSION : 99);
           db.exec(`PRAGMA user_version = ${version}`);
         } finally {
           db.close();
@@ -501,7 +502,12 @@ describe('durability across restarts', () => {
       assert.equal(run.signal, null);
       assert.equal(run.code, 1, 'exits with a failure code rather than hanging');
       const printed = run.stdout + run.stderr;
-      assert.match(printed, /database schema version 99 is newer than this server knows \(1\)/);
+      assert.match(
+        printed,
+        new RegExp(
+          `database schema version 99 is newer than this server knows \\(${LATEST_SCHEMA_VERSION}\\)`,
+        ),
+      );
       const fatal = run.stdout
         .split('\n')
         .filter((line) => line.startsWith('{'))
@@ -510,7 +516,7 @@ describe('durability across restarts', () => {
       assert.equal(fatal.find((entry) => entry.level === 60)?.err?.code, 'SCHEMA_TOO_NEW');
       assert.ok(!fatal.some((entry) => entry.msg === 'listening'));
 
-      setVersion(1);
+      setVersion(LATEST_SCHEMA_VERSION);
       const restored = await launch({ baseDir: server.baseDir });
       const afterRestore = (await restored.request('admin', 'GET', '/v1/jobs')).json<{
         jobs: Job[];

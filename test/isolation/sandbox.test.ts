@@ -119,7 +119,8 @@ describe('a sandbox per job', () => {
     // /etc is in the default bind list, read-only.
     assert.ok(lines.includes('absent /etc/hostname') || lines.includes('present /etc/hostname'));
     const root = lines.filter((line) => !line.includes(' '));
-    for (const entry of ['dev', 'etc', 'proc', 'tmp', 'usr', 'work']) assert.ok(root.includes(entry));
+    for (const entry of ['dev', 'etc', 'proc', 'tmp', 'usr', 'work'])
+      assert.ok(root.includes(entry));
     assert.ok(!root.includes('root') && !root.includes('home'), `ls /: ${root.join(' ')}`);
   });
 
@@ -188,7 +189,10 @@ describe('a sandbox per job', () => {
     assert.doesNotMatch(output, /wrote/);
     assert.match(output, /No space left on device/);
     const after = await freeBytes();
-    assert.ok(before - after < 256 * 1024 ** 2, `the host lost ${(before - after) / 1024 ** 2} MiB`);
+    assert.ok(
+      before - after < 256 * 1024 ** 2,
+      `the host lost ${(before - after) / 1024 ** 2} MiB`,
+    );
   });
 
   it('refuses new user namespaces, mounts and the rest of the filter with EPERM; clone3 with ENOSYS', async (t) => {
@@ -217,17 +221,25 @@ describe('a sandbox per job', () => {
       'os._exit(0) if pid == 0 else print("fork", "OK" if os.waitpid(pid, 0)[1] == 0 else "FAIL")',
     ].join('\n');
     const { output } = await runJob('alice', { command: 'python3', args: ['-c', probe] });
-    assert.deepEqual(Object.fromEntries(output.trim().split('\n').map((line) => line.split(' '))), {
-      unshare: 'EPERM',
-      mount: 'EPERM',
-      keyctl: 'EPERM',
-      bpf: 'EPERM',
-      perf_event_open: 'EPERM',
-      userfaultfd: 'EPERM',
-      clone3: 'ENOSYS',
-      thread: 'OK',
-      fork: 'OK',
-    });
+    assert.deepEqual(
+      Object.fromEntries(
+        output
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' ')),
+      ),
+      {
+        unshare: 'EPERM',
+        mount: 'EPERM',
+        keyctl: 'EPERM',
+        bpf: 'EPERM',
+        perf_event_open: 'EPERM',
+        userfaultfd: 'EPERM',
+        clone3: 'ENOSYS',
+        thread: 'OK',
+        fork: 'OK',
+      },
+    );
   });
 
   it("runs each client's jobs as its own stable uid, never a host account's", async (t) => {
@@ -251,7 +263,11 @@ describe('a sandbox per job', () => {
     });
     assert.equal(refused.status, 403);
     assert.equal(refused.json().code, 'SANDBOX_NOT_ALLOWED');
-    const allowed = await runJob('admin', { command: 'sh', args: ['-c', 'test -d /root && echo host'], sandbox: 'host' });
+    const allowed = await runJob('admin', {
+      command: 'sh',
+      args: ['-c', 'test -d /root && echo host'],
+      sandbox: 'host',
+    });
     assert.equal(allowed.output.trim(), 'host');
     assert.equal(allowed.job.sandbox, 'host');
   });
@@ -286,7 +302,10 @@ describe('a sandbox per job', () => {
     assert.match(listed, /^busybox\t/m);
     const { job, output } = await runJob('bob', {
       command: '/bin/sh',
-      args: ['-c', 'ls /; ls /bin; test -e /usr/bin/python3 && echo host-usr; echo x > /work/f && cat /work/f'],
+      args: [
+        '-c',
+        'ls /; ls /bin; test -e /usr/bin/python3 && echo host-usr; echo x > /work/f && cat /work/f',
+      ],
       image: 'busybox',
     });
     assert.equal(job.exitCode, 0, output);
@@ -305,11 +324,17 @@ describe('a sandbox per job', () => {
 
   it('still runs ordinary jobs: sh, a pipeline, python3, a job writing 1 GiB of output', async (t) => {
     if (needsSandbox(t)) return;
-    const pipeline = await runJob('alice', sh('seq 1 1000 | grep 7 | wc -l; pwd; echo $HOME; whoami'));
+    const pipeline = await runJob(
+      'alice',
+      sh('seq 1 1000 | grep 7 | wc -l; pwd; echo $HOME; whoami'),
+    );
     assert.deepEqual(pipeline.output.trim().split('\n'), ['271', '/work', '/work', 'job']);
     const python = await runJob('alice', {
       command: 'python3',
-      args: ['-c', 'import sys, tempfile; tempfile.TemporaryFile().write(b"x"); print(sys.version_info[0])'],
+      args: [
+        '-c',
+        'import sys, tempfile; tempfile.TemporaryFile().write(b"x"); print(sys.version_info[0])',
+      ],
     });
     assert.equal(python.output.trim(), '3');
     const big = await server.startJob('alice', sh('head -c 1073741824 /dev/zero'));
