@@ -53,6 +53,8 @@ export interface JobRequest {
     readonly pids?: number;
   };
   readonly timeout?: string;
+  readonly sandbox?: 'private' | 'host';
+  readonly image?: string;
 }
 
 export function isActive(job: JobRecord): boolean {

@@ -628,8 +628,8 @@ describe('hostile input', () => {
           ['cwd'],
         );
       }
-      // The documented model: cwd is a path on the host; the mount namespace only gets its own
-      // /proc, so '..' is resolved by the kernel, and the job user's permissions bound the rest.
+      // The documented model: cwd is a path as the job sees it (in the sandbox, its own root), so
+      // '..' is resolved by the kernel inside that root, and the job's permissions bound the rest.
       const { output, status, job } = await run({ command: '/bin/pwd', cwd: '/tmp/../../etc' });
       assert.equal(status, 'exited');
       assert.equal(output.toString(), '/etc\n');

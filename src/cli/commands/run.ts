@@ -23,6 +23,8 @@ const OPTIONS = withConnection({
   memory: { type: 'string', short: 'm' },
   pids: { type: 'string' },
   timeout: { type: 'string' },
+  image: { type: 'string' },
+  'host-fs': { type: 'boolean' },
   'stop-on-interrupt': { type: 'boolean' },
   json: { type: 'boolean' },
 });
@@ -42,7 +44,11 @@ Options:
                           output, and exit with its status
   -e, --env NAME=VALUE    set a variable in the job's environment (repeatable); --env NAME
                           passes this shell's value of NAME
-      --cwd DIR           working directory of the job (absolute, on the server; default /)
+      --cwd DIR           working directory of the job (absolute, as the job sees it;
+                          default: its own writable /work in the sandbox)
+      --image NAME        run in a root filesystem image the operator imported
+      --host-fs           run on the server's own filesystem instead of a private sandbox
+                          (roles the server allows only, admin by default)
       --cpu N             CPU quota in CPUs, e.g. 0.5 (also --cpus)
   -m, --memory SIZE       memory limit, e.g. 256M or 1GiB
       --pids N            limit on processes and threads
@@ -62,7 +68,8 @@ Examples:
   jobctl run -f -- uname -a
   jobctl run -f -- sh -c 'echo out; echo err >&2; exit 3'; echo "status $?"
   ID=$(jobctl run --memory 256M --cpu 0.5 -- make -j2 test) && jobctl logs -f "$ID"
-  jobctl run --wait --timeout 10m -e CI=true --cwd /srv/app -- npm test
+  jobctl run --wait --timeout 10m -e CI=true -- sh -c 'git clone "$REPO" . && npm test'
+  jobctl run -f --image busybox -- ls /
 `;
 
 export const command: Command = {
@@ -115,6 +122,8 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
     ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
     ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
+    ...(values.image === undefined ? {} : { image: values.image }),
+    ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
   };
 }
 
