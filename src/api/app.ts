@@ -13,6 +13,7 @@ import type { LimitPolicy } from './job-request.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';
+import { refuseCrossSiteRequests } from './cross-site.ts';
 import { problemDetails } from './problem.ts';
 import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
@@ -38,6 +39,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(requestLog(options.logger, options.metrics.requestFinished));
   app.use(auditTrail(options.audit));
   app.use(problemDetails);
+  app.use(refuseCrossSiteRequests);
   app.use(identify(options.identityPolicy));
   app.use(rateLimitPerClient(options.rateLimit));
 

@@ -43,9 +43,16 @@ function describe(ctx: AppContext): AuditEvent | undefined {
     outcome: outcomeOf(ctx.status),
     status: ctx.status,
     client: clientOf(ctx),
-    jobId: job?.id ?? null,
+    // A refused action (another client's job is a 404, a role's a 403) names the job asked for.
+    jobId: job?.id ?? requestedJobId(ctx),
     details: detailsOf(jobAction, ctx, job),
   };
+}
+
+/** The id in the path, as the client sent it (bounded: it may be any string). */
+function requestedJobId(ctx: AppContext): string | null {
+  const id = (ctx as AppContext & { params?: Record<string, string | undefined> }).params?.id;
+  return id === undefined ? null : id.slice(0, 64);
 }
 
 function outcomeOf(status: number): AuditOutcome {

@@ -1,6 +1,8 @@
-// Reads a JSON request body with the checks a public endpoint needs: the right media type (415),
-// a size cap enforced while reading rather than after (413), and valid JSON (400).
+// Reads a JSON request body with the checks a public endpoint needs: the right media type and a
+// UTF-8 charset (415), a size cap enforced while reading rather than after (413), and valid JSON
+// with no key twice in one object (400).
 import { InvalidRequestError, WorkerError } from '../errors.ts';
+import { findDuplicateKey } from '../util/duplicate-key.ts';
 import type { AppContext } from './state.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -15,26 +17,68 @@ export async function readJsonBody(ctx: AppContext): Promise<unknown> {
       `expected Content-Type application/json, received '${ctx.get('Content-Type') || 'none'}'`,
     );
   }
-  const chunks: Buffer[] = [];
-  let received = 0;
-  try {
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      if (received > MAX_BODY_BYTES) throw tooLarge();
-      chunks.push(chunk);
-    }
-  } catch (error) {
-    if (error instanceof WorkerError) throw error;
-    // The client broke the body off (disconnected, or bad chunked framing): its fault, not ours.
-    throw new InvalidRequestError('the request body was cut off before its end');
+  const charset = ctx.request.charset;
+  if (charset !== '' && charset.toLowerCase() !== 'utf-8') {
+    throw new WorkerError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `expected a UTF-8 body (RFC 8259), received charset '${charset.slice(0, 40)}'`,
+    );
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = (await readCapped(ctx)).toString('utf8');
   if (text.trim() === '') return {};
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (error) {
     throw new InvalidRequestError(`the body is not valid JSON: ${(error as Error).message}`);
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined) {
+    const key = JSON.stringify(duplicate.slice(0, 64));
+    throw new InvalidRequestError(`the body has the key ${key} twice in one object`, [
+      { field: duplicate.slice(0, 64), message: 'appears twice' },
+    ]);
+  }
+  return body;
+}
+
+/**
+ * The body, up to MAX_BODY_BYTES. Past that (a chunked body declares no length) reading stops and
+ * the connection is closed after the 413: the rest is never read, and the stream is not
+ * destroyed under Koa, which would turn the answer into a bare 500.
+ */
+function readCapped(ctx: AppContext): Promise<Buffer> {
+  const request = ctx.req;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (error?: WorkerError): void => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('aborted', onError);
+      if (error === undefined) resolve(Buffer.concat(chunks));
+      else reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received <= MAX_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      request.pause();
+      ctx.set('Connection', 'close');
+      finish(tooLarge());
+    };
+    const onEnd = (): void => finish();
+    // The client broke the body off (disconnected, or bad chunked framing): its fault, not ours.
+    const onError = (): void =>
+      finish(new InvalidRequestError('the request body was cut off before its end'));
+    request.on('data', onData);
+    request.once('end', onEnd);
+    request.once('error', onError);
+    request.once('aborted', onError);
+  });
 }
 
 function tooLarge(): WorkerError {

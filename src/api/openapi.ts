@@ -590,7 +590,8 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
     403,
     "`FORBIDDEN`: the caller's role may not do this; `CLIENT_DISABLED`: the server's identity " +
       "policy disables the client; `SANDBOX_NOT_ALLOWED`: the caller's role may not run jobs on " +
-      "the host's filesystem",
+      "the host's filesystem; `CROSS_SITE_REQUEST`: a browser sent a state-changing request " +
+      "from another site's page (Sec-Fetch-Site or Origin)",
   ),
   ClientDisabled: problem(403, "the server's identity policy disables the client", [
     'CLIENT_DISABLED',

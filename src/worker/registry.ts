@@ -2,7 +2,7 @@
 // job in the store, hands launching to a Launcher, and answers every query through a Viewer, so a
 // client only ever sees the jobs it may see. It knows nothing of HTTP.
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -148,12 +148,26 @@ export class JobRegistry {
   get(viewer: Viewer, id: string): Job {
     const job = this.#store.get(id);
     if (job === undefined || !canSee(viewer, job)) throw new JobNotFoundError(id);
-    return job;
+    return this.#withLiveOutput(job);
   }
 
   list(viewer: Viewer, status?: JobStatus): Job[] {
     const jobs = this.#store.list(viewer.seesAll ? undefined : viewer.name);
-    return status === undefined ? jobs : jobs.filter((job) => job.status === status);
+    const selected = status === undefined ? jobs : jobs.filter((job) => job.status === status);
+    return selected.map((job) => this.#withLiveOutput(job));
+  }
+
+  /**
+   * The store learns a job's output size when it ends; while it runs, the size is what its
+   * supervisor has written so far (one stat of the output file).
+   */
+  #withLiveOutput(job: Job): Job {
+    if (!this.#active.has(job.id)) return job;
+    try {
+      return { ...job, outputBytes: statSync(join(this.#jobDir(job.id), OUTPUT_LOG)).size };
+    } catch {
+      return job;
+    }
   }
 
   /** Asks a running job to stop; returns at once, the job ends in its own time. */
