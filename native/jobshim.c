@@ -64,7 +64,8 @@ struct options {
 	const char *cwd;
 	long long timeout_ms; /* 0 = none */
 	long long grace_ms;
-	unsigned long long max_output; /* 0 = unlimited */
+	bool cap_output;               /* --max-output given: keep at most max_output bytes */
+	unsigned long long max_output; /* may be 0: the client's output budget is spent */
 	const char *env_file;
 	char **envp; /* the job's environment, read from env_file; never jobshim's own */
 	bool sandbox;  /* a private root built on DIR (needs --pidns) */
@@ -515,6 +516,10 @@ static void drop_privileges(const struct options *o, int error_fd)
 {
 	if (!o->set_uid && !o->set_gid)
 		return;
+	/* Nothing the job execs may regain a capability, whatever its file says. */
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			fail_child(error_fd, STAGE_SETUID, errno);
 	if (setgroups(0, NULL) < 0)
 		fail_child(error_fd, STAGE_SETGROUPS, errno);
 	if (o->set_gid && setgid(o->gid) < 0)
@@ -816,7 +821,7 @@ static void append_output(struct shim *s, const char *data, size_t len, bool is_
 	size_t keep = len;
 	if (s->output_broken)
 		keep = 0;
-	else if (s->opt->max_output > 0) {
+	else if (s->opt->cap_output) {
 		unsigned long long room = s->opt->max_output - s->output_bytes;
 		if (keep > room)
 			keep = (size_t)room;
@@ -1152,7 +1157,10 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 		else if (strcmp(arg, "--grace") == 0 && numeric_ok)
 			o->grace_ms = n;
 		else if (strcmp(arg, "--max-output") == 0 && numeric_ok)
+		{
+			o->cap_output = true;
 			o->max_output = (unsigned long long)n;
+		}
 		else if (strcmp(arg, "--env-file") == 0)
 			o->env_file = value;
 		else if (strcmp(arg, "--tmpfs-size") == 0 && numeric_ok && n > 0)

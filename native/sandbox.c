@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -25,8 +26,8 @@
 
 /* /proc entries Docker hides or makes read-only (moby's oci/defaults.go). */
 static const char *const masked_proc[] = {
-	"asound",      "acpi",      "kcore",        "keys",  "latency_stats", "timer_list",
-	"timer_stats", "sched_debug", "scsi",       NULL,
+	"asound",      "acpi",        "interrupts", "kcore", "keys", "latency_stats",
+	"timer_list",  "timer_stats", "sched_debug", "scsi", NULL,
 };
 static const char *const readonly_proc[] = { "bus", "fs", "irq", "sys", "sysrq-trigger", NULL };
 static const char *const masked_sys[] = { "firmware", "devices/virtual/powercap", NULL };
@@ -88,12 +89,47 @@ static int make_file(const char *path)
 	return 0;
 }
 
-/* A bind mount takes the flags of its source until remounted; only a remount applies ours. */
-static int bind(const char *source, const char *target, unsigned long flags)
+/*
+ * A recursive bind, with `attrs` (MOUNT_ATTR_*) set on it and on every mount below it: a remount
+ * would change the top mount alone, leaving a submount of a read-only path writable.
+ */
+static int bind(const char *source, const char *target, unsigned long long attrs)
 {
 	if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return -1;
-	return mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL);
+	struct mount_attr attr = { .attr_set = attrs };
+	return mount_setattr(AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr);
+}
+
+/*
+ * Fails with ELOOP if a component of `path` below `root` (the last included) is a symbolic
+ * link. Until pivot_root, paths resolve against the host's root: a link in an image or a bound
+ * host path (`var -> /etc`) would make the steps below create or mount on the host.
+ */
+static int refuse_symlinks(const char *root, const char *path)
+{
+	char buf[PATH_MAX];
+	size_t root_len = strlen(root);
+	if (join_path(buf, sizeof buf, root, path) < 0)
+		return -1;
+	for (char *p = buf + root_len + 1;; p++) {
+		bool end = *p == '\0';
+		if (*p != '/' && !end)
+			continue;
+		char saved = *p;
+		*p = '\0';
+		struct stat st;
+		int rc = lstat(buf, &st);
+		*p = saved;
+		if (rc < 0)
+			return errno == ENOENT ? 0 : -1; /* the rest is ours to create */
+		if (S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			return -1;
+		}
+		if (end)
+			return 0;
+	}
 }
 
 static int mount_tmpfs(const char *target, unsigned long flags, const char *mode,
@@ -111,7 +147,8 @@ static int mount_tmpfs(const char *target, unsigned long flags, const char *mode
 static int place_bind(const char *root, const struct sandbox_bind *b)
 {
 	char target[PATH_MAX];
-	if (join_path(target, sizeof target, root, b->target) < 0)
+	if (join_path(target, sizeof target, root, b->target) < 0 ||
+	    refuse_symlinks(root, b->target) < 0)
 		return -1;
 	struct stat st;
 	if (lstat(b->source, &st) < 0)
@@ -128,8 +165,9 @@ static int place_bind(const char *root, const struct sandbox_bind *b)
 	}
 	if ((S_ISDIR(st.st_mode) ? make_dirs(target) : make_file(target)) < 0)
 		return -1;
-	unsigned long flags = MS_NOSUID | MS_NODEV | (b->writable ? 0 : MS_RDONLY);
-	return bind(b->source, target, flags);
+	unsigned long long attrs =
+		MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->writable ? 0 : MOUNT_ATTR_RDONLY);
+	return bind(b->source, target, attrs);
 }
 
 static int mask_paths(const char *root, const char *const *paths)
@@ -143,7 +181,7 @@ static int mask_paths(const char *root, const char *const *paths)
 			continue;
 		int rc = S_ISDIR(st.st_mode)
 				 ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=0555")
-				 : mount("/dev/null", path, NULL, MS_BIND, NULL);
+				 : bind("/dev/null", path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
 		if (rc < 0)
 			return -1;
 	}
@@ -158,7 +196,9 @@ static int make_paths_readonly(const char *root, const char *const *paths)
 			return -1;
 		if (access(path, F_OK) < 0)
 			continue;
-		if (bind(path, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) < 0)
+		if (bind(path, path,
+			 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				 MOUNT_ATTR_NOEXEC) < 0)
 			return -1;
 	}
 	return 0;
@@ -198,14 +238,15 @@ static int make_symlink(const char *root, const char *name, const char *to)
 static int mount_dev(const char *root, const struct sandbox_spec *spec)
 {
 	char dev[PATH_MAX], path[PATH_MAX];
+	/* nodev on the tmpfs itself: only the device nodes bound below work. */
 	if (join_path(dev, sizeof dev, root, "dev") < 0 ||
-	    mount_tmpfs(dev, MS_NOSUID | MS_NOEXEC, "0755", 1024 * 1024, 0, 0) < 0)
+	    mount_tmpfs(dev, MS_NOSUID | MS_NOEXEC | MS_NODEV, "0755", 1024 * 1024, 0, 0) < 0)
 		return -1;
 	for (int i = 0; device_nodes[i]; i++) {
 		char host[64];
 		snprintf(host, sizeof host, "/dev/%s", device_nodes[i]);
 		if (join_path(path, sizeof path, dev, device_nodes[i]) < 0 || make_file(path) < 0 ||
-		    bind(host, path, MS_NOSUID | MS_NOEXEC) < 0)
+		    bind(host, path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
 			return -1;
 	}
 	/* Its own devpts instance: the host's terminals are not listed or reachable. */
@@ -222,7 +263,8 @@ static int mount_dev(const char *root, const struct sandbox_spec *spec)
 	if (join_path(path, sizeof path, dev, "shm") < 0 ||
 	    mount_tmpfs(path, MS_NOSUID | MS_NODEV, "1777", spec->tmpfs_bytes, 0, 0) < 0)
 		return -1;
-	return mount(NULL, dev, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL);
+	return mount(NULL, dev, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV,
+		     NULL);
 }
 
 static int mount_writable(const char *root, const struct sandbox_spec *spec)
@@ -241,6 +283,12 @@ static int mount_writable(const char *root, const struct sandbox_spec *spec)
 		char path[PATH_MAX];
 		if (join_path(path, sizeof path, root, dirs[i].path) < 0)
 			return -1;
+		/* An image's /var may be a link; then the job has no /var/tmp of ours. */
+		if (refuse_symlinks(root, dirs[i].path) < 0) {
+			if (errno == ELOOP && strcmp(dirs[i].path, "var/tmp") == 0)
+				continue;
+			return -1;
+		}
 		uid_t uid = dirs[i].owned_by_job ? spec->uid : 0;
 		gid_t gid = dirs[i].owned_by_job ? spec->gid : 0;
 		if (mount_tmpfs(path, MS_NOSUID | MS_NODEV, dirs[i].mode, spec->tmpfs_bytes, uid, gid) <
@@ -255,33 +303,39 @@ static int mount_writable(const char *root, const struct sandbox_spec *spec)
 }
 
 /*
- * The job's account has no line in the host's (or the image's) /etc/passwd; one is laid over
- * it so that `id -un`, `whoami` and $HOME lookups work. The source file is unlinked once bound:
- * the mount keeps it alive and nothing else shows it.
+ * The job's account has no line in the host's (or the image's) /etc/passwd; one is laid over it
+ * so that `id -un`, `whoami` and $HOME lookups work. Its file lives in the staging tmpfs, outside
+ * the new root, where no image entry can name it; the bind keeps it alive after pivot_root.
  */
-static int overlay_account_file(const char *root, const char *name, const char *content)
+static int overlay_account_file(const char *staging, const char *root, const char *name,
+				const char *content)
 {
 	char target[PATH_MAX], source[PATH_MAX];
 	struct stat st;
 	if (join_path(target, sizeof target, root, name) < 0 ||
-	    join_path(source, sizeof source, root, ".account") < 0)
+	    snprintf(source, sizeof source, "%s/%s", staging, strrchr(name, '/') + 1) >=
+		    (int)sizeof source) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
+	/* No /etc/passwd (an image without one), or a link to somewhere else: nothing to lay over. */
+	if (refuse_symlinks(root, name) < 0)
+		return errno == ELOOP ? 0 : -1;
 	if (stat(target, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	int fd = open(source, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(source, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	size_t len = strlen(content);
 	ssize_t written = write(fd, content, len);
 	close(fd);
-	if (written != (ssize_t)len || mount(source, target, NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
-		    0)
+	if (written != (ssize_t)len)
 		return -1;
-	return unlink(source);
+	return bind(source, target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }
 
-static int overlay_accounts(const char *root, const struct sandbox_spec *spec)
+static int overlay_accounts(const char *staging, const char *root,
+			    const struct sandbox_spec *spec)
 {
 	char passwd[512], group[256];
 	snprintf(passwd, sizeof passwd,
@@ -291,9 +345,9 @@ static int overlay_accounts(const char *root, const struct sandbox_spec *spec)
 		 (unsigned)spec->uid, (unsigned)spec->gid);
 	snprintf(group, sizeof group, "root:x:0:\nnogroup:x:65534:\njob:x:%u:\n",
 		 (unsigned)spec->gid);
-	if (overlay_account_file(root, "etc/passwd", passwd) < 0)
+	if (overlay_account_file(staging, root, "etc/passwd", passwd) < 0)
 		return -1;
-	return overlay_account_file(root, "etc/group", group);
+	return overlay_account_file(staging, root, "etc/group", group);
 }
 
 /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only ours. */
@@ -305,20 +359,27 @@ static int switch_root(const char *root, const char **step)
 	STEP("detach the host's root");
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return -1;
-	/* Read-only per mount, not per superblock: the unlinked account files would make a
-	 * superblock remount fail with EBUSY. */
+	/* The root is a bind of a directory of the staging tmpfs: read-only per mount. */
 	STEP("make the root read-only");
 	return mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
 }
 
 int sandbox_enter(const struct sandbox_spec *spec, const char **step)
 {
-	const char *root = spec->staging;
+	/* staging: a small tmpfs holding the new root and, outside it, the account files. */
+	const char *staging = spec->staging;
+	char root[PATH_MAX];
+	if (snprintf(root, sizeof root, "%s/root", staging) >= (int)sizeof root) {
+		errno = ENAMETOOLONG;
+		STEP("staging path");
+		return -1;
+	}
 	STEP("make mounts private");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
 	STEP("mount the root tmpfs");
-	if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
+	if (mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=2m") < 0 ||
+	    mkdir(root, 0755) < 0 || mount(root, root, NULL, MS_BIND, NULL) < 0)
 		return -1;
 	STEP("bind host paths");
 	for (int i = 0; i < spec->bind_count; i++)
@@ -337,7 +398,7 @@ int sandbox_enter(const struct sandbox_spec *spec, const char **step)
 	if (mount_writable(root, spec) < 0)
 		return -1;
 	STEP("write the job's account");
-	if (overlay_accounts(root, spec) < 0)
+	if (overlay_accounts(staging, root, spec) < 0)
 		return -1;
 	STEP("set the hostname");
 	if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)

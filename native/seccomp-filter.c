@@ -16,14 +16,18 @@ static const char *const denied[] = {
 	"acct", "add_key", "bpf", "chroot", "clock_adjtime", "clock_settime", "create_module",
 	"delete_module", "fanotify_init", "finit_module", "fsconfig", "fsmount", "fsopen",
 	"fspick", "get_kernel_syms", "init_module", "io_uring_enter", "io_uring_register",
-	"io_uring_setup", "ioperm", "iopl", "kexec_file_load", "kexec_load", "keyctl",
-	"lookup_dcookie", "mount", "mount_setattr", "move_mount", "name_to_handle_at",
-	"nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
-	"query_module", "quotactl", "quotactl_fd", "reboot", "request_key", "setdomainname",
-	"sethostname", "setns", "settimeofday", "stime", "swapoff", "swapon", "syslog",
-	"_sysctl", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vhangup",
-	"vm86", "vm86old",
+	"io_uring_setup", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl",
+	"lookup_dcookie", "mbind", "migrate_pages", "mount", "mount_setattr", "move_mount",
+	"move_pages", "name_to_handle_at", "nfsservctl", "open_by_handle_at", "open_tree",
+	"open_tree_attr", "perf_event_open", "pidfd_getfd", "pivot_root", "process_madvise",
+	"query_module", "quotactl", "quotactl_fd", "reboot", "request_key", "set_mempolicy",
+	"setdomainname", "sethostname", "setns", "settimeofday", "stime", "swapoff", "swapon",
+	"syslog", "_sysctl", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat",
+	"vhangup", "vm86", "vm86old",
 };
+
+/* vsock reaches the hypervisor's host side, which no network namespace covers. */
+#define AF_VSOCK_FAMILY 40
 
 /* Any of these in clone's flags would make a namespace: what CAP_SYS_ADMIN guards. */
 static const unsigned long namespace_flags[] = {
@@ -53,6 +57,10 @@ static int build(scmp_filter_ctx ctx)
 		if ((rc = deny_by_name(ctx, denied[i], EPERM)) < 0)
 			return rc;
 	if ((rc = deny_by_name(ctx, "clone3", ENOSYS)) < 0)
+		return rc;
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+			      SCMP_A0(SCMP_CMP_EQ, AF_VSOCK_FAMILY));
+	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < sizeof namespace_flags / sizeof namespace_flags[0]; i++) {
 		unsigned long flag = namespace_flags[i];

@@ -33,7 +33,8 @@ export class ImageStore {
   /** What the sandbox binds read-only for a job of this image: each top-level entry. */
   async topLevelEntries(root: string): Promise<string[]> {
     const entries = await readdir(root);
-    return entries.filter((entry) => !SANDBOX_OWNED.has(entry)).sort();
+    // Hidden entries are not part of a root filesystem's layout: none is trusted to be one.
+    return entries.filter((entry) => !SANDBOX_OWNED.has(entry) && !entry.startsWith('.')).sort();
   }
 
   async list(): Promise<ImageInfo[]> {
@@ -48,9 +49,11 @@ export class ImageStore {
   }
 
   /**
-   * Unpacks a tarball into a new image. Files belong to root whatever the archive says, and the
-   * sandbox binds images nosuid and nodev, so an archive's set-uid bits and device nodes do
-   * nothing. The image appears whole or not at all (unpacked aside, then renamed).
+   * Unpacks a tarball into a new image. Files belong to root whatever the archive says; device
+   * nodes, sockets and FIFOs are removed and set-uid and set-gid bits cleared, so nothing in an
+   * image is more than plain files on the host's disk (the sandbox also binds it nosuid, nodev).
+   * GNU tar refuses members that would land outside the directory. The image appears whole or
+   * not at all (unpacked aside, then renamed).
    */
   async import(name: string, tarball: string): Promise<void> {
     if (!IMAGE_NAME.test(name))
@@ -68,6 +71,36 @@ export class ImageStore {
         tarball,
         '--directory',
         rootfs,
+      ]);
+      const find = promisify(execFile);
+      await find('find', [
+        rootfs,
+        '(',
+        '-type',
+        'b',
+        '-o',
+        '-type',
+        'c',
+        '-o',
+        '-type',
+        'p',
+        '-o',
+        '-type',
+        's',
+        ')',
+        '-delete',
+      ]);
+      await find('find', [
+        rootfs,
+        '-type',
+        'f',
+        '-perm',
+        '/6000',
+        '-exec',
+        'chmod',
+        'ug-s',
+        '{}',
+        '+',
       ]);
       await rename(staging, join(this.#dir, name));
     } catch (error) {

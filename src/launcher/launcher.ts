@@ -1,18 +1,20 @@
 // The contract between the worker and whatever starts and supervises job processes. The worker
 // knows jobs; a launcher knows processes, cgroups and namespaces. A launcher's supervision must
 // survive a restart of the server: `reattach` finds a job again from what is on disk.
-import type { JobSpec, ResourceUsage } from '../worker/job.ts';
+import type { JobSpec, ResourceLimits, ResourceUsage } from '../worker/job.ts';
 import type { LimitKind } from './cgroups/cgroup.ts';
 
 export interface LaunchRequest {
   readonly jobId: string;
   /** The client the job belongs to: in the private sandbox, each client has its own uid. */
   readonly owner: string;
+  /** What all running jobs of this client may use together (its parent cgroup's limits). */
+  readonly clientTotals: ResourceLimits;
   /** The job's directory: the launcher's supervisor writes output and exit status there. */
   readonly dir: string;
   readonly spec: JobSpec;
-  /** Output beyond this many bytes is dropped (the job keeps running); 0 for no cap. */
-  readonly maxOutputBytes: number;
+  /** Output beyond this many bytes is dropped (the job keeps running); undefined for no cap. */
+  readonly maxOutputBytes: number | undefined;
 }
 
 /** How a job that ran (or tried to) came to an end, as its supervisor recorded it. */

@@ -46,7 +46,7 @@ export function parseBinds(text: string): HostBind[] {
       if (!path.startsWith('/') || path.split('/').some((part) => part === '.' || part === '..'))
         throw new BindListError(`'${entry}': the path must be absolute, without . or ..`);
       const normalised = path.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
-      if (normalised === '/' || /^\/(proc|sys|dev|tmp|run|work)(\/|$)/.test(normalised))
+      if (normalised === '/' || /^\/(proc|sys|dev|tmp|run|work|var\/tmp)(\/|$)/.test(normalised))
         throw new BindListError(`'${entry}': the sandbox makes ${normalised} itself`);
       return { path: normalised, writable: mode === 'rw' };
     });

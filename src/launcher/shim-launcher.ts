@@ -11,7 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
 import type { ResourceLimits } from '../worker/job.ts';
 import { blockDevicesOf } from './block-devices.ts';
-import type { CgroupDriver, JobCgroup, LimitKind } from './cgroups/cgroup.ts';
+import {
+  groupNameOf,
+  type CgroupDriver,
+  type JobCgroup,
+  type LimitKind,
+} from './cgroups/cgroup.ts';
 import { jobEnvironment, SANDBOX_ACCOUNT } from './environment.ts';
 import type { JobUser } from './job-user.ts';
 import {
@@ -143,7 +148,10 @@ export class ShimLauncher implements Launcher {
       request.spec.sandbox === 'host' ? ['/', request.spec.cwd] : ['/'],
     );
     try {
-      return await this.#cgroups.create(request.jobId, request.spec.limits, devices);
+      return await this.#cgroups.create(request.jobId, request.spec.limits, devices, {
+        name: groupNameOf(request.owner),
+        totals: request.clientTotals,
+      });
     } catch (error) {
       throw new LaunchFailedError('could not create the cgroup for the job', error);
     }
@@ -167,7 +175,8 @@ export class ShimLauncher implements Launcher {
     args.push('--cwd', request.spec.cwd);
     if (request.spec.timeoutMs !== undefined)
       args.push('--timeout', String(request.spec.timeoutMs));
-    if (request.maxOutputBytes > 0) args.push('--max-output', String(request.maxOutputBytes));
+    if (request.maxOutputBytes !== undefined)
+      args.push('--max-output', String(request.maxOutputBytes));
     args.push('--', request.spec.command, ...request.spec.args);
     return args;
   }

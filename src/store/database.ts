@@ -35,6 +35,7 @@ const MIGRATIONS: readonly string[] = [
   // Jobs recorded before the sandbox existed ran on the host's filesystem.
   `ALTER TABLE jobs ADD COLUMN sandbox TEXT NOT NULL DEFAULT 'host';
    ALTER TABLE jobs ADD COLUMN image TEXT;
+   ALTER TABLE jobs ADD COLUMN output_cap INTEGER;
    CREATE TABLE client_accounts (
      client TEXT PRIMARY KEY,
      uid INTEGER NOT NULL UNIQUE

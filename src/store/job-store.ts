@@ -22,6 +22,7 @@ interface JobRow {
   usage: string | null;
   output_bytes: number;
   output_truncated: number;
+  output_cap: number | null;
   created_at: string;
   started_at: string | null;
   stop_requested_at: string | null;
@@ -40,6 +41,7 @@ export type JobUpdate = Partial<
     | 'usage'
     | 'outputBytes'
     | 'outputTruncated'
+    | 'outputCapBytes'
     | 'startedAt'
     | 'stopRequestedAt'
     | 'endedAt'
@@ -55,6 +57,7 @@ const COLUMN_OF: Readonly<Record<keyof JobUpdate, string>> = {
   usage: 'usage',
   outputBytes: 'output_bytes',
   outputTruncated: 'output_truncated',
+  outputCapBytes: 'output_cap',
   startedAt: 'started_at',
   stopRequestedAt: 'stop_requested_at',
   endedAt: 'ended_at',
@@ -71,6 +74,7 @@ export class JobStore {
   readonly #endedBefore: StatementSync;
   readonly #countByStatus: StatementSync;
   readonly #countUnfinishedOf: StatementSync;
+  readonly #outputOf: StatementSync;
   #seq: number;
 
   constructor(db: DatabaseSync) {
@@ -95,6 +99,9 @@ export class JobStore {
        WHERE owner = ? AND status IN ('starting', 'running', 'stopping')`,
     );
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
+    this.#outputOf = db.prepare(
+      'SELECT COALESCE(SUM(output_bytes), 0) AS bytes FROM jobs WHERE owner = ?',
+    );
     const max = db.prepare('SELECT MAX(seq) AS seq FROM jobs').get() as { seq: number | null };
     this.#seq = max.seq ?? 0;
   }
@@ -152,6 +159,11 @@ export class JobStore {
     return (this.#countUnfinishedOf.get(owner) as { count: number }).count;
   }
 
+  /** Output recorded for an owner's jobs (a running job's counts once it has ended). */
+  outputBytesOf(owner: string): number {
+    return (this.#outputOf.get(owner) as { bytes: number }).bytes;
+  }
+
   countByStatus(): Map<JobStatus, number> {
     const rows = this.#countByStatus.all() as { status: JobStatus; count: number }[];
     return new Map(rows.map((row) => [row.status, row.count]));
@@ -194,6 +206,7 @@ function fromRow(row: JobRow): Job {
     usage: row.usage === null ? null : (JSON.parse(row.usage) as ResourceUsage),
     outputBytes: row.output_bytes,
     outputTruncated: row.output_truncated === 1,
+    outputCapBytes: row.output_cap,
     createdAt: row.created_at,
     startedAt: row.started_at,
     stopRequestedAt: row.stop_requested_at,

@@ -54,6 +54,14 @@ export interface JobSpec {
   readonly image?: string;
 }
 
+/** What one client may use across all of its jobs: the operator's configuration for its role. */
+export interface ClientBudget {
+  /** Limits on all of its running jobs together (its parent cgroup). */
+  readonly totals: ResourceLimits;
+  /** Output kept for all of its jobs together, running and ended; undefined for no budget. */
+  readonly outputBytes?: number;
+}
+
 export interface ResourceUsage {
   readonly cpuMs: number;
   readonly peakMemoryBytes: number;
@@ -80,6 +88,11 @@ export interface Job {
   readonly usage: ResourceUsage | null;
   readonly outputBytes: number;
   readonly outputTruncated: boolean;
+  /**
+   * The most output kept for this job: the server's per-job cap, or less when the client's output
+   * budget had less left when the job started; null for no cap.
+   */
+  readonly outputCapBytes: number | null;
   readonly createdAt: string;
   readonly startedAt: string | null;
   readonly stopRequestedAt: string | null;

@@ -23,7 +23,13 @@ import {
   type Launcher,
 } from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
-import { hasEnded, type Job, type JobSpec, type JobStatus } from './job.ts';
+import {
+  hasEnded,
+  type ClientBudget,
+  type Job,
+  type JobSpec,
+  type JobStatus,
+} from './job.ts';
 import { assertTransition } from './job-state.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';
@@ -65,6 +71,7 @@ export interface OutputRequest {
 export type ShutdownPolicy = 'leave-running' | 'stop';
 
 interface ActiveJob {
+  readonly owner: string;
   readonly handle: JobHandle;
   readonly signal: OutputSignal;
 }
@@ -98,7 +105,7 @@ export class JobRegistry {
       } else {
         if (job.status === 'starting')
           this.#transition(job, 'running', { startedAt: new Date().toISOString() });
-        this.#supervise(job.id, result.handle);
+        this.#supervise(job, result.handle);
         this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
       }
     }
@@ -109,11 +116,11 @@ export class JobRegistry {
     }
   }
 
-  async start(owner: string, spec: JobSpec): Promise<Job> {
+  async start(owner: string, spec: JobSpec, budget: ClientBudget = { totals: {} }): Promise<Job> {
     // Checked and created in one synchronous step, so concurrent starts cannot both slip past.
     const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
     if (this.#store.countUnfinished(owner) >= cap) throw new TooManyJobsError(owner, cap);
-    const job = this.#create(owner, spec);
+    const job = this.#create(owner, spec, this.#outputCap(owner, budget));
     const dir = this.#jobDir(job.id);
     let result;
     try {
@@ -121,9 +128,10 @@ export class JobRegistry {
       result = await this.#options.launcher.launch({
         jobId: job.id,
         owner,
+        clientTotals: budget.totals,
         dir,
         spec,
-        maxOutputBytes: this.#options.maxOutputBytes,
+        maxOutputBytes: job.outputCapBytes ?? undefined,
       });
     } catch (error) {
       // A request the launcher refuses (a limit it cannot enforce) leaves no trace behind.
@@ -140,7 +148,7 @@ export class JobRegistry {
       this.#recordEnd(job.id, result.outcome);
     } else {
       this.#transition(job, 'running', { startedAt: result.handle.startedAt.toISOString() });
-      this.#supervise(job.id, result.handle);
+      this.#supervise(job, result.handle);
     }
     return this.#mustGet(job.id);
   }
@@ -163,10 +171,15 @@ export class JobRegistry {
    */
   #withLiveOutput(job: Job): Job {
     if (!this.#active.has(job.id)) return job;
+    const outputBytes = this.#liveOutputBytes(job.id);
+    return outputBytes === undefined ? job : { ...job, outputBytes };
+  }
+
+  #liveOutputBytes(id: string): number | undefined {
     try {
-      return { ...job, outputBytes: statSync(join(this.#jobDir(job.id), OUTPUT_LOG)).size };
+      return statSync(join(this.#jobDir(id), OUTPUT_LOG)).size;
     } catch {
-      return job;
+      return undefined;
     }
   }
 
@@ -248,7 +261,24 @@ export class JobRegistry {
     for (const [, { handle }] of active) handle.detach();
   }
 
-  #create(owner: string, spec: JobSpec): Job {
+  /**
+   * The most output a new job of `owner` may keep: the per-job cap, or what is left of the
+   * client's budget after the output of its other jobs (ended ones as recorded, running ones as
+   * written so far). Jobs running at once may together pass the budget by what each of them was
+   * allowed when it started; jobs started after that get nothing until output is deleted.
+   */
+  #outputCap(owner: string, budget: ClientBudget): number | null {
+    const perJob = this.#options.maxOutputBytes > 0 ? this.#options.maxOutputBytes : null;
+    if (budget.outputBytes === undefined) return perJob;
+    let used = this.#store.outputBytesOf(owner);
+    for (const [id, active] of this.#active) {
+      if (active.owner === owner) used += this.#liveOutputBytes(id) ?? 0;
+    }
+    const left = Math.max(0, budget.outputBytes - used);
+    return perJob === null ? left : Math.min(perJob, left);
+  }
+
+  #create(owner: string, spec: JobSpec, outputCapBytes: number | null): Job {
     const job: Job = {
       id: randomUUID(),
       owner,
@@ -268,6 +298,7 @@ export class JobRegistry {
       usage: null,
       outputBytes: 0,
       outputTruncated: false,
+      outputCapBytes,
       createdAt: new Date().toISOString(),
       startedAt: null,
       stopRequestedAt: null,
@@ -277,10 +308,11 @@ export class JobRegistry {
     return job;
   }
 
-  #supervise(id: string, handle: JobHandle): void {
+  #supervise(job: Job, handle: JobHandle): void {
+    const { id, owner } = job;
     const signal = new OutputSignal();
     const unsubscribe = handle.onOutput(() => signal.notify());
-    this.#active.set(id, { handle, signal });
+    this.#active.set(id, { owner, handle, signal });
     handle.ended
       .catch((error: unknown) => launchFailure(error, 'lost'))
       .then((outcome) => {

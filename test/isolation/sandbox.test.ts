@@ -4,7 +4,19 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, rm, statfs, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  statfs,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -216,6 +228,7 @@ describe('a sandbox per job', () => {
       'call("perf_event_open", 298, 0, 0, -1, -1, 0)',
       'call("userfaultfd", 323, 0)',
       'call("clone3", 435, 0, 0)',
+      'call("vsock", 41, 40, 1, 0)', // socket(AF_VSOCK): the hypervisor's side of the VM
       't = threading.Thread(target=lambda: print("thread", "OK")); t.start(); t.join()',
       'pid = os.fork()',
       'os._exit(0) if pid == 0 else print("fork", "OK" if os.waitpid(pid, 0)[1] == 0 else "FAIL")',
@@ -236,6 +249,7 @@ describe('a sandbox per job', () => {
         perf_event_open: 'EPERM',
         userfaultfd: 'EPERM',
         clone3: 'ENOSYS',
+        vsock: 'EAFNOSUPPORT',
         thread: 'OK',
         fork: 'OK',
       },
@@ -322,6 +336,51 @@ describe('a sandbox per job', () => {
     assert.equal(missing.json().code, 'IMAGE_NOT_FOUND');
   });
 
+  it('keeps a hostile image from reaching the host: its links, device nodes and set-uid files', async (t) => {
+    if (needsSandbox(t)) return;
+    const work = await mkdtemp(join(tmpdir(), 'jobworker-image-'));
+    const victim = join(work, 'victim');
+    const victimDir = join(work, 'victim-dir');
+    try {
+      await writeFile(victim, 'untouched\n', { mode: 0o600 });
+      await mkdir(victimDir);
+      const rootfs = join(work, 'rootfs');
+      await mkdir(join(rootfs, 'bin'), { recursive: true });
+      await mkdir(join(rootfs, 'etc'));
+      await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+      await chmod(join(rootfs, 'bin', 'busybox'), 0o4755);
+      // Links a careless sandbox would follow on the host while building the job's root.
+      await symlink(victim, join(rootfs, '.account'));
+      await symlink(victim, join(rootfs, 'etc', 'passwd'));
+      await symlink(victimDir, join(rootfs, 'var'));
+      await run('mknod', [join(rootfs, 'disk'), 'b', '254', '0']);
+      await run('tar', ['-C', rootfs, '-cf', join(work, 'evil.tar'), '.']);
+      await run(process.execPath, [
+        join(ROOT, 'scripts', 'images.ts'),
+        'import',
+        'evil',
+        join(work, 'evil.tar'),
+        '--data-dir',
+        server.dataDir,
+      ]);
+      const imported = join(server.dataDir, 'images', 'evil', 'rootfs');
+      assert.equal(existsSync(join(imported, 'disk')), false, 'device nodes are not imported');
+      assert.equal((await stat(join(imported, 'bin', 'busybox'))).mode & 0o6000, 0);
+
+      const { job, output } = await runJob('bob', {
+        command: '/bin/busybox',
+        args: ['sh', '-c', 'ls -a /; cat /etc/passwd; echo done'],
+        image: 'evil',
+      });
+      assert.equal(job.status, 'exited', `${job.error ?? ''} ${output}`);
+      assert.match(output, /done/);
+      assert.equal(await readFile(victim, 'utf8'), 'untouched\n');
+      assert.deepEqual(await readdir(victimDir), [], 'nothing was created through the link');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+
   it('still runs ordinary jobs: sh, a pipeline, python3, a job writing 1 GiB of output', async (t) => {
     if (needsSandbox(t)) return;
     const pipeline = await runJob(
@@ -341,5 +400,40 @@ describe('a sandbox per job', () => {
     const ended = await server.waitForEnd('alice', big.id);
     assert.equal(ended.exitCode, 0);
     assert.equal(ended.outputBytes, 1024 ** 3);
+  });
+});
+
+describe('a sandbox with an operator bind list', () => {
+  it('keeps a read-only bind read-only all the way down, submounts included', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to mount');
+    // Not under /tmp: the sandbox makes its own /tmp, so no bind may be there.
+    await mkdir('/opt', { recursive: true });
+    const shared = await mkdtemp('/opt/jobworker-shared-');
+    // World-writable, so that only the read-only mount can stop the job's writes.
+    await chmod(shared, 0o777);
+    await mkdir(join(shared, 'sub'));
+    await run('mount', ['-t', 'tmpfs', 'jobworker-test', join(shared, 'sub')]);
+    const server = await startServer({
+      env: { SANDBOX_BINDS: `/bin,/etc,/lib,/lib64,/sbin,/usr,${shared}` },
+    });
+    try {
+      const response = await server.request('alice', 'POST', '/v1/jobs?follow=true', {
+        json: {
+          command: 'sh',
+          args: [
+            '-c',
+            `touch ${shared}/top 2>&1; touch ${shared}/sub/below 2>&1; ls ${shared}; echo done`,
+          ],
+        },
+      });
+      const output = response.text();
+      assert.match(output, /done/);
+      assert.equal((output.match(/Read-only file system/g) ?? []).length, 2, output);
+      assert.equal(existsSync(join(shared, 'sub', 'below')), false);
+    } finally {
+      await server.dispose();
+      await run('umount', [join(shared, 'sub')]);
+      await rm(shared, { recursive: true, force: true });
+    }
   });
 });

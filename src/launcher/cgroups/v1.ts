@@ -1,13 +1,17 @@
 // cgroup v1 (and the hybrid layout): one hierarchy per controller under /sys/fs/cgroup/<name>.
-// A job gets a directory in each hierarchy we use and its first process joins all of them.
-import { existsSync } from 'node:fs';
+// A job gets `jobworker/<client group>/<job>` in each hierarchy we use and its first process joins
+// all of them; the group holds the client's totals, `jobworker` the host's reserve.
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResourceLimits } from '../../worker/job.ts';
 import {
   CPU_PERIOD_MICROS,
+  GroupLimitsWritten,
+  isGroupName,
   SUBTREE,
   type CgroupDriver,
+  type CgroupGroup,
   type CgroupUsage,
   type JobCgroup,
   type LimitKind,
@@ -28,6 +32,7 @@ export class CgroupV1Driver implements CgroupDriver {
   readonly version = 'v1';
   readonly enforceable: ReadonlySet<LimitKind>;
   readonly #roots: ReadonlyMap<Hierarchy, string>;
+  readonly #groupsWritten = new GroupLimitsWritten();
 
   private constructor(roots: ReadonlyMap<Hierarchy, string>) {
     this.#roots = roots;
@@ -36,8 +41,14 @@ export class CgroupV1Driver implements CgroupDriver {
     );
   }
 
-  /** The hierarchies mounted under `mountRoot` whose job subtree we can create. */
-  static async detect(mountRoot: string): Promise<CgroupV1Driver | undefined> {
+  /**
+   * The hierarchies mounted under `mountRoot` whose job subtree we can create; `rootLimits` (the
+   * host less its reserve) bound all jobs together.
+   */
+  static async detect(
+    mountRoot: string,
+    rootLimits: ResourceLimits = {},
+  ): Promise<CgroupV1Driver | undefined> {
     const roots = new Map<Hierarchy, string>();
     for (const hierarchy of HIERARCHIES) {
       const root = join(mountRoot, hierarchy);
@@ -49,17 +60,34 @@ export class CgroupV1Driver implements CgroupDriver {
         // Not writable (not root, or read-only cgroupfs): that controller is unavailable.
       }
     }
-    return roots.size === 0 ? undefined : new CgroupV1Driver(roots);
+    if (roots.size === 0) return undefined;
+    await applyLimits(roots, rootLimits, []);
+    return new CgroupV1Driver(roots);
   }
 
   async create(
     jobId: string,
     limits: ResourceLimits,
     ioDevices: readonly string[],
+    group: CgroupGroup,
   ): Promise<JobCgroup> {
-    const dirs = new Map<Hierarchy, string>();
+    const groupDirs = new Map<Hierarchy, string>();
     for (const [hierarchy, root] of this.#roots) {
-      const dir = join(root, jobId);
+      const dir = join(root, group.name);
+      await mkdir(dir, { recursive: true });
+      groupDirs.set(hierarchy, dir);
+    }
+    if (this.#groupsWritten.needsWrite(group)) {
+      try {
+        await applyLimits(groupDirs, group.totals, []);
+      } catch (error) {
+        this.#groupsWritten.forget(group);
+        throw error;
+      }
+    }
+    const dirs = new Map<Hierarchy, string>();
+    for (const [hierarchy, groupDir] of groupDirs) {
+      const dir = join(groupDir, jobId);
       await mkdir(dir);
       dirs.set(hierarchy, dir);
     }
@@ -76,11 +104,21 @@ export class CgroupV1Driver implements CgroupDriver {
   open(jobId: string): JobCgroup | undefined {
     const dirs = new Map<Hierarchy, string>();
     for (const [hierarchy, root] of this.#roots) {
-      const dir = join(root, jobId);
-      if (existsSync(dir)) dirs.set(hierarchy, dir);
+      const dir = findJobDir(root, jobId);
+      if (dir !== undefined) dirs.set(hierarchy, dir);
     }
     return dirs.size === 0 ? undefined : new CgroupV1(dirs);
   }
+}
+
+/** A job's directory under its group, or directly under the subtree (before groups existed). */
+function findJobDir(root: string, jobId: string): string | undefined {
+  if (existsSync(join(root, jobId))) return join(root, jobId);
+  for (const entry of readdirSync(root)) {
+    if (isGroupName(entry) && existsSync(join(root, entry, jobId)))
+      return join(root, entry, jobId);
+  }
+  return undefined;
 }
 
 async function applyLimits(

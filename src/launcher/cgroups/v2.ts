@@ -1,13 +1,17 @@
-// cgroup v2: one unified hierarchy. A job gets /sys/fs/cgroup/jobworker/<id>, with the
-// controllers it needs enabled in the parents' subtree_control.
-import { existsSync } from 'node:fs';
+// cgroup v2: one unified hierarchy. A job gets /sys/fs/cgroup/jobworker/<client group>/<id>, with
+// the controllers it needs enabled in each parent's subtree_control; the group holds the client's
+// totals, `jobworker` the host's reserve.
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResourceLimits } from '../../worker/job.ts';
 import {
   CPU_PERIOD_MICROS,
+  GroupLimitsWritten,
+  isGroupName,
   SUBTREE,
   type CgroupDriver,
+  type CgroupGroup,
   type CgroupUsage,
   type JobCgroup,
   type LimitKind,
@@ -25,13 +29,19 @@ export class CgroupV2Driver implements CgroupDriver {
   readonly version = 'v2';
   readonly enforceable: ReadonlySet<LimitKind>;
   readonly #subtree: string;
+  readonly #delegate: string;
+  readonly #groupsWritten = new GroupLimitsWritten();
 
-  private constructor(subtree: string, enforceable: ReadonlySet<LimitKind>) {
+  private constructor(subtree: string, enforceable: ReadonlySet<LimitKind>, delegate: string) {
     this.#subtree = subtree;
     this.enforceable = enforceable;
+    this.#delegate = delegate;
   }
 
-  static async detect(mountRoot: string): Promise<CgroupV2Driver | undefined> {
+  static async detect(
+    mountRoot: string,
+    rootLimits: ResourceLimits = {},
+  ): Promise<CgroupV2Driver | undefined> {
     const available = await readControl(join(mountRoot, 'cgroup.controllers'));
     if (available === undefined) return undefined;
     const subtree = join(mountRoot, SUBTREE);
@@ -56,15 +66,34 @@ export class CgroupV2Driver implements CgroupDriver {
         enabled.includes(CONTROLLER_OF[kind]),
       ),
     );
-    return new CgroupV2Driver(subtree, enforceable);
+    await applyLimits(subtree, rootLimits, []);
+    const delegate = enabled
+      .filter((name) => name !== '')
+      .map((name) => `+${name}`)
+      .join(' ');
+    return new CgroupV2Driver(subtree, enforceable, delegate);
   }
 
   async create(
     jobId: string,
     limits: ResourceLimits,
     ioDevices: readonly string[],
+    group: CgroupGroup,
   ): Promise<JobCgroup> {
-    const dir = join(this.#subtree, jobId);
+    const groupDir = join(this.#subtree, group.name);
+    if (this.#groupsWritten.needsWrite(group)) {
+      try {
+        await mkdir(groupDir, { recursive: true });
+        // The group holds no process itself, so its controllers can be handed down to jobs.
+        if (this.#delegate !== '')
+          await writeControl(join(groupDir, 'cgroup.subtree_control'), this.#delegate);
+        await applyLimits(groupDir, group.totals, []);
+      } catch (error) {
+        this.#groupsWritten.forget(group);
+        throw error;
+      }
+    }
+    const dir = join(groupDir, jobId);
     await mkdir(dir);
     const cgroup = new CgroupV2(dir);
     try {
@@ -77,8 +106,12 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 
   open(jobId: string): JobCgroup | undefined {
-    const dir = join(this.#subtree, jobId);
-    return existsSync(dir) ? new CgroupV2(dir) : undefined;
+    if (existsSync(join(this.#subtree, jobId))) return new CgroupV2(join(this.#subtree, jobId));
+    for (const entry of readdirSync(this.#subtree)) {
+      const dir = join(this.#subtree, entry, jobId);
+      if (isGroupName(entry) && existsSync(dir)) return new CgroupV2(dir);
+    }
+    return undefined;
   }
 }
 
