@@ -257,7 +257,12 @@ async function timeCgroupMoves(
 ): Promise<void> {
   const devices = blockDevicesOf(['/']);
   const first = await cgroups.create(`bench-${randomUUID()}`, DEFAULT_LIMITS, devices, BENCH_GROUP);
-  const second = await cgroups.create(`bench-${randomUUID()}`, DEFAULT_LIMITS, devices, BENCH_GROUP);
+  const second = await cgroups.create(
+    `bench-${randomUUID()}`,
+    DEFAULT_LIMITS,
+    devices,
+    BENCH_GROUP,
+  );
   const helper = spawn('sleep', ['600'], { stdio: 'ignore' });
   const exited = once(helper, 'exit');
   const move = (into: JobCgroup): number => {

@@ -23,13 +23,7 @@ import {
   type Launcher,
 } from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
-import {
-  hasEnded,
-  type ClientBudget,
-  type Job,
-  type JobSpec,
-  type JobStatus,
-} from './job.ts';
+import { hasEnded, type ClientBudget, type Job, type JobSpec, type JobStatus } from './job.ts';
 import { assertTransition } from './job-state.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';

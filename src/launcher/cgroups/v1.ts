@@ -115,8 +115,7 @@ export class CgroupV1Driver implements CgroupDriver {
 function findJobDir(root: string, jobId: string): string | undefined {
   if (existsSync(join(root, jobId))) return join(root, jobId);
   for (const entry of readdirSync(root)) {
-    if (isGroupName(entry) && existsSync(join(root, entry, jobId)))
-      return join(root, entry, jobId);
+    if (isGroupName(entry) && existsSync(join(root, entry, jobId))) return join(root, entry, jobId);
   }
   return undefined;
 }
