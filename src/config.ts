@@ -1,10 +1,13 @@
 // The one place that reads flags and environment variables. Every setting has a flag, an
 // environment variable and a default; flags win over the environment.
+import { readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from './api/quantities.ts';
 import type { LimitPolicy } from './api/job-request.ts';
+import type { ResourceLimits } from './worker/job.ts';
 import { DEFAULT_BINDS, parseBinds, type HostBind } from './launcher/sandbox.ts';
 import { isRole, type Role } from './pki/roles.ts';
 import type { ShutdownPolicy } from './worker/registry.ts';
@@ -29,6 +32,8 @@ export interface Config {
   readonly hostNetwork: boolean;
   readonly sandbox: SandboxConfig;
   readonly limits: Omit<LimitPolicy, 'enforceable' | 'sandbox'>;
+  /** What all jobs together may use: the host less what it keeps for the server and system. */
+  readonly hostJobLimits: ResourceLimits;
   /** Fairness between clients: requests per second (bursts of twice that), running jobs. */
   readonly perClient: { readonly requestsPerSecond: number; readonly maxRunningJobs: number };
 }
@@ -167,6 +172,42 @@ export const SETTINGS = {
     fallback: '0',
     help: 'wall-clock limit of a job that asks for none (0: none)',
   },
+  clientCpus: {
+    flag: 'client-cpus',
+    env: 'CLIENT_CPUS',
+    fallback: String(Math.max(2, Math.round(availableParallelism() * 0.75 * 100) / 100)),
+    help: "CPUs all running jobs of one user-role client may use together (3/4 of the host's, at least 2)",
+  },
+  clientMemory: {
+    flag: 'client-memory',
+    env: 'CLIENT_MEMORY',
+    fallback: `${Math.floor(totalmem() / 2 / 1024 ** 2)}MiB`,
+    help: "memory all running jobs of one user-role client may use together (half the host's)",
+  },
+  clientPids: {
+    flag: 'client-pids',
+    env: 'CLIENT_PIDS',
+    fallback: '4096',
+    help: 'processes all running jobs of one user-role client may have together',
+  },
+  clientOutput: {
+    flag: 'client-output',
+    env: 'CLIENT_OUTPUT',
+    fallback: '16GiB',
+    help: 'output kept for all jobs of one user-role client, running and ended (0: no budget)',
+  },
+  hostReserveMemory: {
+    flag: 'host-reserve-memory',
+    env: 'HOST_RESERVE_MEMORY',
+    fallback: '1GiB',
+    help: 'memory all jobs together leave to the server and the system',
+  },
+  hostReservePids: {
+    flag: 'host-reserve-pids',
+    env: 'HOST_RESERVE_PIDS',
+    fallback: '1024',
+    help: "processes all jobs together leave to the server and the system (of the kernel's pid_max)",
+  },
   clientRate: {
     flag: 'client-rate',
     env: 'CLIENT_RATE_LIMIT',
@@ -221,6 +262,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
     hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
     sandbox: sandboxConfig(read),
+    hostJobLimits: hostJobLimits(read),
     perClient: {
       requestsPerSecond: positiveNumber('clientRate', read('clientRate')),
       maxRunningJobs: integer('clientMaxRunning', read('clientMaxRunning'), 1, 1_000_000),
@@ -232,6 +274,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
         pids: integer('defaultPids', read('defaultPids'), 1, 4_194_304),
       },
       defaultTimeoutMs: defaultTimeoutMs === 0 ? undefined : defaultTimeoutMs,
+      // Admins are held by the host's reserve alone; auditors start nothing.
+      clientTotals: {
+        admin: {},
+        user: {
+          cpus: positiveNumber('clientCpus', read('clientCpus')),
+          memoryBytes: size('clientMemory', read('clientMemory')),
+          pids: integer('clientPids', read('clientPids'), 1, 4_194_304),
+        },
+        auditor: {},
+      },
+      outputBudgets: outputBudgets(size('clientOutput', read('clientOutput'), true)),
       // Ceilings on what a request may ask for, by role. Admins are trusted with the host;
       // users get enough for builds and tests; auditors cannot start jobs at all.
       ceilings: {
@@ -247,6 +300,21 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
         auditor: { cpus: 0, memoryBytes: 0, pids: 0 },
       },
     },
+  };
+}
+
+function outputBudgets(user: number): LimitPolicy['outputBudgets'] {
+  return user === 0 ? {} : { user };
+}
+
+/** The host less its reserve, as limits on the cgroup that holds every job. */
+function hostJobLimits(read: (name: SettingName) => string): ResourceLimits {
+  const reserveMemory = size('hostReserveMemory', read('hostReserveMemory'), true);
+  const reservePids = integer('hostReservePids', read('hostReservePids'), 0, 4_194_304);
+  const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
+  return {
+    memoryBytes: Math.max(256 * 1024 ** 2, totalmem() - reserveMemory),
+    pids: Math.max(64, pidMax - reservePids),
   };
 }
 

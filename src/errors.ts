@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'JOB_ALREADY_ENDED'
   | 'JOB_STILL_RUNNING'
   | 'LIMIT_EXCEEDS_CEILING'
+  | 'LIMIT_EXCEEDS_CLIENT_TOTAL'
   | 'LIMIT_NOT_ENFORCEABLE'
   | 'SANDBOX_NOT_ALLOWED'
   | 'IMAGE_NOT_FOUND'
@@ -99,6 +100,19 @@ export class LimitExceedsCeilingError extends WorkerError {
       },
     );
     this.name = 'LimitExceedsCeilingError';
+  }
+}
+
+/** Thrown when one job asks for more than all of its client's running jobs may use together. */
+export class LimitExceedsClientTotalError extends WorkerError {
+  constructor(field: string, requested: string, total: string) {
+    super(
+      'LIMIT_EXCEEDS_CLIENT_TOTAL',
+      `${field} ${requested} exceeds ${total}, the total all of this client's running jobs may ` +
+        'use together',
+      { details: [{ field, message: `the client's total is ${total}` }] },
+    );
+    this.name = 'LimitExceedsClientTotalError';
   }
 }
 

@@ -194,7 +194,7 @@ async function detectProtections(
   logger: Logger,
 ): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
   const isRoot = process.getuid?.() === 0;
-  const cgroups = isRoot ? await detectCgroups() : undefined;
+  const cgroups = isRoot ? await detectCgroups(undefined, config.hostJobLimits) : undefined;
   const isolation: IsolationSettings = {
     pidNamespace: isRoot,
     networkNamespace: isRoot && !config.hostNetwork,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   InvalidRequestError,
   LimitExceedsCeilingError,
+  LimitExceedsClientTotalError,
   LimitNotEnforceableError,
   SandboxNotAllowedError,
 } from '../errors.ts';
@@ -16,6 +17,10 @@ export interface LimitPolicy {
   readonly defaults: ResourceLimits;
   readonly defaultTimeoutMs: number | undefined;
   readonly ceilings: Readonly<Record<Role, ResourceLimits & { readonly timeoutMs?: number }>>;
+  /** What all running jobs of one client of a role may use together; a job may not ask more. */
+  readonly clientTotals: Readonly<Record<Role, ResourceLimits>>;
+  /** Output kept for all jobs of one client of a role; absent for no budget. */
+  readonly outputBudgets: Readonly<Partial<Record<Role, number>>>;
   /** Which kinds the host can enforce; defaults of other kinds are not applied. */
   readonly enforceable: ReadonlySet<'cpu' | 'memory' | 'pids' | 'io'>;
   readonly sandbox: SandboxPolicy;
@@ -174,7 +179,37 @@ function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): Re
     role,
     formatBytes,
   );
-  return { ...enforceableDefaults(policy), ...requested };
+  const totals = policy.clientTotals[role];
+  checkTotal('limits.cpus', requested.cpus, totals.cpus, String);
+  checkTotal('limits.memory', requested.memoryBytes, totals.memoryBytes, formatBytes);
+  checkTotal('limits.pids', requested.pids, totals.pids, String);
+  // A default larger than the client's total would only fail at the cgroup: it is the total.
+  return { ...within(enforceableDefaults(policy), totals), ...requested };
+}
+
+function checkTotal(
+  field: string,
+  requested: number | undefined,
+  total: number | undefined,
+  format: (value: number) => string,
+): void {
+  if (requested !== undefined && total !== undefined && requested > total) {
+    throw new LimitExceedsClientTotalError(field, format(requested), format(total));
+  }
+}
+
+function within(limits: ResourceLimits, totals: ResourceLimits): ResourceLimits {
+  const lower = (value: number | undefined, total: number | undefined): number | undefined =>
+    value === undefined || total === undefined ? value : Math.min(value, total);
+  const cpus = lower(limits.cpus, totals.cpus);
+  const memoryBytes = lower(limits.memoryBytes, totals.memoryBytes);
+  const pids = lower(limits.pids, totals.pids);
+  return {
+    ...limits,
+    ...(cpus === undefined ? {} : { cpus }),
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
+    ...(pids === undefined ? {} : { pids }),
+  };
 }
 
 function enforceableDefaults(policy: LimitPolicy): ResourceLimits {

@@ -63,8 +63,13 @@ export function jobsRouter(
   router.post('/', async (ctx) => {
     const viewer = authorize(ctx, 'start');
     const { follow } = parseQuery(startQuery, ctx.query);
-    const spec = parseJobRequest(await readJsonBody(ctx), ctx.state.identity.role, limits);
-    const job = await registry.start(viewer.name, spec);
+    const { role } = ctx.state.identity;
+    const spec = parseJobRequest(await readJsonBody(ctx), role, limits);
+    const outputBytes = limits.outputBudgets[role];
+    const job = await registry.start(viewer.name, spec, {
+      totals: limits.clientTotals[role],
+      ...(outputBytes === undefined ? {} : { outputBytes }),
+    });
     ctx.state.job = job;
     ctx.status = 201;
     ctx.set('Location', `/v1/jobs/${job.id}`);

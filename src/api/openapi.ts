@@ -249,6 +249,7 @@ const JOB: JsonSchema = {
     'usage',
     'outputBytes',
     'outputTruncated',
+    'outputCapBytes',
     'createdAt',
     'startedAt',
     'stopRequestedAt',
@@ -281,7 +282,13 @@ const JOB: JsonSchema = {
     outputBytes: { type: 'integer', minimum: 0 },
     outputTruncated: {
       type: 'boolean',
-      description: 'output beyond the server-wide cap was dropped',
+      description: 'output beyond `outputCapBytes` was dropped',
+    },
+    outputCapBytes: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      description:
+        "the most output kept for this job: the server's per-job cap, or less when the client's output budget had less left when it started (0: the budget was spent); null for no cap",
     },
     createdAt: dateTime,
     startedAt: nullable(dateTime),
@@ -578,8 +585,8 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   InvalidJobRequest: problem(
     400,
     'malformed JSON, an invalid field (each named in `errors`), a bad query parameter, a limit ' +
-      "above the caller's role ceiling, a limit or sandbox this host cannot give, or an image " +
-      'that does not exist',
+      "above the caller's role ceiling or above what all of the client's jobs may use together, " +
+      'a limit or sandbox this host cannot give, or an image that does not exist',
   ),
   Unauthenticated: problem(
     401,

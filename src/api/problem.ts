@@ -8,6 +8,7 @@ import { WorkerError, type ErrorCode } from '../errors.ts';
 export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   INVALID_REQUEST: 400,
   LIMIT_EXCEEDS_CEILING: 400,
+  LIMIT_EXCEEDS_CLIENT_TOTAL: 400,
   LIMIT_NOT_ENFORCEABLE: 400,
   IMAGE_NOT_FOUND: 400,
   SANDBOX_NOT_ALLOWED: 403,

@@ -81,8 +81,8 @@ export class JobStore {
     this.#db = db;
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
-         image, status, created_at, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         image, output_cap, status, created_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#all = db.prepare('SELECT * FROM jobs ORDER BY seq DESC');
@@ -120,6 +120,7 @@ export class JobStore {
         job.timeoutMs,
         job.sandbox,
         job.image,
+        job.outputCapBytes,
         job.status,
         job.createdAt,
         this.#seq,

@@ -135,10 +135,13 @@ async function applyLimits(
   }
   const memory = dirs.get('memory');
   if (memory !== undefined && limits.memoryBytes !== undefined) {
-    await writeControl(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
     // With swap accounting the cap must cover memory+swap too, or the job could swap past it.
+    // memsw may never be below the memory cap, so a group's is lifted before its cap changes.
     const memsw = join(memory, 'memory.memsw.limit_in_bytes');
-    if (existsSync(memsw)) await writeControl(memsw, String(limits.memoryBytes));
+    const swapAccounted = existsSync(memsw);
+    if (swapAccounted) await writeControl(memsw, '-1');
+    await writeControl(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    if (swapAccounted) await writeControl(memsw, String(limits.memoryBytes));
     await writeControl(join(memory, 'memory.swappiness'), '0').catch(() => undefined);
   }
   const pids = dirs.get('pids');

@@ -1,0 +1,130 @@
+// One client's jobs are contained together: a parent cgroup per client holds the processes,
+// memory and CPU of all of its running jobs, and a budget bounds the output kept for all of its
+// jobs. Tried as a hostile client would: two jobs whose limits each fit but together do not.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startServer, type Job, type TestServer } from '../helpers/server.ts';
+
+/** How many processes of the host run as `uid`. */
+function processesOf(uid: number): number {
+  let count = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(status)) count += 1;
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return count;
+}
+
+describe("per-client totals across all of a client's jobs", () => {
+  let server: TestServer;
+  let enforceable: string[] = [];
+  before(async () => {
+    server = await startServer({
+      env: { CLIENT_PIDS: '40', CLIENT_MEMORY: '256MiB', CLIENT_OUTPUT: '3MiB' },
+    });
+    const health = await server.request('admin', 'GET', '/healthz');
+    enforceable = health.json<{ protections: { enforceableLimits: string[] } }>().protections
+      .enforceableLimits;
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it("refuses one job asking for more than its client's total, naming the total", async () => {
+    const response = await server.request('bob', 'POST', '/v1/jobs', {
+      json: { command: 'true', limits: { pids: 41 } },
+    });
+    assert.equal(response.status, 400);
+    const problem = response.json<{ code: string; detail: string }>();
+    assert.equal(problem.code, 'LIMIT_EXCEEDS_CLIENT_TOTAL');
+    assert.match(problem.detail, /exceeds 40, the total/);
+    // The default (512 MiB) is above this client's memory total: the job gets the total instead.
+    const job = await server.startJob('bob', { command: 'true' });
+    assert.equal((job.limits as { memoryBytes?: number }).memoryBytes, 256 * 1024 ** 2);
+  });
+
+  it('holds two jobs whose process limits together exceed the total to the total', async (t) => {
+    if (!enforceable.includes('pids')) return t.skip('the host cannot enforce pids limits');
+    // Keeps going when a fork fails (a shell would exit), so each job holds all it can get.
+    const spawner = {
+      command: 'python3',
+      args: [
+        '-c',
+        [
+          'import subprocess, time',
+          'kids = []',
+          'for i in range(60):',
+          '    try: kids.append(subprocess.Popen(["sleep", "60"]))',
+          '    except OSError: pass',
+          'print("spawned", len(kids), flush=True)',
+          'time.sleep(60)',
+        ].join('\n'),
+      ],
+      limits: { pids: 32 },
+    };
+    const first = await server.startJob('bob', spawner);
+    const second = await server.startJob('bob', spawner);
+    const uid = Number(
+      /uid=(\d+)/.exec(
+        (
+          await server.request('bob', 'POST', '/v1/jobs?follow=true', { json: { command: 'id' } })
+        ).text(),
+      )?.[1],
+    );
+    for (const job of [first, second]) {
+      const output = await server.open('bob', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
+      let text = '';
+      for await (const chunk of output) {
+        text += (chunk as Buffer).toString();
+        if (text.includes('spawned')) break;
+      }
+      output.destroy();
+    }
+    const held = processesOf(uid);
+    assert.ok(held <= 40, `bob's jobs hold ${held} processes`);
+    assert.ok(held > 32, `more than one job's cap (${held}), so both jobs count towards it`);
+    for (const job of [first, second]) {
+      await server.request('bob', 'POST', `/v1/jobs/${job.id}/stop`);
+      await server.waitForEnd('bob', job.id);
+    }
+  });
+
+  it('drops output past the client output budget, and the job says so', async () => {
+    const write = (bytes: number): Record<string, unknown> => ({
+      command: 'head',
+      args: ['-c', String(bytes), '/dev/zero'],
+    });
+    const first = await server.startJob('alice', write(2 * 1024 ** 2));
+    const firstEnded = await server.waitForEnd('alice', first.id);
+    assert.equal(firstEnded.outputBytes, 2 * 1024 ** 2);
+    assert.equal(firstEnded.outputTruncated, false);
+
+    const second = await server.startJob('alice', write(2 * 1024 ** 2));
+    assert.equal(second.outputCapBytes, 1024 ** 2, 'what is left of the 3 MiB budget');
+    const secondEnded = await server.waitForEnd('alice', second.id);
+    assert.equal(secondEnded.outputBytes, 1024 ** 2);
+    assert.equal(secondEnded.outputTruncated, true);
+
+    const third = await server.startJob('alice', write(10));
+    assert.equal(third.outputCapBytes, 0, 'the budget is spent');
+    assert.equal((await server.waitForEnd('alice', third.id)).outputTruncated, true);
+    assert.equal(
+      (await server.request('alice', 'GET', `/v1/jobs/${third.id}/output`)).body.length,
+      0,
+    );
+
+    // Another client's budget is its own; deleting output gives the budget back.
+    const bobs = await server.startJob('bob', write(10));
+    assert.equal((await server.waitForEnd('bob', bobs.id)).outputBytes, 10);
+    await server.request('alice', 'DELETE', `/v1/jobs/${first.id}`);
+    const fourth = await server.startJob('alice', write(10));
+    const fourthEnded: Job = await server.waitForEnd('alice', fourth.id);
+    assert.equal(fourthEnded.outputBytes, 10);
+  });
+});
