@@ -35,7 +35,16 @@ export interface Config {
   /** What all jobs together may use: the host less what it keeps for the server and system. */
   readonly hostJobLimits: ResourceLimits;
   /** Fairness between clients: requests per second (bursts of twice that), running jobs. */
-  readonly perClient: { readonly requestsPerSecond: number; readonly maxRunningJobs: number };
+  readonly perClient: {
+    readonly requestsPerSecond: number;
+    readonly maxRunningJobs: number;
+    /** Authenticated connections one client may hold; more are closed after the handshake. */
+    readonly connections: number;
+    /** Output streams (followers) one client may hold open. */
+    readonly followers: number;
+  };
+  /** Connections the server accepts at all; a tenth is held back from busy clients. */
+  readonly maxConnections: number;
 }
 
 /** The operator's sandbox: never a request's to set (a request chooses within it). */
@@ -208,6 +217,24 @@ export const SETTINGS = {
     fallback: '1024',
     help: "processes all jobs together leave to the server and the system (of the kernel's pid_max)",
   },
+  clientConnections: {
+    flag: 'client-connections',
+    env: 'CLIENT_CONNECTIONS',
+    fallback: '256',
+    help: 'connections one client may hold open at once',
+  },
+  clientFollowers: {
+    flag: 'client-followers',
+    env: 'CLIENT_FOLLOWERS',
+    fallback: '128',
+    help: 'output streams (followers) one client may hold open at once (429 beyond)',
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    env: 'MAX_CONNECTIONS',
+    fallback: '4096',
+    help: 'connections the server accepts at all; the last tenth only for admins and light clients',
+  },
   clientRate: {
     flag: 'client-rate',
     env: 'CLIENT_RATE_LIMIT',
@@ -266,7 +293,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     perClient: {
       requestsPerSecond: positiveNumber('clientRate', read('clientRate')),
       maxRunningJobs: integer('clientMaxRunning', read('clientMaxRunning'), 1, 1_000_000),
+      connections: integer('clientConnections', read('clientConnections'), 1, 1_000_000),
+      followers: integer('clientFollowers', read('clientFollowers'), 1, 1_000_000),
     },
+    maxConnections: integer('maxConnections', read('maxConnections'), 10, 1_000_000),
     limits: {
       defaults: {
         cpus: positiveNumber('defaultCpus', read('defaultCpus')),

@@ -30,6 +30,7 @@ import { loadTlsCredentials } from './tls/credentials.ts';
 import { CredentialsReloader } from './tls/credentials-reloader.ts';
 import { serverTlsOptions } from './tls/server-options.ts';
 import { connectionServerOptions, limitConnections } from './tls/connection-limits.ts';
+import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
 
@@ -116,6 +117,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       perSecond: config.perClient.requestsPerSecond,
       burst: 2 * config.perClient.requestsPerSecond,
     },
+    followersPerClient: config.perClient.followers,
     audit,
     metrics,
   });
@@ -124,7 +126,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     { ...serverTlsOptions(credentials), ...connectionServerOptions },
     (req, res) => void handle(req, res),
   );
-  limitConnections(server);
+  limitConnections(server, config.maxConnections);
   answerMalformedRequests(server);
   const connections = new ClientConnections();
   const reloader = new CredentialsReloader({
@@ -133,6 +135,13 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     connections,
     logger,
     initial: credentials,
+  });
+  budgetConnections({
+    server,
+    logger,
+    perClient: config.perClient.connections,
+    total: config.maxConnections,
+    onRefused: () => metrics.tlsRefused('CONNECTION_BUDGET'),
   });
   guardClientCertificates({
     server,

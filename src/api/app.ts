@@ -14,6 +14,7 @@ import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';
 import { refuseCrossSiteRequests } from './cross-site.ts';
+import { FollowerBudget } from './follower-budget.ts';
 import { problemDetails } from './problem.ts';
 import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
@@ -26,6 +27,8 @@ export interface AppOptions {
   readonly protections: Protections;
   readonly identityPolicy?: IdentityPolicy;
   readonly rateLimit: RateLimit;
+  /** Output streams one client may hold open at once. */
+  readonly followersPerClient: number;
   readonly audit: AuditSink & AuditReader;
   readonly metrics: MetricsSource &
     OutputObserver & { readonly requestFinished: (request: FinishedRequest) => void };
@@ -54,7 +57,8 @@ export function createApp(options: AppOptions): Koa<AppState> {
     };
   });
 
-  const jobs = jobsRouter(options.registry, options.limits, options.metrics);
+  const followers = new FollowerBudget(options.followersPerClient);
+  const jobs = jobsRouter(options.registry, options.limits, followers, options.metrics);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
   for (const router of [health, jobs, audit, metrics, openApiRouter()]) {

@@ -7,6 +7,7 @@ import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import type { Job, JobStatus } from '../worker/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import { parseJobRequest, type LimitPolicy } from './job-request.ts';
+import type { FollowerBudget } from './follower-budget.ts';
 import { readJsonBody } from './json-body.ts';
 import { parseQuery } from './query.ts';
 import { may, type Action } from './permissions.ts';
@@ -56,6 +57,7 @@ const UNOBSERVED: OutputObserver = {
 export function jobsRouter(
   registry: JobRegistry,
   limits: LimitPolicy,
+  followers: FollowerBudget,
   observer: OutputObserver = UNOBSERVED,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });
@@ -63,17 +65,25 @@ export function jobsRouter(
   router.post('/', async (ctx) => {
     const viewer = authorize(ctx, 'start');
     const { follow } = parseQuery(startQuery, ctx.query);
+    // Taken before the job starts: a client at its budget gets a 429, not a job it cannot watch.
+    const release = follow ? followers.take(viewer.name) : undefined;
     const { role } = ctx.state.identity;
     const spec = parseJobRequest(await readJsonBody(ctx), role, limits);
     const outputBytes = limits.outputBudgets[role];
-    const job = await registry.start(viewer.name, spec, {
-      totals: limits.clientTotals[role],
-      ...(outputBytes === undefined ? {} : { outputBytes }),
-    });
+    let job: Job;
+    try {
+      job = await registry.start(viewer.name, spec, {
+        totals: limits.clientTotals[role],
+        ...(outputBytes === undefined ? {} : { outputBytes }),
+      });
+    } catch (error) {
+      release?.();
+      throw error;
+    }
     ctx.state.job = job;
     ctx.status = 201;
     ctx.set('Location', `/v1/jobs/${job.id}`);
-    if (!follow) {
+    if (release === undefined) {
       ctx.body = job;
       return;
     }
@@ -84,10 +94,7 @@ export function jobsRouter(
       viewer,
       job,
       { select: 'all', offset: 0, follow: true },
-      {
-        trailers: true,
-        observer,
-      },
+      { trailers: true, observer, release },
     );
   });
 
@@ -119,16 +126,15 @@ export function jobsRouter(
     const job = registry.get(viewer, jobId(ctx));
     ctx.state.job = job;
     await registry.assertOutputReadable(job.id);
+    // Every open stream counts, followed or not: a slow read of a large output lasts as long.
+    const release = followers.take(viewer.name);
     streamOutput(
       ctx,
       registry,
       viewer,
       job,
       { select: stream, offset, follow },
-      {
-        trailers: false,
-        observer,
-      },
+      { trailers: false, observer, release },
     );
   });
 
@@ -172,10 +178,16 @@ function streamOutput(
   viewer: Viewer,
   job: Job,
   request: OutputRequest,
-  options: { trailers: boolean; observer: OutputObserver },
+  options: { trailers: boolean; observer: OutputObserver; release: () => void },
 ): void {
-  const { observer, trailers } = options;
-  const output = registry.output(viewer, job.id, request);
+  const { observer, trailers, release } = options;
+  let output;
+  try {
+    output = registry.output(viewer, job.id, request);
+  } catch (error) {
+    release();
+    throw error;
+  }
   ctx.type = 'application/octet-stream';
   ctx.set('Cache-Control', 'no-store');
   if (trailers) ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal');
@@ -200,7 +212,10 @@ function streamOutput(
     },
   });
   observer.readerOpened();
-  body.once('close', () => observer.readerClosed());
+  body.once('close', () => {
+    observer.readerClosed();
+    release();
+  });
   // pipeline, not pipe: when the client goes away Koa destroys the body, and the reader behind
   // it must be destroyed too so it releases its file handles.
   pipeline(output, body, () => undefined);

@@ -30,6 +30,7 @@ export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   REQUEST_TIMEOUT: 408,
   TOO_MANY_JOBS: 429,
   TOO_MANY_REQUESTS: 429,
+  TOO_MANY_FOLLOWERS: 429,
   INSUFFICIENT_STORAGE: 507,
   INVALID_STATE_TRANSITION: 500,
   LAUNCH_FAILED: 500,
@@ -46,7 +47,8 @@ export type HttpOnlyCode =
   | 'CLIENT_DISABLED'
   | 'CROSS_SITE_REQUEST'
   | 'METHOD_NOT_ALLOWED'
-  | 'TOO_MANY_REQUESTS';
+  | 'TOO_MANY_REQUESTS'
+  | 'TOO_MANY_FOLLOWERS';
 
 const TITLE_OF: Readonly<Record<number, string>> = {
   400: 'Bad Request',

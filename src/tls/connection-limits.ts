@@ -14,7 +14,6 @@ export const CONNECTION_LIMITS = {
   /** Node checks the two above this often; its default (30 s) would triple them. */
   checkEveryMs: 1000,
   keepAliveMs: 5000,
-  maxConnections: 4096,
 } as const;
 
 /** Options for `https.createServer`; the rest is applied to the server by `limitConnections`. */
@@ -23,11 +22,11 @@ export const connectionServerOptions = {
   connectionsCheckingInterval: CONNECTION_LIMITS.checkEveryMs,
 } as const;
 
-export function limitConnections(server: Server): void {
+export function limitConnections(server: Server, maxConnections: number): void {
   server.headersTimeout = CONNECTION_LIMITS.headersMs;
   server.requestTimeout = CONNECTION_LIMITS.requestMs;
   server.keepAliveTimeout = CONNECTION_LIMITS.keepAliveMs;
-  server.maxConnections = CONNECTION_LIMITS.maxConnections;
+  server.maxConnections = maxConnections;
   // A client that completes the handshake and then sends nothing never starts the header timer.
   server.on('secureConnection', (socket: TLSSocket) => {
     socket.setTimeout(CONNECTION_LIMITS.headersMs, () => socket.destroy());

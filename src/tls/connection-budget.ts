@@ -1,0 +1,68 @@
+// How many connections one client may hold, decided as soon as its certificate names it (after
+// the handshake, before HTTP). Without it one client's thousands of open connections fill the
+// server's cap and everyone else fails at connect. Two rules:
+//   - a client holds at most `perClient` connections;
+//   - the last `reserve` of the server's cap goes only to admins and to clients holding fewer
+//     than LIGHT_USE connections, so a few busy clients together cannot shut the others out.
+// A refused connection is closed (there is no HTTP yet to answer on) and logged with the name.
+import type { Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { peerCertificate } from './peer-certificate.ts';
+
+/** Connections a client may still open from the reserve: enough for a CLI and a browser. */
+const LIGHT_USE = 8;
+/** A refusal is logged once per client in this long, not once per connection of a storm. */
+const LOG_EVERY_MS = 10_000;
+
+export interface ConnectionBudgetOptions {
+  readonly server: Server;
+  readonly logger: Logger;
+  readonly perClient: number;
+  /** The server's cap on connections (its maxConnections). */
+  readonly total: number;
+  /** Told of each refusal, for metrics. */
+  readonly onRefused?: (client: string) => void;
+}
+
+export function budgetConnections(options: ConnectionBudgetOptions): void {
+  const { server, logger, perClient, total } = options;
+  const reserve = Math.floor(total / 10);
+  const open = new Map<string, number>();
+  let held = 0;
+  const lastLogged = new Map<string, number>();
+
+  const refuse = (socket: TLSSocket, client: string, reason: string): void => {
+    socket.destroy();
+    options.onRefused?.(client);
+    const now = Date.now();
+    if (now - (lastLogged.get(client) ?? 0) < LOG_EVERY_MS) return;
+    lastLogged.set(client, now);
+    logger.warn(
+      { client, connections: open.get(client) ?? 0, held, perClient, total, reason },
+      'connection refused: over the client connection budget',
+    );
+  };
+
+  // Prepended before the certificate guard is, so it runs after the guard: only a connection
+  // the guard let through is counted.
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    if (socket.destroyed) return;
+    const certificate = peerCertificate(socket);
+    if (certificate === undefined) return;
+    const client = String(certificate.subject.CN);
+    const role = String(certificate.subject.OU);
+    const mine = open.get(client) ?? 0;
+    if (mine >= perClient) return refuse(socket, client, `holds ${mine}, the most one client may`);
+    if (held >= total - reserve && role !== 'admin' && mine >= LIGHT_USE)
+      return refuse(socket, client, 'the server is nearly full; the rest is kept for others');
+    open.set(client, mine + 1);
+    held += 1;
+    socket.once('close', () => {
+      held -= 1;
+      const left = (open.get(client) ?? 1) - 1;
+      if (left === 0) open.delete(client);
+      else open.set(client, left);
+    });
+  });
+}
