@@ -3,6 +3,7 @@
 // light clients. Every request of another client succeeds throughout.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { connect, type TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -91,7 +92,7 @@ describe('fair share between clients', () => {
       command: 'sh',
       args: ['-c', 'echo started; sleep 60'],
     });
-    const follow = (client: string): Promise<import('node:http').IncomingMessage> =>
+    const follow = (client: string): Promise<IncomingMessage> =>
       server.open(client, 'GET', `/v1/jobs/${job.id}/output?follow=true`);
     const answers = await Promise.all(Array.from({ length: 10 }, () => follow('alice')));
     const open = answers.filter((answer) => answer.statusCode === 200);
