@@ -17,9 +17,12 @@ function problemFor(error: NodeJS.ErrnoException): { code: HttpOnlyCode; detail:
   return { code: 'MALFORMED_REQUEST', detail: 'the request is not valid HTTP/1.1' };
 }
 
-function serialize(code: HttpOnlyCode, detail: string): { status: number; body: string } {
+function serialize(
+  code: HttpOnlyCode,
+  detail: string,
+): { status: number; body: string; requestId: string } {
   const problem = { ...bareProblem(code, detail), requestId: randomUUID() };
-  return { status: problem.status, body: JSON.stringify(problem) };
+  return { status: problem.status, body: JSON.stringify(problem), requestId: problem.requestId };
 }
 
 export function answerMalformedRequests(server: Server): void {
@@ -30,22 +33,26 @@ export function answerMalformedRequests(server: Server): void {
       return;
     }
     const { code, detail } = problemFor(error);
-    const { status, body } = serialize(code, detail);
+    const { status, body, requestId } = serialize(code, detail);
     // Written, then destroyed at once as Node itself does: a client still trickling bytes
     // (slowloris) must not keep a half-closed connection open.
     socket.write(
       `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/problem+json\r\n` +
+        `X-Request-Id: ${requestId}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     socket.destroy();
   });
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const expectation = String(request.headers.expect).slice(0, 64);
-    const { status, body } = serialize(
+    const { status, body, requestId } = serialize(
       'EXPECTATION_FAILED',
       `the server does not meet the expectation '${expectation}'; only 100-continue is supported`,
     );
-    response.writeHead(status, { 'Content-Type': 'application/problem+json' });
+    response.writeHead(status, {
+      'Content-Type': 'application/problem+json',
+      'X-Request-Id': requestId,
+    });
     response.end(body);
   });
 }

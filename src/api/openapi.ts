@@ -538,9 +538,25 @@ const HEADERS: Readonly<Record<string, Header>> = {
     required: true,
     schema: { type: 'string' },
   },
+  RateLimitPolicy: {
+    description:
+      "the client's request rate policy (IETF httpapi RateLimit fields, structured-field form): `q` requests per `w` seconds, refilled continuously",
+    required: false,
+    schema: { type: 'string', pattern: '^"[a-z-]+";q=\\d+;w=\\d+$' },
+  },
+  RateLimit: {
+    description:
+      "what is left of the client's request budget: `r` requests now, full again in `t` seconds",
+    required: false,
+    schema: { type: 'string', pattern: '^"[a-z-]+";r=\\d+;t=\\d+$' },
+  },
 };
 
-const requestId = { 'X-Request-Id': ref('headers', 'RequestId') };
+const requestId = {
+  'X-Request-Id': ref('headers', 'RequestId'),
+  'RateLimit-Policy': ref('headers', 'RateLimitPolicy'),
+  RateLimit: ref('headers', 'RateLimit'),
+};
 const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
 
 // ---- Responses ------------------------------------------------------------------------------
@@ -579,9 +595,22 @@ function problem(
 }
 
 const RESPONSES: Readonly<Record<string, ResponseObject>> = {
-  InvalidQuery: problem(400, 'a query parameter is invalid or unknown; `errors` names each', [
-    'INVALID_REQUEST',
+  InvalidQuery: problem(
+    400,
+    '`INVALID_REQUEST`: a query parameter is invalid or unknown (`errors` names each); ' +
+      '`MALFORMED_REQUEST`: the request is not valid HTTP/1.1',
+    ['INVALID_REQUEST', 'MALFORMED_REQUEST'],
+  ),
+  MalformedRequest: problem(400, 'the request is not valid HTTP/1.1', ['MALFORMED_REQUEST']),
+  RequestTimeout: problem(
+    408,
+    'the request (headers and body) did not arrive in time; the connection is closed',
+    ['REQUEST_TIMEOUT'],
+  ),
+  ExpectationFailed: problem(417, 'an `Expect` header other than `100-continue`', [
+    'EXPECTATION_FAILED',
   ]),
+  HeadersTooLarge: problem(431, 'the request headers are too large', ['HEADERS_TOO_LARGE']),
   InvalidJobRequest: problem(
     400,
     'malformed JSON, an invalid field (each named in `errors`), a bad query parameter, a limit ' +
@@ -627,8 +656,18 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   TooManyRequestsOrJobs: problem(
     429,
     '`TOO_MANY_REQUESTS`: the client is over its request rate; `TOO_MANY_JOBS`: it already ' +
-      'runs as many jobs as one client may. Try again after `Retry-After` seconds',
-    ['TOO_MANY_JOBS', 'TOO_MANY_REQUESTS'],
+      'runs as many jobs as one client may; `TOO_MANY_FOLLOWERS` (with `?follow=true`): it ' +
+      'already holds as many output streams open as one client may. Try again after ' +
+      '`Retry-After` seconds',
+    ['TOO_MANY_FOLLOWERS', 'TOO_MANY_JOBS', 'TOO_MANY_REQUESTS'],
+    retryAfter,
+  ),
+  TooManyRequestsOrFollowers: problem(
+    429,
+    '`TOO_MANY_REQUESTS`: the client is over its request rate; `TOO_MANY_FOLLOWERS`: it ' +
+      'already holds as many output streams open as one client may. Try again after ' +
+      '`Retry-After` seconds',
+    ['TOO_MANY_FOLLOWERS', 'TOO_MANY_REQUESTS'],
     retryAfter,
   ),
   InternalError: problem(500, 'the server could not complete the request; its log says why'),
@@ -647,6 +686,11 @@ function withCommonResponses(
   everyRoleMay: boolean,
 ): Record<string, ResponseObject | Reference> {
   const all: Record<number, ResponseObject | Reference> = {
+    // Framing and timing problems, answered before any route is known.
+    400: ref('responses', 'MalformedRequest'),
+    408: ref('responses', 'RequestTimeout'),
+    417: ref('responses', 'ExpectationFailed'),
+    431: ref('responses', 'HeadersTooLarge'),
     401: ref('responses', 'Unauthenticated'),
     403: ref('responses', everyRoleMay ? 'ClientDisabled' : 'Forbidden'),
     405: ref('responses', 'MethodNotAllowed'),
@@ -871,6 +915,7 @@ const GET_JOB_OUTPUT = operation({
     400: ref('responses', 'InvalidQuery'),
     404: ref('responses', 'JobNotFound'),
     410: ref('responses', 'OutputUnavailable'),
+    429: ref('responses', 'TooManyRequestsOrFollowers'),
   },
 });
 

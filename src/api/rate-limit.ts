@@ -31,6 +31,7 @@ export function rateLimitPerClient(limit: RateLimit, now: () => number = () => p
     bucket.refilledAt = time;
     buckets.set(name, bucket);
     if (bucket.tokens < 1) {
+      announce(ctx, limit, bucket.tokens);
       const retryAfterSeconds = Math.ceil((1 - bucket.tokens) / limit.perSecond);
       throw new RouteError(
         'TOO_MANY_REQUESTS',
@@ -40,6 +41,20 @@ export function rateLimitPerClient(limit: RateLimit, now: () => number = () => p
       );
     }
     bucket.tokens -= 1;
+    announce(ctx, limit, bucket.tokens);
     await next();
   };
+}
+
+/**
+ * The client's budget in the IETF httpapi RateLimit fields (structured-field form): the policy
+ * as a quota of `burst` requests per the window in which an empty bucket fills again, and what
+ * is left now with the seconds until the bucket is full.
+ */
+function announce(ctx: AppContext, limit: RateLimit, tokens: number): void {
+  const window = Math.ceil(limit.burst / limit.perSecond);
+  const remaining = Math.max(0, Math.floor(tokens));
+  const untilFull = Math.ceil((limit.burst - tokens) / limit.perSecond);
+  ctx.set('RateLimit-Policy', `"per-client";q=${limit.burst};w=${window}`);
+  ctx.set('RateLimit', `"per-client";r=${remaining};t=${untilFull}`);
 }

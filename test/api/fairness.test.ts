@@ -27,6 +27,11 @@ describe('per-client request rate limit', () => {
     const problem = limited[0]!;
     assert.equal(problem.headers['content-type'], 'application/problem+json');
     assert.equal(problem.json().code, 'TOO_MANY_REQUESTS');
+    // The IETF RateLimit fields: a burst of 10 refilled at 5/s (2 s), nothing left now.
+    assert.equal(problem.headers['ratelimit-policy'], '"per-client";q=10;w=2');
+    assert.match(String(problem.headers.ratelimit), /^"per-client";r=0;t=2$/);
+    const fresh = await server.request('alice', 'GET', '/v1/jobs');
+    assert.equal(fresh.headers.ratelimit, '"per-client";r=9;t=1');
     const retryAfter = Number(problem.headers['retry-after']);
     assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
     assert.equal((await server.request('alice', 'GET', '/v1/jobs')).status, 200);

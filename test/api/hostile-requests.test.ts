@@ -128,6 +128,28 @@ describe('hostile requests', () => {
     await server.waitForEnd('alice', job.id);
   });
 
+  it('answers 431 and 417 as problems with a request id, and says what is left of the rate budget', async () => {
+    const huge = await server.request('alice', 'GET', '/healthz', {
+      headers: { 'x-padding': 'x'.repeat(20_000) },
+    });
+    assert.equal(huge.status, 431);
+    assert.equal(huge.json().code, 'HEADERS_TOO_LARGE');
+    assert.match(String(huge.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.equal(huge.headers['x-request-id'], huge.json().requestId);
+
+    const expect = await server.request('alice', 'POST', '/v1/jobs', {
+      json: { command: 'true' },
+      headers: { expect: 'something-else' },
+    });
+    assert.equal(expect.status, 417);
+    assert.equal(expect.headers['x-request-id'], expect.json().requestId);
+
+    // (The values themselves are tested where the rate is low: test/api/fairness.test.ts.)
+    const health = await server.request('alice', 'GET', '/healthz');
+    assert.match(String(health.headers['ratelimit-policy']), /^"per-client";q=\d+;w=\d+$/);
+    assert.match(String(health.headers.ratelimit), /^"per-client";r=\d+;t=\d+$/);
+  });
+
   it('refuses state-changing requests a browser sends from another site, not from curl or the same origin', async () => {
     const job = await server.startJob('alice', { command: 'sleep', args: ['30'] });
     for (const headers of [
