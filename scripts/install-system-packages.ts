@@ -29,6 +29,8 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: 'sslscan', packages: ['sslscan'] },
     // The sandbox suite builds a root filesystem image from a static busybox.
     { probe: '/bin/busybox', packages: ['busybox-static'] },
+    // The cross-site suite drives a real browser holding a client certificate (Playwright).
+    { probe: '/usr/bin/chromium', packages: ['chromium'] },
   ],
 };
 

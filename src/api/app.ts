@@ -42,8 +42,9 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(requestLog(options.logger, options.metrics.requestFinished));
   app.use(auditTrail(options.audit));
   app.use(problemDetails);
-  app.use(refuseCrossSiteRequests);
   app.use(identify(options.identityPolicy));
+  // After identity, so the log and the audit trail say whose certificate was used.
+  app.use(refuseCrossSiteRequests);
   app.use(rateLimitPerClient(options.rateLimit));
 
   const health = new Router<AppState>();
