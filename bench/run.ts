@@ -17,6 +17,7 @@ import { startBenchServer, type BenchServer } from './lib/server.ts';
 import { ensureOpenSsh, SshFixture } from './lib/ssh.ts';
 import { manyFollowers } from './scenarios/followers.ts';
 import { isolationCost } from './scenarios/isolation-cost.ts';
+import { followerStorm } from './scenarios/follower-storm.ts';
 import { manyJobs } from './scenarios/many-jobs.ts';
 import { roundTrip } from './scenarios/round-trip.ts';
 import { startLatency } from './scenarios/start-latency.ts';
@@ -31,6 +32,7 @@ const SCENARIOS: readonly Scenario[] = [
   manyJobs,
   outputThroughput,
   manyFollowers,
+  followerStorm,
 ];
 
 /** The uid and gid of `nobody`: the unprivileged server runs as it. */
@@ -138,12 +140,12 @@ class Fixtures {
     return this.#unprivileged;
   }
 
-  freshServer(): Promise<BenchServer> {
+  freshServer(env: Record<string, string> = {}): Promise<BenchServer> {
     this.#assertOpen();
     const fresh = (async () => {
       const root = await this.server();
       this.#log('starting a fresh server (root)');
-      return startBenchServer({ certsFrom: root.certsDir, env: this.#env('fresh') });
+      return startBenchServer({ certsFrom: root.certsDir, env: { ...this.#env('fresh'), ...env } });
     })();
     this.#fresh.push(fresh);
     return fresh;
@@ -229,7 +231,7 @@ async function main(): Promise<number> {
     quick: options.quick,
     server: () => fixtures.server(),
     unprivilegedServer: () => fixtures.unprivilegedServer(),
-    freshServer: () => fixtures.freshServer(),
+    freshServer: (env) => fixtures.freshServer(env),
     ssh: () => fixtures.ssh(),
     scratch,
     log,

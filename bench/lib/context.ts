@@ -12,8 +12,11 @@ export interface BenchContext {
   server(): Promise<BenchServer>;
   /** The same server run as an unprivileged user: no cgroups, namespaces or user switch. */
   unprivilegedServer(): Promise<BenchServer>;
-  /** A new root server with nothing behind it; the caller disposes it (run.ts does if it cannot). */
-  freshServer(): Promise<BenchServer>;
+  /**
+   * A new root server with nothing behind it, with `env` over the bench's settings; the caller
+   * disposes it (run.ts does if it cannot).
+   */
+  freshServer(env?: Record<string, string>): Promise<BenchServer>;
   ssh(): Promise<SshFixture>;
   /** A directory that lives as long as the bench run. */
   readonly scratch: string;

@@ -73,9 +73,13 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
         SHUTDOWN_POLICY: 'stop',
         STOP_GRACE: '2s',
         LOG_LEVEL: 'info',
-        // The bench drives one client far harder than people do: no fairness limits in the way.
+        // The bench drives one client far harder than people do: no fairness limits in the way
+        // (the follower-storm scenario puts the budgets back to measure them).
         CLIENT_RATE_LIMIT: '100000',
         CLIENT_MAX_RUNNING: '5000',
+        CLIENT_FOLLOWERS: '100000',
+        CLIENT_CONNECTIONS: '100000',
+        CLIENT_OUTPUT: '0',
         // 1 GiB of output must fit in one job; the default cap is exactly 1 GiB.
         MAX_OUTPUT: '4GiB',
         ...options.env,
