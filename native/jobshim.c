@@ -57,6 +57,9 @@ struct options {
 	const char *control_path;
 	const char **cgroup_procs;
 	int cgroup_count;
+	/* cgroup v2: the job's cgroup, which its first process is born in (clone3 with
+	 * CLONE_INTO_CGROUP) and which cgroup.kill empties; its cgroup namespace starts there. */
+	const char *cgroup_dir;
 	bool pidns, netns;
 	bool set_uid, set_gid;
 	uid_t uid;
@@ -435,8 +438,24 @@ static void signal_cgroup_members(const struct options *o, int sig)
 	}
 }
 
+/* cgroup v2 (5.14+): the kernel kills every process of the cgroup at once, forks included. */
+static void kill_cgroup(const struct options *o)
+{
+	char path[PATH_MAX];
+	if (!o->cgroup_dir ||
+	    snprintf(path, sizeof path, "%s/cgroup.kill", o->cgroup_dir) >= (int)sizeof path)
+		return;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)write_all(fd, "1", 1);
+	close(fd);
+}
+
 static void signal_tree(const struct shim *s, int sig)
 {
+	if (sig == SIGKILL)
+		kill_cgroup(s->opt);
 	if (s->opt->pidns) {
 		/* init forwards SIGTERM to its namespace; SIGKILL of init tears the namespace down. */
 		if (!s->job_ended)
@@ -575,6 +594,7 @@ static void enter_sandbox(const struct options *o, int error_fd)
 		.gid = o->gid,
 		.hostname = o->hostname,
 		.own_sysfs = o->netns,
+		.own_cgroup = o->cgroup_dir != NULL,
 	};
 	const char *step = NULL;
 	if (sandbox_enter(&spec, &step) < 0)
@@ -711,6 +731,50 @@ static int place_in_cgroups(const struct options *o, pid_t pid, char *error, siz
 	return 0;
 }
 
+struct clone3_args { /* the kernel's struct clone_args (linux/sched.h), which sched.h clashes with */
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+		set_tid_size, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+/*
+ * Raw clone: glibc's fork() cannot create the child directly in new namespaces. On cgroup v2 the
+ * child is born in the job's cgroup (clone3 with CLONE_INTO_CGROUP): no migration afterwards, and
+ * its new cgroup namespace is rooted there. Kernels or filters without clone3 get clone and a
+ * write to cgroup.procs, as on v1.
+ */
+static pid_t clone_job(const struct options *o, unsigned long long flags, bool *born_in_cgroup)
+{
+	*born_in_cgroup = false;
+	if (o->cgroup_dir) {
+		int cgroup_fd = open(o->cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cgroup_fd >= 0) {
+			struct clone3_args args = {
+				.flags = flags | CLONE_INTO_CGROUP | (o->pidns ? CLONE_NEWCGROUP : 0),
+				.exit_signal = SIGCHLD,
+				.cgroup = (uint64_t)cgroup_fd,
+			};
+			pid_t pid = (pid_t)syscall(__NR_clone3, &args, sizeof args);
+			int saved = errno;
+			close(cgroup_fd);
+			if (pid >= 0) {
+				*born_in_cgroup = pid > 0;
+				return pid;
+			}
+			if (saved != ENOSYS && saved != E2BIG && saved != EINVAL) {
+				errno = saved;
+				return -1;
+			}
+		}
+	}
+	return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, 0, 0, 0);
+}
+
 static void describe_child_error(const struct options *o, const struct child_error *e, char *out,
 				 size_t len)
 {
@@ -757,15 +821,15 @@ static void start_job(struct shim *s)
 		snprintf(message, sizeof message, "pipe: %s", strerror(errno));
 		fail_start(s, message);
 	}
-	long flags = SIGCHLD;
+	unsigned long long flags = 0;
 	if (o->pidns)
 		flags |= CLONE_NEWPID | CLONE_NEWNS;
 	if (o->netns)
 		flags |= CLONE_NEWNET;
 	if (o->sandbox)
 		flags |= CLONE_NEWUTS | CLONE_NEWIPC;
-	/* Raw clone: glibc's fork() cannot create the child directly in new namespaces. */
-	pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+	bool born_in_cgroup = false;
+	pid_t pid = clone_job(o, flags, &born_in_cgroup);
 	if (pid < 0) {
 		snprintf(message, sizeof message, "clone: %s", strerror(errno));
 		fail_start(s, message);
@@ -787,7 +851,7 @@ static void start_job(struct shim *s)
 	if (s->status_fd >= 0)
 		set_nonblocking(s->status_fd);
 
-	if (place_in_cgroups(o, pid, message, sizeof message) < 0) {
+	if (!born_in_cgroup && place_in_cgroups(o, pid, message, sizeof message) < 0) {
 		kill(pid, SIGKILL);
 		close(p.sync[1]);
 		reap_failed_child(s);
@@ -1144,6 +1208,8 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 			o->control_path = value;
 		else if (strcmp(arg, "--cgroup-procs") == 0)
 			o->cgroup_procs[o->cgroup_count++] = value;
+		else if (strcmp(arg, "--cgroup-dir") == 0)
+			o->cgroup_dir = value;
 		else if (strcmp(arg, "--cwd") == 0)
 			o->cwd = value;
 		else if (strcmp(arg, "--uid") == 0 && numeric_ok && n < UINT32_MAX) {

@@ -216,7 +216,7 @@ static int mount_proc(const char *root)
 	return make_paths_readonly(path, readonly_proc);
 }
 
-static int mount_sys(const char *root)
+static int mount_sys(const char *root, bool own_cgroup)
 {
 	char path[PATH_MAX];
 	if (join_path(path, sizeof path, root, "sys") < 0 || make_dirs(path) < 0)
@@ -224,7 +224,16 @@ static int mount_sys(const char *root)
 	/* A fresh sysfs shows the job's own network namespace, and no cgroup filesystem. */
 	if (mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return -1;
-	return mask_paths(path, masked_sys);
+	if (mask_paths(path, masked_sys) < 0)
+		return -1;
+	/* In its own cgroup namespace a cgroup2 mount shows the job's cgroup alone, read-only. */
+	if (!own_cgroup)
+		return 0;
+	char cgroup[PATH_MAX];
+	if (join_path(cgroup, sizeof cgroup, path, "fs/cgroup") < 0)
+		return -1;
+	return mount("cgroup2", cgroup, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     NULL);
 }
 
 static int make_symlink(const char *root, const char *name, const char *to)
@@ -389,7 +398,7 @@ int sandbox_enter(const struct sandbox_spec *spec, const char **step)
 	if (mount_proc(root) < 0)
 		return -1;
 	STEP("mount /sys");
-	if (spec->own_sysfs && mount_sys(root) < 0)
+	if (spec->own_sysfs && mount_sys(root, spec->own_cgroup) < 0)
 		return -1;
 	STEP("mount /dev");
 	if (mount_dev(root, spec) < 0)

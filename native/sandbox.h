@@ -24,6 +24,7 @@ struct sandbox_spec {
 	gid_t gid;
 	const char *hostname;
 	bool own_sysfs;                   /* the job has its own network namespace */
+	bool own_cgroup;                  /* cgroup v2 and its own cgroup namespace: show that */
 };
 
 /*

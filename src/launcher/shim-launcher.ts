@@ -161,6 +161,7 @@ export class ShimLauncher implements Launcher {
     const files = shimFiles(request.dir);
     const args = ['--dir', request.dir, '--events', files.events, '--control', files.control];
     for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
+    if (cgroup?.directory !== undefined) args.push('--cgroup-dir', cgroup.directory);
     if (this.#isolation.pidNamespace) args.push('--pidns');
     if (this.#isolation.networkNamespace) args.push('--netns');
     // The filter needs no privilege (no_new_privs is set first), so every job gets it.

@@ -6,7 +6,7 @@ import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -243,6 +243,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       );
     child.once('exit', onExit);
     lines.on('line', (line) => {
+      // For runs whose output is all one sees (the cgroup v2 guest): every server's log, kept.
+      if (process.env.JOBWORKER_TEST_SERVER_LOG !== undefined)
+        appendFileSync(process.env.JOBWORKER_TEST_SERVER_LOG, `${line}\n`);
       let entry: Record<string, unknown>;
       try {
         entry = JSON.parse(line) as Record<string, unknown>;

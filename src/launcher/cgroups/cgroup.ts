@@ -14,6 +14,12 @@ export interface CgroupUsage {
 export interface JobCgroup {
   /** `cgroup.procs` files the job's first process must be written into before it runs. */
   readonly procsFiles: readonly string[];
+  /**
+   * cgroup v2: the job's cgroup directory. The supervisor creates the job's first process in it
+   * (clone3 with CLONE_INTO_CGROUP, no migration), kills it with cgroup.kill, and roots the job's
+   * cgroup namespace there. Undefined on v1.
+   */
+  readonly directory: string | undefined;
   usage(): Promise<CgroupUsage>;
   /** Removes the cgroup; its processes must already be gone. */
   remove(): Promise<void>;
@@ -63,20 +69,24 @@ export function isGroupName(name: string): boolean {
   return name.startsWith(GROUP_PREFIX);
 }
 
-/** Limits written once per group and process: a group's totals change only with the config. */
-export class GroupLimitsWritten {
-  readonly #written = new Map<string, string>();
+/**
+ * A group's cgroup is made and its totals written once per server process (totals change only
+ * with the configuration). Jobs of a client started at the same moment all wait for the same
+ * set-up, so none is created in a group that is not ready; a set-up that failed is tried again.
+ */
+export class GroupSetUp {
+  readonly #done = new Map<string, { readonly key: string; readonly ready: Promise<void> }>();
 
-  /** True the first time these totals are seen for this group (and after they change). */
-  needsWrite(group: CgroupGroup): boolean {
+  ensure(group: CgroupGroup, setUp: () => Promise<void>): Promise<void> {
     const key = JSON.stringify(group.totals);
-    if (this.#written.get(group.name) === key) return false;
-    this.#written.set(group.name, key);
-    return true;
-  }
-
-  forget(group: CgroupGroup): void {
-    this.#written.delete(group.name);
+    const known = this.#done.get(group.name);
+    if (known?.key === key) return known.ready;
+    const ready = setUp().catch((error: unknown) => {
+      this.#done.delete(group.name);
+      throw error;
+    });
+    this.#done.set(group.name, { key, ready });
+    return ready;
   }
 }
 

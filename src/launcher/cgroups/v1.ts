@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ResourceLimits } from '../../worker/job.ts';
 import {
   CPU_PERIOD_MICROS,
-  GroupLimitsWritten,
+  GroupSetUp,
   isGroupName,
   SUBTREE,
   type CgroupDriver,
@@ -32,7 +32,7 @@ export class CgroupV1Driver implements CgroupDriver {
   readonly version = 'v1';
   readonly enforceable: ReadonlySet<LimitKind>;
   readonly #roots: ReadonlyMap<Hierarchy, string>;
-  readonly #groupsWritten = new GroupLimitsWritten();
+  readonly #groups = new GroupSetUp();
 
   private constructor(roots: ReadonlyMap<Hierarchy, string>) {
     this.#roots = roots;
@@ -72,19 +72,11 @@ export class CgroupV1Driver implements CgroupDriver {
     group: CgroupGroup,
   ): Promise<JobCgroup> {
     const groupDirs = new Map<Hierarchy, string>();
-    for (const [hierarchy, root] of this.#roots) {
-      const dir = join(root, group.name);
-      await mkdir(dir, { recursive: true });
-      groupDirs.set(hierarchy, dir);
-    }
-    if (this.#groupsWritten.needsWrite(group)) {
-      try {
-        await applyLimits(groupDirs, group.totals, []);
-      } catch (error) {
-        this.#groupsWritten.forget(group);
-        throw error;
-      }
-    }
+    for (const [hierarchy, root] of this.#roots) groupDirs.set(hierarchy, join(root, group.name));
+    await this.#groups.ensure(group, async () => {
+      for (const dir of groupDirs.values()) await mkdir(dir, { recursive: true });
+      await applyLimits(groupDirs, group.totals, []);
+    });
     const dirs = new Map<Hierarchy, string>();
     for (const [hierarchy, groupDir] of groupDirs) {
       const dir = join(groupDir, jobId);
@@ -170,6 +162,7 @@ async function applyLimits(
 class CgroupV1 implements JobCgroup {
   readonly #dirs: ReadonlyMap<Hierarchy, string>;
   readonly procsFiles: readonly string[];
+  readonly directory = undefined;
 
   constructor(dirs: ReadonlyMap<Hierarchy, string>) {
     this.#dirs = dirs;

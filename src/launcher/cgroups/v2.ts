@@ -3,11 +3,11 @@
 // totals, `jobworker` the host's reserve.
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ResourceLimits } from '../../worker/job.ts';
 import {
   CPU_PERIOD_MICROS,
-  GroupLimitsWritten,
+  GroupSetUp,
   isGroupName,
   SUBTREE,
   type CgroupDriver,
@@ -30,7 +30,7 @@ export class CgroupV2Driver implements CgroupDriver {
   readonly enforceable: ReadonlySet<LimitKind>;
   readonly #subtree: string;
   readonly #delegate: string;
-  readonly #groupsWritten = new GroupLimitsWritten();
+  readonly #groups = new GroupSetUp();
 
   private constructor(subtree: string, enforceable: ReadonlySet<LimitKind>, delegate: string) {
     this.#subtree = subtree;
@@ -38,39 +38,45 @@ export class CgroupV2Driver implements CgroupDriver {
     this.#delegate = delegate;
   }
 
+  /**
+   * The v2 hierarchy, if this host has one. The tree is built at its root, or, for a systemd
+   * service (which must have Delegate=yes), inside the service's own cgroup: a delegated service
+   * may write nowhere else. `rootLimits` (the host less its reserve) bound all jobs together.
+   */
   static async detect(
     mountRoot: string,
     rootLimits: ResourceLimits = {},
   ): Promise<CgroupV2Driver | undefined> {
-    const available = await readControl(join(mountRoot, 'cgroup.controllers'));
-    if (available === undefined) return undefined;
-    const subtree = join(mountRoot, SUBTREE);
-    const wanted = Object.values(CONTROLLER_OF).filter((name) =>
-      available.split(' ').includes(name),
-    );
+    if ((await readControl(join(mountRoot, 'cgroup.controllers'))) === undefined) return undefined;
+    let subtree: string;
+    let enabled: string[];
     try {
+      const parent = await treeParent(mountRoot);
+      const available = ((await readControl(join(parent, 'cgroup.controllers'))) ?? '').split(' ');
+      const enable = Object.values(CONTROLLER_OF)
+        .filter((name) => available.includes(name))
+        .map((name) => `+${name}`)
+        .join(' ');
+      subtree = join(parent, SUBTREE);
       await mkdir(subtree, { recursive: true });
-      const enable = wanted.map((name) => `+${name}`).join(' ');
       if (enable !== '') {
-        await writeControl(join(mountRoot, 'cgroup.subtree_control'), enable);
+        await writeControl(join(parent, 'cgroup.subtree_control'), enable);
         await writeControl(join(subtree, 'cgroup.subtree_control'), enable);
       }
+      enabled = (await readFile(join(subtree, 'cgroup.subtree_control'), 'utf8'))
+        .trim()
+        .split(' ')
+        .filter((name) => name !== '');
     } catch {
       return undefined;
     }
-    const enabled = (await readFile(join(subtree, 'cgroup.subtree_control'), 'utf8'))
-      .trim()
-      .split(' ');
     const enforceable = new Set(
       (Object.keys(CONTROLLER_OF) as LimitKind[]).filter((kind) =>
         enabled.includes(CONTROLLER_OF[kind]),
       ),
     );
     await applyLimits(subtree, rootLimits, []);
-    const delegate = enabled
-      .filter((name) => name !== '')
-      .map((name) => `+${name}`)
-      .join(' ');
+    const delegate = enabled.map((name) => `+${name}`).join(' ');
     return new CgroupV2Driver(subtree, enforceable, delegate);
   }
 
@@ -81,23 +87,21 @@ export class CgroupV2Driver implements CgroupDriver {
     group: CgroupGroup,
   ): Promise<JobCgroup> {
     const groupDir = join(this.#subtree, group.name);
-    if (this.#groupsWritten.needsWrite(group)) {
-      try {
-        await mkdir(groupDir, { recursive: true });
-        // The group holds no process itself, so its controllers can be handed down to jobs.
-        if (this.#delegate !== '')
-          await writeControl(join(groupDir, 'cgroup.subtree_control'), this.#delegate);
-        await applyLimits(groupDir, group.totals, []);
-      } catch (error) {
-        this.#groupsWritten.forget(group);
-        throw error;
-      }
-    }
+    await this.#groups.ensure(group, async () => {
+      await mkdir(groupDir, { recursive: true });
+      // The group holds no process itself, so its controllers can be handed down to jobs.
+      if (this.#delegate !== '')
+        await writeControl(join(groupDir, 'cgroup.subtree_control'), this.#delegate);
+      await applyLimits(groupDir, group.totals, []);
+    });
     const dir = join(groupDir, jobId);
     await mkdir(dir);
     const cgroup = new CgroupV2(dir);
     try {
       await applyLimits(dir, limits, ioDevices);
+      // An OOM kill takes the whole job, not one of its processes that the rest then miss.
+      if (limits.memoryBytes !== undefined && existsSync(join(dir, 'memory.oom.group')))
+        await writeControl(join(dir, 'memory.oom.group'), '1');
     } catch (error) {
       await cgroup.remove();
       throw error;
@@ -142,12 +146,38 @@ async function applyLimits(
   }
 }
 
+/** Where the server's own processes go when it builds its tree inside a service's cgroup. */
+const SERVER_LEAF = 'jobworker-server';
+
+/**
+ * The cgroup to build `jobworker/` in: the hierarchy's root, or a systemd service's own cgroup.
+ * A cgroup that holds processes cannot hand controllers down (v2's "no internal processes"), so
+ * every process of the service, the server included, first moves into a leaf beside the tree.
+ */
+async function treeParent(mountRoot: string): Promise<string> {
+  const own = /^0::(\/.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1];
+  if (own === undefined || !/\.service(\/[^/]+)?$/.test(own)) return mountRoot;
+  const service = basename(own) === SERVER_LEAF ? dirname(own) : own;
+  if (!service.endsWith('.service')) return mountRoot;
+  const parent = join(mountRoot, service);
+  const leaf = join(parent, SERVER_LEAF);
+  await mkdir(leaf, { recursive: true });
+  const procs = ((await readControl(join(parent, 'cgroup.procs'))) ?? '').split('\n');
+  for (const pid of procs.filter((line) => line !== '')) {
+    // A process may exit between the read and the move.
+    await writeControl(join(leaf, 'cgroup.procs'), pid).catch(() => undefined);
+  }
+  return parent;
+}
+
 class CgroupV2 implements JobCgroup {
   readonly #dir: string;
   readonly procsFiles: readonly string[];
+  readonly directory: string;
 
   constructor(dir: string) {
     this.#dir = dir;
+    this.directory = dir;
     this.procsFiles = [join(dir, 'cgroup.procs')];
   }
 

@@ -1,0 +1,24 @@
+#!/bin/sh
+# In the cgroup v2 guest, as the delegated service jobworker-suites.service: runs the suites
+# (those named in scripts/cgroup2/suites.txt of the copy, one per line, else the default ones),
+# checks that nothing was created outside the delegated subtree, and prints the status on a line
+# the host looks for.
+cd /project || exit 1
+echo "guest: $(uname -r), cgroup: $(stat -fc %T /sys/fs/cgroup), service cgroup: $(cut -d: -f3 /proc/self/cgroup)"
+echo "guest: controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+export PATH=/project/node_modules/.bin:/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1
+suites="test/isolation/*.test.ts test/durability/*.test.ts"
+if [ -s scripts/cgroup2/suites.txt ]; then suites=$(cat scripts/cgroup2/suites.txt); fi
+export JOBWORKER_TEST_SERVER_LOG=/tmp/servers.log
+# shellcheck disable=SC2086 # the globs are meant to expand
+node --test --test-concurrency=1 --test-timeout=600000 $suites
+status=$?
+if [ "$status" != 0 ]; then
+  echo "guest: the servers' last log lines:"
+  tail -40 /tmp/servers.log
+fi
+if [ -e /sys/fs/cgroup/jobworker ]; then
+  echo "guest: FAIL: /sys/fs/cgroup/jobworker exists: the server wrote outside its delegated subtree"
+  status=1
+fi
+echo "JOBWORKER-GUEST-EXIT=$status"
