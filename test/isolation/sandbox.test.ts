@@ -69,6 +69,36 @@ describe('a sandbox per job', () => {
 
   const sh = (script: string): Record<string, unknown> => ({ command: 'sh', args: ['-c', script] });
 
+  /**
+   * Imports an image as an operator does (`npm run images -- import`), from a tarball of a root
+   * holding a static busybox as /bin/busybox and /bin/sh and whatever `populate` adds.
+   */
+  async function importImage(
+    name: string,
+    populate: (rootfs: string) => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
+    const work = await mkdtemp(join(tmpdir(), 'jobworker-image-'));
+    try {
+      const rootfs = join(work, 'rootfs');
+      await mkdir(join(rootfs, 'bin'), { recursive: true });
+      await mkdir(join(rootfs, 'etc'));
+      await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+      await symlink('busybox', join(rootfs, 'bin', 'sh'));
+      await populate(rootfs);
+      await run('tar', ['-C', rootfs, '-cf', join(work, `${name}.tar`), '.']);
+      await run(process.execPath, [
+        join(ROOT, 'scripts', 'images.ts'),
+        'import',
+        name,
+        join(work, `${name}.tar`),
+        '--data-dir',
+        server.dataDir,
+      ]);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
   it('reports which sandbox features are active in /healthz', (t) => {
     if (needsSandbox(t)) return;
     assert.equal(sandbox.uidPerClient, true);
@@ -290,25 +320,7 @@ describe('a sandbox per job', () => {
 
   it('runs a job in an imported busybox image, which has no /usr of the host', async (t) => {
     if (needsSandbox(t)) return;
-    const work = await mkdtemp(join(tmpdir(), 'jobworker-image-'));
-    try {
-      const rootfs = join(work, 'rootfs');
-      await mkdir(join(rootfs, 'bin'), { recursive: true });
-      await mkdir(join(rootfs, 'etc'));
-      await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-      await symlink('busybox', join(rootfs, 'bin', 'sh'));
-      await run('tar', ['-C', rootfs, '-cf', join(work, 'busybox.tar'), '.']);
-      await run(process.execPath, [
-        join(ROOT, 'scripts', 'images.ts'),
-        'import',
-        'busybox',
-        join(work, 'busybox.tar'),
-        '--data-dir',
-        server.dataDir,
-      ]);
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+    await importImage('busybox');
     const { stdout: listed } = await run(process.execPath, [
       join(ROOT, 'scripts', 'images.ts'),
       'list',
@@ -346,25 +358,14 @@ describe('a sandbox per job', () => {
     try {
       await writeFile(victim, 'untouched\n', { mode: 0o600 });
       await mkdir(victimDir);
-      const rootfs = join(work, 'rootfs');
-      await mkdir(join(rootfs, 'bin'), { recursive: true });
-      await mkdir(join(rootfs, 'etc'));
-      await copyFile('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-      await chmod(join(rootfs, 'bin', 'busybox'), 0o4755);
-      // Links a careless sandbox would follow on the host while building the job's root.
-      await symlink(victim, join(rootfs, '.account'));
-      await symlink(victim, join(rootfs, 'etc', 'passwd'));
-      await symlink(victimDir, join(rootfs, 'var'));
-      await run('mknod', [join(rootfs, 'disk'), 'b', '254', '0']);
-      await run('tar', ['-C', rootfs, '-cf', join(work, 'evil.tar'), '.']);
-      await run(process.execPath, [
-        join(ROOT, 'scripts', 'images.ts'),
-        'import',
-        'evil',
-        join(work, 'evil.tar'),
-        '--data-dir',
-        server.dataDir,
-      ]);
+      await importImage('evil', async (rootfs) => {
+        await chmod(join(rootfs, 'bin', 'busybox'), 0o4755);
+        // Links a careless sandbox would follow on the host while building the job's root.
+        await symlink(victim, join(rootfs, '.account'));
+        await symlink(victim, join(rootfs, 'etc', 'passwd'));
+        await symlink(victimDir, join(rootfs, 'var'));
+        await run('mknod', [join(rootfs, 'disk'), 'b', '254', '0']);
+      });
       const imported = join(server.dataDir, 'images', 'evil', 'rootfs');
       assert.equal(existsSync(join(imported, 'disk')), false, 'device nodes are not imported');
       assert.equal((await stat(join(imported, 'bin', 'busybox'))).mode & 0o6000, 0);
