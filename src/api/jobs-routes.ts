@@ -68,10 +68,10 @@ export function jobsRouter(
     // Taken before the job starts: a client at its budget gets a 429, not a job it cannot watch.
     const release = follow ? followers.take(viewer.name) : undefined;
     const { role } = ctx.state.identity;
-    const spec = parseJobRequest(await readJsonBody(ctx), role, limits);
     const outputBytes = limits.outputBudgets[role];
     let job: Job;
     try {
+      const spec = parseJobRequest(await readJsonBody(ctx), role, limits);
       job = await registry.start(viewer.name, spec, {
         totals: limits.clientTotals[role],
         ...(outputBytes === undefined ? {} : { outputBytes }),

@@ -114,6 +114,13 @@ describe('fair share between clients', () => {
       json: { command: 'true' },
     });
     assert.equal(run.status, 429);
+    // A refused follow-and-run gives its stream back: bob's bad requests cost him nothing.
+    for (let i = 0; i < 10; i++) {
+      const bad = await server.request('bob', 'POST', '/v1/jobs?follow=true', {
+        json: { command: '' },
+      });
+      assert.equal(bad.status, 400);
+    }
     // bob's budget is his own (admin sees alice's job; bob runs his own).
     assert.equal((await server.request('admin', 'GET', `/v1/jobs/${job.id}/output`)).status, 200);
     const bobs = await server.request('bob', 'POST', '/v1/jobs?follow=true', {
