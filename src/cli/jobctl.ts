@@ -29,6 +29,12 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 const { main } = await import('./main.ts');
 const status = await main(process.argv.slice(2));
+// Into a pipe, stdout is written asynchronously: process.exit() would drop what the reader has
+// not taken yet (`jobctl ps --all | wc -l` lost all but the first 64 KiB). A write's callback
+// runs once everything written before it has been handed to the kernel.
+const flushed = (stream: NodeJS.WriteStream): Promise<void> =>
+  new Promise((resolve) => stream.write('', () => resolve()));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 process.exit(status);
 
 export {};
