@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { runCerts } from '../helpers/certs-script.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 
 /** How many processes of the host run as `uid`. */
@@ -24,10 +26,19 @@ function processesOf(uid: number): number {
 describe("per-client totals across all of a client's jobs", () => {
   let server: TestServer;
   let enforceable: string[] = [];
+  // Clients of their own: a client's group is the host's (one server per host), so other test
+  // files' servers must not hold processes or output in the groups these totals are tried on.
+  const run = randomUUID().slice(0, 8);
+  const bob = `bob-${run}`;
+  const alice = `alice-${run}`;
   before(async () => {
     server = await startServer({
       env: { CLIENT_PIDS: '40', CLIENT_MEMORY: '256MiB', CLIENT_OUTPUT: '3MiB' },
     });
+    for (const name of [alice, bob]) {
+      const issued = await runCerts(server.certsDir, ['client', name, '--role', 'user']);
+      assert.equal(issued.code, 0, issued.stderr);
+    }
     const health = await server.request('admin', 'GET', '/healthz');
     enforceable = health.json<{ protections: { enforceableLimits: string[] } }>().protections
       .enforceableLimits;
@@ -37,7 +48,7 @@ describe("per-client totals across all of a client's jobs", () => {
   });
 
   it("refuses one job asking for more than its client's total, naming the total", async () => {
-    const response = await server.request('bob', 'POST', '/v1/jobs', {
+    const response = await server.request(bob, 'POST', '/v1/jobs', {
       json: { command: 'true', limits: { pids: 41 } },
     });
     assert.equal(response.status, 400);
@@ -45,7 +56,7 @@ describe("per-client totals across all of a client's jobs", () => {
     assert.equal(problem.code, 'LIMIT_EXCEEDS_CLIENT_TOTAL');
     assert.match(problem.detail, /exceeds 40, the total/);
     // The default (512 MiB) is above this client's memory total: the job gets the total instead.
-    const job = await server.startJob('bob', { command: 'true' });
+    const job = await server.startJob(bob, { command: 'true' });
     assert.equal((job.limits as { memoryBytes?: number }).memoryBytes, 256 * 1024 ** 2);
   });
 
@@ -68,17 +79,17 @@ describe("per-client totals across all of a client's jobs", () => {
       ],
       limits: { pids: 32 },
     };
-    const first = await server.startJob('bob', spawner);
-    const second = await server.startJob('bob', spawner);
+    const first = await server.startJob(bob, spawner);
+    const second = await server.startJob(bob, spawner);
     const uid = Number(
       /uid=(\d+)/.exec(
         (
-          await server.request('bob', 'POST', '/v1/jobs?follow=true', { json: { command: 'id' } })
+          await server.request(bob, 'POST', '/v1/jobs?follow=true', { json: { command: 'id' } })
         ).text(),
       )?.[1],
     );
     for (const job of [first, second]) {
-      const output = await server.open('bob', 'GET', `/v1/jobs/${job.id}/output?follow=true`);
+      const output = await server.open(bob, 'GET', `/v1/jobs/${job.id}/output?follow=true`);
       let text = '';
       for await (const chunk of output) {
         text += (chunk as Buffer).toString();
@@ -90,8 +101,8 @@ describe("per-client totals across all of a client's jobs", () => {
     assert.ok(held <= 40, `bob's jobs hold ${held} processes`);
     assert.ok(held > 32, `more than one job's cap (${held}), so both jobs count towards it`);
     for (const job of [first, second]) {
-      await server.request('bob', 'POST', `/v1/jobs/${job.id}/stop`);
-      await server.waitForEnd('bob', job.id);
+      await server.request(bob, 'POST', `/v1/jobs/${job.id}/stop`);
+      await server.waitForEnd(bob, job.id);
     }
   });
 
@@ -100,31 +111,31 @@ describe("per-client totals across all of a client's jobs", () => {
       command: 'head',
       args: ['-c', String(bytes), '/dev/zero'],
     });
-    const first = await server.startJob('alice', write(2 * 1024 ** 2));
-    const firstEnded = await server.waitForEnd('alice', first.id);
+    const first = await server.startJob(alice, write(2 * 1024 ** 2));
+    const firstEnded = await server.waitForEnd(alice, first.id);
     assert.equal(firstEnded.outputBytes, 2 * 1024 ** 2);
     assert.equal(firstEnded.outputTruncated, false);
 
-    const second = await server.startJob('alice', write(2 * 1024 ** 2));
+    const second = await server.startJob(alice, write(2 * 1024 ** 2));
     assert.equal(second.outputCapBytes, 1024 ** 2, 'what is left of the 3 MiB budget');
-    const secondEnded = await server.waitForEnd('alice', second.id);
+    const secondEnded = await server.waitForEnd(alice, second.id);
     assert.equal(secondEnded.outputBytes, 1024 ** 2);
     assert.equal(secondEnded.outputTruncated, true);
 
-    const third = await server.startJob('alice', write(10));
+    const third = await server.startJob(alice, write(10));
     assert.equal(third.outputCapBytes, 0, 'the budget is spent');
-    assert.equal((await server.waitForEnd('alice', third.id)).outputTruncated, true);
+    assert.equal((await server.waitForEnd(alice, third.id)).outputTruncated, true);
     assert.equal(
-      (await server.request('alice', 'GET', `/v1/jobs/${third.id}/output`)).body.length,
+      (await server.request(alice, 'GET', `/v1/jobs/${third.id}/output`)).body.length,
       0,
     );
 
     // Another client's budget is its own; deleting output gives the budget back.
-    const bobs = await server.startJob('bob', write(10));
-    assert.equal((await server.waitForEnd('bob', bobs.id)).outputBytes, 10);
-    await server.request('alice', 'DELETE', `/v1/jobs/${first.id}`);
-    const fourth = await server.startJob('alice', write(10));
-    const fourthEnded: Job = await server.waitForEnd('alice', fourth.id);
+    const bobs = await server.startJob(bob, write(10));
+    assert.equal((await server.waitForEnd(bob, bobs.id)).outputBytes, 10);
+    await server.request(alice, 'DELETE', `/v1/jobs/${first.id}`);
+    const fourth = await server.startJob(alice, write(10));
+    const fourthEnded: Job = await server.waitForEnd(alice, fourth.id);
     assert.equal(fourthEnded.outputBytes, 10);
   });
 });
