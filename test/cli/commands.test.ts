@@ -48,6 +48,21 @@ describe('jobctl commands', () => {
       assert.equal(result.stderr, 'to-err\n');
     });
 
+    it('--host-fs and --image choose the job filesystem within what the server allows', async () => {
+      const health = await server.request('admin', 'GET', '/healthz');
+      const sandboxed = health.json<{ protections: { sandbox: { privateRoot: boolean } } }>()
+        .protections.sandbox.privateRoot;
+      const work = await jobctl.run('run', '-f', '--', 'pwd');
+      // A sandboxed job starts in its own /work; without a sandbox (not root), on the host's /.
+      assert.equal(work.stdout, sandboxed ? '/work\n' : '/\n');
+      const host = await jobctl.run('run', '-f', '--host-fs', '--', 'true');
+      assert.equal(host.code, 125);
+      assert.match(oneLine(host), /host's filesystem/);
+      const image = await jobctl.run('run', '-f', '--image', 'no-such-image', '--', 'true');
+      assert.equal(image.code, 125);
+      assert.match(oneLine(image), /no image 'no-such-image'/);
+    });
+
     it('--follow exits with 128+N when a signal kills the job, as a shell does', async () => {
       const result = await jobctl.run('run', '-f', '--', 'sh', '-c', 'kill -9 $$');
       assert.equal(result.code, 128 + 9);
