@@ -1,11 +1,12 @@
 // How many output streams one client may hold open at once. A follower costs the server a file
 // handle, a read buffer and a TLS connection for as long as the job runs, so without a budget
 // one client's thousands of followers take the server's descriptors and memory from everyone.
+import { ClientCounts } from '../util/client-counts.ts';
 import { RouteError } from './problem.ts';
 
 export class FollowerBudget {
   readonly #perClient: number;
-  readonly #open = new Map<string, number>();
+  readonly #open = new ClientCounts();
 
   constructor(perClient: number) {
     this.#perClient = perClient;
@@ -13,7 +14,7 @@ export class FollowerBudget {
 
   /** Takes one of the client's streams, or throws 429; the returned function gives it back. */
   take(client: string): () => void {
-    const open = this.#open.get(client) ?? 0;
+    const open = this.#open.of(client);
     if (open >= this.#perClient) {
       throw new RouteError(
         'TOO_MANY_FOLLOWERS',
@@ -22,14 +23,6 @@ export class FollowerBudget {
         { retryAfterSeconds: 1 },
       );
     }
-    this.#open.set(client, open + 1);
-    let given = false;
-    return () => {
-      if (given) return;
-      given = true;
-      const left = (this.#open.get(client) ?? 1) - 1;
-      if (left === 0) this.#open.delete(client);
-      else this.#open.set(client, left);
-    };
+    return this.#open.take(client);
   }
 }

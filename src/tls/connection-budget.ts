@@ -8,6 +8,7 @@
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { ClientCounts } from '../util/client-counts.ts';
 import { peerCertificate } from './peer-certificate.ts';
 
 /** Connections a client may still open from the reserve: enough for a CLI and a browser. */
@@ -28,8 +29,7 @@ export interface ConnectionBudgetOptions {
 export function budgetConnections(options: ConnectionBudgetOptions): void {
   const { server, logger, perClient, total } = options;
   const reserve = Math.floor(total / 10);
-  const open = new Map<string, number>();
-  let held = 0;
+  const open = new ClientCounts();
   const lastLogged = new Map<string, number>();
 
   const refuse = (socket: TLSSocket, client: string, reason: string): void => {
@@ -39,7 +39,7 @@ export function budgetConnections(options: ConnectionBudgetOptions): void {
     if (now - (lastLogged.get(client) ?? 0) < LOG_EVERY_MS) return;
     lastLogged.set(client, now);
     logger.warn(
-      { client, connections: open.get(client) ?? 0, held, perClient, total, reason },
+      { client, connections: open.of(client), held: open.total, perClient, total, reason },
       'connection refused: over the client connection budget',
     );
   };
@@ -52,17 +52,10 @@ export function budgetConnections(options: ConnectionBudgetOptions): void {
     if (certificate === undefined) return;
     const client = String(certificate.subject.CN);
     const role = String(certificate.subject.OU);
-    const mine = open.get(client) ?? 0;
+    const mine = open.of(client);
     if (mine >= perClient) return refuse(socket, client, `holds ${mine}, the most one client may`);
-    if (held >= total - reserve && role !== 'admin' && mine >= LIGHT_USE)
+    if (open.total >= total - reserve && role !== 'admin' && mine >= LIGHT_USE)
       return refuse(socket, client, 'the server is nearly full; the rest is kept for others');
-    open.set(client, mine + 1);
-    held += 1;
-    socket.once('close', () => {
-      held -= 1;
-      const left = (open.get(client) ?? 1) - 1;
-      if (left === 0) open.delete(client);
-      else open.set(client, left);
-    });
+    socket.once('close', open.take(client));
   });
 }
