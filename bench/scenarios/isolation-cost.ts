@@ -19,7 +19,14 @@ import type { CgroupDriver, JobCgroup } from '../../src/launcher/cgroups/cgroup.
 import { detectCgroups } from '../../src/launcher/cgroups/detect.ts';
 import { jobEnvironment } from '../../src/launcher/environment.ts';
 import { resolveJobUser, type JobUser } from '../../src/launcher/job-user.ts';
-import { DEFAULT_BINDS, parseBinds } from '../../src/launcher/sandbox.ts';
+import { ImageStore } from '../../src/launcher/images.ts';
+import {
+  DEFAULT_BINDS,
+  parseBinds,
+  sandboxArguments,
+  type SandboxSettings,
+} from '../../src/launcher/sandbox.ts';
+import type { JobSpec } from '../../src/worker/job.ts';
 import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
 import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
@@ -71,11 +78,23 @@ type Variant = keyof typeof VARIANTS | 'bare spawn' | typeof BWRAP_VARIANT;
 /** The parent cgroup of the bench's jobs, as the server makes one per client (no totals). */
 const BENCH_GROUP = { name: 'client-bench', totals: {} };
 
-/** A uid of the sandbox's default range, as the server gives a client. */
-const SANDBOX_UID = 200000;
-
 /** The server's defaults for a job that asks for no limits. */
 const DEFAULT_LIMITS = { cpus: 1, memoryBytes: 512 * 1024 * 1024, pids: 512 };
+
+/** The server's default sandbox, with one client at the first uid of its default range. */
+const BENCH_SANDBOX: SandboxSettings = {
+  binds: parseBinds(DEFAULT_BINDS),
+  accounts: { range: { first: 200000, count: 1 }, uidOf: () => 200000 },
+  images: new ImageStore('/nonexistent'),
+};
+const BENCH_SPEC: JobSpec = {
+  command: 'true',
+  args: [],
+  env: {},
+  cwd: '/work',
+  limits: DEFAULT_LIMITS,
+  sandbox: 'private',
+};
 
 export const isolationCost: Scenario = {
   name: 'isolation-cost',
@@ -209,9 +228,8 @@ async function runShim(
     if (protection.netns === true) args.push('--netns');
     if (protection.seccomp === true) args.push('--seccomp');
     if (protection.sandbox === true) {
-      args.push('--sandbox', '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID));
-      args.push('--hostname', 'job-bench', '--tmpfs-size', String(DEFAULT_LIMITS.memoryBytes));
-      for (const bind of parseBinds(DEFAULT_BINDS)) args.push('--ro-bind', bind.path, bind.path);
+      // The server's own argument builder, so the bench times the sandbox the server asks for.
+      args.push(...(await sandboxArguments(BENCH_SANDBOX, id, 'bench', BENCH_SPEC)));
     } else if (protection.user === true) {
       args.push('--uid', String(setup.user.uid), '--gid', String(setup.user.gid));
     }

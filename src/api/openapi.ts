@@ -5,7 +5,7 @@
 import type { AuditOutcome } from '../audit/audit-record.ts';
 import type { LimitKind } from '../launcher/cgroups/cgroup.ts';
 import { ROLES } from '../pki/roles.ts';
-import { ENDED_STATUSES, type JobStatus } from '../worker/job.ts';
+import { ENDED_STATUSES, IMAGE_NAME, type JobStatus } from '../worker/job.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';
 import { STATUS_OF } from './problem.ts';
@@ -194,7 +194,7 @@ const JOB_REQUEST: JsonSchema = {
     },
     image: {
       type: 'string',
-      pattern: '^[a-z0-9][a-z0-9._-]{0,63}$',
+      pattern: IMAGE_NAME.source,
       description:
         'a root filesystem image the operator imported (`npm run images`), seen instead of the host paths',
     },

@@ -8,9 +8,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { IMAGE_NAME } from '../worker/job.ts';
 
-/** Top-level paths the sandbox makes itself; an image's own are not used. */
-const SANDBOX_OWNED = new Set(['proc', 'sys', 'dev', 'tmp', 'run', 'work']);
-
 export interface ImageInfo {
   readonly name: string;
   readonly importedAt: Date;
@@ -30,11 +27,11 @@ export class ImageStore {
     return existsSync(root) ? root : undefined;
   }
 
-  /** What the sandbox binds read-only for a job of this image: each top-level entry. */
+  /** The image's top-level entries, which the sandbox binds read-only where it has none. */
   async topLevelEntries(root: string): Promise<string[]> {
     const entries = await readdir(root);
     // Hidden entries are not part of a root filesystem's layout: none is trusted to be one.
-    return entries.filter((entry) => !SANDBOX_OWNED.has(entry) && !entry.startsWith('.')).sort();
+    return entries.filter((entry) => !entry.startsWith('.')).sort();
   }
 
   async list(): Promise<ImageInfo[]> {

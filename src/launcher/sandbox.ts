@@ -26,6 +26,9 @@ export interface SandboxSettings {
 /** Nomad's exec driver chroot: enough of the host to run its programs, none of its data. */
 export const DEFAULT_BINDS = '/bin,/etc,/lib,/lib32,/lib64,/sbin,/usr';
 
+/** Top-level paths the sandbox makes itself (native/sandbox.c): no bind or image entry goes there. */
+const SANDBOX_OWNED = ['proc', 'sys', 'dev', 'tmp', 'run', 'work'] as const;
+
 /** Writable tmpfs of a job without a memory limit; with one, the limit (the cgroup counts it). */
 const DEFAULT_TMPFS_BYTES = 256 * 1024 ** 2;
 
@@ -46,7 +49,10 @@ export function parseBinds(text: string): HostBind[] {
       if (!path.startsWith('/') || path.split('/').some((part) => part === '.' || part === '..'))
         throw new BindListError(`'${entry}': the path must be absolute, without . or ..`);
       const normalised = path.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
-      if (normalised === '/' || /^\/(proc|sys|dev|tmp|run|work|var\/tmp)(\/|$)/.test(normalised))
+      const owned = [...SANDBOX_OWNED, 'var/tmp'].some(
+        (path) => normalised === `/${path}` || normalised.startsWith(`/${path}/`),
+      );
+      if (normalised === '/' || owned)
         throw new BindListError(`'${entry}': the sandbox makes ${normalised} itself`);
       return { path: normalised, writable: mode === 'rw' };
     });
@@ -88,7 +94,9 @@ async function bindsFor(
   }
   const root = settings.images.rootOf(spec.image);
   if (root === undefined) throw new ImageNotFoundError(spec.image);
-  const entries = await settings.images.topLevelEntries(root);
+  const entries = (await settings.images.topLevelEntries(root)).filter(
+    (entry) => !(SANDBOX_OWNED as readonly string[]).includes(entry),
+  );
   return entries.map((entry) => ({
     source: `${root}/${entry}`,
     target: `/${entry}`,

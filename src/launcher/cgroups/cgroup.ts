@@ -1,6 +1,7 @@
 // What the launcher needs from a cgroup hierarchy, whichever version the host runs. The v1 and
 // v2 drivers implement it; `detectCgroups` picks the one this host has.
 import { createHash } from 'node:crypto';
+import { CLIENT_NAME_PATTERN } from '../../pki/names.ts';
 import type { ResourceLimits } from '../../worker/job.ts';
 
 export type LimitKind = 'cpu' | 'memory' | 'pids' | 'io';
@@ -54,14 +55,13 @@ export interface CgroupDriver {
 export const SUBTREE = 'jobworker';
 
 const GROUP_PREFIX = 'client-';
-const SAFE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 /**
  * The cgroup directory of a client. Names the project's CA issues are safe as they are; any
  * other certificate name (another tool may have issued it) is hashed, so it cannot name a path.
  */
 export function groupNameOf(client: string): string {
-  if (SAFE_NAME.test(client)) return `${GROUP_PREFIX}${client}`;
+  if (CLIENT_NAME_PATTERN.test(client)) return `${GROUP_PREFIX}${client}`;
   return `${GROUP_PREFIX}x${createHash('sha256').update(client).digest('hex').slice(0, 32)}`;
 }
 
