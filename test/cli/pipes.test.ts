@@ -37,46 +37,35 @@ describe('jobctl into a pipe', () => {
     await server.dispose();
   });
 
-  /** Runs `jobctl ARGS | READER` in a shell with jobctl's settings; returns the reader's stdout. */
-  async function piped(args: string, reader: string): Promise<string> {
-    const { stdout } = await run(
-      'sh',
-      ['-c', `"${process.execPath}" "${JOBCTL}" ${args} | ${reader}`],
-      { env: jobctl.env, cwd: home, maxBuffer: 64 * 1024 * 1024 },
-    );
-    return stdout;
+  /** Runs `jobctl ARGS` and then `REST` (a redirection or a pipe) in a shell, as a user types it. */
+  function shell(args: string, rest: string): Promise<{ stdout: string; stderr: string }> {
+    return run('sh', ['-c', `"${process.execPath}" "${JOBCTL}" ${args} ${rest}`], {
+      env: jobctl.env,
+      cwd: home,
+      maxBuffer: 64 * 1024 * 1024,
+    });
   }
 
   it('writes the same bytes into a slow pipe as into a file', async () => {
     const file = join(home, 'ps.json');
-    await run('sh', ['-c', `"${process.execPath}" "${JOBCTL}" ps --all --json > "${file}"`], {
-      env: jobctl.env,
-      cwd: home,
-    });
+    await shell('ps --all --json', `> "${file}"`);
     const expected = await readFile(file, 'utf8');
     assert.ok(expected.length > 4 * 65536, `${expected.length} bytes`);
     assert.equal((JSON.parse(expected) as unknown[]).length, 400);
     // The reader starts late: jobctl has long finished writing what fits in the pipe.
-    const throughPipe = await piped('ps --all --json', '(sleep 1; cat)');
+    const throughPipe = (await shell('ps --all --json', '| (sleep 1; cat)')).stdout;
     assert.equal(throughPipe.length, expected.length);
     assert.equal(throughPipe, expected);
     const table = join(home, 'ps.txt');
-    await run('sh', ['-c', `"${process.execPath}" "${JOBCTL}" ps --all > "${table}"`], {
-      env: jobctl.env,
-      cwd: home,
-    });
+    await shell('ps --all', `> "${table}"`);
     const tableLines = (await readFile(table, 'utf8')).split('\n').length - 1;
     assert.ok(tableLines >= 400, `${tableLines} lines`);
-    const lines = await piped('ps --all', '(sleep 1; wc -l)');
+    const lines = (await shell('ps --all', '| (sleep 1; wc -l)')).stdout;
     assert.equal(Number(lines.trim()), tableLines);
   });
 
   it('ends quietly when the reader stops early', async () => {
-    const { stdout, stderr } = await run(
-      'sh',
-      ['-c', `"${process.execPath}" "${JOBCTL}" ps --all | head -2`],
-      { env: jobctl.env, cwd: home },
-    );
+    const { stdout, stderr } = await shell('ps --all', '| head -2');
     assert.equal(stdout.trim().split('\n').length, 2);
     assert.equal(stderr, '');
   });
