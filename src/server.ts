@@ -18,6 +18,7 @@ import { createLogger } from './logger.ts';
 import { ensureDevelopmentPki } from './pki/development-pki.ts';
 import { pkiLayout } from './pki/layout.ts';
 import { openDatabase } from './store/database.ts';
+import { serverSecret } from './store/server-secrets.ts';
 import { JobStore } from './store/job-store.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { ensureAuditKey } from './audit/audit-key.ts';
@@ -119,6 +120,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     },
     followersPerClient: config.perClient.followers,
     audit,
+    listCursorKey: serverSecret(db, 'list-cursor'),
     metrics,
   });
   const handle = app.callback();

@@ -94,6 +94,7 @@ const BENCH_SPEC: JobSpec = {
   cwd: '/work',
   limits: DEFAULT_LIMITS,
   sandbox: 'private',
+  labels: {},
 };
 
 export const isolationCost: Scenario = {

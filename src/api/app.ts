@@ -15,6 +15,7 @@ import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';
 import { refuseCrossSiteRequests } from './cross-site.ts';
 import { FollowerBudget } from './follower-budget.ts';
+import { ListCursors } from './list-cursor.ts';
 import { problemDetails } from './problem.ts';
 import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
@@ -30,6 +31,8 @@ export interface AppOptions {
   /** Output streams one client may hold open at once. */
   readonly followersPerClient: number;
   readonly audit: AuditSink & AuditReader;
+  /** Seals the cursors of paged listings; kept across restarts so a paging can go on. */
+  readonly listCursorKey: Buffer;
   readonly metrics: MetricsSource &
     OutputObserver & { readonly requestFinished: (request: FinishedRequest) => void };
 }
@@ -59,7 +62,8 @@ export function createApp(options: AppOptions): Koa<AppState> {
   });
 
   const followers = new FollowerBudget(options.followersPerClient);
-  const jobs = jobsRouter(options.registry, options.limits, followers, options.metrics);
+  const cursors = new ListCursors(options.listCursorKey);
+  const jobs = jobsRouter(options.registry, options.limits, followers, cursors, options.metrics);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
   for (const router of [health, jobs, audit, metrics, openApiRouter()]) {

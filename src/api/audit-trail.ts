@@ -77,13 +77,18 @@ function detailsOf(
       timeoutMs: job.timeoutMs,
       sandbox: job.sandbox,
       image: job.image,
+      labels: job.labels,
       follow: ctx.query.follow === 'true' || ctx.query.follow === '1',
     };
   }
+  // Labels name what a job belongs to ("pipeline=4711"): every record of a job carries them,
+  // so the trail of one pipeline can be read without knowing its job ids.
+  const labels =
+    job === undefined || Object.keys(job.labels).length === 0 ? {} : { labels: job.labels };
   if (action === 'job.output') {
-    return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)) };
+    return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)), ...labels };
   }
-  return {};
+  return labels;
 }
 
 function clientOf(ctx: AppContext): AuditClient {

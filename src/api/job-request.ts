@@ -10,6 +10,7 @@ import {
 } from '../errors.ts';
 import { IMAGE_NAME, type JobSpec, type ResourceLimits, type SandboxMode } from '../worker/job.ts';
 import type { Role } from '../pki/roles.ts';
+import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../worker/labels.ts';
 import { formatBytes, parseDuration, parseSize } from './quantities.ts';
 
 /** Limits as configured: the defaults every job gets, and per-role ceilings on requests. */
@@ -80,6 +81,13 @@ const jobRequestSchema = z.strictObject({
     .string()
     .regex(IMAGE_NAME, 'must be an image name: a-z, 0-9, ".", "_" and "-", up to 64')
     .optional(),
+  labels: z
+    .record(
+      z.string().superRefine(refineWith(labelKeyProblem)),
+      z.string().superRefine(refineWith(labelValueProblem)),
+    )
+    .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+    .default({}),
   limits: z
     .strictObject({
       // The kernel's smallest CPU quota is 1 ms per 100 ms period: a hundredth of a CPU.
@@ -94,6 +102,14 @@ const jobRequestSchema = z.strictObject({
 });
 
 type JobRequest = z.infer<typeof jobRequestSchema>;
+
+/** A zod refinement from a function that says what is wrong with a value. */
+function refineWith(problemOf: (value: string) => string | undefined) {
+  return (value: string, context: z.RefinementCtx): void => {
+    const problem = problemOf(value);
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+  };
+}
 
 export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy): JobSpec {
   const parsed = jobRequestSchema.safeParse(body);
@@ -118,6 +134,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     sandbox,
     ...(request.image === undefined ? {} : { image: request.image }),
+    labels: request.labels,
   };
 }
 

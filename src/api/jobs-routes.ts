@@ -4,27 +4,18 @@ import { Transform, pipeline } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
-import type { Job, JobStatus } from '../worker/job.ts';
+import { JOB_STATUSES, type Job, type JobFilter } from '../worker/job.ts';
+import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../worker/labels.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import { parseJobRequest, type LimitPolicy } from './job-request.ts';
 import type { FollowerBudget } from './follower-budget.ts';
+import type { ListCursors } from './list-cursor.ts';
 import { readJsonBody } from './json-body.ts';
 import { parseQuery } from './query.ts';
 import { may, type Action } from './permissions.ts';
 import type { AppContext, AppState } from './state.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const STATUSES: readonly JobStatus[] = [
-  'starting',
-  'running',
-  'stopping',
-  'exited',
-  'stopped',
-  'timedout',
-  'failed',
-  'lost',
-];
 
 const flag = z
   .enum(['true', 'false', '1', '0'])
@@ -37,8 +28,56 @@ const outputQuery = z.strictObject({
 });
 
 const startQuery = z.strictObject({ follow: flag.default(false) });
+
+/** Jobs per page of a listing: as many as asked, up to a bound that keeps one answer small. */
+export const LIST_PAGE = { default: 100, max: 1000 } as const;
+
+const statuses = z
+  .string()
+  .max(256)
+  .transform((text) => text.split(','))
+  .pipe(z.array(z.enum(JOB_STATUSES)).min(1));
+
+/** `key=value`; a key on its own is not a selector (labels are matched exactly). */
+const labelSelector = z
+  .string()
+  .max(512)
+  .transform((text, context) => {
+    const equals = text.indexOf('=');
+    const key = equals === -1 ? text : text.slice(0, equals);
+    const value = equals === -1 ? undefined : text.slice(equals + 1);
+    const problem =
+      value === undefined
+        ? 'expected key=value'
+        : (labelKeyProblem(key) ?? labelValueProblem(value));
+    if (problem !== undefined) {
+      context.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return [key, value ?? ''] as const;
+  });
+
 const listQuery = z.strictObject({
-  status: z.enum(STATUSES as [JobStatus, ...JobStatus[]]).optional(),
+  status: statuses.optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  label: z
+    .union([labelSelector.transform((pair) => [pair]), z.array(labelSelector).max(MAX_LABELS)])
+    .transform((pairs, context) => {
+      const labels = Object.fromEntries(pairs);
+      if (Object.keys(labels).length !== pairs.length) {
+        context.addIssue({ code: 'custom', message: 'each label key at most once' });
+        return z.NEVER;
+      }
+      return labels;
+    })
+    .optional(),
+  idPrefix: z
+    .string()
+    .regex(/^[0-9a-f-]{1,36}$/, 'expected the start of a job id')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(LIST_PAGE.max).default(LIST_PAGE.default),
+  cursor: z.string().max(128).optional(),
 });
 
 /** What the routes report about output being read; metrics implement it. */
@@ -58,6 +97,7 @@ export function jobsRouter(
   registry: JobRegistry,
   limits: LimitPolicy,
   followers: FollowerBudget,
+  cursors: ListCursors,
   observer: OutputObserver = UNOBSERVED,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });
@@ -100,8 +140,26 @@ export function jobsRouter(
 
   router.get('/', (ctx) => {
     const viewer = authorize(ctx, 'read');
-    const { status } = parseQuery(listQuery, ctx.query);
-    ctx.body = { jobs: registry.list(viewer, status) };
+    const { limit, cursor, ...query } = parseQuery(listQuery, ctx.query);
+    const filter: Omit<JobFilter, 'owner'> = {
+      ...(query.status === undefined ? {} : { statuses: query.status }),
+      ...(query.since === undefined ? {} : { createdSince: new Date(query.since) }),
+      ...(query.until === undefined ? {} : { createdUntil: new Date(query.until) }),
+      ...(query.label === undefined ? {} : { labels: query.label }),
+      ...(query.idPrefix === undefined ? {} : { idPrefix: query.idPrefix }),
+    };
+    const scope = listingScope(viewer, filter);
+    const after = cursor === undefined ? undefined : cursors.open(cursor, scope);
+    const page = registry.list(viewer, filter, {
+      limit,
+      ...(after === undefined ? {} : { after }),
+    });
+    if (page.next !== undefined) {
+      const next = new URLSearchParams(ctx.querystring);
+      next.set('cursor', cursors.seal(page.next, scope));
+      ctx.set('Link', `<${ctx.path}?${next.toString()}>; rel="next"`);
+    }
+    ctx.body = { jobs: page.jobs };
   });
 
   router.get('/:id', (ctx) => {
@@ -147,6 +205,19 @@ export function jobsRouter(
   });
 
   return router;
+}
+
+/** What a cursor is bound to: whose listing, and which jobs it selects. */
+function listingScope(viewer: Viewer, filter: Omit<JobFilter, 'owner'>): string {
+  const labels = Object.entries(filter.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([
+    viewer.name,
+    [...(filter.statuses ?? [])].sort(),
+    filter.createdSince?.toISOString() ?? null,
+    filter.createdUntil?.toISOString() ?? null,
+    labels,
+    filter.idPrefix ?? null,
+  ]);
 }
 
 function viewerOf(ctx: AppContext): Viewer {

@@ -6,6 +6,8 @@ import type { AuditOutcome } from '../audit/audit-record.ts';
 import type { LimitKind } from '../launcher/cgroups/cgroup.ts';
 import { ROLES } from '../pki/roles.ts';
 import { ENDED_STATUSES, IMAGE_NAME, type JobStatus } from '../worker/job.ts';
+import { LABEL_KEY, LABEL_VALUE, MAX_LABELS } from '../worker/labels.ts';
+import { LIST_PAGE } from './jobs-routes.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';
 import { STATUS_OF } from './problem.ts';
@@ -40,6 +42,8 @@ export interface Parameter {
   readonly name: string;
   readonly in: 'path' | 'query';
   readonly required?: boolean;
+  /** For an array in the query: one `name=value` per item. */
+  readonly explode?: boolean;
   readonly description: string;
   readonly schema: JsonSchema;
 }
@@ -198,6 +202,7 @@ const JOB_REQUEST: JsonSchema = {
       description:
         'a root filesystem image the operator imported (`npm run images`), seen instead of the host paths',
     },
+    labels: ref('schemas', 'Labels'),
     limits: {
       type: 'object',
       description:
@@ -241,6 +246,7 @@ const JOB: JsonSchema = {
     'timeoutMs',
     'sandbox',
     'image',
+    'labels',
     'status',
     'exitCode',
     'signal',
@@ -273,6 +279,7 @@ const JOB: JsonSchema = {
       description: "the filesystem the job saw: its own sandbox, or the host's",
     },
     image: { type: ['string', 'null'], description: 'the image it ran in, if any' },
+    labels: ref('schemas', 'Labels'),
     status: ref('schemas', 'JobStatus'),
     exitCode: { type: ['integer', 'null'] },
     signal: { type: ['string', 'null'], description: 'e.g. SIGKILL' },
@@ -481,6 +488,24 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
     type: 'object',
     required: ['cpuMs', 'peakMemoryBytes'],
     properties: { cpuMs: { type: 'number' }, peakMemoryBytes: { type: 'integer' } },
+  },
+  Labels: {
+    type: 'object',
+    description:
+      "the client's own names for a job, to find it again (`?label=key=value`): Kubernetes' rules for label keys and values",
+    maxProperties: MAX_LABELS,
+    propertyNames: {
+      type: 'string',
+      maxLength: 317,
+      pattern: LABEL_KEY.source,
+    },
+    additionalProperties: {
+      type: 'string',
+      maxLength: 63,
+      pattern: LABEL_VALUE.source,
+    },
+    default: {},
+    examples: [{ pipeline: '4711', stage: 'test' }],
   },
   JobList: {
     type: 'object',
@@ -821,17 +846,58 @@ const START_JOB = operation({
   },
 });
 
+const STATUS_NAMES = Object.keys(JOB_STATUSES).join('|');
+
 const LIST_JOBS = operation({
   operationId: 'listJobs',
   summary: 'List jobs',
   description:
     "The jobs the caller may see, newest first: its own, or every client's for admins and " +
-    "auditors. A user never learns that another client's job exists.",
+    "auditors. A user never learns that another client's job exists. One page at a time: " +
+    'when there are more, the `Link` header (RFC 8288) names the next page, whose opaque ' +
+    '`cursor` is valid only for this client and these filters. Paging while jobs are added ' +
+    'and deleted returns every job that existed throughout exactly once.',
   tag: 'jobs',
   action: 'read',
-  parameters: [query('status', 'only jobs with this status', ref('schemas', 'JobStatus'))],
+  parameters: [
+    query('status', 'only jobs with one of these statuses (comma-separated)', {
+      type: 'string',
+      maxLength: 256,
+      pattern: `^(${STATUS_NAMES})(,(${STATUS_NAMES}))*$`,
+      examples: ['running', 'exited,failed'],
+    }),
+    query('since', 'only jobs created at this time or later', dateTime),
+    query('until', 'only jobs created before this time', dateTime),
+    {
+      ...query('label', 'only jobs with this label (`key=value`); several are all required', {
+        type: 'array',
+        maxItems: MAX_LABELS,
+        items: { type: 'string', maxLength: 512, pattern: '^[^=]+=.*$' },
+      }),
+      explode: true,
+    },
+    query('idPrefix', 'only jobs whose id starts so (how `jobctl` resolves short ids)', {
+      type: 'string',
+      pattern: '^[0-9a-f-]{1,36}$',
+    }),
+    query('limit', 'at most this many jobs', {
+      type: 'integer',
+      minimum: 1,
+      maximum: LIST_PAGE.max,
+      default: LIST_PAGE.default,
+    }),
+    query('cursor', 'where to go on: from the `Link` of the previous page', {
+      type: 'string',
+      maxLength: 128,
+    }),
+  ],
   responses: {
-    200: success('the jobs', json(ref('schemas', 'JobList'))),
+    200: success('the jobs', json(ref('schemas', 'JobList')), {
+      Link: {
+        description: 'when there are more jobs: `<URL of the next page>; rel="next"`',
+        schema: { type: 'string', pattern: '^<[^>]+>; rel="next"$' },
+      },
+    }),
     400: ref('responses', 'InvalidQuery'),
   },
 });

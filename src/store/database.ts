@@ -40,6 +40,51 @@ const MIGRATIONS: readonly string[] = [
      client TEXT PRIMARY KEY,
      uid INTEGER NOT NULL UNIQUE
    );`,
+  // Labels, pages and 100,000 jobs: every listing is one index range read in seq order.
+  // job_labels repeats the owner so a client's label filter never reads other clients' rows;
+  // client_output keeps each client's output total for its budget, which was a sum over all of
+  // its jobs at every start. Triggers keep both in step with jobs, whoever writes.
+  `ALTER TABLE jobs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+   CREATE UNIQUE INDEX jobs_seq_unique ON jobs (seq);
+   DROP INDEX jobs_seq;
+   CREATE INDEX jobs_owner_status_seq ON jobs (owner, status, seq);
+   CREATE INDEX jobs_status_seq ON jobs (status, seq);
+   CREATE INDEX jobs_ended_at ON jobs (ended_at) WHERE ended_at IS NOT NULL;
+   CREATE TABLE job_labels (
+     owner TEXT NOT NULL,
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     PRIMARY KEY (owner, key, value, seq)
+   ) WITHOUT ROWID;
+   CREATE INDEX job_labels_any_owner ON job_labels (key, value, seq);
+   CREATE INDEX job_labels_seq ON job_labels (seq);
+   CREATE TRIGGER jobs_forget_labels AFTER DELETE ON jobs
+   BEGIN DELETE FROM job_labels WHERE seq = OLD.seq; END;
+   CREATE TABLE client_output (
+     owner TEXT PRIMARY KEY,
+     bytes INTEGER NOT NULL
+   );
+   INSERT INTO client_output (owner, bytes)
+     SELECT owner, SUM(output_bytes) FROM jobs GROUP BY owner;
+   CREATE TRIGGER jobs_count_output_insert AFTER INSERT ON jobs
+   BEGIN
+     INSERT INTO client_output (owner, bytes) VALUES (NEW.owner, NEW.output_bytes)
+       ON CONFLICT (owner) DO UPDATE SET bytes = bytes + NEW.output_bytes;
+   END;
+   CREATE TRIGGER jobs_count_output_update AFTER UPDATE OF output_bytes ON jobs
+   BEGIN
+     UPDATE client_output SET bytes = bytes - OLD.output_bytes + NEW.output_bytes
+       WHERE owner = NEW.owner;
+   END;
+   CREATE TRIGGER jobs_count_output_delete AFTER DELETE ON jobs
+   BEGIN
+     UPDATE client_output SET bytes = bytes - OLD.output_bytes WHERE owner = OLD.owner;
+   END;
+   CREATE TABLE server_secrets (
+     name TEXT PRIMARY KEY,
+     value BLOB NOT NULL
+   );`,
 ];
 
 export class SchemaTooNewError extends Error {

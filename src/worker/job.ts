@@ -1,8 +1,19 @@
 // The job model: what a client asks to run, and what the worker records about it. Plain data,
 // so that the store, the registry and the API can share it without sharing behaviour.
 
-export type JobStatus =
-  'starting' | 'running' | 'stopping' | 'exited' | 'stopped' | 'timedout' | 'failed' | 'lost';
+/** Every status a job can have, in the order of a job's life. */
+export const JOB_STATUSES = [
+  'starting',
+  'running',
+  'stopping',
+  'exited',
+  'stopped',
+  'timedout',
+  'failed',
+  'lost',
+] as const;
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const ENDED_STATUSES: ReadonlySet<JobStatus> = new Set([
   'exited',
@@ -15,6 +26,11 @@ export const ENDED_STATUSES: ReadonlySet<JobStatus> = new Set([
 export function hasEnded(status: JobStatus): boolean {
   return ENDED_STATUSES.has(status);
 }
+
+/** The statuses of a job that has not ended yet. */
+export const UNFINISHED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
+  (status) => !hasEnded(status),
+);
 
 /** Resource limits of one job; an absent field means "no limit of this kind". */
 export interface ResourceLimits {
@@ -52,6 +68,8 @@ export interface JobSpec {
   readonly sandbox: SandboxMode;
   /** An operator-imported root filesystem instead of the host's binds (private sandbox only). */
   readonly image?: string;
+  /** The client's own names for the job, to find it again (worker/labels.ts has the rules). */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** What one client may use across all of its jobs: the operator's configuration for its role. */
@@ -79,6 +97,7 @@ export interface Job {
   readonly timeoutMs: number | null;
   readonly sandbox: SandboxMode;
   readonly image: string | null;
+  readonly labels: Readonly<Record<string, string>>;
   readonly status: JobStatus;
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -97,4 +116,31 @@ export interface Job {
   readonly startedAt: string | null;
   readonly stopRequestedAt: string | null;
   readonly endedAt: string | null;
+}
+
+/**
+ * Which jobs a listing shows, all conditions ANDed. Times compare with `createdAt`; a label
+ * matches when the job has that key with exactly that value.
+ */
+export interface JobFilter {
+  readonly owner?: string;
+  readonly statuses?: readonly JobStatus[];
+  readonly createdSince?: Date;
+  readonly createdUntil?: Date;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** The start of the job's id, as a user types it (`jobctl logs 3f2a`). */
+  readonly idPrefix?: string;
+}
+
+/** One page of a listing, newest first: where to start (exclusive) and how many at most. */
+export interface PageRequest {
+  /** The position after which this page starts; undefined for the first page. */
+  readonly after?: number;
+  readonly limit: number;
+}
+
+export interface JobPage {
+  readonly jobs: readonly Job[];
+  /** Where the next page starts, when there may be more. */
+  readonly next?: number;
 }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
@@ -23,7 +24,16 @@ import {
   type Launcher,
 } from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
-import { hasEnded, type ClientBudget, type Job, type JobSpec, type JobStatus } from './job.ts';
+import {
+  hasEnded,
+  type ClientBudget,
+  type Job,
+  type JobFilter,
+  type JobPage,
+  type JobSpec,
+  type JobStatus,
+  type PageRequest,
+} from './job.ts';
 import { assertTransition } from './job-state.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';
@@ -71,6 +81,8 @@ interface ActiveJob {
 }
 
 const RETENTION_SWEEP_MS = 60 * 60 * 1000;
+/** Expired jobs deleted per commit: about 10 ms of the event loop each at 100,000 jobs. */
+const EXPIRY_BATCH = 128;
 /** How often the end of a job is retried while the disk is too full to record it. */
 const END_RECORD_RETRY_MS = 5000;
 
@@ -81,6 +93,7 @@ export class JobRegistry {
   readonly #log: Logger;
   #sweepTimer: NodeJS.Timeout | undefined;
   readonly #retries = new Set<NodeJS.Timeout>();
+  #sweeping: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: RegistryOptions) {
@@ -153,10 +166,11 @@ export class JobRegistry {
     return this.#withLiveOutput(job);
   }
 
-  list(viewer: Viewer, status?: JobStatus): Job[] {
-    const jobs = this.#store.list(viewer.seesAll ? undefined : viewer.name);
-    const selected = status === undefined ? jobs : jobs.filter((job) => job.status === status);
-    return selected.map((job) => this.#withLiveOutput(job));
+  /** A page of the jobs the viewer may see and `filter` selects, newest first. */
+  list(viewer: Viewer, filter: Omit<JobFilter, 'owner'>, page: PageRequest): JobPage {
+    const scoped: JobFilter = viewer.seesAll ? filter : { ...filter, owner: viewer.name };
+    const found = this.#store.list(scoped, page);
+    return { ...found, jobs: found.jobs.map((job) => this.#withLiveOutput(job)) };
   }
 
   /**
@@ -241,6 +255,7 @@ export class JobRegistry {
   async close(policy: ShutdownPolicy): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
+    await this.#sweeping;
     for (const retry of this.#retries) clearTimeout(retry);
     const active = [...this.#active.entries()];
     if (policy === 'stop') {
@@ -284,6 +299,7 @@ export class JobRegistry {
       timeoutMs: spec.timeoutMs ?? null,
       sandbox: spec.sandbox,
       image: spec.image ?? null,
+      labels: spec.labels,
       status: 'starting',
       exitCode: null,
       signal: null,
@@ -382,14 +398,39 @@ export class JobRegistry {
     );
   }
 
+  /** Starts deleting expired jobs in the background, unless a sweep is still under way. */
   #sweepExpired(): void {
-    if (this.#options.retentionMs <= 0) return;
+    if (this.#options.retentionMs <= 0 || this.#sweeping !== undefined) return;
+    this.#sweeping = this.#deleteExpired()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'could not delete expired jobs'))
+      .finally(() => {
+        this.#sweeping = undefined;
+      });
+  }
+
+  /**
+   * Deletes expired jobs a batch at a time: one commit per batch (one sync of the disk, a few
+   * milliseconds of the event loop), their directories removed off the event loop, and the
+   * requests that arrived meanwhile served before the next batch.
+   */
+  async #deleteExpired(): Promise<void> {
     const cutoff = new Date(Date.now() - this.#options.retentionMs).toISOString();
-    for (const job of this.#store.endedBefore(cutoff)) {
-      this.#forget(job.id).catch((error: unknown) =>
-        this.#log.warn({ err: error, jobId: job.id }, 'could not delete expired job'),
+    let deleted = 0;
+    while (!this.#closed) {
+      const ids = this.#store.endedBefore(cutoff, EXPIRY_BATCH);
+      if (ids.length === 0) break;
+      this.#store.deleteMany(ids);
+      deleted += ids.length;
+      await Promise.all(
+        ids.map((id) =>
+          rm(this.#jobDir(id), { recursive: true, force: true }).catch((error: unknown) =>
+            this.#log.warn({ err: error, jobId: id }, 'could not delete the output of a job'),
+          ),
+        ),
       );
+      await setImmediate();
     }
+    if (deleted > 0) this.#log.info({ count: deleted }, 'expired jobs deleted');
   }
 
   async #forget(id: string): Promise<void> {

@@ -157,7 +157,10 @@ describe('the document lists exactly the routes the app serves', () => {
     // option can be an empty object; a Proxy keeps this true as options are added.
     const silent = pino({ enabled: false });
     const options = new Proxy({} as AppOptions, {
-      get: (_target, key) => (key === 'logger' ? silent : {}),
+      get: (_target, key) => {
+        if (key === 'logger') return silent;
+        return key === 'listCursorKey' ? Buffer.alloc(32) : {};
+      },
     });
     const app = createApp(options);
     return app.middleware.flatMap((middleware) => {
