@@ -94,7 +94,21 @@ export class ApiClient {
 
   /** Sends a request and parses its JSON answer (undefined for 204 No Content). */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.jsonWithLinks<T>(method, path, body)).body;
+  }
+
+  /** As json(), with the `rel="next"` target of the answer's Link header (RFC 8288), if any. */
+  async jsonWithLinks<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ body: T; next?: string }> {
     const response = await this.open(method, path, body);
+    const next = nextLink(response.headers.link);
+    return { body: await this.#readJson<T>(response, method, path), ...(next ? { next } : {}) };
+  }
+
+  async #readJson<T>(response: IncomingMessage, method: string, path: string): Promise<T> {
     let text: string;
     try {
       text = (await readBody(response, Number.POSITIVE_INFINITY)).toString('utf8');
@@ -196,6 +210,15 @@ function readTlsFile(setting: Setting, what: string): Buffer {
       { cause: error },
     );
   }
+}
+
+function nextLink(header: string | string[] | undefined): string | undefined {
+  const links = Array.isArray(header) ? header.join(',') : header;
+  for (const link of links?.split(',') ?? []) {
+    const match = /^\s*<([^>]*)>\s*;\s*rel="?next"?\s*$/.exec(link);
+    if (match?.[1] !== undefined) return match[1];
+  }
+  return undefined;
 }
 
 async function problemOf(response: IncomingMessage): Promise<ApiError> {

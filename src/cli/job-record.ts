@@ -18,6 +18,11 @@ export const JOB_STATUSES: readonly JobStatus[] = [
 /** Statuses of a job that has not ended yet: what `jobctl ps` shows without --all. */
 export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set(['starting', 'running', 'stopping']);
 
+/** Statuses of a job that has ended: what `jobctl rm --label` deletes. */
+export const ENDED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
+  (status) => !ACTIVE_STATUSES.has(status),
+);
+
 export interface JobRecord {
   readonly id: string;
   readonly owner: string;
@@ -27,6 +32,7 @@ export interface JobRecord {
   readonly cwd: string;
   readonly limits: Readonly<Record<string, number>>;
   readonly timeoutMs: number | null;
+  readonly labels: Readonly<Record<string, string>>;
   readonly status: JobStatus;
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -46,6 +52,7 @@ export interface JobRequest {
   readonly command: string;
   readonly args: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
   readonly cwd?: string;
   readonly limits?: {
     readonly cpus?: number;

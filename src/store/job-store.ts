@@ -49,6 +49,17 @@ export interface Query {
 
 const UNFINISHED_SQL = UNFINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
 
+/**
+ * A handful among 100,000 ended jobs: read through the status index whatever the planner's
+ * statistics say (ended jobs dominate, so it would rather walk every row).
+ */
+export const UNFINISHED_JOBS_SQL = `SELECT * FROM jobs INDEXED BY jobs_status_seq
+  WHERE status IN (${UNFINISHED_SQL})`;
+
+/** Up to a batch (the second parameter) of jobs that ended before a time (the first). */
+export const EXPIRED_JOBS_SQL =
+  'SELECT id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?';
+
 /** The fields of a job that change after it is created. */
 export type JobUpdate = Partial<
   Pick<
@@ -107,15 +118,9 @@ export class JobStore {
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
-    // A handful among 100,000 ended jobs: read through the status index whatever the planner's
-    // statistics say (ended jobs dominate, so it would rather walk every row).
-    this.#unfinished = db.prepare(
-      `SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${UNFINISHED_SQL})`,
-    );
+    this.#unfinished = db.prepare(UNFINISHED_JOBS_SQL);
     this.#delete = db.prepare('DELETE FROM jobs WHERE id = ?');
-    this.#endedBefore = db.prepare(
-      'SELECT id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?',
-    );
+    this.#endedBefore = db.prepare(EXPIRED_JOBS_SQL);
     this.#countUnfinishedOf = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status IN (${UNFINISHED_SQL})`,
     );

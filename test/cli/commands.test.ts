@@ -2,6 +2,7 @@
 // and the exit status it ends with, including the job's own status passed through by `run`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { runCerts } from '../helpers/certs-script.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 import { jobctlFor, oneLine, type Jobctl } from './jobctl-process.ts';
 
@@ -189,6 +190,107 @@ describe('jobctl commands', () => {
       const result = await jobctl.run('ps', '--status', 'sleeping');
       assert.equal(result.code, 2);
       assert.match(oneLine(result), /unknown status 'sleeping'/);
+    });
+  });
+
+  describe('labels, limits and bulk deletion', () => {
+    // Carol's jobs only, so that counts are exact.
+    let carol: Jobctl;
+    before(async () => {
+      const issued = await runCerts(server.certsDir, ['client', 'carol', '--role', 'user']);
+      assert.equal(issued.code, 0, issued.stderr);
+      carol = jobctl.with({ JOBCTL_CLIENT: 'carol' });
+    });
+
+    it('run --label labels the job; ps --label finds it among the others', async () => {
+      const labelled = await carol.run(
+        'run',
+        '--wait',
+        '-l',
+        'pipeline=4711',
+        '-l',
+        'stage=test',
+        '--',
+        'true',
+      );
+      assert.equal(labelled.code, 0, labelled.stderr);
+      const id = labelled.stdout.trim();
+      assert.deepEqual((await server.request('carol', 'GET', `/v1/jobs/${id}`)).json().labels, {
+        pipeline: '4711',
+        stage: 'test',
+      });
+      await carol.run('run', '--wait', '-l', 'pipeline=4712', '--', 'true');
+      const found = await carol.run('ps', '-aq', '--label', 'pipeline=4711');
+      assert.equal(found.stdout, `${id}\n`);
+      const both = await carol.run('ps', '-aq', '-l', 'pipeline=4711', '-l', 'stage=build');
+      assert.equal(both.stdout, '');
+      const bad = await carol.run('run', '--label', 'novalue', '--', 'true');
+      assert.equal(bad.code, 125);
+      assert.match(oneLine(bad), /invalid --label 'novalue'/);
+      const refused = await carol.run('run', '--label', 'bad key=1', '--', 'true');
+      assert.equal(refused.code, 125);
+      assert.match(oneLine(refused), /labels/);
+    });
+
+    it('ps --limit and --since bound the listing', async () => {
+      const ids: string[] = [];
+      for (let index = 0; index < 5; index++) {
+        ids.push((await server.startJob('carol', { command: 'true', labels: { batch: 'b' } })).id);
+      }
+      const limited = await carol.run('ps', '-aq', '-l', 'batch=b', '-n', '3');
+      assert.deepEqual(limited.stdout.trim().split('\n'), ids.slice(2).reverse());
+      const recent = await carol.run('ps', '-aq', '--since', '1h', '-l', 'batch=b');
+      assert.equal(recent.stdout.trim().split('\n').length, 5);
+      const future = new Date(Date.now() + 3_600_000).toISOString();
+      const none = await carol.run('ps', '-aq', '--since', future);
+      assert.equal(none.stdout, '');
+      for (const [option, value] of [
+        ['--since', 'yesterday'],
+        ['--limit', '0'],
+      ] as const) {
+        const result = await carol.run('ps', option, value);
+        assert.equal(result.code, 2, `${option} ${value}`);
+        assert.match(oneLine(result), new RegExp(option));
+      }
+    });
+
+    it('rm --label deletes the ended jobs with the labels and leaves running ones alone', async () => {
+      const ended = [];
+      for (let index = 0; index < 3; index++) {
+        ended.push(
+          (await server.startJob('carol', { command: 'true', labels: { sweep: 'yes' } })).id,
+        );
+      }
+      for (const id of ended) await server.waitForEnd('carol', id);
+      const running = await server.startJob('carol', {
+        command: 'sleep',
+        args: ['30'],
+        labels: { sweep: 'yes' },
+      });
+      const other = await server.startJob('carol', { command: 'true', labels: { sweep: 'no' } });
+      await server.waitForEnd('carol', other.id);
+      // Bob's job with the same label is not carol's to delete.
+      const bobs = await server.startJob('bob', { command: 'true', labels: { sweep: 'yes' } });
+      await server.waitForEnd('bob', bobs.id);
+      try {
+        const result = await carol.run('rm', '--label', 'sweep=yes');
+        assert.equal(result.code, 0, result.stderr);
+        assert.deepEqual(result.stdout.trim().split('\n').sort(), [...ended].sort());
+        for (const id of ended) {
+          assert.equal((await server.request('carol', 'GET', `/v1/jobs/${id}`)).status, 404);
+        }
+        for (const [client, id] of [
+          ['carol', running.id],
+          ['carol', other.id],
+          ['bob', bobs.id],
+        ]) {
+          assert.equal((await server.request(client ?? '', 'GET', `/v1/jobs/${id}`)).status, 200);
+        }
+        const both = await carol.run('rm', '--label', 'sweep=yes', running.id);
+        assert.equal(both.code, 2);
+      } finally {
+        await server.request('carol', 'POST', `/v1/jobs/${running.id}/stop`);
+      }
     });
   });
 

@@ -6,7 +6,8 @@ import { EXIT } from '../exit-status.ts';
 import { ACTIVE_STATUSES, JOB_STATUSES, type JobRecord, type JobStatus } from '../job-record.ts';
 import { age, commandLine, endingOf, shortId, statusText } from '../job-view.ts';
 import { parseCommandLine, withConnection } from '../options.ts';
-import { print, printJson } from '../output.ts';
+import { jobPages, type JobQuery } from '../job-pages.ts';
+import { print, printPaced } from '../output.ts';
 import { connect } from '../session.ts';
 import { renderTable } from '../table.ts';
 import { paint, terminalOf, type Color, type Terminal } from '../terminal.ts';
@@ -14,6 +15,9 @@ import { paint, terminalOf, type Color, type Terminal } from '../terminal.ts';
 const OPTIONS = withConnection({
   all: { type: 'boolean', short: 'a' },
   status: { type: 'string' },
+  label: { type: 'string', short: 'l', multiple: true },
+  since: { type: 'string' },
+  limit: { type: 'string', short: 'n' },
   quiet: { type: 'boolean', short: 'q' },
   json: { type: 'boolean' },
 });
@@ -21,14 +25,20 @@ const OPTIONS = withConnection({
 const HELP = `Usage: jobctl ps [options]
 
 List jobs, newest first: those that have not ended yet, or every job with --all. Users see
-their own jobs; admins and auditors see everyone's.
+their own jobs; admins and auditors see everyone's. Jobs are fetched a page at a time and
+printed as they come.
 
 Options:
-  -a, --all            every job, ended ones too
-      --status STATUS  only jobs with this status: ${JOB_STATUSES.join(', ')}
-  -q, --quiet          only the ids, one a line
-      --json           the jobs as a JSON array of job records
-  -h, --help           show this help
+  -a, --all              every job, ended ones too
+      --status STATUS    only jobs with this status, or these (comma-separated):
+                         ${JOB_STATUSES.join(', ')}
+  -l, --label KEY=VALUE  only jobs with this label (repeatable: all must match)
+      --since TIME       only jobs created since TIME: ISO 8601 (2026-11-30T08:00:00Z) or a
+                         time ago (90s, 10m, 2h, 7d)
+  -n, --limit N          at most N jobs
+  -q, --quiet            only the ids, one a line
+      --json             the jobs as a JSON array of job records
+  -h, --help             show this help
 
 On a terminal, jobs are shown as a table with short ids. When the output is piped, each job is
 one line of tab-separated fields, without a header:
@@ -36,7 +46,8 @@ one line of tab-separated fields, without a header:
 
 Examples:
   jobctl ps
-  jobctl ps -a --status exited
+  jobctl ps -a --status exited,failed --since 1d
+  jobctl ps -a --label pipeline=4711
   jobctl ps -aq --status exited | xargs -r jobctl rm
   jobctl ps --all --json
 `;
@@ -51,6 +62,9 @@ const STATUS_COLORS: Readonly<Partial<Record<JobStatus, Color>>> = {
   lost: 'red',
 };
 
+/** Jobs asked for per page: the server's most, as a listing is read to its end. */
+const PAGE_SIZE = 1000;
+
 export const command: Command = {
   help: HELP,
   async run(args) {
@@ -60,33 +74,114 @@ export const command: Command = {
       return EXIT.OK;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const status = values.status;
-    if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) {
-      throw new UsageError(`unknown status '${status}': one of ${JOB_STATUSES.join(', ')}`);
-    }
+    const limit = values.limit === undefined ? Infinity : positiveCount('--limit', values.limit);
+    const query: JobQuery = {
+      status: statusesOf(values.status, values.all === true),
+      ...(values.label === undefined ? {} : { labels: values.label }),
+      ...(values.since === undefined ? {} : { since: sinceTime(values.since, new Date()) }),
+      pageSize: Math.min(PAGE_SIZE, limit),
+    };
     const client = await connect(values);
-    let jobs: JobRecord[];
     try {
-      const query = status === undefined ? '' : `?status=${status}`;
-      ({ jobs } = await client.json<{ jobs: JobRecord[] }>('GET', `/v1/jobs${query}`));
+      const view = viewFor(values);
+      let shown = 0;
+      for await (const page of jobPages(client, query)) {
+        const jobs = page.slice(0, limit - shown);
+        shown += jobs.length;
+        await view.add(jobs);
+        if (shown >= limit) break;
+      }
+      await view.end();
     } finally {
       client.close();
     }
-    if (values.all !== true && status === undefined) {
-      jobs = jobs.filter((job) => ACTIVE_STATUSES.has(job.status));
-    }
-    if (values.json === true) printJson(jobs);
-    else if (values.quiet === true) print(jobs.map((job) => `${job.id}\n`).join(''));
-    else printJobs(jobs, terminalOf(process.stdout, process.env));
     return EXIT.OK;
   },
 };
 
-function printJobs(jobs: readonly JobRecord[], terminal: Terminal): void {
-  if (!terminal.isTTY) {
-    if (jobs.length > 0) print(jobs.map((job) => `${tsvLine(job)}\n`).join(''));
-    return;
+/** The statuses asked of the server: those given, or without --all those not ended yet. */
+function statusesOf(text: string | undefined, all: boolean): readonly string[] {
+  if (text === undefined) return all ? [] : [...ACTIVE_STATUSES];
+  const statuses = text.split(',');
+  for (const status of statuses) {
+    if (!(JOB_STATUSES as readonly string[]).includes(status)) {
+      throw new UsageError(`unknown status '${status}': one of ${JOB_STATUSES.join(', ')}`);
+    }
   }
+  return statuses;
+}
+
+function positiveCount(option: string, text: string): number {
+  const count = Number(text);
+  if (!/^[0-9]+$/.test(text) || count < 1) {
+    throw new UsageError(`${option} expects a whole number of at least 1, not '${text}'`);
+  }
+  return count;
+}
+
+const AGO_UNITS: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `--since`: an ISO 8601 time as the API takes it, or a time ago such as 10m. */
+export function sinceTime(text: string, now: Date): string {
+  const ago = /^([0-9]+)([smhd])$/.exec(text);
+  if (ago?.[1] !== undefined && ago[2] !== undefined) {
+    return new Date(now.getTime() - Number(ago[1]) * (AGO_UNITS[ago[2]] ?? 0)).toISOString();
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return text;
+  throw new UsageError(
+    `--since expects an ISO 8601 time with its zone (2026-11-30T08:00:00Z) or a time ago (10m, 2h, 7d), not '${text}'`,
+  );
+}
+
+/** Where listed jobs go, a page at a time. */
+interface View {
+  add(jobs: readonly JobRecord[]): Promise<void> | void;
+  end(): Promise<void> | void;
+}
+
+function viewFor(values: { json?: boolean; quiet?: boolean }): View {
+  if (values.json === true) return jsonArrayView();
+  if (values.quiet === true) return linesView((job) => job.id);
+  const terminal = terminalOf(process.stdout, process.env);
+  if (!terminal.isTTY) return linesView(tsvLine);
+  // A table is laid out over all its rows: on a terminal, jobs are gathered first.
+  const all: JobRecord[] = [];
+  return {
+    add: (jobs) => {
+      all.push(...jobs);
+    },
+    end: () => printJobs(all, terminal),
+  };
+}
+
+function linesView(line: (job: JobRecord) => string): View {
+  return {
+    add: (jobs) => printPaced(jobs.map((job) => `${line(job)}\n`).join('')),
+    end: () => undefined,
+  };
+}
+
+/** The same bytes as printJson(jobs) would write for all of them at once. */
+function jsonArrayView(): View {
+  let count = 0;
+  return {
+    add: (jobs) => {
+      const items = jobs.map((job) => {
+        const item = JSON.stringify(job, null, 2).replaceAll('\n', '\n  ');
+        return `${count++ === 0 ? '[\n  ' : ',\n  '}${item}`;
+      });
+      return printPaced(items.join(''));
+    },
+    end: () => printPaced(count === 0 ? '[]\n' : '\n]\n'),
+  };
+}
+
+function printJobs(jobs: readonly JobRecord[], terminal: Terminal): void {
   const now = Date.now();
   const rows = jobs.map((job) => [
     shortId(job.id),

@@ -24,6 +24,7 @@ const OPTIONS = withConnection({
   pids: { type: 'string' },
   timeout: { type: 'string' },
   image: { type: 'string' },
+  label: { type: 'string', short: 'l', multiple: true },
   'host-fs': { type: 'boolean' },
   'stop-on-interrupt': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -47,6 +48,7 @@ Options:
       --cwd DIR           working directory of the job (absolute, as the job sees it;
                           default: its own writable /work in the sandbox)
       --image NAME        run in a root filesystem image the operator imported
+  -l, --label KEY=VALUE   label the job, to find it again with 'ps --label' (repeatable)
       --host-fs           run on the server's own filesystem instead of a private sandbox
                           (roles the server allows only, admin by default)
       --cpu N             CPU quota in CPUs, e.g. 0.5 (also --cpus)
@@ -70,6 +72,7 @@ Examples:
   ID=$(jobctl run --memory 256M --cpu 0.5 -- make -j2 test) && jobctl logs -f "$ID"
   jobctl run --wait --timeout 10m -e CI=true -- sh -c 'git clone "$REPO" . && npm test'
   jobctl run -f --image busybox -- ls /
+  jobctl run -l pipeline=4711 -l stage=test -- make test
 `;
 
 export const command: Command = {
@@ -119,12 +122,26 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
     command: name,
     args,
     ...(values.env === undefined ? {} : { env: environment(values.env) }),
+    ...(values.label === undefined ? {} : { labels: labelsOf(values.label) }),
     ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
     ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
   };
+}
+
+/** `KEY=VALUE` pairs; the server says which keys and values are valid. */
+function labelsOf(entries: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const entry of entries) {
+    const equals = entry.indexOf('=');
+    if (equals <= 0) throw new UsageError(`invalid --label '${entry}': expected KEY=VALUE`);
+    const key = entry.slice(0, equals);
+    if (Object.hasOwn(labels, key)) throw new UsageError(`--label ${key} is given twice`);
+    labels[key] = entry.slice(equals + 1);
+  }
+  return labels;
 }
 
 /** `NAME=VALUE` as given; a bare `NAME` passes this shell's value, as `docker run -e` does. */
