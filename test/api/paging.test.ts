@@ -46,7 +46,7 @@ describe('paged job listings', () => {
   async function page(client: string, path: string): Promise<Page> {
     const response = await server.request(client, 'GET', path);
     const body = response.json();
-    const link = response.headers.link;
+    const link = response.headers.link === undefined ? undefined : String(response.headers.link);
     const next = link === undefined ? undefined : /^<([^>]+)>; rel="next"$/.exec(link)?.[1];
     if (link !== undefined) assert.ok(next, `a Link header names the next page: ${String(link)}`);
     return { status: response.status, jobs: (body.jobs ?? []) as Job[], next, body };
@@ -298,7 +298,7 @@ describe('a paging across a restart of the server', () => {
     const ids = seedEndedJobs({ dataDir: join(baseDir, 'data'), owner: 'alice', count: 30 });
     let server = await startServer({ baseDir });
     const first = await server.request('alice', 'GET', '/v1/jobs?limit=20');
-    const next = /^<([^>]+)>/.exec(first.headers.link ?? '')?.[1];
+    const next = /^<([^>]+)>/.exec(String(first.headers.link ?? ''))?.[1];
     assert.ok(next);
     await server.stop();
     server = await startServer({ baseDir });
