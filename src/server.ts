@@ -168,6 +168,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   logger.info({ host: config.host, port, protections: launcher.protections }, 'listening');
+  registry.startRetention();
   if (pki.created) printTryIt(config, port);
 
   const shutdown = (signal: string): void => {

@@ -1,6 +1,7 @@
 // What operators graph and alert on, in Prometheus terms. The worker and the API know nothing of
 // Prometheus: they call the plain hooks below (a request finished, a job changed status, bytes
 // were served, a TLS client was refused), and job counts by status are read when scraped.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Transition } from '../worker/registry.ts';
 import { hasEnded, type JobStatus } from '../worker/job.ts';
@@ -57,7 +58,20 @@ export class Metrics {
     registers: [this.#registry],
   });
 
+  readonly #eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+
   constructor(jobsByStatus: () => ReadonlyMap<JobStatus, number>) {
+    const delay = this.#eventLoopDelay;
+    delay.enable();
+    new Gauge({
+      name: 'jobworker_event_loop_delay_max_seconds',
+      help: 'The longest the event loop was blocked since the previous scrape: every request waited as long.',
+      registers: [this.#registry],
+      collect() {
+        this.set(delay.max / 1e9);
+        delay.reset();
+      },
+    });
     new Gauge({
       name: 'jobworker_jobs',
       help: 'Jobs known to the server, by status.',

@@ -102,7 +102,7 @@ export class JobRegistry {
     this.#log = options.logger.child({ component: 'registry' });
   }
 
-  /** Re-attaches jobs that were running when the server last stopped; reconciles the rest. */
+  /** Re-attaches jobs that were running when the server last stopped; reconciles the ended. */
   async recover(): Promise<void> {
     for (const job of this.#store.unfinished()) {
       const dir = this.#jobDir(job.id);
@@ -116,11 +116,17 @@ export class JobRegistry {
         this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
       }
     }
+  }
+
+  /**
+   * Deletes expired jobs now and every hour after, in the background. Called once the server
+   * serves: a backlog of expired jobs does not delay its start.
+   */
+  startRetention(): void {
+    if (this.#options.retentionMs <= 0 || this.#closed) return;
     this.#sweepExpired();
-    if (this.#options.retentionMs > 0) {
-      this.#sweepTimer = setInterval(() => this.#sweepExpired(), RETENTION_SWEEP_MS);
-      this.#sweepTimer.unref();
-    }
+    this.#sweepTimer = setInterval(() => this.#sweepExpired(), RETENTION_SWEEP_MS);
+    this.#sweepTimer.unref();
   }
 
   async start(owner: string, spec: JobSpec, budget: ClientBudget = { totals: {} }): Promise<Job> {

@@ -3,7 +3,7 @@
 // label; labels on jobs and their limits. The store is filled directly with 5,000 ended jobs so
 // the suite takes seconds, as a server that has run them would have recorded them.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -314,6 +314,45 @@ describe('a paging across a restart of the server', () => {
         [...ids].reverse(),
       );
       assert.equal(second.headers.link, undefined);
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
+describe('retention at scale', () => {
+  it('deletes expired jobs and their output in batches once the server serves', async () => {
+    const baseDir = await mkdtemp(join(tmpdir(), 'jobworker-retention-'));
+    const dataDir = join(baseDir, 'data');
+    const day = 24 * 60 * 60 * 1000;
+    const expired = seedEndedJobs({
+      dataDir,
+      owner: 'alice',
+      count: 1000,
+      endedAt: () => new Date(Date.now() - 8 * day),
+      withOutput: true,
+    });
+    const kept = seedEndedJobs({ dataDir, owner: 'alice', count: 50, withOutput: true });
+    const server = await startServer({ baseDir, env: { RETENTION: '7d' } });
+    try {
+      const swept = await server.waitForLog((line) => line.msg === 'expired jobs deleted', 0);
+      assert.equal(swept.count, expired.length);
+      const listed = await server.request('alice', 'GET', '/v1/jobs?limit=1000');
+      assert.deepEqual(
+        listed.json<{ jobs: Job[] }>().jobs.map((job) => job.id),
+        [...kept].reverse(),
+      );
+      const left = new Set(await readdir(join(dataDir, 'jobs')));
+      assert.ok(
+        expired.every((id) => !left.has(id)),
+        'expired output deleted',
+      );
+      assert.ok(
+        kept.every((id) => left.has(id)),
+        'kept output kept',
+      );
+      const metrics = (await server.request('admin', 'GET', '/metrics')).text();
+      assert.match(metrics, /^jobworker_event_loop_delay_max_seconds \d/m);
     } finally {
       await server.dispose();
     }
