@@ -18,6 +18,7 @@ import { ensureOpenSsh, SshFixture } from './lib/ssh.ts';
 import { manyFollowers } from './scenarios/followers.ts';
 import { isolationCost } from './scenarios/isolation-cost.ts';
 import { followerStorm } from './scenarios/follower-storm.ts';
+import { history } from './scenarios/history.ts';
 import { manyJobs } from './scenarios/many-jobs.ts';
 import { roundTrip } from './scenarios/round-trip.ts';
 import { startLatency } from './scenarios/start-latency.ts';
@@ -33,6 +34,7 @@ const SCENARIOS: readonly Scenario[] = [
   outputThroughput,
   manyFollowers,
   followerStorm,
+  history,
 ];
 
 /** The uid and gid of `nobody`: the unprivileged server runs as it. */
@@ -140,12 +142,19 @@ class Fixtures {
     return this.#unprivileged;
   }
 
-  freshServer(env: Record<string, string> = {}): Promise<BenchServer> {
+  freshServer(
+    env: Record<string, string> = {},
+    prepare?: (dataDir: string) => void,
+  ): Promise<BenchServer> {
     this.#assertOpen();
     const fresh = (async () => {
       const root = await this.server();
       this.#log('starting a fresh server (root)');
-      return startBenchServer({ certsFrom: root.certsDir, env: { ...this.#env('fresh'), ...env } });
+      return startBenchServer({
+        certsFrom: root.certsDir,
+        env: { ...this.#env('fresh'), ...env },
+        ...(prepare === undefined ? {} : { prepare }),
+      });
     })();
     this.#fresh.push(fresh);
     return fresh;
@@ -231,7 +240,7 @@ async function main(): Promise<number> {
     quick: options.quick,
     server: () => fixtures.server(),
     unprivilegedServer: () => fixtures.unprivilegedServer(),
-    freshServer: (env) => fixtures.freshServer(env),
+    freshServer: (env, prepare) => fixtures.freshServer(env, prepare),
     ssh: () => fixtures.ssh(),
     scratch,
     log,

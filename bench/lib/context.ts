@@ -13,10 +13,13 @@ export interface BenchContext {
   /** The same server run as an unprivileged user: no cgroups, namespaces or user switch. */
   unprivilegedServer(): Promise<BenchServer>;
   /**
-   * A new root server with nothing behind it, with `env` over the bench's settings; the caller
-   * disposes it (run.ts does if it cannot).
+   * A new root server with nothing behind it, with `env` over the bench's settings and its data
+   * directory filled by `prepare` first; the caller disposes it (run.ts does if it cannot).
    */
-  freshServer(env?: Record<string, string>): Promise<BenchServer>;
+  freshServer(
+    env?: Record<string, string>,
+    prepare?: (dataDir: string) => void,
+  ): Promise<BenchServer>;
   ssh(): Promise<SshFixture>;
   /** A directory that lives as long as the bench run. */
   readonly scratch: string;

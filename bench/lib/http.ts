@@ -1,7 +1,7 @@
 // The bench's API client: node:https over mutual TLS with keep-alive agents, timing each request
 // from the moment it is handed to the socket. Thin on purpose, so the client's own cost stays
 // small next to the server's.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { BenchServer } from './server.ts';
 import type { PatternCheck } from './verify.ts';
@@ -69,6 +69,7 @@ export interface JsonResponse<T> {
   /** Request written → response headers. */
   readonly ms: number;
   readonly trailers: NodeJS.Dict<string>;
+  readonly headers: IncomingHttpHeaders;
 }
 
 export async function requestJson<T = Record<string, unknown>>(
@@ -89,7 +90,13 @@ export async function requestJson<T = Record<string, unknown>>(
   } catch {
     throw new Error(`${method} ${path}: ${response.statusCode} ${text.slice(0, 300)}`);
   }
-  return { status: response.statusCode ?? 0, body, ms, trailers: response.trailers };
+  return {
+    status: response.statusCode ?? 0,
+    body,
+    ms,
+    trailers: response.trailers,
+    headers: response.headers,
+  };
 }
 
 /** Like requestJson, but any status other than `expected` is an error. */

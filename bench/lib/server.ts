@@ -30,6 +30,8 @@ export interface BenchServerOptions {
   readonly args?: readonly string[];
   /** Run the server of another copy of the project (bench/what-if.ts runs patched copies). */
   readonly root?: string;
+  /** Fills the data directory before the server starts (bench/scenarios/history.ts). */
+  readonly prepare?: (dataDir: string) => void;
 }
 
 export interface BenchServer {
@@ -42,6 +44,8 @@ export interface BenchServer {
   readonly logFile: string;
   /** What the server says about itself at start-up: its protections. */
   readonly protections: Record<string, unknown>;
+  /** From spawning the server to its 'listening' line (the line's own time), in ms. */
+  readonly startupMs: number;
   /** Stops the server (SIGTERM, jobs stopped) and deletes its directories. */
   dispose(): Promise<void>;
 }
@@ -58,7 +62,9 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
   const user = options.user;
   if (user !== undefined) chownTree(baseDir, user.uid, user.gid);
 
+  options.prepare?.(dataDir);
   const logFd = openSync(logFile, 'a', 0o600);
+  const spawnedAt = Date.now();
   const root = options.root ?? ROOT;
   const child = spawn(
     process.execPath,
@@ -102,6 +108,7 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
       dataDir,
       logFile,
       protections: listening.protections,
+      startupMs: listening.time - spawnedAt,
       async dispose() {
         await api.stop();
         await exited;
@@ -120,13 +127,21 @@ export async function startBenchServer(options: BenchServerOptions = {}): Promis
 async function waitForListening(
   logFile: string,
   hasExited: () => boolean,
-): Promise<{ port: number; protections: Record<string, unknown> }> {
+): Promise<{ port: number; protections: Record<string, unknown>; time: number }> {
   const deadline = performance.now() + START_TIMEOUT_MS;
   while (performance.now() < deadline) {
     for (const line of readFileSync(logFile, 'utf8').split('\n')) {
       if (!line.includes('"listening"')) continue;
-      const entry = JSON.parse(line) as { port: number; protections: Record<string, unknown> };
-      return { port: entry.port, protections: entry.protections };
+      const entry = JSON.parse(line) as {
+        port: number;
+        protections: Record<string, unknown>;
+        time: string;
+      };
+      return {
+        port: entry.port,
+        protections: entry.protections,
+        time: new Date(entry.time).getTime(),
+      };
     }
     if (hasExited()) throw new Error('the server exited');
     await sleep(50);
