@@ -38,6 +38,7 @@ export interface Config {
   readonly perClient: {
     readonly requestsPerSecond: number;
     readonly maxRunningJobs: number;
+    readonly maxQueuedJobs: number;
     /** Authenticated connections one client may hold; more are closed after the handshake. */
     readonly connections: number;
     /** Output streams (followers) one client may hold open. */
@@ -245,7 +246,13 @@ export const SETTINGS = {
     flag: 'client-max-running',
     env: 'CLIENT_MAX_RUNNING',
     fallback: '64',
-    help: 'jobs one client may have running at once',
+    help: 'jobs one client may have running at once; more wait in the queue',
+  },
+  clientMaxQueued: {
+    flag: 'client-max-queued',
+    env: 'CLIENT_MAX_QUEUED',
+    fallback: '1000',
+    help: 'jobs one client may have waiting in the queue (429 QUEUE_FULL beyond)',
   },
 } as const satisfies Record<string, Setting>;
 
@@ -293,6 +300,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     perClient: {
       requestsPerSecond: positiveNumber('clientRate', read('clientRate')),
       maxRunningJobs: integer('clientMaxRunning', read('clientMaxRunning'), 1, 1_000_000),
+      maxQueuedJobs: integer('clientMaxQueued', read('clientMaxQueued'), 0, 1_000_000),
       connections: integer('clientConnections', read('clientConnections'), 1, 1_000_000),
       followers: integer('clientFollowers', read('clientFollowers'), 1, 1_000_000),
     },

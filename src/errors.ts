@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'IMAGE_NOT_FOUND'
   | 'OUTPUT_UNAVAILABLE'
   | 'TOO_MANY_JOBS'
+  | 'QUEUE_FULL'
+  | 'LIMIT_EXCEEDS_CAPACITY'
   | 'INSUFFICIENT_STORAGE'
   | 'INVALID_STATE_TRANSITION'
   | 'LAUNCH_FAILED'
@@ -169,6 +171,51 @@ export class TooManyJobsError extends WorkerError {
         'wait for one to end or stop one',
     );
     this.name = 'TooManyJobsError';
+  }
+}
+
+/** Thrown with `?queue=false` when the host has not the memory a job would reserve right now. */
+export class NoCapacityNowError extends WorkerError {
+  readonly retryAfterSeconds = 1;
+
+  constructor(neededBytes: number, freeBytes: number) {
+    super(
+      'TOO_MANY_JOBS',
+      `the host has ${freeBytes} bytes of memory unreserved and the job reserves ${neededBytes}; ` +
+        'wait for jobs to end, or leave out ?queue=false to have it queued',
+    );
+    this.name = 'NoCapacityNowError';
+  }
+}
+
+/** Thrown when a client already has the most queued jobs one client may have. */
+export class QueueFullError extends WorkerError {
+  /** A queue drains a job at a time: a polite first wait is longer than for a running slot. */
+  readonly retryAfterSeconds = 5;
+
+  constructor(owner: string, limit: number) {
+    super(
+      'QUEUE_FULL',
+      `client '${owner}' already has ${limit} jobs queued, the most one client may queue; ` +
+        'wait for some to start, or stop some',
+    );
+    this.name = 'QueueFullError';
+  }
+}
+
+/** Thrown when a job's memory limit is more than the host could ever give all jobs together. */
+export class LimitExceedsCapacityError extends WorkerError {
+  constructor(neededBytes: string, capacityBytes: string) {
+    super(
+      'LIMIT_EXCEEDS_CAPACITY',
+      `limits.memory: the job would reserve ${neededBytes} of memory, and all jobs on this host together get ${capacityBytes}; it could never start`,
+      {
+        details: [
+          { field: 'limits.memory', message: `more than the host's ${capacityBytes} for jobs` },
+        ],
+      },
+    );
+    this.name = 'LimitExceedsCapacityError';
   }
 }
 

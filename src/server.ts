@@ -17,6 +17,7 @@ import { ShimLauncher, type IsolationSettings } from './launcher/shim-launcher.t
 import { createLogger } from './logger.ts';
 import { ensureDevelopmentPki } from './pki/development-pki.ts';
 import { pkiLayout } from './pki/layout.ts';
+import { dequeueRecord } from './audit/dequeue-record.ts';
 import { openDatabase } from './store/database.ts';
 import { serverSecret } from './store/server-secrets.ts';
 import { JobStore } from './store/job-store.ts';
@@ -97,7 +98,16 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     maxOutputBytes: config.maxOutputBytes,
     retentionMs: config.retentionMs,
     onTransition: metrics.jobTransition,
+    onDequeue: (event) => audit.record(dequeueRecord(event)),
     maxUnfinishedPerOwner: config.perClient.maxRunningJobs,
+    maxQueuedPerOwner: config.perClient.maxQueuedJobs,
+    // Every running job reserves its memory limit against what the host leaves to jobs.
+    ...(config.hostJobLimits.memoryBytes === undefined
+      ? {}
+      : { capacityBytes: config.hostJobLimits.memoryBytes }),
+    ...(config.limits.defaults.memoryBytes === undefined
+      ? {}
+      : { defaultReservationBytes: config.limits.defaults.memoryBytes }),
   });
   await registry.recover();
 

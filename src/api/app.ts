@@ -58,6 +58,8 @@ export function createApp(options: AppOptions): Koa<AppState> {
       status: 'ok',
       client: ctx.state.identity,
       protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },
+      // How busy the host is tells other clients about each other's jobs: admins only.
+      ...(ctx.state.identity.role === 'admin' ? { capacity: options.registry.capacity() } : {}),
     };
   });
 

@@ -78,6 +78,8 @@ function detailsOf(
       sandbox: job.sandbox,
       image: job.image,
       labels: job.labels,
+      // `queued` when it waits for a slot or memory; its start is a `job.dequeue` record.
+      startedAs: job.status,
       follow: ctx.query.follow === 'true' || ctx.query.follow === '1',
     };
   }

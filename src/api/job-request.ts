@@ -99,6 +99,7 @@ const jobRequestSchema = z.strictObject({
     })
     .default({}),
   timeout: duration.optional(),
+  queueTimeout: duration.optional(),
 });
 
 type JobRequest = z.infer<typeof jobRequestSchema>;
@@ -125,6 +126,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
   const sandbox = resolveSandbox(request, role, policy.sandbox);
   const limits = resolveLimits(request, role, policy);
   const timeoutMs = resolveTimeout(request, role, policy);
+  const queueTimeoutMs = resolveQueueTimeout(request);
   return {
     command: request.command,
     args: request.args,
@@ -135,6 +137,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     sandbox,
     ...(request.image === undefined ? {} : { image: request.image }),
     labels: request.labels,
+    ...(queueTimeoutMs === undefined ? {} : { queueTimeoutMs }),
   };
 }
 
@@ -256,6 +259,21 @@ function resolveTimeout(request: JobRequest, role: Role, policy: LimitPolicy): n
   }
   checkCeiling('timeout', timeoutMs, ceiling, role, (ms) => `${ms / 1000}s`);
   return timeoutMs;
+}
+
+/** The longest a job may wait in the queue; longer would outlive the timers that end it. */
+const MAX_QUEUE_TIMEOUT_MS = 7 * 24 * 3_600_000;
+
+function resolveQueueTimeout(request: JobRequest): number | undefined {
+  if (request.queueTimeout === undefined) return undefined;
+  const ms = parseDuration(request.queueTimeout);
+  if (ms === undefined || ms <= 0 || ms > MAX_QUEUE_TIMEOUT_MS) {
+    const message = 'expected a duration such as 30, "30s" or "5m", at most 7 days';
+    throw new InvalidRequestError(`invalid job request: queueTimeout: ${message}`, [
+      { field: 'queueTimeout', message },
+    ]);
+  }
+  return ms;
 }
 
 function sizeField(field: string, value: number | string): number {

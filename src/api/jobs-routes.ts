@@ -27,7 +27,7 @@ const outputQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
 });
 
-const startQuery = z.strictObject({ follow: flag.default(false) });
+const startQuery = z.strictObject({ follow: flag.default(false), queue: flag.default(true) });
 
 /** Jobs per page of a listing: as many as asked, up to a bound that keeps one answer small. */
 export const LIST_PAGE = { default: 100, max: 1000 } as const;
@@ -104,7 +104,7 @@ export function jobsRouter(
 
   router.post('/', async (ctx) => {
     const viewer = authorize(ctx, 'start');
-    const { follow } = parseQuery(startQuery, ctx.query);
+    const { follow, queue } = parseQuery(startQuery, ctx.query);
     // Taken before the job starts: a client at its budget gets a 429, not a job it cannot watch.
     const release = follow ? followers.take(viewer.name) : undefined;
     const { role } = ctx.state.identity;
@@ -112,10 +112,15 @@ export function jobsRouter(
     let job: Job;
     try {
       const spec = parseJobRequest(await readJsonBody(ctx), role, limits);
-      job = await registry.start(viewer.name, spec, {
-        totals: limits.clientTotals[role],
-        ...(outputBytes === undefined ? {} : { outputBytes }),
-      });
+      job = await registry.start(
+        viewer.name,
+        spec,
+        {
+          totals: limits.clientTotals[role],
+          ...(outputBytes === undefined ? {} : { outputBytes }),
+        },
+        { queue },
+      );
     } catch (error) {
       release?.();
       throw error;

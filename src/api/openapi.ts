@@ -111,6 +111,8 @@ function nullable(schema: JsonSchema): JsonSchema {
 // Records keyed by the union types make these lists exhaustive: a new status fails to compile
 // until it is described here.
 const JOB_STATUSES: Readonly<Record<JobStatus, string>> = {
+  queued:
+    "accepted and waiting: its client runs its most jobs, or the host has not the memory it reserves; `queuePosition` is its place in its client's queue",
   starting: 'accepted; its supervisor is starting it',
   running: 'running',
   stopping: 'a stop was requested; SIGKILL follows the grace period',
@@ -218,6 +220,11 @@ const JOB_REQUEST: JsonSchema = {
       },
     },
     timeout: duration,
+    queueTimeout: {
+      ...duration,
+      description:
+        'how long it may wait in the queue (at most 7 days); past that it ends `stopped` without having run. Default: no limit',
+    },
   },
 };
 
@@ -256,6 +263,8 @@ const JOB: JsonSchema = {
     'outputBytes',
     'outputTruncated',
     'outputCapBytes',
+    'queueTimeoutMs',
+    'queuePosition',
     'createdAt',
     'startedAt',
     'stopRequestedAt',
@@ -290,6 +299,13 @@ const JOB: JsonSchema = {
     outputTruncated: {
       type: 'boolean',
       description: 'output beyond `outputCapBytes` was dropped',
+    },
+    queueTimeoutMs: { type: ['integer', 'null'], minimum: 1 },
+    queuePosition: {
+      type: ['integer', 'null'],
+      minimum: 1,
+      description:
+        "while `queued`: its place in its own client's queue (1 starts first); null otherwise",
     },
     outputCapBytes: {
       type: ['integer', 'null'],
@@ -358,14 +374,28 @@ const AUDIT_RECORD: JsonSchema = {
     },
     action: {
       type: 'string',
-      examples: ['job.start', 'job.stop', 'job.output', 'job.delete', 'auth.denied', 'tls.refused'],
+      examples: [
+        'job.start',
+        'job.stop',
+        'job.output',
+        'job.delete',
+        'job.dequeue',
+        'job.queue_timeout',
+        'auth.denied',
+        'tls.refused',
+      ],
+      description:
+        "`job.dequeue` and `job.queue_timeout` are the server's own: a queued job started, or waited too long; their `status` is null",
     },
     outcome: {
       type: 'string',
       enum: Object.keys(AUDIT_OUTCOMES),
       description: describeValues(AUDIT_OUTCOMES),
     },
-    status: { type: ['integer', 'null'], description: 'the HTTP status the client got' },
+    status: {
+      type: ['integer', 'null'],
+      description: 'the HTTP status the client got; null for what no request caused',
+    },
     client: {
       type: 'object',
       required: ['name', 'role', 'serial', 'fingerprint256'],
@@ -448,6 +478,17 @@ const HEALTH: JsonSchema = {
             hostFilesystemRoles: { type: 'array', items: { enum: [...ROLES] } },
           },
         },
+      },
+    },
+    capacity: {
+      type: 'object',
+      description:
+        'admins only: the memory all jobs together get (the host less its reserve), how much running jobs reserve (each its memory limit), and how many jobs wait',
+      required: ['memoryBytes', 'reservedMemoryBytes', 'queued'],
+      properties: {
+        memoryBytes: { type: ['integer', 'null'], minimum: 0 },
+        reservedMemoryBytes: { type: 'integer', minimum: 0 },
+        queued: { type: 'integer', minimum: 0 },
       },
     },
   },
@@ -640,7 +681,9 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
     400,
     'malformed JSON, an invalid field (each named in `errors`), a bad query parameter, a limit ' +
       "above the caller's role ceiling or above what all of the client's jobs may use together, " +
-      'a limit or sandbox this host cannot give, or an image that does not exist',
+      'a limit or sandbox this host cannot give, an image that does not exist, or a memory ' +
+      'limit more than the host gives all jobs together (`LIMIT_EXCEEDS_CAPACITY`: it could ' +
+      'never start)',
   ),
   Unauthenticated: problem(
     401,
@@ -680,11 +723,12 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   ),
   TooManyRequestsOrJobs: problem(
     429,
-    '`TOO_MANY_REQUESTS`: the client is over its request rate; `TOO_MANY_JOBS`: it already ' +
-      'runs as many jobs as one client may; `TOO_MANY_FOLLOWERS` (with `?follow=true`): it ' +
-      'already holds as many output streams open as one client may. Try again after ' +
-      '`Retry-After` seconds',
-    ['TOO_MANY_FOLLOWERS', 'TOO_MANY_JOBS', 'TOO_MANY_REQUESTS'],
+    '`TOO_MANY_REQUESTS`: the client is over its request rate; `TOO_MANY_JOBS` (with ' +
+      '`?queue=false`): it already runs as many jobs as one client may, or the host has not the ' +
+      'memory the job reserves; `QUEUE_FULL`: it already has as many jobs queued as one client ' +
+      'may; `TOO_MANY_FOLLOWERS` (with `?follow=true`): it already holds as many output streams ' +
+      'open as one client may. Try again after `Retry-After` seconds',
+    ['QUEUE_FULL', 'TOO_MANY_FOLLOWERS', 'TOO_MANY_JOBS', 'TOO_MANY_REQUESTS'],
     retryAfter,
   ),
   TooManyRequestsOrFollowers: problem(
@@ -778,6 +822,11 @@ const START_JOB = operation({
     query(
       'follow',
       "stream the job's output (stdout and stderr as written) in this response until it ends",
+      flag,
+    ),
+    query(
+      'queue',
+      'when the job cannot start now (its client runs its most jobs, or the host has not the memory it reserves): `true` (the default) queues it, `false` answers 429 `TOO_MANY_JOBS`',
       flag,
     ),
   ],

@@ -2,9 +2,18 @@
 // it keeps its own copy of the wire format instead of importing the server's types.
 
 export type JobStatus =
-  'starting' | 'running' | 'stopping' | 'exited' | 'stopped' | 'timedout' | 'failed' | 'lost';
+  | 'queued'
+  | 'starting'
+  | 'running'
+  | 'stopping'
+  | 'exited'
+  | 'stopped'
+  | 'timedout'
+  | 'failed'
+  | 'lost';
 
 export const JOB_STATUSES: readonly JobStatus[] = [
+  'queued',
   'starting',
   'running',
   'stopping',
@@ -16,7 +25,12 @@ export const JOB_STATUSES: readonly JobStatus[] = [
 ];
 
 /** Statuses of a job that has not ended yet: what `jobctl ps` shows without --all. */
-export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set(['starting', 'running', 'stopping']);
+export const ACTIVE_STATUSES: ReadonlySet<JobStatus> = new Set([
+  'queued',
+  'starting',
+  'running',
+  'stopping',
+]);
 
 /** Statuses of a job that has ended: what `jobctl rm --label` deletes. */
 export const ENDED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
@@ -33,6 +47,8 @@ export interface JobRecord {
   readonly limits: Readonly<Record<string, number>>;
   readonly timeoutMs: number | null;
   readonly labels: Readonly<Record<string, string>>;
+  readonly queueTimeoutMs: number | null;
+  readonly queuePosition: number | null;
   readonly status: JobStatus;
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -60,6 +76,7 @@ export interface JobRequest {
     readonly pids?: number;
   };
   readonly timeout?: string;
+  readonly queueTimeout?: string;
   readonly sandbox?: 'private' | 'host';
   readonly image?: string;
 }

@@ -9,6 +9,7 @@ export function shortId(id: string): string {
 
 /** `exited (0)`, `exited (SIGKILL)`, `stopped (SIGTERM)`, `running`... */
 export function statusText(job: JobRecord): string {
+  if (job.status === 'queued' && job.queuePosition !== null) return `queued (${job.queuePosition})`;
   const how = endingOf(job);
   return how === undefined ? job.status : `${job.status} (${how})`;
 }

@@ -50,7 +50,9 @@ export type LaunchResult =
 
 export type ReattachResult =
   | { readonly kind: 'running'; readonly handle: JobHandle }
-  | { readonly kind: 'ended'; readonly outcome: JobOutcome };
+  | { readonly kind: 'ended'; readonly outcome: JobOutcome }
+  /** The server was stopped before it spawned the supervisor: the job never ran at all. */
+  | { readonly kind: 'never-launched' };
 
 /** What protects jobs on this host, reported by /healthz and logged at start-up. */
 export interface Protections {

@@ -113,6 +113,9 @@ export class ShimLauncher implements Launcher {
       const status = await readShimStatus(dir);
       await cgroup?.remove().catch(() => undefined);
       if (status !== undefined) return { kind: 'ended', outcome: outcomeFromStatus(status) };
+      // The supervisor's log is opened just before it is spawned: without it, no supervisor was
+      // ever spawned, and none can appear later to run the job a second time.
+      if (!existsSync(shimFiles(dir).log)) return { kind: 'never-launched' };
       return {
         kind: 'ended',
         outcome: outcomeWithoutExit('lost', 'the job supervisor never started'),

@@ -36,6 +36,12 @@ export class Metrics {
     labelNames: ['status'] as const,
     registers: [this.#registry],
   });
+  readonly #waits = new Histogram({
+    name: 'jobworker_job_wait_seconds',
+    help: 'Time from a job being accepted to its start: the time queued jobs waited.',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.#registry],
+  });
   readonly #outputWritten = new Counter({
     name: 'jobworker_output_bytes_written_total',
     help: 'Output bytes recorded by jobs, counted when each job ends.',
@@ -92,7 +98,12 @@ export class Metrics {
   };
 
   readonly jobTransition = (transition: Transition): void => {
-    if (transition.to === 'running') this.#jobsStarted.inc();
+    if (transition.to === 'running') {
+      this.#jobsStarted.inc();
+      const { createdAt, startedAt } = transition.job;
+      if (startedAt !== null)
+        this.#waits.observe((Date.parse(startedAt) - Date.parse(createdAt)) / 1000);
+    }
     if (hasEnded(transition.to)) {
       this.#jobsEnded.inc({ status: transition.to });
       this.#outputWritten.inc(transition.job.outputBytes);

@@ -2,7 +2,7 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
 import {
-  UNFINISHED_STATUSES,
+  SLOT_STATUSES,
   type Job,
   type JobFilter,
   type JobPage,
@@ -25,6 +25,8 @@ interface JobRow {
   sandbox: string;
   image: string | null;
   labels: string;
+  queue_timeout_ms: number | null;
+  client_totals: string;
   status: string;
   exit_code: number | null;
   signal: string | null;
@@ -47,14 +49,19 @@ export interface Query {
   readonly params: readonly SQLInputValue[];
 }
 
-const UNFINISHED_SQL = UNFINISHED_STATUSES.map((status) => `'${status}'`).join(', ');
+const SLOT_SQL = SLOT_STATUSES.map((status) => `'${status}'`).join(', ');
 
 /**
- * A handful among 100,000 ended jobs: read through the status index whatever the planner's
- * statistics say (ended jobs dominate, so it would rather walk every row).
+ * The jobs that hold a slot (launched and not ended): a handful among 100,000 ended jobs, read
+ * through the status index whatever the planner's statistics say (ended jobs dominate, so it
+ * would rather walk every row).
  */
 export const UNFINISHED_JOBS_SQL = `SELECT * FROM jobs INDEXED BY jobs_status_seq
-  WHERE status IN (${UNFINISHED_SQL})`;
+  WHERE status IN (${SLOT_SQL})`;
+
+/** The oldest queued job of each client that has one. */
+const QUEUE_HEADS_SQL = `SELECT * FROM jobs WHERE seq IN (
+  SELECT MIN(seq) FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' GROUP BY owner)`;
 
 /** Up to a batch (the second parameter) of jobs that ended before a time (the first). */
 export const EXPIRED_JOBS_SQL =
@@ -104,6 +111,10 @@ export class JobStore {
   readonly #endedBefore: StatementSync;
   readonly #countByStatus: StatementSync;
   readonly #countUnfinishedOf: StatementSync;
+  readonly #countQueuedOf: StatementSync;
+  readonly #queued: StatementSync;
+  readonly #queueHeads: StatementSync;
+  readonly #queuedBefore: StatementSync;
   readonly #outputOf: StatementSync;
   #seq: number;
 
@@ -111,8 +122,8 @@ export class JobStore {
     this.#db = db;
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
-         image, labels, output_cap, status, created_at, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         image, labels, queue_timeout_ms, client_totals, output_cap, status, created_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
@@ -122,7 +133,17 @@ export class JobStore {
     this.#delete = db.prepare('DELETE FROM jobs WHERE id = ?');
     this.#endedBefore = db.prepare(EXPIRED_JOBS_SQL);
     this.#countUnfinishedOf = db.prepare(
-      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status IN (${UNFINISHED_SQL})`,
+      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
+    );
+    this.#countQueuedOf = db.prepare(
+      "SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued'",
+    );
+    this.#queued = db.prepare(
+      "SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' ORDER BY seq",
+    );
+    this.#queueHeads = db.prepare(QUEUE_HEADS_SQL);
+    this.#queuedBefore = db.prepare(
+      "SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued' AND seq < ?",
     );
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
     this.#outputOf = db.prepare('SELECT bytes FROM client_output WHERE owner = ?');
@@ -130,8 +151,8 @@ export class JobStore {
     this.#seq = max.seq ?? 0;
   }
 
-  /** Records a new job and its labels in one commit. */
-  insert(job: Job): void {
+  /** Records a new job and its labels in one commit; `clientTotals` is kept for a queued start. */
+  insert(job: Job, clientTotals: ResourceLimits = {}): void {
     this.#seq += 1;
     const seq = this.#seq;
     writing(() =>
@@ -148,6 +169,8 @@ export class JobStore {
           job.sandbox,
           job.image,
           JSON.stringify(job.labels),
+          job.queueTimeoutMs,
+          JSON.stringify(clientTotals),
           job.outputCapBytes,
           job.status,
           job.createdAt,
@@ -188,7 +211,7 @@ export class JobStore {
     };
   }
 
-  /** Jobs that have not ended, oldest first. */
+  /** Jobs that hold a slot (launched, or being launched, and not ended), oldest first. */
   unfinished(): Job[] {
     const rows = asRows(this.#unfinished.all());
     return rows.sort((a, b) => a.seq - b.seq).map(fromRow);
@@ -199,9 +222,34 @@ export class JobStore {
     return (this.#endedBefore.all(isoTime, limit) as { id: string }[]).map((row) => row.id);
   }
 
-  /** Jobs of one owner that have not ended yet. */
+  /** Jobs of one owner that hold a slot: launched, or being launched, and not ended. */
   countUnfinished(owner: string): number {
     return (this.#countUnfinishedOf.get(owner) as { count: number }).count;
+  }
+
+  countQueued(owner: string): number {
+    return (this.#countQueuedOf.get(owner) as { count: number }).count;
+  }
+
+  /** Every queued job, oldest first. */
+  queued(): Job[] {
+    return asRows(this.#queued.all()).map(fromRow);
+  }
+
+  /** The oldest queued job of each client, with the totals its client had when it was queued. */
+  queueHeads(): { job: Job; clientTotals: ResourceLimits }[] {
+    return asRows(this.#queueHeads.all()).map((row) => ({
+      job: fromRow(row),
+      clientTotals: JSON.parse(row.client_totals) as ResourceLimits,
+    }));
+  }
+
+  /** How many of its client's queued jobs start before this one, plus one. */
+  queuePosition(job: Job): number {
+    const row = this.#db.prepare('SELECT seq FROM jobs WHERE id = ?').get(job.id) as
+      { seq: number } | undefined;
+    if (row === undefined) return 1;
+    return (this.#queuedBefore.get(job.owner, row.seq) as { count: number }).count + 1;
   }
 
   /** Output recorded for an owner's jobs (a running job's counts once it has ended). */
@@ -317,6 +365,8 @@ function fromRow(row: JobRow): Job {
     sandbox: row.sandbox as SandboxMode,
     image: row.image,
     labels: JSON.parse(row.labels) as Record<string, string>,
+    queueTimeoutMs: row.queue_timeout_ms,
+    queuePosition: null,
     status: row.status as JobStatus,
     exitCode: row.exit_code,
     signal: row.signal,

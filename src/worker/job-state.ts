@@ -5,9 +5,13 @@ import { InvalidStateTransitionError } from '../errors.ts';
 import type { JobStatus } from './job.ts';
 
 const ALLOWED: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  // A queued job starts when a slot and memory are free, or is stopped (by a client or its queue
+  // timeout) without ever running.
+  queued: ['starting', 'stopped'],
+  // A job whose launch the server never reached (it was killed first) goes back to the queue.
   // A job may end before its start was recorded: the server crashed while launching it, and on
   // restart finds that its supervisor ran it to the end.
-  starting: ['running', 'exited', 'stopped', 'timedout', 'failed', 'lost'],
+  starting: ['queued', 'running', 'exited', 'stopped', 'timedout', 'failed', 'lost'],
   running: ['stopping', 'exited', 'stopped', 'timedout', 'lost'],
   stopping: ['stopped', 'timedout', 'exited', 'lost'],
   exited: [],

@@ -3,6 +3,7 @@
 
 /** Every status a job can have, in the order of a job's life. */
 export const JOB_STATUSES = [
+  'queued',
   'starting',
   'running',
   'stopping',
@@ -30,6 +31,14 @@ export function hasEnded(status: JobStatus): boolean {
 /** The statuses of a job that has not ended yet. */
 export const UNFINISHED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
   (status) => !hasEnded(status),
+);
+
+/**
+ * The statuses of a job that holds one of its client's running slots and its memory
+ * reservation: launched (or being launched) and not ended. A queued job holds neither.
+ */
+export const SLOT_STATUSES: readonly JobStatus[] = UNFINISHED_STATUSES.filter(
+  (status) => status !== 'queued',
 );
 
 /** Resource limits of one job; an absent field means "no limit of this kind". */
@@ -70,6 +79,8 @@ export interface JobSpec {
   readonly image?: string;
   /** The client's own names for the job, to find it again (worker/labels.ts has the rules). */
   readonly labels: Readonly<Record<string, string>>;
+  /** How long it may wait in the queue before it is stopped unstarted; undefined: for ever. */
+  readonly queueTimeoutMs?: number;
 }
 
 /** What one client may use across all of its jobs: the operator's configuration for its role. */
@@ -98,6 +109,9 @@ export interface Job {
   readonly sandbox: SandboxMode;
   readonly image: string | null;
   readonly labels: Readonly<Record<string, string>>;
+  readonly queueTimeoutMs: number | null;
+  /** While queued: how many of its client's queued jobs start before it, plus one. */
+  readonly queuePosition: number | null;
   readonly status: JobStatus;
   readonly exitCode: number | null;
   readonly signal: string | null;

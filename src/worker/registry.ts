@@ -1,6 +1,8 @@
-// The job registry: the one place that starts, stops, lists and forgets jobs. It records every
-// job in the store, hands launching to a Launcher, and answers every query through a Viewer, so a
-// client only ever sees the jobs it may see. It knows nothing of HTTP.
+// The job registry: the one place that starts, queues, stops, lists and forgets jobs. It records
+// every job in the store, hands launching to a Launcher, and answers every query through a
+// Viewer, so a client only ever sees the jobs it may see. A job that cannot start now (its client
+// runs its most jobs, or the host has not the memory it would reserve) waits in the queue, which
+// is the store's: it survives a restart in the same order. It knows nothing of HTTP.
 import { randomUUID } from 'node:crypto';
 import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +15,10 @@ import {
   JobAlreadyEndedError,
   JobNotFoundError,
   JobStillRunningError,
+  LimitExceedsCapacityError,
+  NoCapacityNowError,
   OutputUnavailableError,
+  QueueFullError,
   TooManyJobsError,
   WorkerError,
 } from '../errors.ts';
@@ -33,8 +38,11 @@ import {
   type JobSpec,
   type JobStatus,
   type PageRequest,
+  type ResourceLimits,
 } from './job.ts';
 import { assertTransition } from './job-state.ts';
+import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
+import { nextToStart } from './queue-order.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';
 
@@ -54,10 +62,37 @@ export interface RegistryOptions {
   readonly maxOutputBytes: number;
   /** Ended jobs older than this are deleted with their output; 0 keeps them forever. */
   readonly retentionMs: number;
-  /** Jobs one owner may have unfinished at once; more are refused with TOO_MANY_JOBS. */
+  /** Jobs one owner may have running at once; more wait in the queue. */
   readonly maxUnfinishedPerOwner?: number;
+  /** Jobs one owner may have queued at once; more are refused with QUEUE_FULL. */
+  readonly maxQueuedPerOwner?: number;
+  /** Memory all running jobs together may reserve; undefined: no reservation is made. */
+  readonly capacityBytes?: number;
+  /** What a job without a memory limit reserves. */
+  readonly defaultReservationBytes?: number;
   /** Told of every status change after it is stored: how metrics count jobs. */
   readonly onTransition?: (transition: Transition) => void;
+  /** Told when a queued job leaves the queue: the audit trail records it. */
+  readonly onDequeue?: (event: DequeueEvent) => void;
+}
+
+export interface DequeueEvent {
+  readonly job: Job;
+  /** `started`: its turn came; `timed out`: it waited longer than its queue timeout. */
+  readonly outcome: 'started' | 'timed out';
+  readonly waitedMs: number;
+}
+
+/** Whether a job that cannot start now waits (the default) or is refused with a 429. */
+export interface StartOptions {
+  readonly queue?: boolean;
+}
+
+/** What the host gives jobs and how much of it is spoken for: /healthz shows it to admins. */
+export interface Capacity {
+  readonly memoryBytes: number | null;
+  readonly reservedMemoryBytes: number;
+  readonly queued: number;
 }
 
 export interface Transition {
@@ -94,6 +129,13 @@ export class JobRegistry {
   #sweepTimer: NodeJS.Timeout | undefined;
   readonly #retries = new Set<NodeJS.Timeout>();
   #sweeping: Promise<void> | undefined;
+  /** Output signals of queued jobs that someone follows, handed to the job when it starts. */
+  readonly #waiting = new Map<string, OutputSignal>();
+  readonly #queueTimers = new Map<string, NodeJS.Timeout>();
+  /** The queue is drained by one loop at a time; `#drainAgain` asks it for one more pass. */
+  #draining: Promise<void> = Promise.resolve();
+  #drainScheduled = false;
+  #servedLast: string | undefined;
   #closed = false;
 
   constructor(options: RegistryOptions) {
@@ -107,7 +149,10 @@ export class JobRegistry {
     for (const job of this.#store.unfinished()) {
       const dir = this.#jobDir(job.id);
       const result = await this.#options.launcher.reattach(job.id, dir);
-      if (result.kind === 'ended') {
+      if (result.kind === 'never-launched') {
+        this.#transition(job, 'queued', {});
+        this.#log.warn({ jobId: job.id, owner: job.owner }, 'job queued again: never launched');
+      } else if (result.kind === 'ended') {
         this.#recordEndOrRetry(job.id, result.outcome);
       } else {
         if (job.status === 'starting')
@@ -116,6 +161,8 @@ export class JobRegistry {
         this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
       }
     }
+    for (const job of this.#store.queued()) this.#armQueueTimeout(job);
+    this.#drainQueue();
   }
 
   /**
@@ -129,61 +176,245 @@ export class JobRegistry {
     this.#sweepTimer.unref();
   }
 
-  async start(owner: string, spec: JobSpec, budget: ClientBudget = { totals: {} }): Promise<Job> {
+  /**
+   * Starts a job now, or queues it when its client already runs its most jobs, already has jobs
+   * waiting (they go first), or the host has not the memory it would reserve. With
+   * `queue: false`, a job that cannot start now is refused instead.
+   */
+  async start(
+    owner: string,
+    spec: JobSpec,
+    budget: ClientBudget = { totals: {} },
+    options: StartOptions = {},
+  ): Promise<Job> {
     // Checked and created in one synchronous step, so concurrent starts cannot both slip past.
     const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
-    if (this.#store.countUnfinished(owner) >= cap) throw new TooManyJobsError(owner, cap);
-    const job = this.#create(owner, spec, this.#outputCap(owner, budget));
+    const reservation = this.#reservationOf(spec.limits);
+    const capacity = this.#options.capacityBytes ?? Infinity;
+    if (reservation > capacity) {
+      throw new LimitExceedsCapacityError(mebibytes(reservation), mebibytes(capacity));
+    }
+    const atCap = this.#store.countUnfinished(owner) >= cap;
+    const free = capacity - this.#reservedBytes();
+    if (options.queue === false) {
+      if (atCap) throw new TooManyJobsError(owner, cap);
+      if (reservation > free) throw new NoCapacityNowError(reservation, Math.max(0, free));
+    } else if (atCap || reservation > free || this.#store.countQueued(owner) > 0) {
+      return this.#enqueue(owner, spec, budget);
+    }
+    const job = this.#create(owner, spec, this.#outputCap(owner, budget), 'starting');
+    return this.#launch(job, spec, budget.totals, { refusal: 'throw' });
+  }
+
+  /** What the host gives jobs and how much of it running jobs reserve. */
+  capacity(): Capacity {
+    return {
+      memoryBytes: this.#options.capacityBytes ?? null,
+      reservedMemoryBytes: this.#reservedBytes(),
+      queued: this.#store.countByStatus().get('queued') ?? 0,
+    };
+  }
+
+  async #enqueue(owner: string, spec: JobSpec, budget: ClientBudget): Promise<Job> {
+    const most = this.#options.maxQueuedPerOwner ?? Infinity;
+    if (this.#store.countQueued(owner) >= most) throw new QueueFullError(owner, most);
+    const job = this.#create(owner, spec, this.#outputCap(owner, budget), 'queued', budget.totals);
+    const dir = this.#jobDir(job.id);
+    await createOutputFiles(dir);
+    await keepEnvironment(dir, spec.env);
+    this.#armQueueTimeout(job);
+    this.#log.info({ jobId: job.id, owner }, 'job queued');
+    // Its own turn may have come already: a slot or memory freed while it was being written.
+    this.#drainQueue();
+    return this.#present(this.#mustGet(job.id));
+  }
+
+  /**
+   * Launches a recorded job. A launcher's refusal (a limit this host cannot enforce, an image
+   * that is gone) is thrown back to the request that asked for the job and leaves no trace, or,
+   * for a job that waited in the queue, ends it as `failed` with the reason.
+   */
+  async #launch(
+    job: Job,
+    spec: JobSpec,
+    clientTotals: ResourceLimits,
+    options: { refusal: 'throw' | 'fail'; signal?: OutputSignal },
+  ): Promise<Job> {
     const dir = this.#jobDir(job.id);
     let result;
     try {
       await createOutputFiles(dir);
+      // Until the supervisor has it, a restart must find it: the job may go back to the queue.
+      await keepEnvironment(dir, spec.env);
       result = await this.#options.launcher.launch({
         jobId: job.id,
-        owner,
-        clientTotals: budget.totals,
+        owner: job.owner,
+        clientTotals,
         dir,
         spec,
         maxOutputBytes: job.outputCapBytes ?? undefined,
       });
     } catch (error) {
-      // A request the launcher refuses (a limit it cannot enforce) leaves no trace behind.
-      if (error instanceof WorkerError && error.code !== 'LAUNCH_FAILED') {
+      if (
+        error instanceof WorkerError &&
+        error.code !== 'LAUNCH_FAILED' &&
+        options.refusal === 'throw'
+      ) {
         this.#store.delete(job.id);
         await rm(dir, { recursive: true, force: true });
         throw error;
       }
       this.#log.error({ err: error, jobId: job.id }, 'job could not be launched');
-      this.#recordEnd(job.id, launchFailure(error));
-      return this.#mustGet(job.id);
+      result = { kind: 'failed' as const, outcome: launchFailure(error) };
     }
+    await forgetEnvironment(dir);
     if (result.kind === 'failed') {
       this.#recordEnd(job.id, result.outcome);
+      options.signal?.end();
+      this.#drainQueue();
     } else {
       this.#transition(job, 'running', { startedAt: result.handle.startedAt.toISOString() });
-      this.#supervise(job, result.handle);
+      this.#supervise(job, result.handle, options.signal);
     }
     return this.#mustGet(job.id);
+  }
+
+  /** Starts queued jobs while there are slots and memory for them; one loop at a time. */
+  #drainQueue(): void {
+    if (this.#closed || this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    this.#draining = this.#draining
+      .then(async () => {
+        this.#drainScheduled = false;
+        for (let next = this.#nextQueued(); next !== undefined; next = this.#nextQueued()) {
+          if (this.#closed) return;
+          await this.#startQueued(next.job, next.clientTotals);
+        }
+      })
+      .catch((error: unknown) => this.#log.error({ err: error }, 'could not start queued jobs'));
+  }
+
+  /** The queued job whose turn it is, if one can start now. */
+  #nextQueued(): { job: Job; clientTotals: ResourceLimits } | undefined {
+    const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
+    const free = (this.#options.capacityBytes ?? Infinity) - this.#reservedBytes();
+    const heads = this.#store.queueHeads().map((head) => ({ ...head, owner: head.job.owner }));
+    return nextToStart(
+      heads,
+      this.#servedLast,
+      ({ job }) =>
+        this.#store.countUnfinished(job.owner) < cap && this.#reservationOf(job.limits) <= free,
+    );
+  }
+
+  async #startQueued(job: Job, clientTotals: ResourceLimits): Promise<void> {
+    const dir = this.#jobDir(job.id);
+    const env = await keptEnvironment(dir, job.envNames);
+    this.#clearQueueTimeout(job.id);
+    this.#servedLast = job.owner;
+    const signal = this.#waiting.get(job.id);
+    this.#waiting.delete(job.id);
+    this.#transition(job, 'starting', {});
+    this.#options.onDequeue?.({
+      job,
+      outcome: 'started',
+      waitedMs: Date.now() - Date.parse(job.createdAt),
+    });
+    if (env === undefined) {
+      this.#recordEnd(job.id, launchFailure('its environment was lost while it was queued'));
+      signal?.end();
+      return;
+    }
+    await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, {
+      refusal: 'fail',
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  /** Memory running jobs reserve: each its memory limit, or the default where it has none. */
+  #reservedBytes(): number {
+    let reserved = 0;
+    for (const job of this.#store.unfinished()) reserved += this.#reservationOf(job.limits);
+    return reserved;
+  }
+
+  #reservationOf(limits: ResourceLimits): number {
+    return limits.memoryBytes ?? this.#options.defaultReservationBytes ?? 0;
+  }
+
+  #armQueueTimeout(job: Job): void {
+    if (job.queueTimeoutMs === null) return;
+    const due = Date.parse(job.createdAt) + job.queueTimeoutMs - Date.now();
+    const timer = setTimeout(
+      () => {
+        this.#queueTimers.delete(job.id);
+        const current = this.#store.get(job.id);
+        if (current?.status !== 'queued') return;
+        const seconds = Math.round((job.queueTimeoutMs ?? 0) / 1000);
+        this.#endQueued(
+          current,
+          `waited longer than its queue timeout (${seconds}s); it never started`,
+        );
+        this.#options.onDequeue?.({
+          job: current,
+          outcome: 'timed out',
+          waitedMs: Date.now() - Date.parse(job.createdAt),
+        });
+      },
+      Math.max(0, due),
+    );
+    this.#queueTimers.set(job.id, timer);
+  }
+
+  #clearQueueTimeout(id: string): void {
+    clearTimeout(this.#queueTimers.get(id));
+    this.#queueTimers.delete(id);
+  }
+
+  /** Ends a queued job as `stopped` without ever running it. */
+  #endQueued(job: Job, why: string): void {
+    this.#clearQueueTimeout(job.id);
+    this.#transition(job, 'stopped', { error: why, endedAt: new Date().toISOString() });
+    this.#waiting.get(job.id)?.end();
+    this.#waiting.delete(job.id);
+    forgetEnvironment(this.#jobDir(job.id)).catch((error: unknown) =>
+      this.#log.warn({ err: error, jobId: job.id }, 'could not delete a kept environment'),
+    );
+  }
+
+  /** The output signal of a job: its supervisor's, a queued job's own, or an ended one's. */
+  #signalOf(job: Job): OutputSignal {
+    const active = this.#active.get(job.id)?.signal;
+    if (active !== undefined) return active;
+    if (job.status !== 'queued') return endedSignal();
+    let waiting = this.#waiting.get(job.id);
+    if (waiting === undefined) {
+      waiting = new OutputSignal();
+      this.#waiting.set(job.id, waiting);
+    }
+    return waiting;
   }
 
   get(viewer: Viewer, id: string): Job {
     const job = this.#store.get(id);
     if (job === undefined || !canSee(viewer, job)) throw new JobNotFoundError(id);
-    return this.#withLiveOutput(job);
+    return this.#present(job);
   }
 
   /** A page of the jobs the viewer may see and `filter` selects, newest first. */
   list(viewer: Viewer, filter: Omit<JobFilter, 'owner'>, page: PageRequest): JobPage {
     const scoped: JobFilter = viewer.seesAll ? filter : { ...filter, owner: viewer.name };
     const found = this.#store.list(scoped, page);
-    return { ...found, jobs: found.jobs.map((job) => this.#withLiveOutput(job)) };
+    return { ...found, jobs: found.jobs.map((job) => this.#present(job)) };
   }
 
   /**
-   * The store learns a job's output size when it ends; while it runs, the size is what its
-   * supervisor has written so far (one stat of the output file).
+   * A job as clients see it. The store learns a job's output size when it ends; while it runs,
+   * the size is what its supervisor has written so far (one stat of the output file). A queued
+   * job's place in its client's queue is counted when asked for.
    */
-  #withLiveOutput(job: Job): Job {
+  #present(job: Job): Job {
+    if (job.status === 'queued') return { ...job, queuePosition: this.#store.queuePosition(job) };
     if (!this.#active.has(job.id)) return job;
     const outputBytes = this.#liveOutputBytes(job.id);
     return outputBytes === undefined ? job : { ...job, outputBytes };
@@ -200,6 +431,10 @@ export class JobRegistry {
   /** Asks a running job to stop; returns at once, the job ends in its own time. */
   async stop(viewer: Viewer, id: string): Promise<Job> {
     const job = this.get(viewer, id);
+    if (job.status === 'queued') {
+      this.#endQueued(job, 'stopped while queued; it never started');
+      return this.#mustGet(id);
+    }
     const active = this.#active.get(id);
     if (hasEnded(job.status) || active === undefined)
       throw new JobAlreadyEndedError(id, job.status);
@@ -230,16 +465,14 @@ export class JobRegistry {
   }
 
   output(viewer: Viewer, id: string, request: OutputRequest): Readable {
-    this.get(viewer, id);
-    const signal = this.#active.get(id)?.signal ?? endedSignal();
-    return new OutputStream({ dir: this.#jobDir(id), signal, ...request });
+    const job = this.get(viewer, id);
+    return new OutputStream({ dir: this.#jobDir(id), signal: this.#signalOf(job), ...request });
   }
 
   /** Resolves once the job has ended (immediately if it has), with its final record. */
   async whenEnded(viewer: Viewer, id: string): Promise<Job> {
-    this.get(viewer, id);
-    const signal = this.#active.get(id)?.signal;
-    if (signal !== undefined) {
+    const signal = this.#signalOf(this.get(viewer, id));
+    if (!signal.ended) {
       await new Promise<void>((resolve) => {
         const check = (): void => {
           if (signal.ended) resolve();
@@ -261,7 +494,9 @@ export class JobRegistry {
   async close(policy: ShutdownPolicy): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    await this.#sweeping;
+    for (const timer of this.#queueTimers.values()) clearTimeout(timer);
+    // A launch under way finishes; queued jobs stay in the store for the next server.
+    await Promise.all([this.#sweeping, this.#draining]);
     for (const retry of this.#retries) clearTimeout(retry);
     const active = [...this.#active.entries()];
     if (policy === 'stop') {
@@ -293,7 +528,13 @@ export class JobRegistry {
     return perJob === null ? left : Math.min(perJob, left);
   }
 
-  #create(owner: string, spec: JobSpec, outputCapBytes: number | null): Job {
+  #create(
+    owner: string,
+    spec: JobSpec,
+    outputCapBytes: number | null,
+    status: 'queued' | 'starting',
+    clientTotals: ResourceLimits = {},
+  ): Job {
     const job: Job = {
       id: randomUUID(),
       owner,
@@ -306,7 +547,9 @@ export class JobRegistry {
       sandbox: spec.sandbox,
       image: spec.image ?? null,
       labels: spec.labels,
-      status: 'starting',
+      queueTimeoutMs: spec.queueTimeoutMs ?? null,
+      queuePosition: null,
+      status,
       exitCode: null,
       signal: null,
       error: null,
@@ -320,13 +563,12 @@ export class JobRegistry {
       stopRequestedAt: null,
       endedAt: null,
     };
-    this.#store.insert(job);
+    this.#store.insert(job, clientTotals);
     return job;
   }
 
-  #supervise(job: Job, handle: JobHandle): void {
+  #supervise(job: Job, handle: JobHandle, signal = new OutputSignal()): void {
     const { id, owner } = job;
-    const signal = new OutputSignal();
     const unsubscribe = handle.onOutput(() => signal.notify());
     this.#active.set(id, { owner, handle, signal });
     handle.ended
@@ -341,6 +583,8 @@ export class JobRegistry {
       .finally(() => {
         this.#active.delete(id);
         signal.end();
+        // A slot and its memory are free: the queue's next job may start.
+        this.#drainQueue();
       });
   }
 
@@ -461,6 +705,26 @@ async function createOutputFiles(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeFile(join(dir, OUTPUT_LOG), '', { flag: 'a', mode: 0o600 });
   await writeFile(join(dir, OUTPUT_INDEX), '', { flag: 'a', mode: 0o600 });
+}
+
+/** What a queued job asked for, from its record and its kept environment. */
+function specOf(job: Job, env: Record<string, string>): JobSpec {
+  return {
+    command: job.command,
+    args: job.args,
+    env,
+    cwd: job.cwd,
+    limits: job.limits,
+    ...(job.timeoutMs === null ? {} : { timeoutMs: job.timeoutMs }),
+    sandbox: job.sandbox,
+    ...(job.image === null ? {} : { image: job.image }),
+    labels: job.labels,
+    ...(job.queueTimeoutMs === null ? {} : { queueTimeoutMs: job.queueTimeoutMs }),
+  };
+}
+
+function mebibytes(bytes: number): string {
+  return `${Math.round(bytes / 1024 ** 2)} MiB`;
 }
 
 function canSee(viewer: Viewer, job: Job): boolean {

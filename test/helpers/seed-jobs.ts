@@ -67,6 +67,8 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
     sandbox: 'private',
     image: null,
     labels,
+    queueTimeoutMs: null,
+    queuePosition: null,
     status: 'exited',
     exitCode: 0,
     signal: null,

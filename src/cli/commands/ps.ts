@@ -53,6 +53,7 @@ Examples:
 `;
 
 const STATUS_COLORS: Readonly<Partial<Record<JobStatus, Color>>> = {
+  queued: 'blue',
   running: 'green',
   starting: 'blue',
   stopping: 'yellow',

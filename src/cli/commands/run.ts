@@ -23,6 +23,8 @@ const OPTIONS = withConnection({
   memory: { type: 'string', short: 'm' },
   pids: { type: 'string' },
   timeout: { type: 'string' },
+  'queue-timeout': { type: 'string' },
+  'no-queue': { type: 'boolean' },
   image: { type: 'string' },
   label: { type: 'string', short: 'l', multiple: true },
   'host-fs': { type: 'boolean' },
@@ -55,6 +57,10 @@ Options:
   -m, --memory SIZE       memory limit, e.g. 256M or 1GiB
       --pids N            limit on processes and threads
       --timeout DURATION  wall-clock limit, e.g. 30s or 10m; the job then ends as 'timedout'
+      --queue-timeout DURATION
+                          if the job has to wait for a slot or memory, wait at most this
+                          long, e.g. 10m; then it ends as 'stopped' without having run
+      --no-queue          fail (TOO_MANY_JOBS) rather than wait when the job cannot start now
       --stop-on-interrupt Ctrl-C stops the job instead of detaching from it
       --json              print the job's record as JSON (with --wait, the final record)
   -h, --help              show this help
@@ -97,7 +103,10 @@ export const command: Command = {
     try {
       // The job's stderr is read over a second connection: its handshake overlaps the start.
       const spare = values.follow === true ? client.preconnect() : undefined;
-      const job = await client.json<JobRecord>('POST', '/v1/jobs', request);
+      const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
+      const job = await client.json<JobRecord>('POST', path, request);
+      // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
+      if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
       if (values.follow === true || values.wait === true) {
         if (values.wait === true && values.json !== true && values.follow !== true) print(job.id);
         return await attach(client, job, values, spare);
@@ -126,6 +135,7 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
     ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
     ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
+    ...(values['queue-timeout'] === undefined ? {} : { queueTimeout: values['queue-timeout'] }),
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
   };
