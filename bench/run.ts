@@ -19,6 +19,7 @@ import { manyFollowers } from './scenarios/followers.ts';
 import { isolationCost } from './scenarios/isolation-cost.ts';
 import { followerStorm } from './scenarios/follower-storm.ts';
 import { history } from './scenarios/history.ts';
+import { queue } from './scenarios/queue.ts';
 import { manyJobs } from './scenarios/many-jobs.ts';
 import { roundTrip } from './scenarios/round-trip.ts';
 import { startLatency } from './scenarios/start-latency.ts';
@@ -35,6 +36,7 @@ const SCENARIOS: readonly Scenario[] = [
   manyFollowers,
   followerStorm,
   history,
+  queue,
 ];
 
 /** The uid and gid of `nobody`: the unprivileged server runs as it. */

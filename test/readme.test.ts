@@ -73,7 +73,7 @@ describe('README curl examples', () => {
     assert.match(outputs[6]!, /# TYPE jobworker_jobs gauge/);
     assert.match(outputs[7]!, /"openapi":"3\.1/);
     assert.match(outputs[8]!, /^HTTP\/1\.1 200 OK\r\n/m);
-    assert.match(outputs[8]!, /"labels":\{"pipeline":"4711"\},"status":"exited"/);
+    assert.match(outputs[8]!, /"labels":\{"pipeline":"4711"\}.*"status":"exited"/);
   });
 });
 

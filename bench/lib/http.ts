@@ -119,6 +119,9 @@ export async function expectJson<T = Record<string, unknown>>(
 export interface JobRecord {
   readonly id: string;
   readonly status: string;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly endedAt: string | null;
   readonly exitCode: number | null;
   readonly outputBytes: number;
 }
@@ -127,8 +130,10 @@ export async function startJob(
   client: ApiClient,
   command: string,
   args: readonly string[] = [],
+  more: Record<string, unknown> = {},
 ): Promise<JobRecord> {
-  return (await expectJson<JobRecord>(client, 201, 'POST', '/v1/jobs', { command, args })).body;
+  const spec = { command, args, ...more };
+  return (await expectJson<JobRecord>(client, 201, 'POST', '/v1/jobs', spec)).body;
 }
 
 /** Deletes an ended job and its output, so gigabytes of bench output do not pile up on disk. */

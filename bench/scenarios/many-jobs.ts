@@ -55,7 +55,9 @@ export const manyJobs: Scenario = {
         8,
         async () => {
           const began = performance.now();
-          const job = await startJob(client, 'sleep', ['300']);
+          // Each job reserves its memory limit: 1,000 of the default 512 MiB would not fit the
+          // host, and all but the first few dozen would queue.
+          const job = await startJob(client, 'sleep', ['300'], { limits: { memory: '16M' } });
           startLatency.add('start', performance.now() - began);
           ids.push(job.id);
           if (job.status !== 'running') throw new Error(`job ${job.id} is ${job.status}`);

@@ -150,6 +150,7 @@ export class JobRegistry {
       const dir = this.#jobDir(job.id);
       const result = await this.#options.launcher.reattach(job.id, dir);
       if (result.kind === 'never-launched') {
+        await createOutputFiles(dir);
         this.#transition(job, 'queued', {});
         this.#log.warn({ jobId: job.id, owner: job.owner }, 'job queued again: never launched');
       } else if (result.kind === 'ended') {
@@ -161,7 +162,11 @@ export class JobRegistry {
         this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
       }
     }
-    for (const job of this.#store.queued()) this.#armQueueTimeout(job);
+    for (const job of this.#store.queued()) {
+      // A server stopped between recording a job and creating its files left none to follow.
+      await createOutputFiles(this.#jobDir(job.id));
+      this.#armQueueTimeout(job);
+    }
     this.#drainQueue();
   }
 
