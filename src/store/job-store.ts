@@ -115,6 +115,7 @@ export class JobStore {
   readonly #queued: StatementSync;
   readonly #queueHeads: StatementSync;
   readonly #queuedBefore: StatementSync;
+  readonly #reservedMemory: StatementSync;
   readonly #outputOf: StatementSync;
   #seq: number;
 
@@ -142,6 +143,10 @@ export class JobStore {
       "SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' ORDER BY seq",
     );
     this.#queueHeads = db.prepare(QUEUE_HEADS_SQL);
+    this.#reservedMemory = db.prepare(
+      `SELECT COALESCE(SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)), 0) AS bytes
+       FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL})`,
+    );
     this.#queuedBefore = db.prepare(
       "SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued' AND seq < ?",
     );
@@ -225,6 +230,14 @@ export class JobStore {
   /** Jobs of one owner that hold a slot: launched, or being launched, and not ended. */
   countUnfinished(owner: string): number {
     return (this.#countUnfinishedOf.get(owner) as { count: number }).count;
+  }
+
+  /**
+   * Memory the jobs that hold a slot reserve: each its memory limit, or `defaultBytes` where it
+   * has none. Summed by SQLite, as it is asked at every start.
+   */
+  reservedMemory(defaultBytes: number): number {
+    return (this.#reservedMemory.get(defaultBytes) as { bytes: number }).bytes;
   }
 
   countQueued(owner: string): number {

@@ -338,9 +338,7 @@ export class JobRegistry {
 
   /** Memory running jobs reserve: each its memory limit, or the default where it has none. */
   #reservedBytes(): number {
-    let reserved = 0;
-    for (const job of this.#store.unfinished()) reserved += this.#reservationOf(job.limits);
-    return reserved;
+    return this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0);
   }
 
   #reservationOf(limits: ResourceLimits): number {
