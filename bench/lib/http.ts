@@ -136,6 +136,24 @@ export async function startJob(
   return (await expectJson<JobRecord>(client, 201, 'POST', '/v1/jobs', spec)).body;
 }
 
+/** Every job a listing selects, following its pages (RFC 8288 `Link: <...>; rel="next"`). */
+export async function listAllJobs(client: ApiClient, query = 'limit=1000'): Promise<JobRecord[]> {
+  const jobs: JobRecord[] = [];
+  let path: string | undefined = `/v1/jobs?${query}`;
+  while (path !== undefined) {
+    const page: JsonResponse<{ jobs: JobRecord[] }> = await expectJson<{ jobs: JobRecord[] }>(
+      client,
+      200,
+      'GET',
+      path,
+    );
+    jobs.push(...page.body.jobs);
+    const link = page.headers.link;
+    path = typeof link === 'string' ? /^<([^>]+)>; rel="next"$/.exec(link)?.[1] : undefined;
+  }
+  return jobs;
+}
+
 /** Deletes an ended job and its output, so gigabytes of bench output do not pile up on disk. */
 export async function deleteJob(client: ApiClient, id: string): Promise<void> {
   await expectJson(client, 204, 'DELETE', `/v1/jobs/${id}`);

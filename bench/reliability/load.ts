@@ -444,14 +444,14 @@ async function settle(server: TestServer): Promise<number> {
   let stoppedByCleanup = 0;
   try {
     for (let attempt = 0; attempt < 120; attempt += 1) {
-      const all = JSON.parse((await call(agent, 'GET', '/v1/jobs')).body.toString()) as {
-        jobs: { id: string; status: string }[];
-      };
-      const live = all.jobs.filter((job) =>
-        ['starting', 'running', 'stopping'].includes(job.status),
-      );
+      const unfinished = '/v1/jobs?status=queued,starting,running,stopping&limit=1000';
+      const live = (
+        JSON.parse((await call(agent, 'GET', unfinished)).body.toString()) as {
+          jobs: { id: string; status: string }[];
+        }
+      ).jobs;
       if (live.length === 0) return stoppedByCleanup;
-      for (const job of live.filter((j) => j.status === 'running')) {
+      for (const job of live.filter((j) => j.status === 'running' || j.status === 'queued')) {
         await call(agent, 'POST', `/v1/jobs/${job.id}/stop`);
         stoppedByCleanup += 1;
       }
