@@ -116,6 +116,7 @@ export class JobStore {
   readonly #queueHeads: StatementSync;
   readonly #queuedBefore: StatementSync;
   readonly #reservedMemory: StatementSync;
+  readonly #reservedMemoryOf: StatementSync;
   readonly #outputOf: StatementSync;
   #seq: number;
 
@@ -146,6 +147,10 @@ export class JobStore {
     this.#reservedMemory = db.prepare(
       `SELECT COALESCE(SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)), 0) AS bytes
        FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL})`,
+    );
+    this.#reservedMemoryOf = db.prepare(
+      `SELECT COALESCE(SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)), 0) AS bytes
+       FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
     );
     this.#queuedBefore = db.prepare(
       "SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued' AND seq < ?",
@@ -236,8 +241,12 @@ export class JobStore {
    * Memory the jobs that hold a slot reserve: each its memory limit, or `defaultBytes` where it
    * has none. Summed by SQLite, as it is asked at every start.
    */
-  reservedMemory(defaultBytes: number): number {
-    return (this.#reservedMemory.get(defaultBytes) as { bytes: number }).bytes;
+  reservedMemory(defaultBytes: number, owner?: string): number {
+    const row =
+      owner === undefined
+        ? this.#reservedMemory.get(defaultBytes)
+        : this.#reservedMemoryOf.get(defaultBytes, owner);
+    return (row as { bytes: number }).bytes;
   }
 
   countQueued(owner: string): number {

@@ -200,7 +200,7 @@ export class JobRegistry {
       throw new LimitExceedsCapacityError(mebibytes(reservation), mebibytes(capacity));
     }
     const atCap = this.#store.countUnfinished(owner) >= cap;
-    const free = capacity - this.#reservedBytes();
+    const free = Math.min(capacity - this.#reservedBytes(), this.#clientFree(owner, budget.totals));
     if (options.queue === false) {
       if (atCap) throw new TooManyJobsError(owner, cap);
       if (reservation > free) throw new NoCapacityNowError(reservation, Math.max(0, free));
@@ -307,8 +307,10 @@ export class JobRegistry {
     return nextToStart(
       heads,
       this.#servedLast,
-      ({ job }) =>
-        this.#store.countUnfinished(job.owner) < cap && this.#reservationOf(job.limits) <= free,
+      ({ job, clientTotals }) =>
+        this.#store.countUnfinished(job.owner) < cap &&
+        this.#reservationOf(job.limits) <=
+          Math.min(free, this.#clientFree(job.owner, clientTotals)),
     );
   }
 
@@ -339,6 +341,17 @@ export class JobRegistry {
   /** Memory running jobs reserve: each its memory limit, or the default where it has none. */
   #reservedBytes(): number {
     return this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0);
+  }
+
+  /**
+   * What is left of a client's own memory total (its cgroup's limit) after what its running
+   * jobs reserve: one client cannot reserve the whole host and hold every other client's jobs
+   * in the queue.
+   */
+  #clientFree(owner: string, totals: ResourceLimits): number {
+    if (totals.memoryBytes === undefined) return Infinity;
+    const reserved = this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0, owner);
+    return totals.memoryBytes - reserved;
   }
 
   #reservationOf(limits: ResourceLimits): number {

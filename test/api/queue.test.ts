@@ -271,6 +271,35 @@ describe('a host without the memory for every job', () => {
   });
 });
 
+describe("a client's own memory total", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ env: { CLIENT_MEMORY: '250MiB' } });
+  });
+  after(() => server.dispose());
+
+  it('bounds what its running jobs reserve, so it cannot hold the host for everyone', async () => {
+    const heavy = { command: 'sleep', args: ['30'], limits: { memory: '100M' } };
+    const alices = await submitAll(server, 'alice', [heavy, heavy, heavy]);
+    try {
+      assert.deepEqual(
+        alices.map((job) => job.status),
+        ['running', 'running', 'queued'],
+      );
+      const [bobs] = await submitAll(server, 'bob', [heavy]);
+      assert.equal(bobs?.status, 'running', "alice's reservations do not hold bob back");
+      await server.request('bob', 'POST', `/v1/jobs/${bobs?.id ?? ''}/stop`);
+      const refused = await server.request('alice', 'POST', '/v1/jobs?queue=false', {
+        json: heavy,
+      });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.json().code, 'TOO_MANY_JOBS');
+    } finally {
+      for (const job of alices) await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
+    }
+  });
+});
+
 describe('the queue across a SIGKILL of the server', () => {
   it('runs every queued job once after a restart, in order, and requeues one never launched', async () => {
     const baseDir = await mkdtemp(join(tmpdir(), 'jobworker-queue-'));
