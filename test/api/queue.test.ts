@@ -74,6 +74,9 @@ describe('a client at its running-job cap', () => {
     );
     const listed = await server.request('alice', 'GET', '/v1/jobs?status=queued');
     assert.equal(listed.json<{ jobs: Job[] }>().jobs.length, 3);
+    const metrics = (await server.request('admin', 'GET', '/metrics')).text();
+    assert.match(metrics, /^jobworker_jobs\{status="queued"\} 3$/m);
+    assert.match(metrics, /^jobworker_job_wait_seconds_count \d+$/m);
 
     const ended = await endOfAll(server, 'alice', jobs);
     assert.ok(ended.every((job) => job.status === 'exited' && job.exitCode === 0));
