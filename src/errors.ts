@@ -178,11 +178,12 @@ export class TooManyJobsError extends WorkerError {
 export class NoCapacityNowError extends WorkerError {
   readonly retryAfterSeconds = 1;
 
-  constructor(neededBytes: number, freeBytes: number) {
+  // The message gives no figures: how much of the host is free tells of other clients' jobs.
+  constructor() {
     super(
       'TOO_MANY_JOBS',
-      `the host has ${freeBytes} bytes of memory unreserved and the job reserves ${neededBytes}; ` +
-        'wait for jobs to end, or leave out ?queue=false to have it queued',
+      'the host has not the memory this job reserves free right now; wait for jobs to end, ' +
+        'or leave out ?queue=false to have it queued',
     );
     this.name = 'NoCapacityNowError';
   }

@@ -88,7 +88,8 @@ const MIGRATIONS: readonly string[] = [
   // The durable queue: a queued job is a row in status 'queued', in seq order. What it needs to
   // start later that a job record did not keep: its client's totals when it was accepted.
   `ALTER TABLE jobs ADD COLUMN queue_timeout_ms INTEGER;
-   ALTER TABLE jobs ADD COLUMN client_totals TEXT NOT NULL DEFAULT '{}';`,
+   ALTER TABLE jobs ADD COLUMN client_totals TEXT NOT NULL DEFAULT '{}';
+   ALTER TABLE jobs ADD COLUMN queued_at TEXT;`,
 ];
 
 export class SchemaTooNewError extends Error {

@@ -27,6 +27,7 @@ interface JobRow {
   labels: string;
   queue_timeout_ms: number | null;
   client_totals: string;
+  queued_at: string | null;
   status: string;
   exit_code: number | null;
   signal: string | null;
@@ -115,6 +116,8 @@ export class JobStore {
   readonly #queued: StatementSync;
   readonly #queueHeads: StatementSync;
   readonly #queuedBefore: StatementSync;
+  readonly #seqOf: StatementSync;
+  readonly #wasQueued: StatementSync;
   readonly #reservedMemory: StatementSync;
   readonly #reservedMemoryOf: StatementSync;
   readonly #outputOf: StatementSync;
@@ -124,8 +127,9 @@ export class JobStore {
     this.#db = db;
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
-         image, labels, queue_timeout_ms, client_totals, output_cap, status, created_at, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
+         created_at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
@@ -144,9 +148,15 @@ export class JobStore {
       "SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' ORDER BY seq",
     );
     this.#queueHeads = db.prepare(QUEUE_HEADS_SQL);
+    this.#seqOf = db.prepare('SELECT seq FROM jobs WHERE id = ?');
+    this.#wasQueued = db.prepare('SELECT queued_at IS NOT NULL AS queued FROM jobs WHERE id = ?');
+    // Per client, what its jobs reserve is at most its own memory total (its cgroup's limit).
     this.#reservedMemory = db.prepare(
-      `SELECT COALESCE(SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)), 0) AS bytes
-       FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL})`,
+      `SELECT COALESCE(SUM(reserved), 0) AS bytes FROM (
+         SELECT MIN(
+           SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)),
+           COALESCE(MAX(json_extract(client_totals, '$.memoryBytes')), 9e18)) AS reserved
+         FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL}) GROUP BY owner)`,
     );
     this.#reservedMemoryOf = db.prepare(
       `SELECT COALESCE(SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)), 0) AS bytes
@@ -183,6 +193,7 @@ export class JobStore {
           JSON.stringify(clientTotals),
           job.outputCapBytes,
           job.status,
+          job.status === 'queued' ? job.createdAt : null,
           job.createdAt,
           seq,
         );
@@ -239,7 +250,8 @@ export class JobStore {
 
   /**
    * Memory the jobs that hold a slot reserve: each its memory limit, or `defaultBytes` where it
-   * has none. Summed by SQLite, as it is asked at every start.
+   * has none; for all clients, each client's at most its memory total; for one `owner`, the
+   * plain sum. Summed by SQLite, as it is asked at every start.
    */
   reservedMemory(defaultBytes: number, owner?: string): number {
     const row =
@@ -266,10 +278,14 @@ export class JobStore {
     }));
   }
 
+  /** Whether the job waited in the queue (a job started at once never did). */
+  wasQueued(id: string): boolean {
+    return (this.#wasQueued.get(id) as { queued: number } | undefined)?.queued === 1;
+  }
+
   /** How many of its client's queued jobs start before this one, plus one. */
   queuePosition(job: Job): number {
-    const row = this.#db.prepare('SELECT seq FROM jobs WHERE id = ?').get(job.id) as
-      { seq: number } | undefined;
+    const row = this.#seqOf.get(job.id) as { seq: number } | undefined;
     if (row === undefined) return 1;
     return (this.#queuedBefore.get(job.owner, row.seq) as { count: number }).count + 1;
   }

@@ -132,6 +132,10 @@ export class JobRegistry {
   /** Output signals of queued jobs that someone follows, handed to the job when it starts. */
   readonly #waiting = new Map<string, OutputSignal>();
   readonly #queueTimers = new Map<string, NodeJS.Timeout>();
+  /** Queued jobs whose files are still being written: the drain passes them over. */
+  readonly #enqueuing = new Set<string>();
+  /** Jobs asked to stop while being launched. */
+  readonly #stopOnceLaunched = new Set<string>();
   /** The queue is drained by one loop at a time; `#drainAgain` asks it for one more pass. */
   #draining: Promise<void> = Promise.resolve();
   #drainScheduled = false;
@@ -149,10 +153,17 @@ export class JobRegistry {
     for (const job of this.#store.unfinished()) {
       const dir = this.#jobDir(job.id);
       const result = await this.#options.launcher.reattach(job.id, dir);
-      if (result.kind === 'never-launched') {
+      if (result.kind === 'never-launched' && this.#store.wasQueued(job.id)) {
+        // Accepted long ago and taken off the queue: it goes back, in its old place.
         await createOutputFiles(dir);
         this.#transition(job, 'queued', {});
         this.#log.warn({ jobId: job.id, owner: job.owner }, 'job queued again: never launched');
+      } else if (result.kind === 'never-launched') {
+        // Its client never had an answer (the 201 comes after the launch) and will ask again.
+        this.#recordEndOrRetry(
+          job.id,
+          outcomeWithoutExit('lost', 'the job supervisor never started'),
+        );
       } else if (result.kind === 'ended') {
         this.#recordEndOrRetry(job.id, result.outcome);
       } else {
@@ -200,14 +211,15 @@ export class JobRegistry {
       throw new LimitExceedsCapacityError(mebibytes(reservation), mebibytes(capacity));
     }
     const atCap = this.#store.countUnfinished(owner) >= cap;
-    const free = Math.min(capacity - this.#reservedBytes(), this.#clientFree(owner, budget.totals));
+    const fits = this.#fits(owner, budget.totals, reservation);
     if (options.queue === false) {
       if (atCap) throw new TooManyJobsError(owner, cap);
-      if (reservation > free) throw new NoCapacityNowError(reservation, Math.max(0, free));
-    } else if (atCap || reservation > free || this.#store.countQueued(owner) > 0) {
+      if (!fits) throw new NoCapacityNowError();
+    } else if (atCap || !fits || this.#store.countQueued(owner) > 0) {
       return this.#enqueue(owner, spec, budget);
     }
-    const job = this.#create(owner, spec, this.#outputCap(owner, budget), 'starting');
+    const outputCap = this.#outputCap(owner, budget);
+    const job = this.#create(owner, spec, outputCap, 'starting', budget.totals);
     return this.#launch(job, spec, budget.totals, { refusal: 'throw' });
   }
 
@@ -225,8 +237,21 @@ export class JobRegistry {
     if (this.#store.countQueued(owner) >= most) throw new QueueFullError(owner, most);
     const job = this.#create(owner, spec, this.#outputCap(owner, budget), 'queued', budget.totals);
     const dir = this.#jobDir(job.id);
-    await createOutputFiles(dir);
-    await keepEnvironment(dir, spec.env);
+    // The drain passes it (and so its client's later jobs) over until its files are written.
+    this.#enqueuing.add(job.id);
+    try {
+      await createOutputFiles(dir);
+      await keepEnvironment(dir, spec.env);
+    } catch (error) {
+      this.#store.delete(job.id);
+      await rm(dir, { recursive: true, force: true });
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new InsufficientStorageError(error);
+      }
+      throw error;
+    } finally {
+      this.#enqueuing.delete(job.id);
+    }
     this.#armQueueTimeout(job);
     this.#log.info({ jobId: job.id, owner }, 'job queued');
     // Its own turn may have come already: a slot or memory freed while it was being written.
@@ -243,7 +268,7 @@ export class JobRegistry {
     job: Job,
     spec: JobSpec,
     clientTotals: ResourceLimits,
-    options: { refusal: 'throw' | 'fail'; signal?: OutputSignal },
+    options: { refusal: 'throw' | 'fail' },
   ): Promise<Job> {
     const dir = this.#jobDir(job.id);
     let result;
@@ -267,19 +292,28 @@ export class JobRegistry {
       ) {
         this.#store.delete(job.id);
         await rm(dir, { recursive: true, force: true });
+        this.#drainQueue();
         throw error;
       }
       this.#log.error({ err: error, jobId: job.id }, 'job could not be launched');
       result = { kind: 'failed' as const, outcome: launchFailure(error) };
     }
     await forgetEnvironment(dir);
+    const signal = this.#waiting.get(job.id);
+    this.#waiting.delete(job.id);
     if (result.kind === 'failed') {
-      this.#recordEnd(job.id, result.outcome);
-      options.signal?.end();
+      this.#recordEndOrRetry(job.id, result.outcome);
+      signal?.end();
       this.#drainQueue();
     } else {
       this.#transition(job, 'running', { startedAt: result.handle.startedAt.toISOString() });
-      this.#supervise(job, result.handle, options.signal);
+      this.#supervise(job, result.handle, signal);
+      // A stop asked for while it was being launched is carried out now.
+      if (this.#stopOnceLaunched.delete(job.id)) {
+        await this.stop({ name: job.owner, seesAll: false }, job.id).catch((error: unknown) => {
+          if (!(error instanceof JobAlreadyEndedError)) throw error;
+        });
+      }
     }
     return this.#mustGet(job.id);
   }
@@ -302,40 +336,42 @@ export class JobRegistry {
   /** The queued job whose turn it is, if one can start now. */
   #nextQueued(): { job: Job; clientTotals: ResourceLimits } | undefined {
     const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
-    const free = (this.#options.capacityBytes ?? Infinity) - this.#reservedBytes();
-    const heads = this.#store.queueHeads().map((head) => ({ ...head, owner: head.job.owner }));
+    const heads = this.#store
+      .queueHeads()
+      .filter(({ job }) => !this.#enqueuing.has(job.id))
+      .map((head) => ({ ...head, owner: head.job.owner }));
     return nextToStart(
       heads,
       this.#servedLast,
       ({ job, clientTotals }) =>
         this.#store.countUnfinished(job.owner) < cap &&
-        this.#reservationOf(job.limits) <=
-          Math.min(free, this.#clientFree(job.owner, clientTotals)),
+        this.#fits(job.owner, clientTotals, this.#reservationOf(job.limits)),
     );
   }
 
+  /**
+   * Takes a job off the queue. It becomes `starting` in the same synchronous step that chose it,
+   * so its slot and memory are taken before anything else runs: no request can stop it as a
+   * queued job, or take what it was chosen for, while its environment is read.
+   */
   async #startQueued(job: Job, clientTotals: ResourceLimits): Promise<void> {
-    const dir = this.#jobDir(job.id);
-    const env = await keptEnvironment(dir, job.envNames);
+    this.#transition(job, 'starting', {});
     this.#clearQueueTimeout(job.id);
     this.#servedLast = job.owner;
-    const signal = this.#waiting.get(job.id);
-    this.#waiting.delete(job.id);
-    this.#transition(job, 'starting', {});
     this.#options.onDequeue?.({
       job,
       outcome: 'started',
       waitedMs: Date.now() - Date.parse(job.createdAt),
     });
+    const env = await keptEnvironment(this.#jobDir(job.id), job.envNames);
     if (env === undefined) {
-      this.#recordEnd(job.id, launchFailure('its environment was lost while it was queued'));
-      signal?.end();
+      this.#recordEndOrRetry(job.id, launchFailure('its environment was lost while it was queued'));
+      this.#waiting.get(job.id)?.end();
+      this.#waiting.delete(job.id);
+      this.#drainQueue();
       return;
     }
-    await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, {
-      refusal: 'fail',
-      ...(signal === undefined ? {} : { signal }),
-    });
+    await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, { refusal: 'fail' });
   }
 
   /** Memory running jobs reserve: each its memory limit, or the default where it has none. */
@@ -344,14 +380,18 @@ export class JobRegistry {
   }
 
   /**
-   * What is left of a client's own memory total (its cgroup's limit) after what its running
-   * jobs reserve: one client cannot reserve the whole host and hold every other client's jobs
-   * in the queue.
+   * Whether the host has the memory a new job of `owner` would reserve. A client reserves at most
+   * its own memory total (the limit on its cgroup, which holds its jobs to it whatever they ask
+   * for), so one client's many jobs cannot reserve the whole host and hold every other client's
+   * jobs in the queue.
    */
-  #clientFree(owner: string, totals: ResourceLimits): number {
-    if (totals.memoryBytes === undefined) return Infinity;
-    const reserved = this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0, owner);
-    return totals.memoryBytes - reserved;
+  #fits(owner: string, totals: ResourceLimits, reservation: number): boolean {
+    const capacity = this.#options.capacityBytes;
+    if (capacity === undefined) return true;
+    const own = this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0, owner);
+    const total = totals.memoryBytes ?? Infinity;
+    const after = this.#reservedBytes() - Math.min(own, total) + Math.min(own + reservation, total);
+    return after <= capacity;
   }
 
   #reservationOf(limits: ResourceLimits): number {
@@ -359,27 +399,33 @@ export class JobRegistry {
   }
 
   #armQueueTimeout(job: Job): void {
-    if (job.queueTimeoutMs === null) return;
+    if (job.queueTimeoutMs === null || this.#closed) return;
     const due = Date.parse(job.createdAt) + job.queueTimeoutMs - Date.now();
-    const timer = setTimeout(
-      () => {
-        this.#queueTimers.delete(job.id);
-        const current = this.#store.get(job.id);
-        if (current?.status !== 'queued') return;
-        const seconds = Math.round((job.queueTimeoutMs ?? 0) / 1000);
-        this.#endQueued(
-          current,
-          `waited longer than its queue timeout (${seconds}s); it never started`,
-        );
-        this.#options.onDequeue?.({
-          job: current,
-          outcome: 'timed out',
-          waitedMs: Date.now() - Date.parse(job.createdAt),
-        });
-      },
-      Math.max(0, due),
-    );
+    const timer = setTimeout(() => this.#queueTimedOut(job), Math.max(0, due));
+    // The queue is in the store: a timer alone does not keep a stopping server alive.
+    timer.unref();
     this.#queueTimers.set(job.id, timer);
+  }
+
+  #queueTimedOut(job: Job): void {
+    this.#queueTimers.delete(job.id);
+    try {
+      const current = this.#store.get(job.id);
+      if (current?.status !== 'queued') return;
+      const seconds = Math.round((job.queueTimeoutMs ?? 0) / 1000);
+      this.#endQueued(
+        current,
+        `waited longer than its queue timeout (${seconds}s); it never started`,
+      );
+      this.#options.onDequeue?.({
+        job: current,
+        outcome: 'timed out',
+        waitedMs: Date.now() - Date.parse(job.createdAt),
+      });
+    } catch (error) {
+      // A full disk: the job stays queued, and the next start of the server arms it again.
+      this.#log.error({ err: error, jobId: job.id }, 'could not end a job past its queue timeout');
+    }
   }
 
   #clearQueueTimeout(id: string): void {
@@ -402,7 +448,8 @@ export class JobRegistry {
   #signalOf(job: Job): OutputSignal {
     const active = this.#active.get(job.id)?.signal;
     if (active !== undefined) return active;
-    if (job.status !== 'queued') return endedSignal();
+    // A job being launched has no supervisor yet: it is followed like a queued one.
+    if (job.status !== 'queued' && job.status !== 'starting') return endedSignal();
     let waiting = this.#waiting.get(job.id);
     if (waiting === undefined) {
       waiting = new OutputSignal();
@@ -452,6 +499,11 @@ export class JobRegistry {
       return this.#mustGet(id);
     }
     const active = this.#active.get(id);
+    if (job.status === 'starting' && active === undefined) {
+      // Being launched: stopped as soon as its supervisor is there.
+      this.#stopOnceLaunched.add(id);
+      return job;
+    }
     if (hasEnded(job.status) || active === undefined)
       throw new JobAlreadyEndedError(id, job.status);
     if (job.status === 'running') {

@@ -277,26 +277,31 @@ describe('a host without the memory for every job', () => {
 describe("a client's own memory total", () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer({ env: { CLIENT_MEMORY: '250MiB' } });
+    // All jobs together get 256 MiB; alice's cgroup holds her jobs to 150 MiB together.
+    const reserve = `${Math.floor(totalmem() / MIB) - 200}MiB`;
+    server = await startServer({ env: { HOST_RESERVE_MEMORY: reserve, CLIENT_MEMORY: '150MiB' } });
   });
   after(() => server.dispose());
 
-  it('bounds what its running jobs reserve, so it cannot hold the host for everyone', async () => {
+  it('is the most her jobs reserve, so she cannot hold the host for everyone', async () => {
     const heavy = { command: 'sleep', args: ['30'], limits: { memory: '100M' } };
+    // 300 MiB of limits, but her cgroup gives them 150 MiB: that is what they reserve.
     const alices = await submitAll(server, 'alice', [heavy, heavy, heavy]);
     try {
       assert.deepEqual(
         alices.map((job) => job.status),
-        ['running', 'running', 'queued'],
+        ['running', 'running', 'running'],
       );
+      const health = await server.request('admin', 'GET', '/healthz');
+      const capacity = health.json<{ capacity: Record<string, number> }>().capacity;
+      assert.equal(capacity.reservedMemoryBytes, 150 * MIB);
       const [bobs] = await submitAll(server, 'bob', [heavy]);
-      assert.equal(bobs?.status, 'running', "alice's reservations do not hold bob back");
-      await server.request('bob', 'POST', `/v1/jobs/${bobs?.id ?? ''}/stop`);
-      const refused = await server.request('alice', 'POST', '/v1/jobs?queue=false', {
-        json: heavy,
-      });
-      assert.equal(refused.status, 429);
-      assert.equal(refused.json().code, 'TOO_MANY_JOBS');
+      assert.equal(bobs?.status, 'running', "alice's jobs do not hold bob back");
+      const [bobsSecond] = await submitAll(server, 'bob', [heavy]);
+      assert.equal(bobsSecond?.status, 'queued', '150 + 200 MiB would not fit the host');
+      for (const job of [bobs, bobsSecond]) {
+        await server.request('bob', 'POST', `/v1/jobs/${job?.id ?? ''}/stop`);
+      }
     } finally {
       for (const job of alices) await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     }

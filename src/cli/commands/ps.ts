@@ -131,7 +131,9 @@ const AGO_UNITS: Readonly<Record<string, number>> = {
 export function sinceTime(text: string, now: Date): string {
   const ago = /^([0-9]+)([smhd])$/.exec(text);
   if (ago?.[1] !== undefined && ago[2] !== undefined) {
-    return new Date(now.getTime() - Number(ago[1]) * (AGO_UNITS[ago[2]] ?? 0)).toISOString();
+    const since = new Date(now.getTime() - Number(ago[1]) * (AGO_UNITS[ago[2]] ?? 0));
+    // Further back than a Date reaches (99999999d): every job is that recent.
+    return Number.isNaN(since.getTime()) ? new Date(0).toISOString() : since.toISOString();
   }
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return text;
   throw new UsageError(
