@@ -79,8 +79,7 @@ describe("per-client totals across all of a client's jobs", () => {
       ],
       limits: { pids: 32 },
     };
-    const first = await server.startJob(bob, spawner);
-    const second = await server.startJob(bob, spawner);
+    // Asked first: once the spawners hold every process bob may have, `id` could not start.
     const uid = Number(
       /uid=(\d+)/.exec(
         (
@@ -88,21 +87,28 @@ describe("per-client totals across all of a client's jobs", () => {
         ).text(),
       )?.[1],
     );
-    for (const job of [first, second]) {
-      const output = await server.open(bob, 'GET', `/v1/jobs/${job.id}/output?follow=true`);
-      let text = '';
-      for await (const chunk of output) {
-        text += (chunk as Buffer).toString();
-        if (text.includes('spawned')) break;
+    assert.ok(uid > 0, "the uid of bob's jobs");
+    const first = await server.startJob(bob, spawner);
+    const second = await server.startJob(bob, spawner);
+    try {
+      for (const job of [first, second]) {
+        const output = await server.open(bob, 'GET', `/v1/jobs/${job.id}/output?follow=true`);
+        let text = '';
+        for await (const chunk of output) {
+          text += (chunk as Buffer).toString();
+          if (text.includes('spawned')) break;
+        }
+        output.destroy();
       }
-      output.destroy();
-    }
-    const held = processesOf(uid);
-    assert.ok(held <= 40, `bob's jobs hold ${held} processes`);
-    assert.ok(held > 32, `more than one job's cap (${held}), so both jobs count towards it`);
-    for (const job of [first, second]) {
-      await server.request(bob, 'POST', `/v1/jobs/${job.id}/stop`);
-      await server.waitForEnd(bob, job.id);
+      const held = processesOf(uid);
+      assert.ok(held <= 40, `bob's jobs hold ${held} processes`);
+      assert.ok(held > 32, `more than one job's cap (${held}), so both jobs count towards it`);
+    } finally {
+      // Stopped whatever happened: held processes would starve bob's jobs in the next test.
+      for (const job of [first, second]) {
+        await server.request(bob, 'POST', `/v1/jobs/${job.id}/stop`);
+        await server.waitForEnd(bob, job.id);
+      }
     }
   });
 
