@@ -5,12 +5,12 @@ import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseDuration, parseSize } from './api/quantities.ts';
-import type { LimitPolicy } from './api/job-request.ts';
-import type { ResourceLimits } from './worker/job.ts';
+import { parseDuration, parseSize } from './util/quantities.ts';
+import type { LimitPolicy } from './policy/limit-policy.ts';
+import type { ResourceLimits } from './jobs/job.ts';
 import { DEFAULT_BINDS, parseBinds, type HostBind } from './launcher/sandbox.ts';
 import { isRole, type Role } from './pki/roles.ts';
-import type { ShutdownPolicy } from './worker/registry.ts';
+import type { ShutdownPolicy } from './jobs/job.ts';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 

@@ -26,7 +26,7 @@ import {
   sandboxArguments,
   type SandboxSettings,
 } from '../../src/launcher/sandbox.ts';
-import type { JobSpec } from '../../src/worker/job.ts';
+import type { JobSpec } from '../../src/jobs/job.ts';
 import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
 import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';

@@ -4,12 +4,12 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import type { Protections } from '../launcher/launcher.ts';
+import type { Protections } from '../jobs/protections.ts';
 import type { JobRegistry } from '../worker/registry.ts';
 import { auditRouter, type AuditReader } from './audit-routes.ts';
 import { auditTrail, type AuditSink } from './audit-trail.ts';
 import { identify, type IdentityPolicy } from './identity.ts';
-import type { LimitPolicy } from './job-request.ts';
+import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';

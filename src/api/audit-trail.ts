@@ -5,7 +5,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AuditClient, AuditEvent, AuditOutcome } from '../audit/audit-record.ts';
-import type { Job } from '../worker/job.ts';
+import type { Job } from '../jobs/job.ts';
 import { peerCertificate } from '../tls/peer-certificate.ts';
 import type { AppContext } from './state.ts';
 

@@ -8,32 +8,11 @@ import {
   LimitNotEnforceableError,
   SandboxNotAllowedError,
 } from '../errors.ts';
-import { IMAGE_NAME, type JobSpec, type ResourceLimits, type SandboxMode } from '../worker/job.ts';
+import { IMAGE_NAME, type JobSpec, type ResourceLimits, type SandboxMode } from '../jobs/job.ts';
 import type { Role } from '../pki/roles.ts';
-import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../worker/labels.ts';
-import { formatBytes, parseDuration, parseSize } from './quantities.ts';
-
-/** Limits as configured: the defaults every job gets, and per-role ceilings on requests. */
-export interface LimitPolicy {
-  readonly defaults: ResourceLimits;
-  readonly defaultTimeoutMs: number | undefined;
-  readonly ceilings: Readonly<Record<Role, ResourceLimits & { readonly timeoutMs?: number }>>;
-  /** What all running jobs of one client of a role may use together; a job may not ask more. */
-  readonly clientTotals: Readonly<Record<Role, ResourceLimits>>;
-  /** Output kept for all jobs of one client of a role; absent for no budget. */
-  readonly outputBudgets: Readonly<Partial<Record<Role, number>>>;
-  /** Which kinds the host can enforce; defaults of other kinds are not applied. */
-  readonly enforceable: ReadonlySet<'cpu' | 'memory' | 'pids' | 'io'>;
-  readonly sandbox: SandboxPolicy;
-}
-
-/** The operator's word on the job's filesystem; a request only chooses within it. */
-export interface SandboxPolicy {
-  /** Whether this host gives the private sandbox; without it every job runs on the host. */
-  readonly available: boolean;
-  /** Roles that may ask for `"sandbox": "host"`. */
-  readonly hostRoles: ReadonlySet<Role>;
-}
+import type { LimitPolicy, SandboxPolicy } from '../policy/limit-policy.ts';
+import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../jobs/labels.ts';
+import { formatBytes, parseDuration, parseSize } from '../util/quantities.ts';
 
 /** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
 const SANDBOX_WORK_DIR = '/work';

@@ -3,10 +3,9 @@
 // from permissions.ts, so neither can drift from the code; test/api/openapi.test.ts checks the
 // routes against the router, and statuses, media types and bodies against a running server.
 import type { AuditOutcome } from '../audit/audit-record.ts';
-import type { LimitKind } from '../launcher/cgroups/cgroup.ts';
 import { ROLES } from '../pki/roles.ts';
-import { ENDED_STATUSES, IMAGE_NAME, type JobStatus } from '../worker/job.ts';
-import { LABEL_KEY, LABEL_VALUE, MAX_LABELS } from '../worker/labels.ts';
+import { ENDED_STATUSES, IMAGE_NAME, type JobStatus, type LimitKind } from '../jobs/job.ts';
+import { LABEL_KEY, LABEL_VALUE, MAX_LABELS } from '../jobs/labels.ts';
 import { LIST_PAGE } from './jobs-routes.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';

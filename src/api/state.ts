@@ -3,7 +3,7 @@
 import type { Next, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Identity } from '../pki/identity.ts';
-import type { Job } from '../worker/job.ts';
+import type { Job } from '../jobs/job.ts';
 
 export interface AppState {
   requestId: string;

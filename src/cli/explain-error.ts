@@ -3,7 +3,14 @@
 // a request has failed, so a command that succeeds never pays for it.
 import type { ConnectionSettings } from './connection.ts';
 import { CliError } from './errors.ts';
-import type { RequestPhase } from './http-client.ts';
+
+/** What a failed request had got to, so the failure can be explained. */
+export interface RequestPhase {
+  /** The TLS handshake completed on this request's connection. */
+  secured: boolean;
+  /** The connection had served an earlier request. */
+  reused: boolean;
+}
 
 /** Verification failures of the server's certificate against our CA (OpenSSL's names). */
 const UNTRUSTED_SERVER = new Set([

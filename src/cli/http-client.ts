@@ -13,19 +13,12 @@ import {
 } from 'node:tls';
 import type { ConnectionSettings, Setting } from './connection.ts';
 import { ApiError, CliError } from './errors.ts';
+import type { RequestPhase } from './explain-error.ts';
 
 /** A server that does not answer the handshake within this time is reported unreachable. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Error bodies are small problem+json documents; anything longer is cut. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
-
-/** What a failed request had got to, so the failure can be explained. */
-export interface RequestPhase {
-  /** The TLS handshake completed on this request's connection. */
-  secured: boolean;
-  /** The connection had served an earlier request. */
-  reused: boolean;
-}
 
 export class ApiClient {
   readonly settings: ConnectionSettings;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { IMAGE_NAME } from '../worker/job.ts';
+import { IMAGE_NAME } from '../jobs/job.ts';
 
 export interface ImageInfo {
   readonly name: string;

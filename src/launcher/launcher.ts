@@ -1,8 +1,10 @@
 // The contract between the worker and whatever starts and supervises job processes. The worker
 // knows jobs; a launcher knows processes, cgroups and namespaces. A launcher's supervision must
 // survive a restart of the server: `reattach` finds a job again from what is on disk.
-import type { JobSpec, ResourceLimits, ResourceUsage } from '../worker/job.ts';
-import type { LimitKind } from './cgroups/cgroup.ts';
+import type { JobSpec, ResourceLimits, ResourceUsage } from '../jobs/job.ts';
+import type { Protections } from '../jobs/protections.ts';
+
+export type { Protections, SandboxProtections } from '../jobs/protections.ts';
 
 export interface LaunchRequest {
   readonly jobId: string;
@@ -53,31 +55,6 @@ export type ReattachResult =
   | { readonly kind: 'ended'; readonly outcome: JobOutcome }
   /** The server was stopped before it spawned the supervisor: the job never ran at all. */
   | { readonly kind: 'never-launched' };
-
-/** What protects jobs on this host, reported by /healthz and logged at start-up. */
-export interface Protections {
-  readonly cgroups: 'v1' | 'v2' | 'none';
-  readonly enforceableLimits: readonly LimitKind[];
-  readonly pidNamespace: boolean;
-  readonly networkNamespace: boolean;
-  readonly mountNamespace: boolean;
-  /** The account of jobs on the host's filesystem (and of every job without the sandbox). */
-  readonly jobUser: string;
-  readonly sandbox: SandboxProtections;
-}
-
-/** Which parts of the per-job sandbox this host gives (see docs/design.md). */
-export interface SandboxProtections {
-  /** Own root (pivot_root) from read-only binds, tmpfs writable space, own /proc, /dev, /sys. */
-  readonly privateRoot: boolean;
-  /** Each client's jobs run as that client's own uid, from `uidRange`. */
-  readonly uidPerClient: boolean;
-  readonly uidRange: { readonly first: number; readonly last: number } | null;
-  /** The system-call filter modelled on Docker's default profile. */
-  readonly seccomp: boolean;
-  /** Host paths a private sandbox sees, as `path` (read-only) or `path:rw`. */
-  readonly binds: readonly string[];
-}
 
 export interface Launcher {
   readonly protections: Protections;

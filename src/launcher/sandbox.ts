@@ -2,7 +2,7 @@
 // host paths, or an image's top-level entries), the job's uid, the size of its writable tmpfs and
 // its hostname. The mounts themselves are native/sandbox.c's.
 import { ImageNotFoundError } from '../errors.ts';
-import type { JobSpec } from '../worker/job.ts';
+import type { JobSpec } from '../jobs/job.ts';
 import type { ImageStore } from './images.ts';
 
 /** A host path the private sandbox shows at the same place. */

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
-import type { ResourceLimits } from '../worker/job.ts';
+import type { ResourceLimits } from '../jobs/job.ts';
 import { blockDevicesOf } from './block-devices.ts';
 import {
   groupNameOf,

@@ -11,7 +11,7 @@ import {
   type ResourceLimits,
   type ResourceUsage,
   type SandboxMode,
-} from '../worker/job.ts';
+} from '../jobs/job.ts';
 
 interface JobRow {
   id: string;

@@ -39,7 +39,8 @@ import {
   type JobStatus,
   type PageRequest,
   type ResourceLimits,
-} from './job.ts';
+  type ShutdownPolicy,
+} from '../jobs/job.ts';
 import { assertTransition } from './job-state.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
 import { nextToStart } from './queue-order.ts';
@@ -106,8 +107,6 @@ export interface OutputRequest {
   readonly offset: number;
   readonly follow: boolean;
 }
-
-export type ShutdownPolicy = 'leave-running' | 'stop';
 
 interface ActiveJob {
   readonly owner: string;

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/store/database.ts';
 import { JobStore } from '../../src/store/job-store.ts';
-import type { Job } from '../../src/worker/job.ts';
+import type { Job } from '../../src/jobs/job.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG } from '../../src/worker/output-stream.ts';
 
 export interface SeedOptions {

@@ -9,7 +9,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/store/database.ts';
 import { EXPIRED_JOBS_SQL, listQuery, UNFINISHED_JOBS_SQL } from '../../src/store/job-store.ts';
-import type { JobFilter, PageRequest } from '../../src/worker/job.ts';
+import type { JobFilter, PageRequest } from '../../src/jobs/job.ts';
 import { seedEndedJobs } from '../helpers/seed-jobs.ts';
 
 describe('the query plans of job listings', () => {

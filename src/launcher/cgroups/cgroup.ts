@@ -2,9 +2,9 @@
 // v2 drivers implement it; `detectCgroups` picks the one this host has.
 import { createHash } from 'node:crypto';
 import { CLIENT_NAME_PATTERN } from '../../pki/names.ts';
-import type { ResourceLimits } from '../../worker/job.ts';
+import type { LimitKind, ResourceLimits } from '../../jobs/job.ts';
 
-export type LimitKind = 'cpu' | 'memory' | 'pids' | 'io';
+export type { LimitKind };
 
 export interface CgroupUsage {
   readonly cpuMs: number;

@@ -1,7 +1,7 @@
 // Picks the cgroup driver for this host: the unified v2 hierarchy when it is mounted at the root
 // with controllers, otherwise the v1 per-controller hierarchies (the hybrid layout keeps an empty
 // v2 under `unified`, which we ignore because no controller lives there).
-import type { ResourceLimits } from '../../worker/job.ts';
+import type { ResourceLimits } from '../../jobs/job.ts';
 import type { CgroupDriver } from './cgroup.ts';
 import { CgroupV1Driver } from './v1.ts';
 import { CgroupV2Driver } from './v2.ts';

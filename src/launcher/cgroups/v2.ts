@@ -4,7 +4,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ResourceLimits } from '../../worker/job.ts';
+import type { ResourceLimits } from '../../jobs/job.ts';
 import {
   CPU_PERIOD_MICROS,
   GroupSetUp,

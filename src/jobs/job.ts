@@ -41,6 +41,12 @@ export const SLOT_STATUSES: readonly JobStatus[] = UNFINISHED_STATUSES.filter(
   (status) => status !== 'queued',
 );
 
+/** The kinds of limit a host may or may not be able to enforce (a cgroup controller each). */
+export type LimitKind = 'cpu' | 'memory' | 'pids' | 'io';
+
+/** What the server does with running jobs when it stops: leave them for the next, or stop them. */
+export type ShutdownPolicy = 'leave-running' | 'stop';
+
 /** Resource limits of one job; an absent field means "no limit of this kind". */
 export interface ResourceLimits {
   /** CPU quota in CPUs, e.g. 0.5 for half a core. */
