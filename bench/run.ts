@@ -4,6 +4,7 @@
 // unprivileged; a private OpenSSH server on 127.0.0.1), runs every scenario with its baselines,
 // prints the figures as a table and writes them as JSON. Everything it started is stopped at the
 // end, on failure and on Ctrl-C too.
+import '../src/util/require-node.ts';
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -207,13 +208,6 @@ function machine(): Record<string, unknown> {
 }
 
 async function main(): Promise<number> {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 24) {
-    console.error(
-      `the bench needs Node.js 24 (this is ${process.version}): run it with npm run bench`,
-    );
-    return 1;
-  }
   const options = parseOptions(process.argv.slice(2));
   const began = performance.now();
   const log = (message: string): void => {

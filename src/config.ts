@@ -85,7 +85,12 @@ export const SETTINGS = {
     fallback: '',
     help: 'identity policy file (default: policy.json in the certs directory)',
   },
-  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', fallback: 'info', help: 'pino log level' },
+  logLevel: {
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    fallback: 'info',
+    help: 'least important log lines written: fatal, error, warn, info, debug, trace or silent',
+  },
   shutdown: {
     flag: 'shutdown',
     env: 'SHUTDOWN_POLICY',
@@ -266,6 +271,23 @@ export class ConfigError extends Error {
   }
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `--help`: every setting with its variable, its default and what it does. */
+export function usage(): string {
+  const rows = Object.values(SETTINGS).map((setting) => {
+    const fallback = setting.fallback === '' ? '' : ` (default ${setting.fallback})`;
+    return `  --${setting.flag} VALUE, ${setting.env}=VALUE${fallback}\n      ${setting.help}\n`;
+  });
+  return `Usage: npm start -- [--SETTING VALUE]...   (or node src/server.ts [--SETTING VALUE]...)
+
+Serves the job API over mutual TLS. Every setting is a flag or an environment variable;
+the flag wins. A development PKI is made in the certificates directory on first start.
+
+Settings:
+${rows.join('')}`;
+}
+
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
   const { values } = parseArgs({
     args: [...argv],
@@ -287,7 +309,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     dataDir: resolve(read('dataDir')),
     certsDir: resolve(read('certsDir')),
     policyFile: resolve(read('certsDir'), read('policy') || 'policy.json'),
-    logLevel: read('logLevel'),
+    logLevel: oneOf('logLevel', read('logLevel'), LOG_LEVELS),
     shutdownPolicy: oneOf('shutdown', read('shutdown'), ['leave-running', 'stop'] as const),
     stopGraceMs: duration('stopGrace', read('stopGrace')),
     maxOutputBytes: size('maxOutput', read('maxOutput'), true),
@@ -361,7 +383,7 @@ function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
   try {
     binds = parseBinds(read('sandboxBinds'));
   } catch (error) {
-    throw new ConfigError(`${describe('sandboxBinds')}: ${(error as Error).message}`);
+    throw new ConfigError(`${settingName('sandboxBinds')}: ${(error as Error).message}`);
   }
   const first = integer('sandboxUidFirst', read('sandboxUidFirst'), 1, 2 ** 31 - 2);
   const count = integer('sandboxUidCount', read('sandboxUidCount'), 1, 2 ** 31 - 1 - first);
@@ -371,7 +393,9 @@ function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
     .filter((role) => role !== '');
   const unknown = roles.filter((role) => !isRole(role));
   if (unknown.length > 0) {
-    throw new ConfigError(`${describe('sandboxHostRoles')}: unknown roles ${unknown.join(', ')}`);
+    throw new ConfigError(
+      `${settingName('sandboxHostRoles')}: unknown roles ${unknown.join(', ')}`,
+    );
   }
   return {
     mode: oneOf('sandbox', read('sandbox'), ['private', 'off'] as const),
@@ -381,7 +405,7 @@ function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
   };
 }
 
-function describe(name: SettingName): string {
+function settingName(name: SettingName): string {
   return `--${SETTINGS[name].flag} (${SETTINGS[name].env})`;
 }
 
@@ -389,7 +413,7 @@ function integer(name: SettingName, text: string, min: number, max: number): num
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(
-      `${describe(name)} must be an integer from ${min} to ${max}, got '${text}'`,
+      `${settingName(name)} must be an integer from ${min} to ${max}, got '${text}'`,
     );
   }
   return value;
@@ -398,7 +422,7 @@ function integer(name: SettingName, text: string, min: number, max: number): num
 function positiveNumber(name: SettingName, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`${describe(name)} must be a positive number, got '${text}'`);
+    throw new ConfigError(`${settingName(name)} must be a positive number, got '${text}'`);
   }
   return value;
 }
@@ -406,21 +430,25 @@ function positiveNumber(name: SettingName, text: string): number {
 function duration(name: SettingName, text: string): number {
   const value = parseDuration(text);
   if (value === undefined)
-    throw new ConfigError(`${describe(name)} must be a duration such as 5s or 7d, got '${text}'`);
+    throw new ConfigError(
+      `${settingName(name)} must be a duration such as 5s or 7d, got '${text}'`,
+    );
   return value;
 }
 
 function size(name: SettingName, text: string, zeroAllowed = false): number {
   const value = parseSize(text);
   if (value === undefined || (!zeroAllowed && value === 0)) {
-    throw new ConfigError(`${describe(name)} must be a size such as 512MiB, got '${text}'`);
+    throw new ConfigError(`${settingName(name)} must be a size such as 512MiB, got '${text}'`);
   }
   return value;
 }
 
 function oneOf<T extends string>(name: SettingName, text: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(text)) {
-    throw new ConfigError(`${describe(name)} must be one of ${allowed.join(', ')}, got '${text}'`);
+    throw new ConfigError(
+      `${settingName(name)} must be one of ${allowed.join(', ')}, got '${text}'`,
+    );
   }
   return text as T;
 }

@@ -1,12 +1,13 @@
 // The entry point: reads the configuration, makes sure a PKI exists, opens the store, detects
 // what protections the host offers, re-attaches jobs that survived a restart, and serves the API
 // over mutual TLS until SIGTERM or SIGINT.
+import './util/require-node.ts';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
-import { loadConfig, PROJECT_ROOT, type Config } from './config.ts';
+import { loadConfig, PROJECT_ROOT, usage, type Config } from './config.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
 import { hostAccountIds, resolveJobUser } from './launcher/job-user.ts';
 import { ImageStore } from './launcher/images.ts';
@@ -40,16 +41,14 @@ import { JobRegistry } from './worker/registry.ts';
 const SHUTDOWN_DRAIN_MS = 3000;
 
 async function main(): Promise<void> {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major < 24) {
-    console.error(
-      `jobworker needs Node.js 24 or later, this is ${process.version}; run it with 'npm start'`,
-    );
-    process.exit(1);
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return;
   }
   let config: Config;
   try {
-    config = loadConfig(process.argv.slice(2), process.env);
+    config = loadConfig(argv, process.env);
   } catch (error) {
     console.error(`jobworker: ${(error as Error).message}`);
     process.exit(2);

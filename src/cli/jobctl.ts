@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 // jobctl, the command-line client of the job worker's API (docs/jobctl.md). This file only checks
 // the Node.js version, so that an old Node fails with one clear line, and loads the rest.
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 24) {
-  console.error(
-    `jobctl needs Node.js 24 or later, this is ${process.version}; run it as 'npx jobctl' in the project, which uses the Node.js that 'npm install' put in node_modules`,
-  );
-  process.exit(1);
-}
+import '../util/require-node.ts';
 
 // Errors that escape every handler are bugs; the user still gets one line, not a stack trace.
 const lastResort = (error: unknown): void => {

@@ -1,0 +1,34 @@
+// The server's settings without starting it: --help lists every one, and a bad value is one line
+// naming the flag and the variable.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, usage } from '../../src/config.ts';
+
+describe('configuration', () => {
+  it('documents every setting in --help, with its variable and default', () => {
+    const text = usage();
+    for (const [flag, env] of [
+      ['--port', 'PORT'],
+      ['--client-max-queued', 'CLIENT_MAX_QUEUED'],
+      ['--retention', 'RETENTION'],
+      ['--log-level', 'LOG_LEVEL'],
+    ] as const) {
+      assert.match(text, new RegExp(`${flag} VALUE, ${env}=VALUE`));
+    }
+  });
+
+  it('takes flags over the environment, and refuses a log level pino does not have', () => {
+    const config = loadConfig(['--port', '9000'], { PORT: '8000', LOG_LEVEL: 'debug' });
+    assert.equal(config.port, 9000);
+    assert.equal(config.logLevel, 'debug');
+    assert.throws(
+      () => loadConfig([], { LOG_LEVEL: 'verbose' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /--log-level \(LOG_LEVEL\) must be one of .*got 'verbose'/);
+        return true;
+      },
+    );
+    assert.throws(() => loadConfig(['--port', 'x'], {}), ConfigError);
+  });
+});
