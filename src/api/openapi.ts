@@ -649,12 +649,17 @@ function problem(
   codes: readonly string[] = codesWithStatus(status),
   headers: Readonly<Record<string, Header | Reference>> = {},
 ): ResponseObject {
-  const pinned = { properties: { status: { const: status }, code: { enum: codes } } };
+  const pinned = {
+    type: 'object',
+    properties: { status: { const: status }, code: { enum: codes } },
+  };
   return {
     description,
     headers: { ...requestId, ...headers },
     content: {
-      'application/problem+json': { schema: { allOf: [ref('schemas', 'Problem'), pinned] } },
+      'application/problem+json': {
+        schema: { type: 'object', allOf: [ref('schemas', 'Problem'), pinned] },
+      },
     },
   };
 }
@@ -1098,7 +1103,20 @@ const GET_OPENAPI = operation({
   description: "The API's OpenAPI 3.1 contract.",
   tag: 'service',
   responses: {
-    200: success('the document', json({ type: 'object', required: ['openapi', 'info', 'paths'] })),
+    200: success(
+      'the document',
+      json({
+        type: 'object',
+        required: ['openapi', 'info', 'paths'],
+        properties: {
+          openapi: { type: 'string', pattern: '^3\\.1\\.' },
+          info: { type: 'object' },
+          paths: { type: 'object' },
+        },
+        // The document describes itself only in outline; the rest is open.
+        additionalProperties: true,
+      }),
+    ),
   },
 });
 
