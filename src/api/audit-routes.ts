@@ -19,8 +19,8 @@ const MAX_RECORDS = 1000;
 const auditQuery = z.strictObject({
   client: z.string().max(64).optional(),
   job: z.uuid().optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+  since: z.iso.datetime({ offset: true }).max(64).optional(),
+  until: z.iso.datetime({ offset: true }).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_RECORDS).default(100),
 });
 

@@ -12,14 +12,14 @@ import { IMAGE_NAME, type JobSpec, type ResourceLimits, type SandboxMode } from 
 import type { Role } from '../pki/roles.ts';
 import type { LimitPolicy, SandboxPolicy } from '../policy/limit-policy.ts';
 import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../jobs/labels.ts';
-import { formatBytes, parseDuration, parseSize } from '../util/quantities.ts';
+import { formatBytes, MAX_SIZE_BYTES, parseDuration, parseSize } from '../util/quantities.ts';
 
 /** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
 const SANDBOX_WORK_DIR = '/work';
 
 const NO_NUL = (value: string): boolean => !value.includes('\0');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const size = z.union([z.number().int().positive(), z.string().min(1).max(32)]);
+const size = z.union([z.number().int().positive().max(MAX_SIZE_BYTES), z.string().min(1).max(32)]);
 const duration = z.union([z.number().positive(), z.string().min(1).max(32)]);
 
 const jobRequestSchema = z.strictObject({
@@ -257,7 +257,7 @@ function resolveQueueTimeout(request: JobRequest): number | undefined {
 
 function sizeField(field: string, value: number | string): number {
   const bytes = parseSize(value);
-  if (bytes === undefined || bytes <= 0) {
+  if (bytes === undefined || bytes <= 0 || bytes > MAX_SIZE_BYTES) {
     throw new InvalidRequestError(
       `invalid job request: ${field}: expected a size such as 67108864 or "64M"`,
       [{ field, message: 'expected a size such as 67108864 or "64M"' }],

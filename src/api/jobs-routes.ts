@@ -60,8 +60,8 @@ const labelSelector = z
 
 const listQuery = z.strictObject({
   status: statuses.optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+  since: z.iso.datetime({ offset: true }).max(64).optional(),
+  until: z.iso.datetime({ offset: true }).max(64).optional(),
   label: z
     .union([labelSelector.transform((pair) => [pair]), z.array(labelSelector).max(MAX_LABELS)])
     .transform((pairs, context) => {

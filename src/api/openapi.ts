@@ -7,6 +7,7 @@ import { ROLES } from '../pki/roles.ts';
 import { ENDED_STATUSES, IMAGE_NAME, type JobStatus, type LimitKind } from '../jobs/job.ts';
 import { LABEL_KEY, LABEL_VALUE, MAX_LABELS } from '../jobs/labels.ts';
 import { LIST_PAGE } from './jobs-routes.ts';
+import { MAX_SIZE_BYTES } from '../util/quantities.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';
 import { STATUS_OF } from './problem.ts';
@@ -77,7 +78,11 @@ export interface OpenApiDocument {
     readonly description: string;
     readonly license: { readonly name: string; readonly identifier: string };
   };
-  readonly servers: readonly { readonly url: string; readonly description: string }[];
+  readonly servers: readonly {
+    readonly url: string;
+    readonly description: string;
+    readonly 'x-internal': boolean;
+  }[];
   readonly security: readonly Readonly<Record<string, readonly string[]>>[];
   readonly tags: readonly { readonly name: string; readonly description: string }[];
   readonly paths: Readonly<Record<string, PathItem>>;
@@ -128,13 +133,13 @@ const AUDIT_OUTCOMES: Readonly<Record<AuditOutcome, string>> = {
   failed: 'it was allowed but did not succeed (any other status from 400 on)',
 };
 
-const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
+const dateTime: JsonSchema = { type: 'string', format: 'date-time', maxLength: 64 };
 
 // The patterns follow the units quantities.ts knows, in any case.
 const size: JsonSchema = {
   description: 'bytes, or a size with a unit such as "64M", "1.5GiB" or "500MB"',
   anyOf: [
-    { type: 'integer', exclusiveMinimum: 0 },
+    { type: 'integer', format: 'int64', minimum: 1, maximum: MAX_SIZE_BYTES },
     {
       type: 'string',
       minLength: 1,
@@ -199,6 +204,7 @@ const JOB_REQUEST: JsonSchema = {
     },
     image: {
       type: 'string',
+      maxLength: 64,
       pattern: IMAGE_NAME.source,
       description:
         'a root filesystem image the operator imported (`npm run images`), seen instead of the host paths',
@@ -213,7 +219,7 @@ const JOB_REQUEST: JsonSchema = {
       properties: {
         cpus: { type: 'number', minimum: 0.01, maximum: 1024, description: 'CPU quota, in CPUs' },
         memory: size,
-        pids: { type: 'integer', minimum: 1, maximum: 4_194_304 },
+        pids: { type: 'integer', format: 'int32', minimum: 1, maximum: 4_194_304 },
         ioReadBps: size,
         ioWriteBps: size,
       },
@@ -579,7 +585,7 @@ const PARAMETERS: Readonly<Record<string, Parameter>> = {
     in: 'path',
     required: true,
     description: "the job's id; any value that is not a job's id answers 404",
-    schema: { type: 'string', format: 'uuid' },
+    schema: { type: 'string', format: 'uuid', maxLength: 36 },
   },
 };
 
@@ -931,10 +937,12 @@ const LIST_JOBS = operation({
     },
     query('idPrefix', 'only jobs whose id starts so (how `jobctl` resolves short ids)', {
       type: 'string',
+      maxLength: 36,
       pattern: '^[0-9a-f-]{1,36}$',
     }),
     query('limit', 'at most this many jobs', {
       type: 'integer',
+      format: 'int32',
       minimum: 1,
       maximum: LIST_PAGE.max,
       default: LIST_PAGE.default,
@@ -1020,6 +1028,7 @@ const GET_JOB_OUTPUT = operation({
     }),
     query('offset', 'skip this many bytes of the selected output', {
       type: 'integer',
+      format: 'int64',
       minimum: 0,
       maximum: Number.MAX_SAFE_INTEGER,
       default: 0,
@@ -1058,11 +1067,12 @@ const LIST_AUDIT_RECORDS = operation({
   action: 'audit',
   parameters: [
     query('client', "only this client's records", { type: 'string', maxLength: 64 }),
-    query('job', "only this job's records", { type: 'string', format: 'uuid' }),
+    query('job', "only this job's records", { type: 'string', format: 'uuid', maxLength: 36 }),
     query('since', 'only records from this time on', dateTime),
     query('until', 'only records up to this time', dateTime),
     query('limit', 'at most this many records', {
       type: 'integer',
+      format: 'int32',
       minimum: 1,
       maximum: 1000,
       default: 100,
@@ -1143,7 +1153,14 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     description: DESCRIPTION,
     license: { name: 'MIT', identifier: 'MIT' },
   },
-  servers: [{ url: 'https://localhost:8443', description: 'the default address' }],
+  servers: [
+    {
+      url: 'https://localhost:8443',
+      description: 'a local development server on its default address',
+      // Clients of this API are operators' own machines and CI systems, never the public.
+      'x-internal': true,
+    },
+  ],
   security: [{ clientCertificate: [] }],
   tags: [
     { name: 'jobs', description: 'start, inspect, follow, stop and delete jobs' },

@@ -1,6 +1,9 @@
 // Parses the human forms users type for sizes ("64M", "1.5GiB") and durations ("30s", "5m"),
 // as docker and kubectl accept them. Plain numbers are bytes and seconds.
 
+/** The most bytes a size may name (1 PiB): far above any host, far below what JSON numbers lose. */
+export const MAX_SIZE_BYTES = 2 ** 50;
+
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   '': 1,
   b: 1,
