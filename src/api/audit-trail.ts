@@ -26,13 +26,13 @@ export function auditTrail(sink: AuditSink) {
     try {
       await next();
     } finally {
-      const event = describe(ctx);
+      const event = auditEventOf(ctx);
       if (event !== undefined) sink.record(event);
     }
   };
 }
 
-function describe(ctx: AppContext): AuditEvent | undefined {
+function auditEventOf(ctx: AppContext): AuditEvent | undefined {
   const route = (ctx as AppContext & { _matchedRoute?: string })._matchedRoute?.replace(/\/$/, '');
   const jobAction = route === undefined ? undefined : JOB_ACTIONS[`${ctx.method} ${route}`];
   const denied = ctx.status === 401 || ctx.status === 403;

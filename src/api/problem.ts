@@ -1,6 +1,7 @@
 // The one place where errors become HTTP responses: RFC 9457 problem+json, with the status taken
 // from the error's stable code. Clients see messages written for them, never a stack trace;
 // unexpected errors are logged in full and answered with a generic 500.
+import { STATUS_CODES } from 'node:http';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 import { WorkerError, type ErrorCode } from '../errors.ts';
@@ -52,23 +53,10 @@ export type HttpOnlyCode =
   | 'TOO_MANY_REQUESTS'
   | 'TOO_MANY_FOLLOWERS';
 
-const TITLE_OF: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  409: 'Conflict',
-  410: 'Gone',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  417: 'Expectation Failed',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  507: 'Insufficient Storage',
-};
+/** Node's reason phrases, with RFC 9110's name for 413 (Node still says "Payload Too Large"). */
+function titleOf(status: number): string {
+  return status === 413 ? 'Content Too Large' : (STATUS_CODES[status] ?? 'Error');
+}
 
 export interface Problem {
   readonly type: string;
@@ -86,7 +74,7 @@ export function bareProblem(code: HttpOnlyCode, detail: string): Problem {
   const status = STATUS_OF[code];
   return {
     type: `urn:jobworker:problem:${code.toLowerCase().replaceAll('_', '-')}`,
-    title: TITLE_OF[status] ?? 'Error',
+    title: titleOf(status),
     status,
     detail,
     instance: '',
@@ -112,12 +100,12 @@ export async function problemDetails(ctx: AppContext, next: Next): Promise<void>
       });
     }
   } catch (error) {
-    const { code, message, details } = describe(error);
+    const { code, message, details } = problemFieldsOf(error);
     const status = STATUS_OF[code];
     if (status >= 500) ctx.state.log.error({ err: error }, 'request failed');
     const problem: Problem = {
       type: `urn:jobworker:problem:${code.toLowerCase().replaceAll('_', '-')}`,
-      title: TITLE_OF[status] ?? 'Error',
+      title: titleOf(status),
       status,
       detail: message,
       instance: ctx.path,
@@ -158,7 +146,7 @@ export class RouteError extends Error {
   }
 }
 
-function describe(error: unknown): {
+function problemFieldsOf(error: unknown): {
   code: ErrorCode | HttpOnlyCode;
   message: string;
   details: readonly { field: string; message: string }[];
