@@ -224,6 +224,8 @@ async function boot(base: BaseImage, project: string): Promise<number> {
   const kvm = await kvmBoots(base);
   log(kvm ? 'booting with KVM' : 'booting with software emulation (no working KVM here): slow');
   const args = [
+    // Under emulation, Node itself now and then dies at start (SIGTRAP, SIGSEGV: see .ci/run);
+    // `max` does so least often of the models tried (`Nehalem` failed most suites).
     ...(kvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', 'max']),
     '-m',
     '4096',

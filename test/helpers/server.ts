@@ -242,10 +242,10 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolvePort, reject) => {
-    const onExit = (code: number | null): void =>
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
       reject(
         new Error(
-          `server exited (${code}) before listening: ${stderr.join('')}` +
+          `server exited (${code ?? signal}) before listening: ${stderr.join('')}` +
             logs.map((entry) => String(entry.msg)).join('; '),
         ),
       );
