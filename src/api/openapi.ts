@@ -4,10 +4,11 @@
 // routes against the router, and statuses, media types and bodies against a running server.
 import type { AuditOutcome } from '../audit/audit-record.ts';
 import { ROLES } from '../pki/roles.ts';
-import { ENDED_STATUSES, IMAGE_NAME, type JobStatus, type LimitKind } from '../jobs/job.ts';
+import { ENDED_STATUSES, type JobStatus, type LimitKind } from '../jobs/job.ts';
 import { LABEL_KEY, LABEL_VALUE, MAX_LABELS } from '../jobs/labels.ts';
+import { z } from 'zod';
+import { jobRequestSchema } from './job-request.ts';
 import { LIST_PAGE } from './jobs-routes.ts';
-import { MAX_SIZE_BYTES } from '../util/quantities.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';
 import { STATUS_OF } from './problem.ts';
@@ -135,103 +136,18 @@ const AUDIT_OUTCOMES: Readonly<Record<AuditOutcome, string>> = {
 
 const dateTime: JsonSchema = { type: 'string', format: 'date-time', maxLength: 64 };
 
-// The patterns follow the units quantities.ts knows, in any case.
-const size: JsonSchema = {
-  description: 'bytes, or a size with a unit such as "64M", "1.5GiB" or "500MB"',
-  anyOf: [
-    { type: 'integer', format: 'int64', minimum: 1, maximum: MAX_SIZE_BYTES },
-    {
-      type: 'string',
-      minLength: 1,
-      maxLength: 32,
-      pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgGtT]([iI]?[bB])?)?\\s*$',
-    },
-  ],
-};
+/**
+ * The request body's schema is the zod schema that validates it (job-request.ts), converted: the
+ * document cannot accept what the server refuses, or refuse what it accepts.
+ */
+function fromZod(schema: z.ZodType): JsonSchema {
+  const converted = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' });
+  // The document as a whole says which dialect its schemas are in.
+  delete converted.$schema;
+  return converted;
+}
 
-const duration: JsonSchema = {
-  description: 'seconds, or a duration with a unit such as "500ms", "30s", "5m", "2h" or "1d"',
-  anyOf: [
-    { type: 'number', exclusiveMinimum: 0 },
-    {
-      type: 'string',
-      minLength: 1,
-      maxLength: 32,
-      pattern: '^\\s*\\d+(\\.\\d+)?\\s*([mM][sS]|[sSmMhHdD])?\\s*$',
-    },
-  ],
-};
-
-// Mirrors the zod schema in job-request.ts, which is what validates a request; the contract test
-// checks that the two agree on every body its tour sends.
-const JOB_REQUEST: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['command'],
-  properties: {
-    command: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 4096,
-      description: 'the program: an absolute path or a name looked up in PATH (never a shell line)',
-    },
-    args: {
-      type: 'array',
-      maxItems: 4096,
-      default: [],
-      items: { type: 'string', maxLength: 128 * 1024 },
-    },
-    env: {
-      type: 'object',
-      description:
-        "variables merged over the worker's minimal environment; the job record keeps their names only",
-      default: {},
-      maxProperties: 256,
-      propertyNames: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256 },
-      additionalProperties: { type: 'string', maxLength: 32 * 1024 },
-    },
-    cwd: {
-      type: 'string',
-      pattern: '^/',
-      maxLength: 4096,
-      description:
-        "a path as the job sees it: in the private sandbox its own writable `/work` (the default), on the host's filesystem `/`",
-    },
-    sandbox: {
-      enum: ['private', 'host'],
-      description:
-        "`private` (the default): the job's own root of read-only host paths or an image, memory-backed writable space, its client's own uid and a seccomp filter. `host`: the host's filesystem, for roles the server's configuration allows (`SANDBOX_NOT_ALLOWED` otherwise)",
-    },
-    image: {
-      type: 'string',
-      maxLength: 64,
-      pattern: IMAGE_NAME.source,
-      description:
-        'a root filesystem image the operator imported (`npm run images`), seen instead of the host paths',
-    },
-    labels: ref('schemas', 'Labels'),
-    limits: {
-      type: 'object',
-      description:
-        "the server's defaults apply to what is not asked for; each is capped by the caller's role ceiling",
-      additionalProperties: false,
-      default: {},
-      properties: {
-        cpus: { type: 'number', minimum: 0.01, maximum: 1024, description: 'CPU quota, in CPUs' },
-        memory: size,
-        pids: { type: 'integer', format: 'int32', minimum: 1, maximum: 4_194_304 },
-        ioReadBps: size,
-        ioWriteBps: size,
-      },
-    },
-    timeout: duration,
-    queueTimeout: {
-      ...duration,
-      description:
-        'how long it may wait in the queue (at most 7 days); past that it ends `stopped` without having run. Default: no limit',
-    },
-  },
-};
+const JOB_REQUEST = fromZod(jobRequestSchema);
 
 const RESOURCE_LIMITS: JsonSchema = {
   type: 'object',

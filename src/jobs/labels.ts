@@ -14,14 +14,17 @@ export const LABEL_KEY = new RegExp(`^(?:${PREFIX}/)?${NAME}$`);
 /** A value: empty, or what a key's name may be. */
 export const LABEL_VALUE = new RegExp(`^(?:${NAME})?$`);
 
+export const LABEL_KEY_RULE =
+  'a key is at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit, optionally after a lower-case DNS name and "/"';
+export const LABEL_VALUE_RULE =
+  'a value is empty or at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
+
 /** Why `key` is not a label key, or undefined when it is one. */
 export function labelKeyProblem(key: string): string | undefined {
-  if (LABEL_KEY.test(key)) return undefined;
-  return 'a key is at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit, optionally after a lower-case DNS name and "/"';
+  return LABEL_KEY.test(key) ? undefined : LABEL_KEY_RULE;
 }
 
 /** Why `value` is not a label value, or undefined when it is one. */
 export function labelValueProblem(value: string): string | undefined {
-  if (LABEL_VALUE.test(value)) return undefined;
-  return 'a value is empty or at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
+  return LABEL_VALUE.test(value) ? undefined : LABEL_VALUE_RULE;
 }

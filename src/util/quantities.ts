@@ -30,6 +30,10 @@ const DURATION_UNITS: Readonly<Record<string, number>> = {
   d: 86_400_000,
 };
 
+/** The written forms of a size and of a duration that parseSize and parseDuration take. */
+export const SIZE_TEXT = /^\s*\d+(\.\d+)?\s*([bB]|[kKmMgGtT]([iI]?[bB])?)?\s*$/;
+export const DURATION_TEXT = /^\s*\d+(\.\d+)?\s*([mM][sS]|[sSmMhHdD])?\s*$/;
+
 /** Bytes, or undefined when the text is not a size. */
 export function parseSize(value: number | string): number | undefined {
   return parseQuantity(value, SIZE_UNITS);
