@@ -3,7 +3,15 @@
 // (both as the server recorded them) is what a queued job waits beyond its turn. Beside it, in
 // the same run, a job started directly: POST → 201 on an idle slot.
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
-import { apiClient, consume, send, startJob, type ApiClient } from '../lib/http.ts';
+import {
+  apiClient,
+  consume,
+  expectJson,
+  send,
+  startJob,
+  type ApiClient,
+  type JobRecord,
+} from '../lib/http.ts';
 import { compare, latency } from '../lib/report.ts';
 import { Samples } from '../lib/stats.ts';
 
@@ -60,16 +68,7 @@ export const queue: Scenario = {
 };
 
 /** Follows the job's output to its end, then reads its final record. */
-async function ended(
-  client: ApiClient,
-  id: string,
-): Promise<{ startedAt: string | null; endedAt: string | null }> {
+async function ended(client: ApiClient, id: string): Promise<JobRecord> {
   await consume(await send(client, 'GET', `/v1/jobs/${id}/output?follow=true`).response);
-  const response = await send(client, 'GET', `/v1/jobs/${id}`).response;
-  const chunks: Buffer[] = [];
-  for await (const chunk of response as AsyncIterable<Buffer>) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-    startedAt: string | null;
-    endedAt: string | null;
-  };
+  return (await expectJson<JobRecord>(client, 200, 'GET', `/v1/jobs/${id}`)).body;
 }

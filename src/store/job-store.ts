@@ -116,7 +116,7 @@ export class JobStore {
   readonly #queued: StatementSync;
   readonly #queueHeads: StatementSync;
   readonly #queuedBefore: StatementSync;
-  readonly #seqOf: StatementSync;
+  readonly #countQueued: StatementSync;
   readonly #wasQueued: StatementSync;
   readonly #reservedMemory: StatementSync;
   readonly #reservedMemoryOf: StatementSync;
@@ -148,7 +148,9 @@ export class JobStore {
       "SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' ORDER BY seq",
     );
     this.#queueHeads = db.prepare(QUEUE_HEADS_SQL);
-    this.#seqOf = db.prepare('SELECT seq FROM jobs WHERE id = ?');
+    this.#countQueued = db.prepare(
+      "SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued'",
+    );
     this.#wasQueued = db.prepare('SELECT queued_at IS NOT NULL AS queued FROM jobs WHERE id = ?');
     // Per client, what its jobs reserve is at most its own memory total (its cgroup's limit).
     this.#reservedMemory = db.prepare(
@@ -163,7 +165,8 @@ export class JobStore {
        FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
     );
     this.#queuedBefore = db.prepare(
-      "SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued' AND seq < ?",
+      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued'
+         AND seq < (SELECT seq FROM jobs WHERE id = ?)`,
     );
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
     this.#outputOf = db.prepare('SELECT bytes FROM client_output WHERE owner = ?');
@@ -261,8 +264,10 @@ export class JobStore {
     return (row as { bytes: number }).bytes;
   }
 
-  countQueued(owner: string): number {
-    return (this.#countQueuedOf.get(owner) as { count: number }).count;
+  /** Queued jobs of one owner, or of all owners. */
+  countQueued(owner?: string): number {
+    const row = owner === undefined ? this.#countQueued.get() : this.#countQueuedOf.get(owner);
+    return (row as { count: number }).count;
   }
 
   /** Every queued job, oldest first. */
@@ -285,9 +290,7 @@ export class JobStore {
 
   /** How many of its client's queued jobs start before this one, plus one. */
   queuePosition(job: Job): number {
-    const row = this.#seqOf.get(job.id) as { seq: number } | undefined;
-    if (row === undefined) return 1;
-    return (this.#queuedBefore.get(job.owner, row.seq) as { count: number }).count + 1;
+    return (this.#queuedBefore.get(job.owner, job.id) as { count: number }).count + 1;
   }
 
   /** Output recorded for an owner's jobs (a running job's counts once it has ended). */

@@ -219,7 +219,7 @@ export class JobRegistry {
     }
     const outputCap = this.#outputCap(owner, budget);
     const job = this.#create(owner, spec, outputCap, 'starting', budget.totals);
-    return this.#launch(job, spec, budget.totals, { refusal: 'throw' });
+    return this.#launch(job, spec, budget.totals, 'request');
   }
 
   /** What the host gives jobs and how much of it running jobs reserve. */
@@ -227,7 +227,7 @@ export class JobRegistry {
     return {
       memoryBytes: this.#options.capacityBytes ?? null,
       reservedMemoryBytes: this.#reservedBytes(),
-      queued: this.#store.countByStatus().get('queued') ?? 0,
+      queued: this.#store.countQueued(),
     };
   }
 
@@ -259,22 +259,26 @@ export class JobRegistry {
   }
 
   /**
-   * Launches a recorded job. A launcher's refusal (a limit this host cannot enforce, an image
-   * that is gone) is thrown back to the request that asked for the job and leaves no trace, or,
-   * for a job that waited in the queue, ends it as `failed` with the reason.
+   * Launches a recorded job, one a request asked for just now or one that waited in the queue. A
+   * launcher's refusal (a limit this host cannot enforce, an image that is gone) is thrown back
+   * to the request and leaves no trace; a queued job, whose request was answered long ago, ends
+   * `failed` with the reason.
    */
   async #launch(
     job: Job,
     spec: JobSpec,
     clientTotals: ResourceLimits,
-    options: { refusal: 'throw' | 'fail' },
+    from: 'request' | 'queue',
   ): Promise<Job> {
     const dir = this.#jobDir(job.id);
     let result;
     try {
-      await createOutputFiles(dir);
-      // Until the supervisor has it, a restart must find it: the job may go back to the queue.
-      await keepEnvironment(dir, spec.env);
+      // A queued job's files were written when it was queued (or found again at a restart).
+      if (from === 'request') {
+        await createOutputFiles(dir);
+        // Until the supervisor has it, a restart must find it: the job may go back to the queue.
+        await keepEnvironment(dir, spec.env);
+      }
       result = await this.#options.launcher.launch({
         jobId: job.id,
         owner: job.owner,
@@ -284,11 +288,7 @@ export class JobRegistry {
         maxOutputBytes: job.outputCapBytes ?? undefined,
       });
     } catch (error) {
-      if (
-        error instanceof WorkerError &&
-        error.code !== 'LAUNCH_FAILED' &&
-        options.refusal === 'throw'
-      ) {
+      if (error instanceof WorkerError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
         this.#store.delete(job.id);
         await rm(dir, { recursive: true, force: true });
         this.#drainQueue();
@@ -370,7 +370,7 @@ export class JobRegistry {
       this.#drainQueue();
       return;
     }
-    await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, { refusal: 'fail' });
+    await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, 'queue');
   }
 
   /** Memory running jobs reserve: each its memory limit, or the default where it has none. */

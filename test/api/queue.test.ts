@@ -30,6 +30,17 @@ async function submitAll(
   return jobs;
 }
 
+/** `count` jobs of `sleep SECONDS`, to hold a client's slots. */
+function sleepers(count: number, seconds: number): Record<string, unknown>[] {
+  return Array.from({ length: count }, () => ({ command: 'sleep', args: [String(seconds)] }));
+}
+
+/** Stops the jobs (those that have ended already answer 409, which is fine) and waits for them. */
+async function stopAll(server: TestServer, client: string, jobs: readonly Job[]): Promise<void> {
+  for (const job of jobs) await server.request(client, 'POST', `/v1/jobs/${job.id}/stop`);
+  await endOfAll(server, client, jobs);
+}
+
 async function endOfAll(server: TestServer, client: string, jobs: readonly Job[]): Promise<Job[]> {
   return Promise.all(jobs.map((job) => server.waitForEnd(client, job.id)));
 }
@@ -59,11 +70,7 @@ describe('a client at its running-job cap', () => {
   after(() => server.dispose());
 
   it('queues its jobs and runs them two at a time, in the order they came', async () => {
-    const jobs = await submitAll(
-      server,
-      'alice',
-      Array.from({ length: 5 }, () => ({ command: 'sleep', args: ['1'] })),
-    );
+    const jobs = await submitAll(server, 'alice', sleepers(5, 1));
     assert.deepEqual(
       jobs.map((job) => job.status),
       ['running', 'running', 'queued', 'queued', 'queued'],
@@ -91,11 +98,7 @@ describe('a client at its running-job cap', () => {
   });
 
   it('answers 429 instead with ?queue=false, and QUEUE_FULL past its queue', async () => {
-    const running = await submitAll(
-      server,
-      'bob',
-      Array.from({ length: 2 }, () => ({ command: 'sleep', args: ['30'] })),
-    );
+    const running = await submitAll(server, 'bob', sleepers(2, 30));
     try {
       const refused = await server.request('bob', 'POST', '/v1/jobs?queue=false', {
         json: { command: 'true' },
@@ -116,16 +119,12 @@ describe('a client at its running-job cap', () => {
         assert.equal(stopped.status, 202);
       }
     } finally {
-      for (const job of running) await server.request('bob', 'POST', `/v1/jobs/${job.id}/stop`);
+      await stopAll(server, 'bob', running);
     }
   });
 
   it('stops a queued job without ever running it; another client cannot see it', async () => {
-    const running = await submitAll(
-      server,
-      'alice',
-      Array.from({ length: 2 }, () => ({ command: 'sleep', args: ['30'] })),
-    );
+    const running = await submitAll(server, 'alice', sleepers(2, 30));
     try {
       const [queued] = await submitAll(server, 'alice', [
         { command: 'sh', args: ['-c', 'echo it ran'] },
@@ -149,17 +148,12 @@ describe('a client at its running-job cap', () => {
       const output = await server.request('alice', 'GET', `/v1/jobs/${id}/output`);
       assert.equal(output.text(), '');
     } finally {
-      for (const job of running) await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
-      for (const job of running) await server.waitForEnd('alice', job.id);
+      await stopAll(server, 'alice', running);
     }
   });
 
   it('ends a job that waits longer than its queueTimeout, saying it never started', async () => {
-    const running = await submitAll(
-      server,
-      'alice',
-      Array.from({ length: 2 }, () => ({ command: 'sleep', args: ['30'] })),
-    );
+    const running = await submitAll(server, 'alice', sleepers(2, 30));
     try {
       const [waiting] = await submitAll(server, 'alice', [
         { command: 'true', queueTimeout: '500ms' },
@@ -173,17 +167,12 @@ describe('a client at its running-job cap', () => {
       const actions = audit.json<{ records: { action: string }[] }>().records.map((r) => r.action);
       assert.ok(actions.includes('job.queue_timeout'), actions.join());
     } finally {
-      for (const job of running) await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
-      for (const job of running) await server.waitForEnd('alice', job.id);
+      await stopAll(server, 'alice', running);
     }
   });
 
   it('lets a follower of a queued job read it from its first byte once it runs', async () => {
-    const running = await submitAll(
-      server,
-      'alice',
-      Array.from({ length: 2 }, () => ({ command: 'sleep', args: ['1'] })),
-    );
+    const running = await submitAll(server, 'alice', sleepers(2, 1));
     const followed = await server.request('alice', 'POST', '/v1/jobs?follow=true', {
       json: { command: 'sh', args: ['-c', 'echo first; echo second'] },
     });
@@ -205,11 +194,7 @@ describe('a client at its running-job cap', () => {
   });
 
   it('says "queued (position N)" on stderr from jobctl run, and exits with the job', async () => {
-    const running = await submitAll(
-      server,
-      'alice',
-      Array.from({ length: 2 }, () => ({ command: 'sleep', args: ['1'] })),
-    );
+    const running = await submitAll(server, 'alice', sleepers(2, 1));
     const { jobctl, dispose } = await jobctlFor(server);
     try {
       const result = await jobctl.run('run', '-f', '--', 'sh', '-c', 'echo done; exit 3');
@@ -303,7 +288,7 @@ describe("a client's own memory total", () => {
         await server.request('bob', 'POST', `/v1/jobs/${job?.id ?? ''}/stop`);
       }
     } finally {
-      for (const job of alices) await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
+      await stopAll(server, 'alice', alices);
     }
   });
 });
