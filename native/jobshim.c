@@ -339,9 +339,10 @@ static int format_status(const struct shim *s, const char *error, char *out, siz
 			timeval_ms(s->usage.ru_utime), timeval_ms(s->usage.ru_stime), s->usage.ru_maxrss);
 }
 
-/* tmp + fsync + rename + fsync(dir): a reader sees either no status.json or a complete
- * one, even across a power loss. */
-static int write_file_atomically(const char *dir, const char *name, const char *data, size_t len)
+/* tmp + rename: a reader sees either no status.json or a complete one. The file stays open
+ * (*synced_later) so that sync_written_file can put it on the disk after the server has been told. */
+static int write_file_atomically(const char *dir, const char *name, const char *data, size_t len,
+				 int *synced_later)
 {
 	char tmp[PATH_MAX], final[PATH_MAX];
 	if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= (int)sizeof tmp ||
@@ -352,18 +353,26 @@ static int write_file_atomically(const char *dir, const char *name, const char *
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || rename(tmp, final) < 0) {
 		int saved = errno;
 		close(fd);
 		errno = saved;
 		return -1;
 	}
-	if (close(fd) < 0 || rename(tmp, final) < 0)
-		return -1;
+	*synced_later = fd;
+	return 0;
+}
+
+/* fsync of the file and of its directory: now it survives a power loss too. */
+static int sync_written_file(const char *dir, int fd)
+{
+	int rc = fsync(fd);
+	close(fd);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return -1;
-	int rc = fsync(dir_fd);
+	if (rc == 0)
+		rc = fsync(dir_fd);
 	close(dir_fd);
 	return rc;
 }
@@ -371,12 +380,18 @@ static int write_file_atomically(const char *dir, const char *name, const char *
 static noreturn void finish(struct shim *s, const char *error, int exit_code)
 {
 	char json[4096];
+	int status_fd = -1;
 	int len = format_status(s, error, json, sizeof json);
 	if (len < 0 || (size_t)len >= sizeof json ||
-	    write_file_atomically(s->opt->dir, "status.json", json, (size_t)len) < 0)
+	    write_file_atomically(s->opt->dir, "status.json", json, (size_t)len, &status_fd) < 0)
 		diag("writing status.json: %s", strerror(errno));
-	/* Last: the server takes EOF on the events FIFO as "status.json is in place". */
+	/* The server takes EOF on the events FIFO as "status.json is in place", and reads it from
+	 * the kernel's cache at once: the job's end is not held up by the disk. The sync follows;
+	 * only a power loss in these milliseconds could leave the end unrecorded (the job is then
+	 * shown as lost). */
 	close_fd(&s->events_fd);
+	if (status_fd >= 0 && sync_written_file(s->opt->dir, status_fd) < 0)
+		diag("syncing status.json: %s", strerror(errno));
 	exit(exit_code);
 }
 

@@ -30,6 +30,8 @@ export interface Config {
   readonly jobUser: string;
   readonly isolation: 'required' | 'best-effort';
   readonly hostNetwork: boolean;
+  /** cgroup v1 hosts: turn on the cgroup2 mount option favordynmods (fast-moves.ts). */
+  readonly favordynmods: boolean;
   readonly sandbox: SandboxConfig;
   readonly limits: Omit<LimitPolicy, 'enforceable' | 'sandbox'>;
   /** What all jobs together may use: the host less what it keeps for the server and system. */
@@ -126,6 +128,12 @@ export const SETTINGS = {
     env: 'ISOLATION',
     fallback: 'best-effort',
     help: "'required' refuses jobs the host cannot isolate and limit",
+  },
+  favordynmods: {
+    flag: 'cgroup-favordynmods',
+    env: 'CGROUP_FAVORDYNMODS',
+    fallback: 'true',
+    help: "cgroup v1 hosts: remount cgroup2 with 'favordynmods' so a job's cgroup move does not wait 7-20 ms (host-wide)",
   },
   hostNetwork: {
     flag: 'host-network',
@@ -317,6 +325,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     jobUser: read('jobUser'),
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
     hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
+    favordynmods:
+      oneOf('favordynmods', read('favordynmods'), ['true', 'false'] as const) === 'true',
     sandbox: sandboxConfig(read),
     hostJobLimits: hostJobLimits(read),
     perClient: {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
 import { loadConfig, PROJECT_ROOT, usage, type Config } from './config.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
+import { favourFastMoves } from './launcher/cgroups/fast-moves.ts';
 import { hostAccountIds, resolveJobUser } from './launcher/job-user.ts';
 import { ImageStore } from './launcher/images.ts';
 import type { SandboxSettings } from './launcher/sandbox.ts';
@@ -88,8 +89,9 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   // Job counts are read from the registry when scraped, long after it exists.
   const metrics = new Metrics(() => registry.countByStatus());
   const launcher = new ShimLauncher(...(await detectProtections(config, db, logger)));
+  const store = new JobStore(db);
   const registry: JobRegistry = new JobRegistry({
-    store: new JobStore(db),
+    store,
     launcher,
     dataDir: config.dataDir,
     logger,
@@ -187,6 +189,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     policy.close();
     stop(server, registry, config)
       .then(() => audit.close())
+      .then(() => store.close())
       .then(() => {
         db.close();
         logger.info('stopped');
@@ -216,6 +219,17 @@ async function detectProtections(
 ): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
   const isRoot = process.getuid?.() === 0;
   const cgroups = isRoot ? await detectCgroups(undefined, config.hostJobLimits) : undefined;
+  if (cgroups?.version === 'v1' && config.favordynmods) {
+    const result = await favourFastMoves();
+    if (result.kind === 'unavailable') {
+      logger.warn({ why: result.why }, 'cgroup moves stay slow: could not turn on favordynmods');
+    } else {
+      logger.info(
+        { mount: result.mount, result: result.kind },
+        'cgroup moves are fast: favordynmods',
+      );
+    }
+  }
   const isolation: IsolationSettings = {
     pidNamespace: isRoot,
     networkNamespace: isRoot && !config.hostNetwork,

@@ -2,6 +2,7 @@
 // so the same client always runs as the same uid (files it leaves in a shared writable path stay
 // its own) and two clients never share one.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { durably } from './database.ts';
 
 export interface UidRange {
   readonly first: number;
@@ -22,6 +23,7 @@ export class UidRangeExhaustedError extends Error {
 export class ClientAccounts {
   readonly range: UidRange;
   readonly #taken: (id: number) => boolean;
+  readonly #db: DatabaseSync;
   readonly #byClient: StatementSync;
   readonly #insert: StatementSync;
   readonly #allUids: StatementSync;
@@ -31,6 +33,7 @@ export class ClientAccounts {
   constructor(db: DatabaseSync, range: UidRange, taken: (id: number) => boolean) {
     this.range = range;
     this.#taken = taken;
+    this.#db = db;
     this.#byClient = db.prepare('SELECT uid FROM client_accounts WHERE client = ?');
     this.#insert = db.prepare('INSERT INTO client_accounts (client, uid) VALUES (?, ?)');
     this.#allUids = db.prepare('SELECT uid FROM client_accounts');
@@ -51,7 +54,8 @@ export class ClientAccounts {
     const { first, count } = this.range;
     for (let uid = first; uid < first + count; uid += 1) {
       if (used.has(uid) || this.#taken(uid)) continue;
-      this.#insert.run(client, uid);
+      // Durable before any job runs as it: after a power loss, no other client may get it.
+      durably(this.#db, () => this.#insert.run(client, uid));
       return uid;
     }
     throw new UidRangeExhaustedError(this.range);

@@ -1,6 +1,9 @@
-// The embedded database (node:sqlite) and its forward-only migrations. WAL with synchronous=FULL
-// makes every commit durable before the call returns, which is what "job created" and "job ended"
-// need before they are acknowledged.
+// The embedded database (node:sqlite) and its forward-only migrations. WAL with synchronous=NORMAL:
+// a commit is in the log when the call returns, so a crash of the server loses nothing (the kernel
+// keeps its writes), and a power loss can lose only the last commits, never corrupt the database.
+// The commits that answer a promise to a client (a job created, a job deleted) are made `durably`:
+// their fsync of the log also makes every commit before them durable. A job's start and end need
+// no fsync of their own: the supervisor's files on disk say how it went, and a restart reads them.
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { dirname } from 'node:path';
@@ -113,10 +116,25 @@ export function openDatabase(path: string): DatabaseSync {
   }
   // SQLite creates the -wal and -shm files with the database file's mode: 0600 from here on.
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/**
+ * Runs `work`, whose commits must survive a power loss before the caller answers anyone: with
+ * synchronous=FULL, SQLite fsyncs the log at each commit. Pragmas cannot change inside a
+ * transaction, so a caller already in one gets the setting of the transaction's commit.
+ */
+export function durably<T>(db: DatabaseSync, work: () => T): T {
+  if (db.isTransaction) return work();
+  db.exec('PRAGMA synchronous = FULL');
+  try {
+    return work();
+  } finally {
+    db.exec('PRAGMA synchronous = NORMAL');
+  }
 }
 
 export function schemaVersion(db: DatabaseSync): number {

@@ -1,6 +1,8 @@
 // Rows of the jobs table to and from Job values. The only module that writes SQL for jobs.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
+import { durably } from './database.ts';
+import { LogSync } from './log-sync.ts';
 import {
   SLOT_STATUSES,
   type Job,
@@ -104,6 +106,7 @@ const COLUMN_OF: Readonly<Record<keyof JobUpdate, string>> = {
 
 export class JobStore {
   readonly #db: DatabaseSync;
+  readonly #logSync: LogSync | undefined;
   readonly #insert: StatementSync;
   readonly #insertLabel: StatementSync;
   readonly #byId: StatementSync;
@@ -125,6 +128,8 @@ export class JobStore {
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    const path = db.location();
+    this.#logSync = path === null ? undefined : new LogSync(path);
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
          image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
@@ -174,7 +179,10 @@ export class JobStore {
     this.#seq = max.seq ?? 0;
   }
 
-  /** Records a new job and its labels in one commit; `clientTotals` is kept for a queued start. */
+  /**
+   * Records a new job and its labels in one commit; `clientTotals` is kept for a queued start.
+   * Before the job is promised to anyone, `sync()` puts it on the disk.
+   */
   insert(job: Job, clientTotals: ResourceLimits = {}): void {
     this.#seq += 1;
     const seq = this.#seq;
@@ -304,8 +312,18 @@ export class JobStore {
     return new Map(rows.map((row) => [row.status, row.count]));
   }
 
+  /** Resolves once every commit made so far survives a power loss (the server's crash loses none). */
+  sync(): Promise<void> {
+    return this.#logSync?.sync() ?? Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    await this.#logSync?.close();
+  }
+
+  /** Durable: the client is told its job is gone. */
   delete(id: string): void {
-    this.#delete.run(id);
+    durably(this.#db, () => this.#delete.run(id));
   }
 
   /** Deletes many jobs in one commit: one sync of the disk rather than one per job. */

@@ -219,7 +219,12 @@ export class JobRegistry {
     }
     const outputCap = this.#outputCap(owner, budget);
     const job = this.#create(owner, spec, outputCap, 'starting', budget.totals);
-    return this.#launch(job, spec, budget.totals, 'request');
+    // The record reaches the disk while the job is launched; the answer waits for both.
+    const [, started] = await Promise.all([
+      this.#store.sync(),
+      this.#launch(job, spec, budget.totals, 'request'),
+    ]);
+    return started;
   }
 
   /** What the host gives jobs and how much of it running jobs reserve. */
@@ -251,6 +256,7 @@ export class JobRegistry {
     } finally {
       this.#enqueuing.delete(job.id);
     }
+    await this.#store.sync();
     this.#armQueueTimeout(job);
     this.#log.info({ jobId: job.id, owner }, 'job queued');
     // Its own turn may have come already: a slot or memory freed while it was being written.

@@ -17,6 +17,20 @@ function processes(matches: (commandLine: string) => boolean): string[] {
   });
 }
 
+/**
+ * The processes of `pids` still alive after `ms`. A supervisor reports its job's end before it
+ * syncs the job's status to disk, so it may outlive that report by the time of one fsync.
+ */
+async function survivors(pids: string[], ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  let alive = pids;
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    alive = alive.filter((pid) => existsSync(`/proc/${pid}`));
+  }
+  return alive;
+}
+
 interface Protections {
   cgroups: string;
   enforceableLimits: string[];
@@ -177,9 +191,16 @@ describe('limits and isolation', () => {
       .filter((dir) => existsSync(dir))
       .flatMap((dir) => readdirSync(dir).filter((name) => ids.includes(name)));
     assert.deepEqual(leftovers, []);
-    assert.deepEqual(
-      processes((line) => ids.some((id) => line.includes(id))),
-      [],
-    );
+    const supervisors = processes((line) => ids.some((id) => line.includes(id)));
+    assert.deepEqual(await survivors(supervisors, 5000), []);
+  });
+
+  it('turns on favordynmods on a cgroup v1 host, so a job’s cgroup move does not wait', (t) => {
+    if (protections.cgroups !== 'v1') return t.skip(`cgroups: ${protections.cgroups}, not v1`);
+    const cgroup2 = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => / - cgroup2 /.test(line));
+    if (cgroup2 === undefined) return t.skip('no cgroup2 hierarchy is mounted');
+    assert.match(cgroup2, / - cgroup2 \S+ \S*favordynmods/);
   });
 });

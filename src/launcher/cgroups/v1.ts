@@ -78,13 +78,14 @@ export class CgroupV1Driver implements CgroupDriver {
       await applyLimits(groupDirs, group.totals, []);
     });
     const dirs = new Map<Hierarchy, string>();
-    for (const [hierarchy, groupDir] of groupDirs) {
-      const dir = join(groupDir, jobId);
-      await mkdir(dir);
-      dirs.set(hierarchy, dir);
-    }
+    for (const [hierarchy, groupDir] of groupDirs) dirs.set(hierarchy, join(groupDir, jobId));
     const cgroup = new CgroupV1(dirs);
+    // The hierarchies are independent: their directories and limits are written side by side,
+    // each a round trip to the thread pool, rather than one after another.
+    const made = await Promise.allSettled([...dirs.values()].map((dir) => mkdir(dir)));
+    const failed = made.find((result) => result.status === 'rejected');
     try {
+      if (failed !== undefined) throw failed.reason;
       await applyLimits(dirs, limits, ioDevices);
     } catch (error) {
       await cgroup.remove();
@@ -112,49 +113,61 @@ function findJobDir(root: string, jobId: string): string | undefined {
   return undefined;
 }
 
+/** Each hierarchy's limits in order (memsw before the memory cap), the hierarchies side by side. */
 async function applyLimits(
   dirs: ReadonlyMap<Hierarchy, string>,
   limits: ResourceLimits,
   ioDevices: readonly string[],
 ): Promise<void> {
+  const writes: Promise<void>[] = [];
   const cpu = dirs.get('cpu');
-  if (cpu !== undefined && limits.cpus !== undefined) {
-    await writeControl(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROS));
-    await writeControl(
-      join(cpu, 'cpu.cfs_quota_us'),
-      String(Math.round(limits.cpus * CPU_PERIOD_MICROS)),
-    );
-  }
+  if (cpu !== undefined && limits.cpus !== undefined) writes.push(limitCpu(cpu, limits.cpus));
   const memory = dirs.get('memory');
-  if (memory !== undefined && limits.memoryBytes !== undefined) {
-    // With swap accounting the cap must cover memory+swap too, or the job could swap past it.
-    // memsw may never be below the memory cap, so a group's is lifted before its cap changes.
-    const memsw = join(memory, 'memory.memsw.limit_in_bytes');
-    const swapAccounted = existsSync(memsw);
-    if (swapAccounted) await writeControl(memsw, '-1');
-    await writeControl(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-    if (swapAccounted) await writeControl(memsw, String(limits.memoryBytes));
-    await writeControl(join(memory, 'memory.swappiness'), '0').catch(() => undefined);
-  }
+  if (memory !== undefined && limits.memoryBytes !== undefined)
+    writes.push(limitMemory(memory, limits.memoryBytes));
   const pids = dirs.get('pids');
-  if (pids !== undefined && limits.pids !== undefined) {
-    await writeControl(join(pids, 'pids.max'), String(limits.pids));
-  }
+  if (pids !== undefined && limits.pids !== undefined)
+    writes.push(writeControl(join(pids, 'pids.max'), String(limits.pids)));
   const blkio = dirs.get('blkio');
-  if (blkio !== undefined) {
-    for (const device of ioDevices) {
-      if (limits.ioReadBytesPerSecond !== undefined) {
-        await writeControl(
-          join(blkio, 'blkio.throttle.read_bps_device'),
-          `${device} ${limits.ioReadBytesPerSecond}`,
-        );
-      }
-      if (limits.ioWriteBytesPerSecond !== undefined) {
-        await writeControl(
-          join(blkio, 'blkio.throttle.write_bps_device'),
-          `${device} ${limits.ioWriteBytesPerSecond}`,
-        );
-      }
+  if (blkio !== undefined) writes.push(limitIo(blkio, limits, ioDevices));
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
+
+async function limitCpu(dir: string, cpus: number): Promise<void> {
+  await writeControl(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROS));
+  await writeControl(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * CPU_PERIOD_MICROS)));
+}
+
+async function limitMemory(dir: string, bytes: number): Promise<void> {
+  // With swap accounting the cap must cover memory+swap too, or the job could swap past it.
+  // memsw may never be below the memory cap, so a group's is lifted before its cap changes.
+  const memsw = join(dir, 'memory.memsw.limit_in_bytes');
+  const swapAccounted = existsSync(memsw);
+  if (swapAccounted) await writeControl(memsw, '-1');
+  await writeControl(join(dir, 'memory.limit_in_bytes'), String(bytes));
+  if (swapAccounted) await writeControl(memsw, String(bytes));
+  await writeControl(join(dir, 'memory.swappiness'), '0').catch(() => undefined);
+}
+
+async function limitIo(
+  dir: string,
+  limits: ResourceLimits,
+  ioDevices: readonly string[],
+): Promise<void> {
+  for (const device of ioDevices) {
+    if (limits.ioReadBytesPerSecond !== undefined) {
+      await writeControl(
+        join(dir, 'blkio.throttle.read_bps_device'),
+        `${device} ${limits.ioReadBytesPerSecond}`,
+      );
+    }
+    if (limits.ioWriteBytesPerSecond !== undefined) {
+      await writeControl(
+        join(dir, 'blkio.throttle.write_bps_device'),
+        `${device} ${limits.ioWriteBytesPerSecond}`,
+      );
     }
   }
 }
