@@ -53,10 +53,11 @@ export const startLatency: Scenario = {
             { text: 'p50 < 2× bare spawn', met: (ratio) => ratio < 2 },
           ),
           compare(
-            'job start, full isolation (server as root)',
+            'job start, full isolation and sandbox (server as root, as deployed)',
             rootLatency,
             'bare spawn',
             spawnLatency,
+            { text: 'p50 < 2× bare spawn', met: (ratio) => ratio < 2 },
           ),
           {
             name: 'cost of isolation (root − unprivileged, p50)',

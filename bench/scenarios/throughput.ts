@@ -102,6 +102,7 @@ export const outputThroughput: Scenario = {
             of('server'),
             'Node https ceiling',
             of('node https ceiling'),
+            { text: '≥ 0.8× ceiling', met: (ratio) => ratio >= 0.8 },
           ),
           compare(
             'Node https ceiling (minimal server)',

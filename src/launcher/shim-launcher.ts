@@ -98,13 +98,26 @@ export class ShimLauncher implements Launcher {
   async launch(request: LaunchRequest): Promise<LaunchResult> {
     if (this.#refusal !== undefined) throw new LimitNotEnforceableError('isolation', this.#refusal);
     this.#assertEnforceable(request.spec.limits);
-    const cgroup = await this.#createCgroup(request);
+    // Independent round trips to the thread pool, made side by side.
+    const [cgroup, environment] = await Promise.allSettled([
+      this.#createCgroup(request),
+      this.#writeEnvironment(request),
+    ]);
     try {
-      return await this.#spawnShim(request, cgroup);
+      if (cgroup.status === 'rejected') throw cgroup.reason;
+      if (environment.status === 'rejected') throw environment.reason;
+      return await this.#spawnShim(request, cgroup.value, environment.value);
     } catch (error) {
-      await cgroup?.remove().catch(() => undefined);
+      if (cgroup.status === 'fulfilled') await cgroup.value?.remove().catch(() => undefined);
+      if (environment.status === 'fulfilled') await rm(environment.value, { force: true });
       throw error;
     }
+  }
+
+  /** The job's environment, in the file jobshim reads (and removes) before it starts the job. */
+  #writeEnvironment(request: LaunchRequest): Promise<string> {
+    const account = request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
+    return writeEnvironmentFile(request.dir, jobEnvironment(account, request.spec.env));
   }
 
   async reattach(jobId: string, dir: string): Promise<ReattachResult> {
@@ -197,13 +210,12 @@ export class ShimLauncher implements Launcher {
     return this.#isolation.sandbox;
   }
 
-  async #spawnShim(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<LaunchResult> {
+  async #spawnShim(
+    request: LaunchRequest,
+    cgroup: JobCgroup | undefined,
+    environmentFile: string,
+  ): Promise<LaunchResult> {
     const shimArguments = await this.#shimArguments(request, cgroup);
-    const account = request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
-    const environmentFile = await writeEnvironmentFile(
-      request.dir,
-      jobEnvironment(account, request.spec.env),
-    );
     const logFd = openSync(shimFiles(request.dir).log, 'a', 0o600);
     let child;
     try {

@@ -776,8 +776,11 @@ export class JobRegistry {
 /** Empty output files exist from the start, so readers never race the supervisor's first write. */
 async function createOutputFiles(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(join(dir, OUTPUT_LOG), '', { flag: 'a', mode: 0o600 });
-  await writeFile(join(dir, OUTPUT_INDEX), '', { flag: 'a', mode: 0o600 });
+  await Promise.all(
+    [OUTPUT_LOG, OUTPUT_INDEX].map((file) =>
+      writeFile(join(dir, file), '', { flag: 'a', mode: 0o600 }),
+    ),
+  );
 }
 
 /** What a queued job asked for, from its record and its kept environment. */
