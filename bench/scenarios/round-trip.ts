@@ -113,6 +113,8 @@ export const roundTrip: Scenario = {
         expectStdout: '200',
       },
       jobctl: { file: node, args: [jobctl, ...jobctlArgs], env },
+      'jobctl --help': { file: node, args: [jobctl, '--help'], env },
+      'jobctl ps': { file: node, args: [jobctl, ...jobctlArgs.slice(0, -4), 'ps'], env },
       'jobctl, TypeScript entry (src/cli/jobctl.ts)': {
         file: node,
         args: [jobctlTs, ...jobctlArgs],
@@ -170,6 +172,8 @@ export const roundTrip: Scenario = {
         sshNew,
       ),
       compare('node -e 0 (Node start-up)', of('node -e 0'), 'jobctl', jobctlLatency),
+      compare('jobctl --help (no connection)', of('jobctl --help'), 'node -e 0', of('node -e 0')),
+      compare('jobctl ps (one GET)', of('jobctl ps'), 'node -e 0', of('node -e 0')),
       compare('node empty.ts (+ TypeScript loader)', of('node empty.ts'), 'jobctl', jobctlLatency),
       compare(
         'jobctl, TypeScript entry (src/cli/jobctl.ts)',
