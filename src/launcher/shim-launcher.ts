@@ -109,15 +109,22 @@ export class ShimLauncher implements Launcher {
       return await this.#spawnShim(request, cgroup.value, environment.value);
     } catch (error) {
       if (cgroup.status === 'fulfilled') await cgroup.value?.remove().catch(() => undefined);
-      if (environment.status === 'fulfilled') await rm(environment.value, { force: true });
+      if (environment.status === 'fulfilled')
+        await rm(environment.value, { force: true }).catch(() => undefined);
       throw error;
     }
   }
 
   /** The job's environment, in the file jobshim reads (and removes) before it starts the job. */
-  #writeEnvironment(request: LaunchRequest): Promise<string> {
+  async #writeEnvironment(request: LaunchRequest): Promise<string> {
     const account = request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
-    return writeEnvironmentFile(request.dir, jobEnvironment(account, request.spec.env));
+    try {
+      return await writeEnvironmentFile(request.dir, jobEnvironment(account, request.spec.env));
+    } catch (error) {
+      // A file written in part may hold some of the job's secrets.
+      await rm(shimFiles(request.dir).environment, { force: true }).catch(() => undefined);
+      throw error;
+    }
   }
 
   async reattach(jobId: string, dir: string): Promise<ReattachResult> {

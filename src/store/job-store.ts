@@ -326,7 +326,7 @@ export class JobStore {
     durably(this.#db, () => this.#delete.run(id));
   }
 
-  /** Deletes many jobs in one commit: one sync of the disk rather than one per job. */
+  /** Deletes many jobs in one commit (not synced: retention deletes them again after a power loss). */
   deleteMany(ids: readonly string[]): void {
     this.#inTransaction(() => {
       for (const id of ids) this.#delete.run(id);

@@ -11,6 +11,11 @@ export class LogSync {
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
   #closed = false;
+  /**
+   * After a failed fdatasync the kernel may have dropped the pages it could not write and marked
+   * them clean, so a later sync that succeeds proves nothing about them: no sync succeeds again.
+   */
+  #failure: Error | undefined;
 
   constructor(databasePath: string) {
     this.#walPath = `${databasePath}-wal`;
@@ -30,6 +35,7 @@ export class LogSync {
     return this.#next;
   }
 
+  /** Refuses new callers; syncs already asked for are made first. */
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.allSettled([this.#running, this.#next]);
@@ -39,7 +45,6 @@ export class LogSync {
   }
 
   #start(): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('the job store is closed'));
     const running = this.#fdatasync().finally(() => {
       if (this.#running === running) this.#running = undefined;
     });
@@ -48,17 +53,15 @@ export class LogSync {
   }
 
   async #fdatasync(): Promise<void> {
-    // SQLite keeps the log file (same inode) for as long as the database is open, so one
-    // descriptor serves every sync; it is opened at the first, after a commit has created the log.
-    this.#file ??= open(this.#walPath, 'r');
+    if (this.#failure !== undefined) throw this.#failure;
     try {
+      // SQLite keeps the log file (same inode) for as long as the database is open, so one
+      // descriptor serves every sync; it is opened at the first, after a commit created the log.
+      this.#file ??= open(this.#walPath, 'r');
       await (await this.#file).datasync();
     } catch (error) {
-      // The next sync opens the log again rather than retrying a descriptor that failed.
-      const file = this.#file;
-      this.#file = undefined;
-      await file.then((handle) => handle.close()).catch(() => undefined);
-      throw new Error('sync the job store to disk', { cause: error });
+      this.#failure = new Error('sync the job store to disk', { cause: error });
+      throw this.#failure;
     }
   }
 }

@@ -370,13 +370,27 @@ export class JobRegistry {
     });
     const env = await keptEnvironment(this.#jobDir(job.id), job.envNames);
     if (env === undefined) {
-      this.#recordEndOrRetry(job.id, launchFailure('its environment was lost while it was queued'));
-      this.#waiting.get(job.id)?.end();
-      this.#waiting.delete(job.id);
-      this.#drainQueue();
+      this.#failUnstarted(job.id, 'its environment was lost while it was queued');
+      return;
+    }
+    try {
+      // Its leaving the queue reaches the disk before it can run: after a power loss it must not
+      // be found queued again and run a second time.
+      await this.#store.sync();
+    } catch (error) {
+      this.#log.error({ err: error, jobId: job.id }, 'could not sync the job store');
+      this.#failUnstarted(job.id, 'the server could not write its records to disk');
       return;
     }
     await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, 'queue');
+  }
+
+  /** A job taken off the queue that will not run after all. */
+  #failUnstarted(id: string, why: string): void {
+    this.#recordEndOrRetry(id, launchFailure(why));
+    this.#waiting.get(id)?.end();
+    this.#waiting.delete(id);
+    this.#drainQueue();
   }
 
   /** Memory running jobs reserve: each its memory limit, or the default where it has none. */

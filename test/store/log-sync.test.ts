@@ -31,9 +31,14 @@ describe('syncing the job store', () => {
     db.close();
   });
 
-  it('fails a sync it cannot make instead of claiming it was made', async () => {
+  it('fails a sync it cannot make, and every later one, instead of claiming it was made', async () => {
     const log = new LogSync(join(dir, 'never-opened.db'));
     await assert.rejects(log.sync(), /sync the job store to disk/);
+    // Even once the log exists: what the failed sync did not write may be lost for good.
+    const db = openDatabase(join(dir, 'never-opened.db'));
+    db.exec('CREATE TABLE t (n INTEGER)');
+    await assert.rejects(log.sync(), /sync the job store to disk/);
     await log.close();
+    db.close();
   });
 });

@@ -11,9 +11,10 @@ const HYBRID = [
 ].join('\n');
 
 describe('finding the cgroup2 mount', () => {
-  it('finds the hybrid layout’s cgroup2 and keeps its own options, not rw', () => {
+  it('finds the hybrid layout’s cgroup2 with the mount’s flags and the superblock’s options', () => {
     assert.deepEqual(findCgroup2Mount(HYBRID), {
       target: '/sys/fs/cgroup/unified',
+      mountOptions: ['rw', 'nosuid', 'nodev', 'noexec', 'relatime'],
       options: ['nsdelegate'],
     });
   });

@@ -16,6 +16,8 @@ export const FAVOR_DYNMODS = 'favordynmods';
 
 export interface Cgroup2Mount {
   readonly target: string;
+  /** The mount's own flags (rw or ro, nosuid, nodev, noexec, relatime, ...). */
+  readonly mountOptions: readonly string[];
   /** The superblock's own options (nsdelegate, memory_recursiveprot, ...), without rw/ro. */
   readonly options: readonly string[];
 }
@@ -31,9 +33,11 @@ export function findCgroup2Mount(mountinfo: string): Cgroup2Mount | undefined {
     if (mountFields === undefined || superFields === undefined) continue;
     const [fsType, , superOptions = ''] = superFields.split(' ');
     if (fsType !== 'cgroup2') continue;
-    const target = unescapeMountPath(mountFields.split(' ')[4] ?? '');
+    const fields = mountFields.split(' ');
+    const target = unescapeMountPath(fields[4] ?? '');
+    const mountOptions = (fields[5] ?? '').split(',').filter((o) => o !== '');
     const options = superOptions.split(',').filter((o) => o !== 'rw' && o !== 'ro' && o !== '');
-    return { target, options };
+    return { target, mountOptions, options };
   }
   return undefined;
 }
@@ -47,7 +51,9 @@ function unescapeMountPath(path: string): string {
 
 /**
  * Turns `favordynmods` on for the host's cgroup2 superblock. A remount replaces the superblock's
- * options with the ones given, so the ones it has (nsdelegate, for one) are given back with it.
+ * options with the ones given (nsdelegate, for one, would be dropped), and a mount(8) that does
+ * not merge what is in mountinfo (busybox) would reset the mount's own flags (nosuid, ro): both
+ * are given back, as they are.
  */
 export async function favourFastMoves(
   mountinfoPath = '/proc/self/mountinfo',
@@ -55,7 +61,7 @@ export async function favourFastMoves(
   const mount = findCgroup2Mount(await readFile(mountinfoPath, 'utf8'));
   if (mount === undefined) return { kind: 'unavailable', why: 'no cgroup2 hierarchy is mounted' };
   if (mount.options.includes(FAVOR_DYNMODS)) return { kind: 'already', mount: mount.target };
-  const options = ['remount', ...mount.options, FAVOR_DYNMODS].join(',');
+  const options = ['remount', ...mount.mountOptions, ...mount.options, FAVOR_DYNMODS].join(',');
   try {
     await run('mount', ['-o', options, mount.target], {
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
