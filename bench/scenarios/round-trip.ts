@@ -73,21 +73,14 @@ export const roundTrip: Scenario = {
       '--',
       'true',
     ];
+    // curl prints only the status; the client's certificate and key as in the README.
+    const curlArgs = ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', ca];
+    curlArgs.push('--cert', cert, '--key', key);
     const variants: Record<string, Variant> = {
       curl: {
         file: 'curl',
         args: [
-          '-sS',
-          '-o',
-          '/dev/null',
-          '-w',
-          '%{http_code}',
-          '--cacert',
-          ca,
-          '--cert',
-          cert,
-          '--key',
-          key,
+          ...curlArgs,
           '-H',
           'Content-Type: application/json',
           '-d',
@@ -97,21 +90,7 @@ export const roundTrip: Scenario = {
         expectStdout: '201',
       },
       // The floor under any request: a new connection, the handshake, one small answer.
-      'curl /healthz': {
-        file: 'curl',
-        args: [
-          '-sS',
-          '-o',
-          '/dev/null',
-          '-w',
-          '%{http_code}',
-          '--cacert',
-          ca,
-          '--cert',
-          cert,
-        ].concat(['--key', key, `${url}/healthz`]),
-        expectStdout: '200',
-      },
+      'curl /healthz': { file: 'curl', args: [...curlArgs, `${url}/healthz`], expectStdout: '200' },
       jobctl: { file: node, args: [jobctl, ...jobctlArgs], env },
       'jobctl --help': { file: node, args: [jobctl, '--help'], env },
       'jobctl ps': { file: node, args: [jobctl, ...jobctlArgs.slice(0, -4), 'ps'], env },
