@@ -1,9 +1,10 @@
 // The embedded database (node:sqlite) and its forward-only migrations. WAL with synchronous=NORMAL:
 // a commit is in the log when the call returns, so a crash of the server loses nothing (the kernel
 // keeps its writes), and a power loss can lose only the last commits, never corrupt the database.
-// The commits that answer a promise to a client (a job created, a job deleted) are made `durably`:
-// their fsync of the log also makes every commit before them durable. A job's start and end need
-// no fsync of their own: the supervisor's files on disk say how it went, and a restart reads them.
+// The commits that answer a promise to a client (a job created, a job deleted) are synced before
+// the answer (JobStore.sync, on the thread pool); the rare ones outside the job store are made
+// `durably`. Either fsync of the log also makes every commit before it durable. A job's start and
+// end need none of their own: the supervisor's files say how it went, and a restart reads them.
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { dirname } from 'node:path';

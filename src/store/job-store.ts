@@ -1,7 +1,6 @@
 // Rows of the jobs table to and from Job values. The only module that writes SQL for jobs.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
-import { durably } from './database.ts';
 import { LogSync } from './log-sync.ts';
 import {
   SLOT_STATUSES,
@@ -321,9 +320,9 @@ export class JobStore {
     await this.#logSync?.close();
   }
 
-  /** Durable: the client is told its job is gone. */
+  /** Before a client is told its job is gone, `sync()` puts the deletion on the disk. */
   delete(id: string): void {
-    durably(this.#db, () => this.#delete.run(id));
+    this.#delete.run(id);
   }
 
   /** Deletes many jobs in one commit (not synced: retention deletes them again after a power loss). */

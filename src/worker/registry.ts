@@ -772,6 +772,8 @@ export class JobRegistry {
 
   async #forget(id: string): Promise<void> {
     this.#store.delete(id);
+    // The client is told its job is gone: after a power loss it must not come back.
+    await this.#store.sync();
     await rm(this.#jobDir(id), { recursive: true, force: true });
     this.#log.info({ jobId: id }, 'job deleted');
   }
