@@ -3,6 +3,9 @@
  * (detached); the shim starts the job, appends its stdout/stderr to DIR/output.log (with a
  * chunk index), obeys stop/kill commands from a control FIFO, and finally writes
  * DIR/status.json, so a job's outcome survives the server being killed and restarted.
+ * With --stdin FIFO the job reads its standard input from a FIFO that the server writes to;
+ * the shim holds a writer of its own, so the job sees EOF only when told ("close-stdin"),
+ * not when a writer (or the server) goes away.
  *
  * Process tree it builds:
  *   jobshim (own session, child subreaper)
@@ -55,6 +58,7 @@ struct options {
 	const char *dir;
 	const char *events_path;
 	const char *control_path;
+	const char *stdin_path; /* --stdin: a FIFO for the job's input; NULL for /dev/null */
 	const char **cgroup_procs;
 	int cgroup_count;
 	/* cgroup v2: the job's cgroup, which its first process is born in (clone3 with
@@ -86,6 +90,9 @@ struct shim {
 	const struct options *opt;
 	int events_fd, control_fd, signal_fd, log_fd, idx_fd;
 	int stdout_fd, stderr_fd, status_fd; /* read ends */
+	/* --stdin: the job's end (the shim's copy, closed once the job has it) and the writer
+	 * the shim holds so that the job's input stays open between the server's writers. */
+	int stdin_read_fd, stdin_hold_fd;
 	pid_t child;                         /* clone child: the job, or init with --pidns */
 	long long started_at_ms, ended_at_ms;
 	long long timeout_at, kill_at; /* CLOCK_MONOTONIC ms, -1 = not armed */
@@ -108,6 +115,7 @@ struct job_pipes {
 	int error[2];  /* child -> shim: CLOEXEC, so EOF without data means exec succeeded */
 	int out[2], err[2];
 	int status[2]; /* init -> shim (--pidns): the job's raw wait status */
+	int stdin_read; /* --stdin: the FIFO's read end, the job's fd 0; -1 for /dev/null */
 };
 
 /* Where a child failed before exec; sent as a fixed-size record (< PIPE_BUF: atomic). */
@@ -567,8 +575,9 @@ static noreturn void exec_job(const struct options *o, const struct job_pipes *p
 	int error_fd = p->error[1];
 	if (setsid() < 0)
 		fail_child(error_fd, STAGE_SETSID, errno);
-	if (redirect_to_dev_null(STDIN_FILENO, O_RDONLY) < 0 || dup2(p->out[1], STDOUT_FILENO) < 0 ||
-	    dup2(p->err[1], STDERR_FILENO) < 0)
+	int in = p->stdin_read >= 0 ? dup2(p->stdin_read, STDIN_FILENO)
+				    : redirect_to_dev_null(STDIN_FILENO, O_RDONLY);
+	if (in < 0 || dup2(p->out[1], STDOUT_FILENO) < 0 || dup2(p->err[1], STDERR_FILENO) < 0)
 		fail_child(error_fd, STAGE_STDIO, errno);
 	reset_signals();
 	drop_privileges(o, error_fd);
@@ -677,7 +686,10 @@ static noreturn void run_init(const struct options *o, const struct job_pipes *p
 	if (job == 0)
 		exec_job(o, p);
 
-	/* Only the job may hold these now, so the shim sees EOF when the job tree is gone. */
+	/* Only the job may hold these now, so the shim sees EOF when the job tree is gone (and
+	 * the server's writes to the job's input fail once the job no longer reads it). */
+	if (p->stdin_read >= 0)
+		close(p->stdin_read);
 	close(p->error[1]);
 	close(p->out[1]);
 	close(p->err[1]);
@@ -713,6 +725,9 @@ static noreturn void run_child(const struct shim *s, const struct job_pipes *p)
 	close(s->signal_fd);
 	close(s->log_fd);
 	close(s->idx_fd);
+	/* A writer held by the job's side would keep its own input from ever reaching EOF. */
+	if (s->stdin_hold_fd >= 0)
+		close(s->stdin_hold_fd);
 	close(p->sync[1]);
 	close(p->error[0]);
 	close(p->out[0]);
@@ -836,6 +851,7 @@ static void start_job(struct shim *s)
 		snprintf(message, sizeof message, "pipe: %s", strerror(errno));
 		fail_start(s, message);
 	}
+	p.stdin_read = s->stdin_read_fd;
 	unsigned long long flags = 0;
 	if (o->pidns)
 		flags |= CLONE_NEWPID | CLONE_NEWNS;
@@ -853,6 +869,9 @@ static void start_job(struct shim *s)
 		run_child(s, &p);
 
 	s->child = pid;
+	/* The job has its input now; a reader kept here would let the server write to a job
+	 * that closed it, instead of failing with EPIPE. */
+	close_fd(&s->stdin_read_fd);
 	close(p.sync[0]);
 	close(p.error[1]);
 	close(p.out[1]);
@@ -964,6 +983,17 @@ static void kill_now(struct shim *s)
 	signal_tree(s, SIGKILL);
 }
 
+/* The end of the job's input: once the server's own writer is closed too, the job reads EOF.
+ * The FIFO goes with it, so no later writer can add input after the end. */
+static void close_stdin(struct shim *s)
+{
+	if (s->stdin_hold_fd < 0)
+		return;
+	close_fd(&s->stdin_hold_fd);
+	if (unlink(s->opt->stdin_path) < 0 && errno != ENOENT)
+		diag("unlink %s: %s", s->opt->stdin_path, strerror(errno));
+}
+
 static void handle_command(struct shim *s, char *line)
 {
 	size_t len = strlen(line);
@@ -976,6 +1006,8 @@ static void handle_command(struct shim *s, char *line)
 		if (line[4] == ' ' && !parse_count(line + 5, LLONG_MAX / 2, &grace))
 			grace = s->opt->grace_ms;
 		begin_stop(s, REASON_STOPPED, grace);
+	} else if (strcmp(line, "close-stdin") == 0) {
+		close_stdin(s);
 	}
 }
 
@@ -1150,6 +1182,29 @@ static int open_output(const char *dir, const char *name, int *out, char *error,
 	return -1;
 }
 
+/* The job's input FIFO: its read end for the job (blocking, as programs expect of stdin), and
+ * a writer the shim holds until "close-stdin". Opening the reader first, non-blocking, lets the
+ * writer's open succeed at once. */
+static int open_stdin_fifo(struct shim *s, char *error, size_t error_len)
+{
+	const char *path = s->opt->stdin_path;
+	if (mkfifo(path, 0600) < 0 && errno != EEXIST) {
+		snprintf(error, error_len, "mkfifo %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	errno = 0;
+	s->stdin_read_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (s->stdin_read_fd < 0 || fstat(s->stdin_read_fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
+	    (s->stdin_hold_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    fcntl(s->stdin_read_fd, F_SETFL, O_RDONLY) < 0) {
+		snprintf(error, error_len, "open %s: %s", path,
+			 errno ? strerror(errno) : "not a FIFO");
+		return -1;
+	}
+	return 0;
+}
+
 static void open_shim_files(struct shim *s)
 {
 	const struct options *o = s->opt;
@@ -1158,6 +1213,8 @@ static void open_shim_files(struct shim *s)
 	    open_fifo(o->control_path, &s->control_fd, error, sizeof error) < 0 ||
 	    open_output(o->dir, "output.log", &s->log_fd, error, sizeof error) < 0 ||
 	    open_output(o->dir, "output.idx", &s->idx_fd, error, sizeof error) < 0)
+		fail_start(s, error);
+	if (o->stdin_path && open_stdin_fifo(s, error, sizeof error) < 0)
 		fail_start(s, error);
 }
 
@@ -1221,6 +1278,8 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 			o->events_path = value;
 		else if (strcmp(arg, "--control") == 0)
 			o->control_path = value;
+		else if (strcmp(arg, "--stdin") == 0)
+			o->stdin_path = value;
 		else if (strcmp(arg, "--cgroup-procs") == 0)
 			o->cgroup_procs[o->cgroup_count++] = value;
 		else if (strcmp(arg, "--cgroup-dir") == 0)
@@ -1315,6 +1374,7 @@ int main(int argc, char **argv)
 		.opt = &opt,
 		.events_fd = -1, .control_fd = -1, .signal_fd = -1, .log_fd = -1, .idx_fd = -1,
 		.stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
+		.stdin_read_fd = -1, .stdin_hold_fd = -1,
 		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1,
 	};
 

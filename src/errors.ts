@@ -17,6 +17,9 @@ export type ErrorCode =
   | 'SANDBOX_NOT_ALLOWED'
   | 'IMAGE_NOT_FOUND'
   | 'OUTPUT_UNAVAILABLE'
+  | 'INPUT_NOT_OPEN'
+  | 'INPUT_CLOSED'
+  | 'INPUT_BUSY'
   | 'TOO_MANY_JOBS'
   | 'QUEUE_FULL'
   | 'LIMIT_EXCEEDS_CAPACITY'
@@ -80,6 +83,30 @@ export class JobAlreadyEndedError extends WorkerError {
   constructor(id: string, status: string) {
     super('JOB_ALREADY_ENDED', `job '${id}' has already ended (status '${status}')`);
     this.name = 'JobAlreadyEndedError';
+  }
+}
+
+/** Thrown when writing to the input of a job that was not started with `"stdin": true`. */
+export class InputNotOpenError extends WorkerError {
+  constructor(id: string) {
+    super('INPUT_NOT_OPEN', `job '${id}' was not started with an open stdin ("stdin": true)`);
+    this.name = 'InputNotOpenError';
+  }
+}
+
+/** Thrown when a job's input has ended: a writer closed it, or the job no longer reads it. */
+export class InputClosedError extends WorkerError {
+  constructor(id: string, why: string) {
+    super('INPUT_CLOSED', `the input of job '${id}' is closed: ${why}`);
+    this.name = 'InputClosedError';
+  }
+}
+
+/** Thrown when a second writer comes while another still sends a job's input. */
+export class InputBusyError extends WorkerError {
+  constructor(id: string) {
+    super('INPUT_BUSY', `another request is sending the input of job '${id}'; one at a time`);
+    this.name = 'InputBusyError';
   }
 }
 

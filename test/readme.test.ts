@@ -44,6 +44,7 @@ describe('README curl examples', () => {
       '/v1/audit',
       '/metrics',
       '/openapi.json',
+      '/stdin',
     ]) {
       assert.ok(all.includes(fragment), `an example uses ${fragment}`);
     }
@@ -74,6 +75,7 @@ describe('README curl examples', () => {
     assert.match(outputs[7]!, /"openapi":"3\.1/);
     assert.match(outputs[8]!, /^HTTP\/1\.1 200 OK\r\n/m);
     assert.match(outputs[8]!, /"labels":\{"pipeline":"4711"\}.*"status":"exited"/);
+    assert.equal(outputs[9], '3\n');
   });
 });
 
@@ -162,8 +164,8 @@ describe('README jobctl examples', () => {
 
   it('run as written against a server', async () => {
     const [block] = examples('<!-- readme-jobctl-test:', '<!-- End of jobctl examples -->');
-    const commands = (block ?? '').split('\n').filter((line) => line.startsWith('npx jobctl'));
-    assert.equal(commands.length, 4);
+    const commands = (block ?? '').split('\n').filter((line) => /^(.* \| )?npx jobctl/.test(line));
+    assert.equal(commands.length, 5);
     // Pointed at the test server and its PKI; jobctl finds ./certs of a local server by itself.
     const env = {
       ...process.env,
@@ -196,5 +198,6 @@ describe('README jobctl examples', () => {
     assert.match(results[1]!.stdout, /^[0-9a-f-]{36}\n$/);
     assert.match(results[2]!.stdout, /sleep/);
     assert.match(results[3]!.stdout, /^Usage:\n {2}jobctl \[connection options\] COMMAND/m);
+    assert.equal(results[4]!.stdout, '3\n');
   });
 });

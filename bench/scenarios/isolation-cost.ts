@@ -88,6 +88,7 @@ const BENCH_SANDBOX: SandboxSettings = {
   images: new ImageStore('/nonexistent'),
 };
 const BENCH_SPEC: JobSpec = {
+  stdin: false,
   command: 'true',
   args: [],
   env: {},

@@ -18,6 +18,7 @@ const JOB_ACTIONS: Readonly<Record<string, string>> = {
   'POST /v1/jobs': 'job.start',
   'POST /v1/jobs/:id/stop': 'job.stop',
   'GET /v1/jobs/:id/output': 'job.output',
+  'PUT /v1/jobs/:id/stdin': 'job.input',
   'DELETE /v1/jobs/:id': 'job.delete',
 };
 
@@ -87,6 +88,14 @@ function detailsOf(
   // so the trail of one pipeline can be read without knowing its job ids.
   const labels =
     job === undefined || Object.keys(job.labels).length === 0 ? {} : { labels: job.labels };
+  if (action === 'job.input') {
+    // That input was sent, how much and whether it ended: never what it was.
+    const input = ctx.state.input;
+    return {
+      ...(input === undefined ? {} : { bytes: input.bytes, ended: input.kind === 'ended' }),
+      ...labels,
+    };
+  }
   if (action === 'job.output') {
     return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)), ...labels };
   }

@@ -141,6 +141,10 @@ export const jobRequestSchema = z.strictObject({
     description:
       'how long it may wait in the queue (at most 7 days); past that it ends `stopped` without having run. Default: no limit',
   }),
+  stdin: z.boolean().default(false).meta({
+    description:
+      "keep the job's standard input open for its owner to write to (`PUT /v1/jobs/{id}/stdin`); without it the job reads an empty input",
+  }),
 });
 
 type JobRequest = z.infer<typeof jobRequestSchema>;
@@ -171,6 +175,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     ...(request.image === undefined ? {} : { image: request.image }),
     labels: request.labels,
     ...(queueTimeoutMs === undefined ? {} : { queueTimeoutMs }),
+    stdin: request.stdin,
   };
 }
 

@@ -4,10 +4,12 @@ import { Transform, pipeline } from 'node:stream';
 import Router from '@koa/router';
 import { z } from 'zod';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
+import { allowSlowBody } from '../tls/connection-limits.ts';
 import { JOB_STATUSES, type Job, type JobFilter } from '../jobs/job.ts';
 import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../jobs/labels.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
+import { receiveInput } from './job-input.ts';
 import { parseJobRequest } from './job-request.ts';
 import type { FollowerBudget } from './follower-budget.ts';
 import type { ListCursors } from './list-cursor.ts';
@@ -200,6 +202,33 @@ export function jobsRouter(
       { select: stream, offset, follow },
       { trailers: false, observer, release },
     );
+  });
+
+  router.put('/:id/stdin', async (ctx) => {
+    const id = jobId(ctx);
+    const job = registry.get(viewerOf(ctx), id);
+    ctx.state.job = job;
+    const viewer = authorize(ctx, 'input');
+    if (job.owner !== viewer.name)
+      throw new ForbiddenError("write to another client's job", ctx.state.identity.role);
+    // As long as the job reads: the body is a stream, not a document that must arrive in time.
+    allowSlowBody(ctx.req);
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort(new Error('the client went away'));
+    ctx.req.once('close', onClose);
+    try {
+      const input = await registry.openInput(viewer, id, gone.signal);
+      const result = await receiveInput(id, ctx.req, input);
+      ctx.state.input = result;
+    } catch (error) {
+      // A refused writer may still be sending: the rest of its body is not read, so the
+      // connection cannot carry another request.
+      ctx.set('Connection', 'close');
+      throw error;
+    } finally {
+      ctx.req.off('close', onClose);
+    }
+    ctx.status = 204;
   });
 
   router.delete('/:id', async (ctx) => {

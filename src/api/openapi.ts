@@ -186,6 +186,7 @@ const JOB: JsonSchema = {
     'outputCapBytes',
     'queueTimeoutMs',
     'queuePosition',
+    'stdin',
     'createdAt',
     'startedAt',
     'stopRequestedAt',
@@ -222,6 +223,10 @@ const JOB: JsonSchema = {
       description: 'output beyond `outputCapBytes` was dropped',
     },
     queueTimeoutMs: { type: ['integer', 'null'], minimum: 1 },
+    stdin: {
+      type: 'boolean',
+      description: 'its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`)',
+    },
     queuePosition: {
       type: ['integer', 'null'],
       minimum: 1,
@@ -299,6 +304,7 @@ const AUDIT_RECORD: JsonSchema = {
         'job.start',
         'job.stop',
         'job.output',
+        'job.input',
         'job.delete',
         'job.dequeue',
         'job.queue_timeout',
@@ -596,7 +602,9 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   MalformedRequest: problem(400, 'the request is not valid HTTP/1.1', ['MALFORMED_REQUEST']),
   RequestTimeout: problem(
     408,
-    'the request (headers and body) did not arrive in time; the connection is closed',
+    'the request headers did not arrive in time; the connection is closed (so is the ' +
+      'connection of a body that is not complete 30 s after its headers, except the input ' +
+      'of a job)',
     ['REQUEST_TIMEOUT'],
   ),
   ExpectationFailed: problem(417, 'an `Expect` header other than `100-continue`', [
@@ -911,6 +919,39 @@ const STOP_JOB = operation({
   },
 });
 
+const WRITE_JOB_INPUT = operation({
+  operationId: 'writeJobInput',
+  summary: "Write to a job's input",
+  description:
+    'Streams the request body into the standard input of a job started with `"stdin": true` ' +
+    '(`curl -T - .../stdin` pipes a file or a command into it). The body is read as fast as the ' +
+    "job reads, for as long as it takes; its end is the end of the job's input (EOF), after " +
+    'which no more input is taken. A writer that goes away before the end of its body leaves ' +
+    'the input open for the next; one writer at a time. A queued job is waited for. Only the ' +
+    "job's owner may write to it; input is never logged or kept, the audit trail records that " +
+    'it was sent, by whom and how many bytes.',
+  tag: 'jobs',
+  action: 'input',
+  parameters: [ref('parameters', 'JobId')],
+  requestBody: {
+    required: true,
+    description: "the bytes for the job's standard input, of any length and any media type",
+    content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+  },
+  responses: {
+    204: success("the whole body was written and the job's input has ended"),
+    404: ref('responses', 'JobNotFound'),
+    409: problem(
+      409,
+      '`JOB_ALREADY_ENDED`: the job has ended; `INPUT_NOT_OPEN`: it was not started with ' +
+        '`"stdin": true`; `INPUT_CLOSED`: a writer ended its input, or it no longer reads it ' +
+        '(exited, or closed it); `INPUT_BUSY`: another request is writing to it. The connection ' +
+        'is closed after this answer: the rest of the body is not read',
+      ['INPUT_BUSY', 'INPUT_CLOSED', 'INPUT_NOT_OPEN', 'JOB_ALREADY_ENDED'],
+    ),
+  },
+});
+
 const DELETE_JOB = operation({
   operationId: 'deleteJob',
   summary: 'Delete a job',
@@ -1088,6 +1129,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/jobs/{id}': { get: GET_JOB, delete: DELETE_JOB },
     '/v1/jobs/{id}/stop': { post: STOP_JOB },
     '/v1/jobs/{id}/output': { get: GET_JOB_OUTPUT },
+    '/v1/jobs/{id}/stdin': { put: WRITE_JOB_INPUT },
     '/v1/audit': { get: LIST_AUDIT_RECORDS },
     '/.well-known/jwks.json': { get: GET_JWKS },
     '/healthz': { get: GET_HEALTH },

@@ -2,11 +2,13 @@
 // scope: without it a caller's queries only ever reach its own jobs.
 import type { Role } from '../pki/roles.ts';
 
-export type Action = 'start' | 'read' | 'stop' | 'delete' | 'seeAll' | 'audit' | 'metrics';
+export type Action =
+  'start' | 'read' | 'input' | 'stop' | 'delete' | 'seeAll' | 'audit' | 'metrics';
 
+/** `input` is the owner's alone: even a role that sees every job may not write to another's. */
 export const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Action>>> = {
-  admin: new Set(['start', 'read', 'stop', 'delete', 'seeAll', 'audit', 'metrics']),
-  user: new Set(['start', 'read', 'stop', 'delete']),
+  admin: new Set(['start', 'read', 'input', 'stop', 'delete', 'seeAll', 'audit', 'metrics']),
+  user: new Set(['start', 'read', 'input', 'stop', 'delete']),
   auditor: new Set(['read', 'seeAll', 'audit', 'metrics']),
 };
 

@@ -4,6 +4,7 @@ import type { Next, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Identity } from '../pki/identity.ts';
 import type { Job } from '../jobs/job.ts';
+import type { InputResult } from './job-input.ts';
 
 export interface AppState {
   requestId: string;
@@ -12,6 +13,8 @@ export interface AppState {
   identity: Identity;
   /** The job a request acted on, once a route has found or created it: for the audit trail. */
   job?: Job;
+  /** What a writer of a job's input sent, and whether it ended the input: for the audit trail. */
+  input?: InputResult;
 }
 
 export type AppContext = ParameterizedContext<AppState>;

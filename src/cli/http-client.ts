@@ -3,8 +3,9 @@
 // whose message explains it; the explanations live in a module loaded only when something fails.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
+import { Readable } from 'node:stream';
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -71,10 +72,34 @@ export class ApiClient {
     body?: unknown,
     options: { connection?: TLSSocket } = {},
   ): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.#exchange(method, path, payload, options.connection);
+  }
+
+  /**
+   * Sends `source` as a request body, as it comes (chunked), at the pace the server reads it;
+   * resolves with the response as `open` does. `request` receives the request, to cut it short.
+   */
+  async upload(
+    method: string,
+    path: string,
+    source: Readable,
+    options: { connection?: TLSSocket; request?: (request: ClientRequest) => void } = {},
+  ): Promise<IncomingMessage> {
+    return this.#exchange(method, path, source, options.connection, options.request);
+  }
+
+  async #exchange(
+    method: string,
+    path: string,
+    payload: Buffer | Readable | undefined,
+    connection: TLSSocket | undefined,
+    onRequest?: (request: ClientRequest) => void,
+  ): Promise<IncomingMessage> {
     const phase: RequestPhase = { secured: false, reused: false };
     let response: IncomingMessage;
     try {
-      response = await this.#send(method, path, body, phase, options.connection);
+      response = await this.#send(method, path, payload, phase, connection, onRequest);
     } catch (error) {
       if (error instanceof CliError) throw error;
       const { explainRequestError } = await import('./explain-error.ts');
@@ -135,11 +160,11 @@ export class ApiClient {
   #send(
     method: string,
     path: string,
-    body: unknown,
+    payload: Buffer | Readable | undefined,
     phase: RequestPhase,
     connection: TLSSocket | undefined,
+    onRequest?: (request: ClientRequest) => void,
   ): Promise<IncomingMessage> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const { host, port } = this.#endpoint();
     const spare = connection !== undefined && !connection.destroyed ? connection : undefined;
     return new Promise((resolve, reject) => {
@@ -152,14 +177,13 @@ export class ApiClient {
           ...(spare === undefined ? { agent: this.#agent } : { createConnection: () => spare }),
           headers: {
             accept: 'application/json',
-            ...(payload === undefined
-              ? {}
-              : { 'content-type': 'application/json', 'content-length': payload.length }),
+            ...bodyHeaders(payload),
           },
         },
         resolve,
       );
       req.once('error', reject);
+      onRequest?.(req);
       req.once('socket', (socket) => {
         if (socket === spare) {
           phase.secured = true;
@@ -182,9 +206,16 @@ export class ApiClient {
         });
         socket.once('close', () => clearTimeout(timer));
       });
-      req.end(payload);
+      if (payload instanceof Readable) payload.pipe(req);
+      else req.end(payload);
     });
   }
+}
+
+function bodyHeaders(payload: Buffer | Readable | undefined): Record<string, string | number> {
+  if (payload === undefined) return {};
+  if (payload instanceof Readable) return { 'content-type': 'application/octet-stream' };
+  return { 'content-type': 'application/json', 'content-length': payload.length };
 }
 
 function readTlsFile(setting: Setting, what: string): Buffer {

@@ -87,6 +87,8 @@ export interface JobSpec {
   readonly labels: Readonly<Record<string, string>>;
   /** How long it may wait in the queue before it is stopped unstarted; undefined: for ever. */
   readonly queueTimeoutMs?: number;
+  /** Whether its standard input is a stream clients write to (else it reads /dev/null). */
+  readonly stdin: boolean;
 }
 
 /** What one client may use across all of its jobs: the operator's configuration for its role. */
@@ -118,6 +120,8 @@ export interface Job {
   readonly queueTimeoutMs: number | null;
   /** While queued: how many of its client's queued jobs start before it, plus one. */
   readonly queuePosition: number | null;
+  /** Its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`). */
+  readonly stdin: boolean;
   readonly status: JobStatus;
   readonly exitCode: number | null;
   readonly signal: string | null;

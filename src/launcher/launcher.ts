@@ -1,6 +1,7 @@
 // The contract between the worker and whatever starts and supervises job processes. The worker
 // knows jobs; a launcher knows processes, cgroups and namespaces. A launcher's supervision must
 // survive a restart of the server: `reattach` finds a job again from what is on disk.
+import type { Writable } from 'node:stream';
 import type { JobSpec, ResourceLimits, ResourceUsage } from '../jobs/job.ts';
 import type { Protections } from '../jobs/protections.ts';
 
@@ -33,6 +34,17 @@ export interface JobOutcome {
   readonly oomKilled: boolean;
 }
 
+/** A writer of a running job's standard input (a job started with `stdin`). */
+export interface JobInput {
+  /** Bytes for the job; back-pressure is the kernel's pipe buffer, so nothing piles up here. */
+  readonly stream: Writable;
+  /**
+   * Ends the job's input once `stream` has finished: the job reads what was written, then EOF.
+   * No writer can add input after this. Destroying `stream` instead leaves the input open.
+   */
+  end(): Promise<void>;
+}
+
 /** A running job as its launcher supervises it. */
 export interface JobHandle {
   readonly startedAt: Date;
@@ -44,6 +56,11 @@ export interface JobHandle {
   stop(graceMs: number): Promise<void>;
   /** Stops watching the job and leaves it running: the next server re-attaches to it. */
   detach(): void;
+  /**
+   * A writer of the job's input. Throws InputClosedError when the input has been ended or the
+   * job no longer reads it, InputNotOpenError when the job was not started with one.
+   */
+  openInput(jobId: string): Promise<JobInput>;
 }
 
 export type LaunchResult =

@@ -7,6 +7,7 @@ export function shimFiles(dir: string) {
   return {
     events: join(dir, 'events.fifo'),
     control: join(dir, 'control.fifo'),
+    stdin: join(dir, 'stdin.fifo'),
     status: join(dir, 'status.json'),
     log: join(dir, 'shim.log'),
     environment: join(dir, 'job.env'),

@@ -1,11 +1,13 @@
 // The server's side of one running job: it listens on the job's events FIFO (output hints, and
 // EOF when the supervisor exits), sends stop commands down the control FIFO, and when the
-// supervisor is gone turns what it recorded into a JobOutcome and releases the cgroup.
+// supervisor is gone turns what it recorded into a JobOutcome and releases the cgroup. A job
+// started with `stdin` reads its input from the stdin FIFO, which any writer may open.
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { JobCgroup } from './cgroups/cgroup.ts';
-import { outcomeWithoutExit, type JobHandle, type JobOutcome } from './launcher.ts';
+import { InputClosedError } from '../errors.ts';
+import { outcomeWithoutExit, type JobHandle, type JobInput, type JobOutcome } from './launcher.ts';
 import { readShimStatus, shimFiles, type ShimStatus } from './shim-files.ts';
 
 export class ShimJobHandle implements JobHandle {
@@ -63,6 +65,35 @@ export class ShimJobHandle implements JobHandle {
   /** Stops listening without touching the job: used when the server shuts down and leaves it running. */
   detach(): void {
     this.#events.destroy();
+  }
+
+  /**
+   * A writer of the job's stdin FIFO, non-blocking so that a job that does not read holds up
+   * this one stream (its pipe buffer full) and never a thread of the pool. The supervisor holds
+   * a writer too, so this one going away leaves the input open until `end()`.
+   */
+  openInput(jobId: string): Promise<JobInput> {
+    const path = shimFiles(this.#dir).stdin;
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (error) {
+      // ENOENT: the supervisor removed it when the input was ended; ENXIO: no process reads it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return Promise.reject(new InputClosedError(jobId, 'it was ended'));
+      if (code === 'ENXIO') {
+        return Promise.reject(new InputClosedError(jobId, 'the job no longer reads it'));
+      }
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const stream = new Socket({ fd, readable: false, writable: true });
+    const dir = this.#dir;
+    return Promise.resolve({
+      stream,
+      end: async () => {
+        await sendControl(dir, 'close-stdin\n');
+      },
+    });
   }
 }
 

@@ -197,6 +197,7 @@ export class ShimLauncher implements Launcher {
       args.push('--uid', String(user.uid), '--gid', String(user.gid));
     }
     args.push('--cwd', request.spec.cwd);
+    if (request.spec.stdin) args.push('--stdin', files.stdin);
     if (request.spec.timeoutMs !== undefined)
       args.push('--timeout', String(request.spec.timeoutMs));
     if (request.maxOutputBytes !== undefined)

@@ -94,6 +94,8 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN queue_timeout_ms INTEGER;
    ALTER TABLE jobs ADD COLUMN client_totals TEXT NOT NULL DEFAULT '{}';
    ALTER TABLE jobs ADD COLUMN queued_at TEXT;`,
+  // Input: whether the job's stdin is a stream clients write to (PUT /v1/jobs/{id}/stdin).
+  `ALTER TABLE jobs ADD COLUMN stdin INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export class SchemaTooNewError extends Error {

@@ -29,6 +29,7 @@ interface JobRow {
   queue_timeout_ms: number | null;
   client_totals: string;
   queued_at: string | null;
+  stdin: number;
   status: string;
   exit_code: number | null;
   signal: string | null;
@@ -132,8 +133,8 @@ export class JobStore {
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
          image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
-         created_at, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         created_at, seq, stdin)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
@@ -206,6 +207,7 @@ export class JobStore {
           job.status === 'queued' ? job.createdAt : null,
           job.createdAt,
           seq,
+          job.stdin ? 1 : 0,
         );
         for (const [key, value] of Object.entries(job.labels)) {
           this.#insertLabel.run(job.owner, key, value, seq);
@@ -425,6 +427,7 @@ function fromRow(row: JobRow): Job {
     labels: JSON.parse(row.labels) as Record<string, string>,
     queueTimeoutMs: row.queue_timeout_ms,
     queuePosition: null,
+    stdin: row.stdin === 1,
     status: row.status as JobStatus,
     exitCode: row.exit_code,
     signal: row.signal,

@@ -11,6 +11,8 @@ import { setImmediate } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
+  InputBusyError,
+  InputNotOpenError,
   InsufficientStorageError,
   JobAlreadyEndedError,
   JobNotFoundError,
@@ -25,6 +27,7 @@ import {
 import {
   outcomeWithoutExit,
   type JobHandle,
+  type JobInput,
   type JobOutcome,
   type Launcher,
 } from '../launcher/launcher.ts';
@@ -42,10 +45,13 @@ import {
   type ShutdownPolicy,
 } from '../jobs/job.ts';
 import { assertTransition } from './job-state.ts';
+import { LaunchWaiters } from './launch-waiters.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
 import { nextToStart } from './queue-order.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';
+
+export type { JobInput } from '../launcher/launcher.ts';
 
 /** Who is asking: their identity, and whether they may see other clients' jobs. */
 export interface Viewer {
@@ -133,6 +139,10 @@ export class JobRegistry {
   readonly #queueTimers = new Map<string, NodeJS.Timeout>();
   /** Queued jobs whose files are still being written: the drain passes them over. */
   readonly #enqueuing = new Set<string>();
+  /** Writers of jobs' input waiting for their job to be launched. */
+  readonly #launchWaiters = new LaunchWaiters();
+  /** Jobs whose input a request is writing (or waiting to): one writer at a time. */
+  readonly #inputWriters = new Set<string>();
   /** Jobs asked to stop while being launched. */
   readonly #stopOnceLaunched = new Set<string>();
   /** The queue is drained by one loop at a time; `#drainAgain` asks it for one more pass. */
@@ -556,6 +566,31 @@ export class JobRegistry {
     return new OutputStream({ dir: this.#jobDir(id), signal: this.#signalOf(job), ...request });
   }
 
+  /**
+   * A writer of a job's input, for its owner (the API decides who may ask). Waits while the job
+   * is queued or being launched, until `signal` aborts; one writer at a time per job.
+   */
+  async openInput(viewer: Viewer, id: string, signal?: AbortSignal): Promise<JobInput> {
+    if (!this.get(viewer, id).stdin) throw new InputNotOpenError(id);
+    if (this.#inputWriters.has(id)) throw new InputBusyError(id);
+    this.#inputWriters.add(id);
+    try {
+      let job = this.#mustGet(id);
+      while (!hasEnded(job.status) && !this.#active.has(id)) {
+        await this.#launchWaiters.wait(id, signal);
+        job = this.#mustGet(id);
+      }
+      const active = this.#active.get(id);
+      if (active === undefined) throw new JobAlreadyEndedError(id, job.status);
+      const input = await active.handle.openInput(id);
+      input.stream.once('close', () => this.#inputWriters.delete(id));
+      return input;
+    } catch (error) {
+      this.#inputWriters.delete(id);
+      throw error;
+    }
+  }
+
   /** Resolves once the job has ended (immediately if it has), with its final record. */
   async whenEnded(viewer: Viewer, id: string): Promise<Job> {
     const signal = this.#signalOf(this.get(viewer, id));
@@ -636,6 +671,7 @@ export class JobRegistry {
       labels: spec.labels,
       queueTimeoutMs: spec.queueTimeoutMs ?? null,
       queuePosition: null,
+      stdin: spec.stdin,
       status,
       exitCode: null,
       signal: null,
@@ -658,6 +694,7 @@ export class JobRegistry {
     const { id, owner } = job;
     const unsubscribe = handle.onOutput(() => signal.notify());
     this.#active.set(id, { owner, handle, signal });
+    this.#launchWaiters.settle(id);
     handle.ended
       .catch((error: unknown) => launchFailure(error, 'lost'))
       .then((outcome) => {
@@ -721,6 +758,7 @@ export class JobRegistry {
     assertTransition(job.status, to);
     this.#store.update(job.id, { ...changes, status: to });
     this.#options.onTransition?.({ job: this.#mustGet(job.id), from: job.status, to });
+    if (hasEnded(to)) this.#launchWaiters.settle(job.id);
     this.#log.info(
       {
         jobId: job.id,
@@ -812,6 +850,7 @@ function specOf(job: Job, env: Record<string, string>): JobSpec {
     ...(job.image === null ? {} : { image: job.image }),
     labels: job.labels,
     ...(job.queueTimeoutMs === null ? {} : { queueTimeoutMs: job.queueTimeoutMs }),
+    stdin: job.stdin,
   };
 }
 

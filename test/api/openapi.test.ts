@@ -392,6 +392,13 @@ describe('a tour of the running API meets only documented answers', () => {
     await visit('alice', 'POST', `/v1/jobs/${sleeper.id}/stop`, 409);
     await visit('admin', 'DELETE', `/v1/jobs/${sleeper.id}`, 204);
     await visit('alice', 'GET', `/v1/jobs/${sleeper.id}`, 404);
+    const reader = (
+      await visit('alice', 'POST', '/v1/jobs', 201, { json: { command: 'cat', stdin: true } })
+    ).json<{ id: string }>();
+    await visit('bob', 'PUT', `/v1/jobs/${reader.id}/stdin`, 404, { body: 'x' });
+    await visit('admin', 'PUT', `/v1/jobs/${reader.id}/stdin`, 403, { body: 'x' });
+    await visit('alice', 'PUT', `/v1/jobs/${reader.id}/stdin`, 204, { body: 'x' });
+    await visit('alice', 'PUT', `/v1/jobs/${ended}/stdin`, 409, { body: 'x' });
   });
 
   it('reads the audit trail, its keys, metrics, health and this document', async () => {
@@ -458,6 +465,7 @@ describe('a tour of the running API meets only documented answers', () => {
       getJob: { path: `/v1/jobs/${ended}` },
       stopJob: { path: `/v1/jobs/${ended}/stop` },
       deleteJob: { path: `/v1/jobs/${ended}` },
+      writeJobInput: { path: `/v1/jobs/${ended}/stdin` },
       getJobOutput: { path: `/v1/jobs/${ended}/output` },
       listAuditRecords: { path: '/v1/audit' },
       getJwks: { path: '/.well-known/jwks.json' },

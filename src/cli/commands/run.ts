@@ -1,6 +1,7 @@
 // jobctl run: start a job. Alone it prints the job's id, like `docker run -d`; with --follow it
 // shows the job's output live (stdout to stdout, stderr to stderr) and exits with the job's own
-// status, like `ssh host cmd`; with --wait it only waits for that status.
+// status, like `ssh host cmd`; with --wait it only waits for that status. With --interactive it
+// also sends its own stdin to the job, like `docker run -i`.
 import type { TLSSocket } from 'node:tls';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
@@ -8,6 +9,7 @@ import { EXIT, exitStatusOf } from '../exit-status.ts';
 import { END_OFFSET, OutputFollower, type OutputTarget } from '../follow.ts';
 import type { ApiClient } from '../http-client.ts';
 import { InterruptHandler } from '../interrupt.ts';
+import { InputSender } from '../send-input.ts';
 import type { JobRecord, JobRequest } from '../job-record.ts';
 import { parseCommandLine, splitAtCommand, withConnection, type Parsed } from '../options.ts';
 import { print, printJson, say } from '../output.ts';
@@ -15,6 +17,7 @@ import { connect } from '../session.ts';
 
 const OPTIONS = withConnection({
   follow: { type: 'boolean', short: 'f' },
+  interactive: { type: 'boolean', short: 'i' },
   wait: { type: 'boolean' },
   env: { type: 'string', short: 'e', multiple: true },
   cwd: { type: 'string' },
@@ -38,11 +41,13 @@ const HELP = `Usage: jobctl run [options] [--] COMMAND [ARG...]
 
 Start COMMAND as a job on the server. Options end at the first argument that is not one of
 jobctl's (or at --); everything after belongs to the job. The job gets no shell (use
-'sh -c "..."' for pipes and globs) and an empty stdin.
+'sh -c "..."' for pipes and globs) and an empty stdin, unless -i gives it jobctl's.
 
 Options:
   -f, --follow            show the job's output as it comes (stdout to stdout, stderr to
                           stderr) and exit with the job's status
+  -i, --interactive       send jobctl's stdin to the job's (its end is the job's EOF);
+                          implies --follow
       --wait              print the job's id, wait for the job to end without showing its
                           output, and exit with its status
   -e, --env NAME=VALUE    set a variable in the job's environment (repeatable); --env NAME
@@ -74,6 +79,8 @@ was lost; 130 if you detached; 125 if jobctl itself failed.
 
 Examples:
   jobctl run -f -- uname -a
+  printf 'a\nb\n' | jobctl run -i -- wc -l
+  tar c . | jobctl run -i -- tar x -C /work
   jobctl run -f -- sh -c 'echo out; echo err >&2; exit 3'; echo "status $?"
   ID=$(jobctl run --memory 256M --cpu 0.5 -- make -j2 test) && jobctl logs -f "$ID"
   jobctl run --wait --timeout 10m -e CI=true -- sh -c 'git clone "$REPO" . && npm test'
@@ -95,21 +102,23 @@ export const command: Command = {
     if (name === undefined) {
       throw new UsageError('missing the command to run, as in: jobctl run -f -- echo hello');
     }
-    if (values.follow === true && values.json === true) {
+    const follow = values.follow === true || values.interactive === true;
+    if (follow && values.json === true) {
       throw new UsageError('--json cannot be combined with --follow (try --wait --json)');
     }
     const request = jobRequest(values, name, commandArgs);
     const client = await connect(values);
     try {
       // The job's stderr is read over a second connection: its handshake overlaps the start.
-      const spare = values.follow === true ? client.preconnect() : undefined;
+      const spare = follow ? client.preconnect() : undefined;
+      const inputConnection = values.interactive === true ? client.preconnect() : undefined;
       const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
       const job = await client.json<JobRecord>('POST', path, request);
       // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
       if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
-      if (values.follow === true || values.wait === true) {
-        if (values.wait === true && values.json !== true && values.follow !== true) print(job.id);
-        return await attach(client, job, values, spare);
+      if (follow || values.wait === true) {
+        if (values.wait === true && values.json !== true && !follow) print(job.id);
+        return await attach(client, job, { ...values, follow }, { spare, inputConnection });
       }
       if (values.json === true) printJson(job);
       else print(job.id);
@@ -138,6 +147,7 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
     ...(values['queue-timeout'] === undefined ? {} : { queueTimeout: values['queue-timeout'] }),
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
+    ...(values.interactive === true ? { stdin: true } : {}),
   };
 }
 
@@ -191,8 +201,9 @@ async function attach(
   client: ApiClient,
   job: JobRecord,
   values: Values,
-  spare: TLSSocket | undefined,
+  connections: { spare: TLSSocket | undefined; inputConnection: TLSSocket | undefined },
 ): Promise<number> {
+  const { spare, inputConnection } = connections;
   const showOutput = values.follow === true;
   const targets: OutputTarget[] = showOutput
     ? [
@@ -217,14 +228,20 @@ async function attach(
     },
     say,
   });
+  const input =
+    values.interactive === true
+      ? new InputSender(client, job.id, process.stdin, inputConnection)
+      : undefined;
   let outcome: 'ended' | 'detached';
   try {
     outcome = await Promise.race([
       follower.done.then(() => 'ended' as const),
       interrupts.detached.then(() => 'detached' as const),
+      ...(input === undefined ? [] : [input.failed]),
     ]);
   } finally {
     interrupts.dispose();
+    input?.stop();
   }
   if (outcome === 'detached') return EXIT.INTERRUPTED;
   const ended = await client.json<JobRecord>('GET', `/v1/jobs/${job.id}`);
