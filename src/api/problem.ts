@@ -4,7 +4,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
-import { WorkerError, type ErrorCode } from '../errors.ts';
+import { CodedError, type ErrorCode } from '../errors.ts';
 
 export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
   INVALID_REQUEST: 400,
@@ -127,7 +127,7 @@ export async function problemDetails(ctx: AppContext, next: Next): Promise<void>
   }
 }
 
-/** Errors raised by routing and authentication, which have no WorkerError of their own. */
+/** Errors raised by routing and authentication, which have no CodedError of their own. */
 export class RouteError extends Error {
   readonly code: HttpOnlyCode | 'NOT_FOUND';
   readonly allow: string | undefined;
@@ -151,7 +151,7 @@ function problemFieldsOf(error: unknown): {
   message: string;
   details: readonly { field: string; message: string }[];
 } {
-  if (error instanceof WorkerError) {
+  if (error instanceof CodedError) {
     const internal = STATUS_OF[error.code] >= 500;
     return {
       code: error.code,

@@ -11,6 +11,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
+  CodedError,
   InsufficientStorageError,
   JobAlreadyEndedError,
   JobNotFoundError,
@@ -20,7 +21,6 @@ import {
   OutputUnavailableError,
   QueueFullError,
   TooManyJobsError,
-  WorkerError,
 } from '../errors.ts';
 import {
   outcomeWithoutExit,
@@ -294,7 +294,7 @@ export class JobRegistry {
         maxOutputBytes: job.outputCapBytes ?? undefined,
       });
     } catch (error) {
-      if (error instanceof WorkerError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
+      if (error instanceof CodedError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
         this.#store.delete(job.id);
         await rm(dir, { recursive: true, force: true });
         this.#drainQueue();
