@@ -5,68 +5,11 @@ import { STATUS_CODES } from 'node:http';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 import { CodedError, type ErrorCode } from '../errors.ts';
-
-export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
-  INVALID_REQUEST: 400,
-  LIMIT_EXCEEDS_CEILING: 400,
-  LIMIT_EXCEEDS_CLIENT_TOTAL: 400,
-  LIMIT_NOT_ENFORCEABLE: 400,
-  IMAGE_NOT_FOUND: 400,
-  LIMIT_EXCEEDS_CAPACITY: 400,
-  SANDBOX_NOT_ALLOWED: 403,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  CLIENT_DISABLED: 403,
-  CROSS_SITE_REQUEST: 403,
-  NOT_FOUND: 404,
-  JOB_NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  JOB_ALREADY_ENDED: 409,
-  JOB_STILL_RUNNING: 409,
-  OUTPUT_UNAVAILABLE: 410,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  EXPECTATION_FAILED: 417,
-  HEADERS_TOO_LARGE: 431,
-  MALFORMED_REQUEST: 400,
-  REQUEST_TIMEOUT: 408,
-  TOO_MANY_JOBS: 429,
-  QUEUE_FULL: 429,
-  TOO_MANY_REQUESTS: 429,
-  TOO_MANY_FOLLOWERS: 429,
-  INSUFFICIENT_STORAGE: 507,
-  INVALID_STATE_TRANSITION: 500,
-  LAUNCH_FAILED: 500,
-  INTERNAL: 500,
-};
-
-/** Codes that only the HTTP layer produces (framing, routing, authentication, rate limits). */
-export type HttpOnlyCode =
-  | 'MALFORMED_REQUEST'
-  | 'REQUEST_TIMEOUT'
-  | 'EXPECTATION_FAILED'
-  | 'HEADERS_TOO_LARGE'
-  | 'UNAUTHENTICATED'
-  | 'CLIENT_DISABLED'
-  | 'CROSS_SITE_REQUEST'
-  | 'METHOD_NOT_ALLOWED'
-  | 'TOO_MANY_REQUESTS'
-  | 'TOO_MANY_FOLLOWERS';
+import { STATUS_OF, type HttpOnlyCode, type Problem } from '../contract/problem.ts';
 
 /** Node's reason phrases, with RFC 9110's name for 413 (Node still says "Payload Too Large"). */
 function titleOf(status: number): string {
   return status === 413 ? 'Content Too Large' : (STATUS_CODES[status] ?? 'Error');
-}
-
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly instance: string;
-  readonly code: string;
-  readonly requestId: string;
-  readonly errors?: readonly { field: string; message: string }[];
 }
 
 /** A problem answered outside the Koa app (malformed HTTP), in the same shape and table. */

@@ -2,17 +2,16 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
 import { LogSync } from './log-sync.ts';
-import {
-  SLOT_STATUSES,
-  type Job,
-  type JobFilter,
-  type JobPage,
-  type JobStatus,
-  type PageRequest,
-  type ResourceLimits,
-  type ResourceUsage,
-  type SandboxMode,
+import type {
+  Job,
+  JobFilter,
+  JobPage,
+  PageRequest,
+  ResourceLimits,
+  ResourceUsage,
+  SandboxMode,
 } from '../jobs/job.ts';
+import { SLOT_STATUSES, type JobStatus } from '../jobs/job-status.ts';
 
 interface JobRow {
   id: string;

@@ -29,18 +29,18 @@ import {
   type Launcher,
 } from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
-import {
-  hasEnded,
-  type ClientBudget,
-  type Job,
-  type JobFilter,
-  type JobPage,
-  type JobSpec,
-  type JobStatus,
-  type PageRequest,
-  type ResourceLimits,
-  type ShutdownPolicy,
+import type {
+  ClientBudget,
+  Job,
+  JobFilter,
+  JobPage,
+  JobSpec,
+  PageRequest,
+  ResourceLimits,
+  ShutdownPolicy,
 } from '../jobs/job.ts';
+import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
+import type { Capacity } from '../jobs/protections.ts';
 import { assertTransition } from './job-state.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
 import { nextToStart } from './queue-order.ts';
@@ -87,13 +87,6 @@ export interface DequeueEvent {
 /** Whether a job that cannot start now waits (the default) or is refused with a 429. */
 export interface StartOptions {
   readonly queue?: boolean;
-}
-
-/** What the host gives jobs and how much of it is spoken for: /healthz shows it to admins. */
-export interface Capacity {
-  readonly memoryBytes: number | null;
-  readonly reservedMemoryBytes: number;
-  readonly queued: number;
 }
 
 export interface Transition {
