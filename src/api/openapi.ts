@@ -124,8 +124,7 @@ function ref(kind: keyof OpenApiDocument['components'], name: string): Reference
 
 // ---- Schemas -------------------------------------------------------------------------------
 
-type Override = NonNullable<Parameters<typeof z.toJSONSchema>[1]>['override'];
-type OverrideContext = Parameters<NonNullable<Override>>[0];
+type OverrideContext = Parameters<NonNullable<z.core.ToJSONSchemaParams['override']>>[0];
 
 /** What every generated schema leaves out. */
 function documented({ jsonSchema, zodSchema }: OverrideContext): void {
@@ -192,8 +191,8 @@ function answerComponents(): Record<string, JsonSchema> {
     uri: (id) => `#/components/schemas/${id}`,
     override: documentedAnswer,
   });
-  // zod puts a schema it had to name itself (one used twice, say) in `__shared`: a name the
-  // document does not have.
+  // zod puts a schema it cannot write inline (one in a cycle) in `__shared`: a name the document
+  // does not have.
   if ('__shared' in schemas) throw new Error('a schema of an answer needs a component of its own');
   return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, component(schema)]));
 }
