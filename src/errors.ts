@@ -34,8 +34,11 @@ export interface ErrorDetail {
   readonly message: string;
 }
 
-/** Base class: a message safe to show to the client, a stable code, optional field details. */
-export class WorkerError extends Error {
+/**
+ * Base class of the server's own errors: a message safe to show to the client, a stable `code`
+ * (problem.ts gives each its HTTP status), optional field details.
+ */
+export class CodedError extends Error {
   readonly code: ErrorCode;
   readonly details: readonly ErrorDetail[];
 
@@ -45,14 +48,14 @@ export class WorkerError extends Error {
     options: { cause?: unknown; details?: readonly ErrorDetail[] } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'WorkerError';
+    this.name = 'CodedError';
     this.code = code;
     this.details = options.details ?? [];
   }
 }
 
 /** Thrown when a request body, query or path parameter does not have the expected shape. */
-export class InvalidRequestError extends WorkerError {
+export class InvalidRequestError extends CodedError {
   constructor(message: string, details: readonly ErrorDetail[] = []) {
     super('INVALID_REQUEST', message, { details });
     this.name = 'InvalidRequestError';
@@ -60,7 +63,7 @@ export class InvalidRequestError extends WorkerError {
 }
 
 /** Thrown when the caller's role does not allow the action. */
-export class ForbiddenError extends WorkerError {
+export class ForbiddenError extends CodedError {
   constructor(action: string, role: string) {
     super('FORBIDDEN', `role '${role}' may not ${action}`);
     this.name = 'ForbiddenError';
@@ -71,7 +74,7 @@ export class ForbiddenError extends WorkerError {
  * Thrown for an unknown job id and, deliberately with the same message, for another client's
  * job: the two must be indistinguishable to the caller.
  */
-export class JobNotFoundError extends WorkerError {
+export class JobNotFoundError extends CodedError {
   constructor(id: string) {
     super('JOB_NOT_FOUND', `no job with id '${id}'`);
     this.name = 'JobNotFoundError';
@@ -79,7 +82,7 @@ export class JobNotFoundError extends WorkerError {
 }
 
 /** Thrown when stopping a job that has already ended. */
-export class JobAlreadyEndedError extends WorkerError {
+export class JobAlreadyEndedError extends CodedError {
   constructor(id: string, status: string) {
     super('JOB_ALREADY_ENDED', `job '${id}' has already ended (status '${status}')`);
     this.name = 'JobAlreadyEndedError';
@@ -87,7 +90,7 @@ export class JobAlreadyEndedError extends WorkerError {
 }
 
 /** Thrown when writing to the input of a job that was not started with `"stdin": true`. */
-export class InputNotOpenError extends WorkerError {
+export class InputNotOpenError extends CodedError {
   constructor(id: string) {
     super('INPUT_NOT_OPEN', `job '${id}' was not started with an open stdin ("stdin": true)`);
     this.name = 'InputNotOpenError';
@@ -95,7 +98,7 @@ export class InputNotOpenError extends WorkerError {
 }
 
 /** Thrown when a job's input has ended: a writer closed it, or the job no longer reads it. */
-export class InputClosedError extends WorkerError {
+export class InputClosedError extends CodedError {
   constructor(id: string, why: string) {
     super('INPUT_CLOSED', `the input of job '${id}' is closed: ${why}`);
     this.name = 'InputClosedError';
@@ -103,7 +106,7 @@ export class InputClosedError extends WorkerError {
 }
 
 /** Thrown when a second writer comes while another still sends a job's input. */
-export class InputBusyError extends WorkerError {
+export class InputBusyError extends CodedError {
   constructor(id: string) {
     super('INPUT_BUSY', `another request is sending the input of job '${id}'; one at a time`);
     this.name = 'InputBusyError';
@@ -111,7 +114,7 @@ export class InputBusyError extends WorkerError {
 }
 
 /** Thrown when deleting a job that is still running. */
-export class JobStillRunningError extends WorkerError {
+export class JobStillRunningError extends CodedError {
   constructor(id: string) {
     super('JOB_STILL_RUNNING', `job '${id}' is still running; stop it first`);
     this.name = 'JobStillRunningError';
@@ -119,7 +122,7 @@ export class JobStillRunningError extends WorkerError {
 }
 
 /** Thrown when a request asks for more of a resource than the caller's role may have. */
-export class LimitExceedsCeilingError extends WorkerError {
+export class LimitExceedsCeilingError extends CodedError {
   constructor(field: string, requested: string, ceiling: string, role: string) {
     super(
       'LIMIT_EXCEEDS_CEILING',
@@ -133,7 +136,7 @@ export class LimitExceedsCeilingError extends WorkerError {
 }
 
 /** Thrown when one job asks for more than all of its client's running jobs may use together. */
-export class LimitExceedsClientTotalError extends WorkerError {
+export class LimitExceedsClientTotalError extends CodedError {
   constructor(field: string, requested: string, total: string) {
     super(
       'LIMIT_EXCEEDS_CLIENT_TOTAL',
@@ -146,7 +149,7 @@ export class LimitExceedsClientTotalError extends WorkerError {
 }
 
 /** Thrown when a request asks for a limit this host cannot enforce (no cgroup controller). */
-export class LimitNotEnforceableError extends WorkerError {
+export class LimitNotEnforceableError extends CodedError {
   constructor(field: string, reason: string) {
     super('LIMIT_NOT_ENFORCEABLE', `${field} cannot be enforced on this host: ${reason}`, {
       details: [{ field, message: reason }],
@@ -156,7 +159,7 @@ export class LimitNotEnforceableError extends WorkerError {
 }
 
 /** Thrown when a request asks for the host's filesystem and the caller's role may not have it. */
-export class SandboxNotAllowedError extends WorkerError {
+export class SandboxNotAllowedError extends CodedError {
   constructor(role: string) {
     super(
       'SANDBOX_NOT_ALLOWED',
@@ -169,7 +172,7 @@ export class SandboxNotAllowedError extends WorkerError {
 }
 
 /** Thrown when a request names a root filesystem image the operator has not imported. */
-export class ImageNotFoundError extends WorkerError {
+export class ImageNotFoundError extends CodedError {
   constructor(name: string) {
     super('IMAGE_NOT_FOUND', `there is no image '${name}' on this server`, {
       details: [{ field: 'image', message: 'no such image; an operator imports images' }],
@@ -179,7 +182,7 @@ export class ImageNotFoundError extends WorkerError {
 }
 
 /** Thrown when a job's output files are missing or unreadable. */
-export class OutputUnavailableError extends WorkerError {
+export class OutputUnavailableError extends CodedError {
   constructor(id: string, cause: unknown) {
     super('OUTPUT_UNAVAILABLE', `the output of job '${id}' is not available`, { cause });
     this.name = 'OutputUnavailableError';
@@ -187,7 +190,7 @@ export class OutputUnavailableError extends WorkerError {
 }
 
 /** Thrown when a client already runs as many jobs as one client may at a time. */
-export class TooManyJobsError extends WorkerError {
+export class TooManyJobsError extends CodedError {
   /** A running job may end any moment; a second is a polite first wait. */
   readonly retryAfterSeconds = 1;
 
@@ -202,7 +205,7 @@ export class TooManyJobsError extends WorkerError {
 }
 
 /** Thrown with `?queue=false` when the host has not the memory a job would reserve right now. */
-export class NoCapacityNowError extends WorkerError {
+export class NoCapacityNowError extends CodedError {
   readonly retryAfterSeconds = 1;
 
   // The message gives no figures: how much of the host is free tells of other clients' jobs.
@@ -217,7 +220,7 @@ export class NoCapacityNowError extends WorkerError {
 }
 
 /** Thrown when a client already has the most queued jobs one client may have. */
-export class QueueFullError extends WorkerError {
+export class QueueFullError extends CodedError {
   /** A queue drains a job at a time: a polite first wait is longer than for a running slot. */
   readonly retryAfterSeconds = 5;
 
@@ -232,7 +235,7 @@ export class QueueFullError extends WorkerError {
 }
 
 /** Thrown when a job's memory limit is more than the host could ever give all jobs together. */
-export class LimitExceedsCapacityError extends WorkerError {
+export class LimitExceedsCapacityError extends CodedError {
   constructor(neededBytes: string, capacityBytes: string) {
     super(
       'LIMIT_EXCEEDS_CAPACITY',
@@ -248,7 +251,7 @@ export class LimitExceedsCapacityError extends WorkerError {
 }
 
 /** Thrown when the data disk is full: new jobs cannot be recorded. */
-export class InsufficientStorageError extends WorkerError {
+export class InsufficientStorageError extends CodedError {
   constructor(cause: unknown) {
     super('INSUFFICIENT_STORAGE', 'the server has no space left to record a new job', { cause });
     this.name = 'InsufficientStorageError';
@@ -256,7 +259,7 @@ export class InsufficientStorageError extends WorkerError {
 }
 
 /** Thrown by the job state machine on a transition it does not allow: a bug, not bad input. */
-export class InvalidStateTransitionError extends WorkerError {
+export class InvalidStateTransitionError extends CodedError {
   readonly from: string;
   readonly to: string;
 
@@ -269,7 +272,7 @@ export class InvalidStateTransitionError extends WorkerError {
 }
 
 /** Thrown when the supervisor of a job could not be started at all (not the job's own failure). */
-export class LaunchFailedError extends WorkerError {
+export class LaunchFailedError extends CodedError {
   constructor(message: string, cause?: unknown) {
     super('LAUNCH_FAILED', message, { cause });
     this.name = 'LaunchFailedError';

@@ -1,7 +1,8 @@
 // The layers point one way. Each directory of src/ may import only from the ones listed for it,
 // and no module imports itself back through others (a cycle). Read from the sources' own import
 // lines, type imports and lazy `import()` included, so a new file cannot slip an upward
-// dependency in unnoticed.
+// dependency in unnoticed. jobctl takes its wire types from the server's contract but loads none
+// of it when it runs: that is checked here too.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -20,20 +21,38 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   util: ['errors.ts'],
   jobs: ['errors.ts', 'util'],
   pki: ['errors.ts', 'util'],
+  // The API's wire format (request and answer schemas, queries, problem codes), made of the job
+  // vocabulary: below every layer that speaks it (the audit log signs its records).
+  contract: ['errors.ts', 'util', 'jobs', 'pki'],
   policy: ['errors.ts', 'util', 'jobs', 'pki'],
   store: ['errors.ts', 'util', 'jobs'],
   launcher: ['errors.ts', 'util', 'jobs', 'pki'],
   worker: ['errors.ts', 'util', 'jobs', 'launcher', 'store'],
-  audit: ['errors.ts', 'util', 'jobs', 'pki', 'worker', 'tls'],
+  audit: ['errors.ts', 'util', 'jobs', 'pki', 'contract', 'worker', 'tls'],
   metrics: ['errors.ts', 'util', 'jobs', 'worker'],
   tls: ['errors.ts', 'util', 'pki'],
-  api: ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'worker', 'audit', 'tls', 'metrics'],
+  api: [
+    'errors.ts',
+    'util',
+    'jobs',
+    'pki',
+    'contract',
+    'policy',
+    'worker',
+    'audit',
+    'tls',
+    'metrics',
+  ],
   'logger.ts': [],
   'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'launcher'],
   'server.ts': ['*'],
-  // The CLI is a client of the HTTP API: of the server's modules it uses only the PKI's.
-  cli: ['errors.ts', 'util', 'pki'],
+  // The CLI is a client of the HTTP API: of the server's modules it runs only the PKI's and the
+  // status list; from `jobs/` and `contract/` it takes types, which are erased (checked below).
+  cli: ['errors.ts', 'util', 'pki', 'jobs', 'contract'],
 };
+
+/** The one module of `jobs/` and `contract/` jobctl may load when it runs: it has no imports. */
+const STATUS_LIST = join(SRC, 'jobs', 'job-status.ts');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -52,6 +71,29 @@ function importsOf(file: string): string[] {
   return specifiers
     .map((specifier) => resolve(dirname(file), specifier))
     .filter((target) => target.startsWith(SRC));
+}
+
+/**
+ * What a file loads when it runs: the specifiers of its import and export statements that are
+ * not `import type` or `export type` (erased), and of its lazy `import()`s. An inline
+ * `import { type X }` still loads the module (verbatimModuleSyntax), so it counts.
+ */
+function runtimeSpecifiersOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const statements = [
+    ...text.matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[^'";]*?\bfrom\s*)?'([^']+)'/gm),
+  ]
+    .filter((match) => match[1] === undefined)
+    .map((match) => match[2] ?? '');
+  const lazy = [...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((match) => match[1] ?? '');
+  return [...statements, ...lazy];
+}
+
+/** The src/ files a file loads when it runs. */
+function runtimeImportsOf(file: string): string[] {
+  return runtimeSpecifiersOf(file)
+    .filter((specifier) => specifier.startsWith('.'))
+    .map((specifier) => resolve(dirname(file), specifier));
 }
 
 /** The layer of a file: its top directory under src/, or its name for a top-level file. */
@@ -81,6 +123,34 @@ describe('the layers of src/', () => {
       }
     }
     assert.deepEqual(wrong, []);
+  });
+
+  it('lets jobctl load nothing of jobs/ and contract/ but the status list', () => {
+    const wrong: string[] = [];
+    for (const file of files.filter((candidate) => layerOf(candidate) === 'cli')) {
+      for (const target of runtimeImportsOf(file)) {
+        if (!['jobs', 'contract'].includes(layerOf(target)) || target === STATUS_LIST) continue;
+        wrong.push(`${relative(SRC, file)} -> ${relative(SRC, target)}: use \`import type\``);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('loads no zod when jobctl runs', () => {
+    // Every module jobctl can load, from every file of cli/ through their run-time imports.
+    const reached = new Set<string>();
+    const pending = files.filter((file) => layerOf(file) === 'cli');
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (reached.has(file)) continue;
+      reached.add(file);
+      pending.push(...runtimeImportsOf(file));
+    }
+    const loadingZod = [...reached].filter((file) => runtimeSpecifiersOf(file).includes('zod'));
+    assert.deepEqual(
+      loadingZod.map((file) => relative(SRC, file)),
+      [],
+    );
+    assert.ok(reached.has(STATUS_LIST), 'the walk reaches what jobctl imports');
   });
 
   it('has no import cycle', () => {

@@ -3,6 +3,7 @@
 // small next to the server's.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
+import type { Job } from '../../src/jobs/job.ts';
 import type { BenchServer } from './server.ts';
 import type { PatternCheck } from './verify.ts';
 
@@ -116,15 +117,8 @@ export async function expectJson<T = Record<string, unknown>>(
   return response;
 }
 
-export interface JobRecord {
-  readonly id: string;
-  readonly status: string;
-  readonly createdAt: string;
-  readonly startedAt: string | null;
-  readonly endedAt: string | null;
-  readonly exitCode: number | null;
-  readonly outputBytes: number;
-}
+/** A job as the API answers it: the wire type, from the schema the document is made of. */
+export type JobRecord = Job;
 
 export async function startJob(
   client: ApiClient,

@@ -6,6 +6,7 @@
 // The scenario has a fresh server of its own, so the server's memory before is not that of the
 // scenarios that ran earlier.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hasEnded } from '../../src/jobs/job-status.ts';
 import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
 import {
@@ -27,7 +28,6 @@ import { latency, single } from '../lib/report.ts';
 import { Samples } from '../lib/stats.ts';
 
 const MIB = 1024 * 1024;
-const ENDED = new Set(['exited', 'stopped', 'timedout', 'failed', 'lost']);
 
 export const manyJobs: Scenario = {
   name: 'many-jobs',
@@ -195,7 +195,7 @@ async function waitForAllEnded(
     let running = 0;
     for (const job of jobs) {
       if (!wanted.has(job.id)) continue;
-      if (ENDED.has(job.status)) statuses[job.id] = job.status;
+      if (hasEnded(job.status)) statuses[job.id] = job.status;
       else running += 1;
     }
     if (running === 0) return statuses;

@@ -4,6 +4,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import type { Health } from '../contract/health.ts';
 import type { Protections } from '../jobs/protections.ts';
 import type { JobRegistry } from '../worker/registry.ts';
 import { auditRouter, type AuditReader } from './audit-routes.ts';
@@ -54,13 +55,14 @@ export function createApp(options: AppOptions): Koa<AppState> {
   health.get('/healthz', (ctx) => {
     const { protections } = options;
     const hostFilesystemRoles = [...options.limits.sandbox.hostRoles];
-    ctx.body = {
+    const health: Health = {
       status: 'ok',
       client: ctx.state.identity,
       protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },
       // How busy the host is tells other clients about each other's jobs: admins only.
       ...(ctx.state.identity.role === 'admin' ? { capacity: options.registry.capacity() } : {}),
     };
+    ctx.body = health;
   });
 
   const followers = new FollowerBudget(options.followersPerClient);

@@ -1,9 +1,9 @@
 // Reading the audit trail: GET /v1/audit for admins and auditors, with filters, and the public
 // key set anyone authenticated may fetch to verify records offline.
 import Router from '@koa/router';
-import { z } from 'zod';
 import type { JWK } from 'jose';
-import type { AuditQuery, SignedAuditRecord } from '../audit/audit-log.ts';
+import type { AuditQuery } from '../audit/audit-log.ts';
+import { auditQuery, type SignedAuditRecord } from '../contract/audit.ts';
 import { ForbiddenError } from '../errors.ts';
 import { parseQuery } from './query.ts';
 import { may } from './permissions.ts';
@@ -13,16 +13,6 @@ export interface AuditReader {
   query(filter: AuditQuery): Promise<SignedAuditRecord[]>;
   readonly jwks: { keys: JWK[] };
 }
-
-const MAX_RECORDS = 1000;
-
-const auditQuery = z.strictObject({
-  client: z.string().max(64).optional(),
-  job: z.uuid().optional(),
-  since: z.iso.datetime({ offset: true }).max(64).optional(),
-  until: z.iso.datetime({ offset: true }).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_RECORDS).default(100),
-});
 
 export function auditRouter(reader: AuditReader): Router<AppState> {
   const router = new Router<AppState>();

@@ -4,7 +4,7 @@
 // mapping, so it sees the status the client actually got.
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
-import type { AuditClient, AuditEvent, AuditOutcome } from '../audit/audit-record.ts';
+import type { AuditClient, AuditEvent, AuditOutcome } from '../contract/audit.ts';
 import type { Job } from '../jobs/job.ts';
 import { peerCertificate } from '../tls/peer-certificate.ts';
 import type { AppContext } from './state.ts';

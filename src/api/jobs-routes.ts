@@ -2,11 +2,10 @@
 // input, ask the registry, shape the answer. Errors are thrown and mapped in problem.ts.
 import { Transform, pipeline } from 'node:stream';
 import Router from '@koa/router';
-import { z } from 'zod';
+import { listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
-import { JOB_STATUSES, type Job, type JobFilter } from '../jobs/job.ts';
-import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../jobs/labels.ts';
+import type { Job, JobFilter } from '../jobs/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { receiveInput } from './job-input.ts';
@@ -19,69 +18,6 @@ import { may, type Action } from './permissions.ts';
 import type { AppContext, AppState } from './state.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const flag = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
-
-const outputQuery = z.strictObject({
-  follow: flag.default(false),
-  stream: z.enum(['stdout', 'stderr', 'all']).default('all'),
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-});
-
-const startQuery = z.strictObject({ follow: flag.default(false), queue: flag.default(true) });
-
-/** Jobs per page of a listing: as many as asked, up to a bound that keeps one answer small. */
-export const LIST_PAGE = { default: 100, max: 1000 } as const;
-
-const statuses = z
-  .string()
-  .max(256)
-  .transform((text) => text.split(','))
-  .pipe(z.array(z.enum(JOB_STATUSES)).min(1));
-
-/** `key=value`; a key on its own is not a selector (labels are matched exactly). */
-const labelSelector = z
-  .string()
-  .max(512)
-  .transform((text, context) => {
-    const equals = text.indexOf('=');
-    const key = equals === -1 ? text : text.slice(0, equals);
-    const value = equals === -1 ? undefined : text.slice(equals + 1);
-    const problem =
-      value === undefined
-        ? 'expected key=value'
-        : (labelKeyProblem(key) ?? labelValueProblem(value));
-    if (problem !== undefined) {
-      context.addIssue({ code: 'custom', message: problem });
-      return z.NEVER;
-    }
-    return [key, value ?? ''] as const;
-  });
-
-const listQuery = z.strictObject({
-  status: statuses.optional(),
-  since: z.iso.datetime({ offset: true }).max(64).optional(),
-  until: z.iso.datetime({ offset: true }).max(64).optional(),
-  label: z
-    .union([labelSelector.transform((pair) => [pair]), z.array(labelSelector).max(MAX_LABELS)])
-    .transform((pairs, context) => {
-      const labels = Object.fromEntries(pairs);
-      if (Object.keys(labels).length !== pairs.length) {
-        context.addIssue({ code: 'custom', message: 'each label key at most once' });
-        return z.NEVER;
-      }
-      return labels;
-    })
-    .optional(),
-  idPrefix: z
-    .string()
-    .regex(/^[0-9a-f-]{1,36}$/, 'expected the start of a job id')
-    .optional(),
-  limit: z.coerce.number().int().min(1).max(LIST_PAGE.max).default(LIST_PAGE.default),
-  cursor: z.string().max(128).optional(),
-});
 
 /** What the routes report about output being read; metrics implement it. */
 export interface OutputObserver {

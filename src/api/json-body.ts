@@ -1,7 +1,7 @@
 // Reads a JSON request body with the checks a public endpoint needs: the right media type and a
 // UTF-8 charset (415), a size cap enforced while reading rather than after (413), and valid JSON
 // with no key twice in one object (400).
-import { InvalidRequestError, WorkerError } from '../errors.ts';
+import { CodedError, InvalidRequestError } from '../errors.ts';
 import { findDuplicateKey } from '../util/duplicate-key.ts';
 import type { AppContext } from './state.ts';
 
@@ -12,14 +12,14 @@ export async function readJsonBody(ctx: AppContext): Promise<unknown> {
   if (declared > MAX_BODY_BYTES) throw tooLarge();
   if (declared === 0 && ctx.get('Transfer-Encoding') === '') return {};
   if (!ctx.is('application/json')) {
-    throw new WorkerError(
+    throw new CodedError(
       'UNSUPPORTED_MEDIA_TYPE',
       `expected Content-Type application/json, received '${ctx.get('Content-Type') || 'none'}'`,
     );
   }
   const charset = ctx.request.charset;
   if (charset !== '' && charset.toLowerCase() !== 'utf-8') {
-    throw new WorkerError(
+    throw new CodedError(
       'UNSUPPORTED_MEDIA_TYPE',
       `expected a UTF-8 body (RFC 8259), received charset '${charset.slice(0, 40)}'`,
     );
@@ -52,7 +52,7 @@ function readCapped(ctx: AppContext): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
-    const finish = (error?: WorkerError): void => {
+    const finish = (error?: CodedError): void => {
       request.off('data', onData);
       request.off('end', onEnd);
       request.off('error', onError);
@@ -81,6 +81,6 @@ function readCapped(ctx: AppContext): Promise<Buffer> {
   });
 }
 
-function tooLarge(): WorkerError {
-  return new WorkerError('PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
+function tooLarge(): CodedError {
+  return new CodedError('PAYLOAD_TOO_LARGE', `the body must be at most ${MAX_BODY_BYTES} bytes`);
 }

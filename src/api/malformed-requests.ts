@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { bareProblem, type HttpOnlyCode } from './problem.ts';
+import type { HttpOnlyCode } from '../contract/problem.ts';
+import { bareProblem } from './problem.ts';
 
 function problemFor(error: NodeJS.ErrnoException): { code: HttpOnlyCode; detail: string } {
   if (error.code === 'HPE_HEADER_OVERFLOW') {

@@ -1,17 +1,32 @@
 // The API's contract: an OpenAPI 3.1 document of every route the server answers, served at
-// GET /openapi.json. Problem codes come from problem.ts's status table and each operation's roles
-// from permissions.ts, so neither can drift from the code; test/api/openapi.test.ts checks the
-// routes against the router, and statuses, media types and bodies against a running server.
-import type { AuditOutcome } from '../audit/audit-record.ts';
-import { ROLES } from '../pki/roles.ts';
-import { ENDED_STATUSES, type JobStatus, type LimitKind } from '../jobs/job.ts';
-import { LABEL_KEY, LABEL_VALUE, MAX_LABELS } from '../jobs/labels.ts';
+// GET /openapi.json. Its schemas and query parameters are generated (z.toJSONSchema) from the zod
+// schemas that validate requests and from which the code's wire types are inferred (src/contract/
+// and the job vocabulary in src/jobs/); this file adds the operations' prose. Problem codes come
+// from the contract's status table and each operation's roles from permissions.ts, so nothing
+// here can drift from the code; test/api/openapi.test.ts checks the routes against the router,
+// and statuses, media types and bodies against a running server.
 import { z } from 'zod';
-import { jobRequestSchema } from './job-request.ts';
-import { LIST_PAGE } from './jobs-routes.ts';
+import {
+  auditQuery,
+  auditRecordListSchema,
+  jsonWebKeySetSchema,
+  signedAuditRecordSchema,
+} from '../contract/audit.ts';
+import { healthSchema } from '../contract/health.ts';
+import { jobRequestSchema } from '../contract/job-request.ts';
+import { jobListSchema, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
+import { problemSchema, STATUS_OF } from '../contract/problem.ts';
+import {
+  jobSchema,
+  jobStatusSchema,
+  resourceLimitsSchema,
+  resourceUsageSchema,
+} from '../jobs/job.ts';
+import { ENDED_STATUSES } from '../jobs/job-status.ts';
+import { labelsSchema } from '../jobs/labels.ts';
+import { ROLES } from '../pki/roles.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';
-import { STATUS_OF } from './problem.ts';
 
 /** A JSON Schema (draft 2020-12), the dialect of OpenAPI 3.1. */
 export type JsonSchema = { readonly [keyword: string]: unknown };
@@ -107,399 +122,87 @@ function ref(kind: keyof OpenApiDocument['components'], name: string): Reference
   return { $ref: `#/components/${kind}/${name}` };
 }
 
-function nullable(schema: JsonSchema): JsonSchema {
-  return { anyOf: [schema, { type: 'null' }] };
-}
-
 // ---- Schemas -------------------------------------------------------------------------------
 
-// Records keyed by the union types make these lists exhaustive: a new status fails to compile
-// until it is described here.
-const JOB_STATUSES: Readonly<Record<JobStatus, string>> = {
-  queued:
-    "accepted and waiting: its client runs its most jobs, or the host has not the memory it reserves; `queuePosition` is its place in its client's queue",
-  starting: 'accepted; its supervisor is starting it',
-  running: 'running',
-  stopping: 'a stop was requested; SIGKILL follows the grace period',
-  exited: 'ended by itself: `exitCode`, or `signal` when a signal the worker did not send ended it',
-  stopped: 'ended by a stop request; `signal` is the signal that ended it',
-  timedout: 'its wall-clock limit passed',
-  failed: 'could not start; `error` says why',
-  lost: 'its supervisor vanished; `error` says so',
-};
+type OverrideContext = Parameters<NonNullable<z.core.ToJSONSchemaParams['override']>>[0];
 
-const AUDIT_OUTCOMES: Readonly<Record<AuditOutcome, string>> = {
-  allowed: 'the action was done (status below 400)',
-  denied: 'authentication or authorization refused it (401 or 403)',
-  failed: 'it was allowed but did not succeed (any other status from 400 on)',
-};
+/** What every generated schema leaves out. */
+function documented({ jsonSchema, zodSchema }: OverrideContext): void {
+  // `.readonly()` is for TypeScript; in OpenAPI `readOnly` would mean "never in a request".
+  delete jsonSchema.readOnly;
+  // zod spells out a string format (uuid, date-time) as its own regular expression as well: the
+  // format says it, and ajv and the linters know the formats.
+  const { pattern } = zodSchema._zod.def as { pattern?: unknown };
+  if (pattern instanceof RegExp && jsonSchema.pattern === pattern.source) delete jsonSchema.pattern;
+}
 
-const dateTime: JsonSchema = { type: 'string', format: 'date-time', maxLength: 64 };
+/** Also what the schemas of answers leave out. */
+function documentedAnswer(context: OverrideContext): void {
+  documented(context);
+  const { jsonSchema, zodSchema } = context;
+  // The published document leaves answers open to new fields (a client ignores what it does not
+  // know); the contract test seals them (test/helpers/contract-validator.ts).
+  if (zodSchema._zod.def.type === 'object' && jsonSchema.additionalProperties === false) {
+    delete jsonSchema.additionalProperties;
+  }
+  // zod bounds every integer to the safe ones; every number the server writes is one.
+  if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+  if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
+}
+
+/** A generated schema without the header of a standalone one: the document names the dialect. */
+function component(schema: JsonSchema): JsonSchema {
+  return Object.fromEntries(
+    Object.entries(schema).filter(([keyword]) => keyword !== '$schema' && keyword !== '$id'),
+  );
+}
 
 /**
- * The request body's schema is the zod schema that validates it (job-request.ts), converted: the
- * document cannot accept what the server refuses, or refuse what it accepts.
+ * The request body's schema is the zod schema that validates it, converted: the document cannot
+ * accept what the server refuses, or refuse what it accepts.
  */
 function fromZod(schema: z.ZodType): JsonSchema {
-  const converted = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' });
-  // The document as a whole says which dialect its schemas are in.
-  delete converted.$schema;
-  return converted;
+  return component(
+    z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', override: documented }),
+  );
 }
 
-const JOB_REQUEST = fromZod(jobRequestSchema);
-
-const RESOURCE_LIMITS: JsonSchema = {
-  type: 'object',
-  description: 'the limits in force; an absent one is not limited',
-  properties: {
-    cpus: { type: 'number' },
-    memoryBytes: { type: 'integer' },
-    pids: { type: 'integer' },
-    ioReadBytesPerSecond: { type: 'integer' },
-    ioWriteBytesPerSecond: { type: 'integer' },
-  },
+/** The answers' components: the zod schemas the code's wire types are inferred from. */
+const ANSWERS: Readonly<Record<string, z.ZodType>> = {
+  Job: jobSchema,
+  JobStatus: jobStatusSchema,
+  ResourceLimits: resourceLimitsSchema,
+  ResourceUsage: resourceUsageSchema,
+  Labels: labelsSchema,
+  JobList: jobListSchema,
+  Problem: problemSchema,
+  AuditRecord: signedAuditRecordSchema,
+  AuditRecordList: auditRecordListSchema,
+  Health: healthSchema,
+  JsonWebKeySet: jsonWebKeySetSchema,
 };
 
-const JOB: JsonSchema = {
-  type: 'object',
-  required: [
-    'id',
-    'owner',
-    'command',
-    'args',
-    'envNames',
-    'cwd',
-    'limits',
-    'timeoutMs',
-    'sandbox',
-    'image',
-    'labels',
-    'status',
-    'exitCode',
-    'signal',
-    'error',
-    'oomKilled',
-    'usage',
-    'outputBytes',
-    'outputTruncated',
-    'outputCapBytes',
-    'queueTimeoutMs',
-    'queuePosition',
-    'stdin',
-    'createdAt',
-    'startedAt',
-    'stopRequestedAt',
-    'endedAt',
-  ],
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    owner: { type: 'string', description: 'the name of the client that started it' },
-    command: { type: 'string' },
-    args: { type: 'array', items: { type: 'string' } },
-    envNames: {
-      type: 'array',
-      items: { type: 'string' },
-      description: 'names only: values may be secrets and are never stored or shown',
-    },
-    cwd: { type: 'string' },
-    limits: ref('schemas', 'ResourceLimits'),
-    timeoutMs: { type: ['integer', 'null'] },
-    sandbox: {
-      enum: ['private', 'host'],
-      description: "the filesystem the job saw: its own sandbox, or the host's",
-    },
-    image: { type: ['string', 'null'], description: 'the image it ran in, if any' },
-    labels: ref('schemas', 'Labels'),
-    status: ref('schemas', 'JobStatus'),
-    exitCode: { type: ['integer', 'null'] },
-    signal: { type: ['string', 'null'], description: 'e.g. SIGKILL' },
-    error: { type: ['string', 'null'] },
-    oomKilled: { type: 'boolean' },
-    usage: nullable(ref('schemas', 'ResourceUsage')),
-    outputBytes: { type: 'integer', minimum: 0 },
-    outputTruncated: {
-      type: 'boolean',
-      description: 'output beyond `outputCapBytes` was dropped',
-    },
-    queueTimeoutMs: { type: ['integer', 'null'], minimum: 1 },
-    stdin: {
-      type: 'boolean',
-      description: 'its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`)',
-    },
-    queuePosition: {
-      type: ['integer', 'null'],
-      minimum: 1,
-      description:
-        "while `queued`: its place in its own client's queue (1 starts first); null otherwise",
-    },
-    outputCapBytes: {
-      type: ['integer', 'null'],
-      minimum: 0,
-      description:
-        "the most output kept for this job: the server's per-job cap, or less when the client's output budget had less left when it started (0: the budget was spent); null for no cap",
-    },
-    createdAt: dateTime,
-    startedAt: nullable(dateTime),
-    stopRequestedAt: nullable(dateTime),
-    endedAt: nullable(dateTime),
-  },
-};
-
-const PROBLEM: JsonSchema = {
-  type: 'object',
-  description: 'RFC 9457 problem details, with a stable `code` to match on',
-  required: ['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId'],
-  properties: {
-    type: { type: 'string', format: 'uri', description: '`urn:jobworker:problem:` and the code' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string', description: 'written for the client; never a stack trace' },
-    instance: { type: 'string', description: 'the request path' },
-    code: { type: 'string', enum: Object.keys(STATUS_OF).sort() },
-    requestId: {
-      type: 'string',
-      format: 'uuid',
-      description: 'as in X-Request-Id and the server log',
-    },
-    errors: {
-      type: 'array',
-      description: 'each invalid field or query parameter',
-      items: {
-        type: 'object',
-        required: ['field', 'message'],
-        properties: {
-          field: { type: 'string', examples: ['args.1', 'limits.memory', '?status', '(body)'] },
-          message: { type: 'string' },
-        },
-      },
-    },
-  },
-};
-
-const AUDIT_RECORD: JsonSchema = {
-  type: 'object',
-  required: [
-    'seq',
-    'time',
-    'prev',
-    'action',
-    'outcome',
-    'status',
-    'client',
-    'jobId',
-    'details',
-    'jws',
-  ],
-  properties: {
-    seq: { type: 'integer', minimum: 1 },
-    time: dateTime,
-    prev: {
-      type: ['string', 'null'],
-      description: "base64url SHA-256 of the previous record's JWS; null for the first record",
-    },
-    action: {
-      type: 'string',
-      examples: [
-        'job.start',
-        'job.stop',
-        'job.output',
-        'job.input',
-        'job.delete',
-        'job.dequeue',
-        'job.queue_timeout',
-        'auth.denied',
-        'tls.refused',
-      ],
-      description:
-        "`job.dequeue` and `job.queue_timeout` are the server's own: a queued job started, or waited too long; their `status` is null",
-    },
-    outcome: {
-      type: 'string',
-      enum: Object.keys(AUDIT_OUTCOMES),
-      description: describeValues(AUDIT_OUTCOMES),
-    },
-    status: {
-      type: ['integer', 'null'],
-      description: 'the HTTP status the client got; null for what no request caused',
-    },
-    client: {
-      type: 'object',
-      required: ['name', 'role', 'serial', 'fingerprint256'],
-      properties: {
-        name: { type: ['string', 'null'] },
-        role: { type: ['string', 'null'] },
-        serial: { type: ['string', 'null'], description: "the certificate's serial number" },
-        fingerprint256: { type: ['string', 'null'] },
-      },
-    },
-    jobId: { type: ['string', 'null'] },
-    details: { type: 'object', description: 'depends on the action; never environment values' },
-    jws: {
-      type: 'string',
-      description: 'the record as a compact JWS (EdDSA), verifiable with /.well-known/jwks.json',
-    },
-  },
-};
-
-const HEALTH: JsonSchema = {
-  type: 'object',
-  required: ['status', 'client', 'protections'],
-  properties: {
-    status: { const: 'ok' },
-    client: {
-      type: 'object',
-      description: 'who the server takes the caller to be',
-      required: ['name', 'role'],
-      properties: { name: { type: 'string' }, role: { enum: [...ROLES] } },
-    },
-    protections: {
-      type: 'object',
-      required: [
-        'cgroups',
-        'enforceableLimits',
-        'pidNamespace',
-        'networkNamespace',
-        'mountNamespace',
-        'jobUser',
-        'sandbox',
-      ],
-      properties: {
-        cgroups: { enum: ['v1', 'v2', 'none'] },
-        enforceableLimits: {
-          type: 'array',
-          items: { enum: ['cpu', 'memory', 'pids', 'io'] satisfies LimitKind[] },
-        },
-        pidNamespace: { type: 'boolean' },
-        networkNamespace: { type: 'boolean' },
-        mountNamespace: { type: 'boolean' },
-        jobUser: {
-          type: 'string',
-          description: "the account of jobs on the host's filesystem",
-        },
-        sandbox: {
-          type: 'object',
-          description: 'the per-job sandbox; a feature this host cannot give is false',
-          required: [
-            'privateRoot',
-            'uidPerClient',
-            'uidRange',
-            'seccomp',
-            'binds',
-            'hostFilesystemRoles',
-          ],
-          properties: {
-            privateRoot: { type: 'boolean' },
-            uidPerClient: { type: 'boolean' },
-            uidRange: nullable({
-              type: 'object',
-              required: ['first', 'last'],
-              properties: { first: { type: 'integer' }, last: { type: 'integer' } },
-            }),
-            seccomp: { type: 'boolean' },
-            binds: {
-              type: 'array',
-              items: { type: 'string' },
-              description: 'host paths a sandboxed job sees: `PATH` read-only, `PATH:rw`',
-            },
-            hostFilesystemRoles: { type: 'array', items: { enum: [...ROLES] } },
-          },
-        },
-      },
-    },
-    capacity: {
-      type: 'object',
-      description:
-        'admins only: the memory all jobs together get (the host less its reserve), how much running jobs reserve (each its memory limit), and how many jobs wait',
-      required: ['memoryBytes', 'reservedMemoryBytes', 'queued'],
-      properties: {
-        memoryBytes: { type: ['integer', 'null'], minimum: 0 },
-        reservedMemoryBytes: { type: 'integer', minimum: 0 },
-        queued: { type: 'integer', minimum: 0 },
-      },
-    },
-  },
-};
-
-const JWKS: JsonSchema = {
-  type: 'object',
-  required: ['keys'],
-  properties: {
-    keys: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['kty', 'crv', 'x', 'kid', 'alg', 'use'],
-        properties: {
-          kty: { const: 'OKP' },
-          crv: { const: 'Ed25519' },
-          x: { type: 'string' },
-          kid: { type: 'string', description: 'the RFC 7638 thumbprint; JWS headers name it' },
-          alg: { const: 'EdDSA' },
-          use: { const: 'sig' },
-        },
-      },
-    },
-  },
-};
+/** Converted together, so that a component used in another (a job's status) is a $ref to it. */
+function answerComponents(): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(ANSWERS)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    uri: (id) => `#/components/schemas/${id}`,
+    override: documentedAnswer,
+  });
+  // zod puts a schema it cannot write inline (one in a cycle) in `__shared`: a name the document
+  // does not have.
+  if ('__shared' in schemas) throw new Error('a schema of an answer needs a component of its own');
+  return Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, component(schema)]));
+}
 
 const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
-  JobRequest: JOB_REQUEST,
-  Job: JOB,
-  JobStatus: {
-    type: 'string',
-    enum: Object.keys(JOB_STATUSES),
-    description: describeValues(JOB_STATUSES),
-  },
-  ResourceLimits: RESOURCE_LIMITS,
-  ResourceUsage: {
-    type: 'object',
-    required: ['cpuMs', 'peakMemoryBytes'],
-    properties: { cpuMs: { type: 'number' }, peakMemoryBytes: { type: 'integer' } },
-  },
-  Labels: {
-    type: 'object',
-    description:
-      "the client's own names for a job, to find it again (`?label=key=value`): Kubernetes' rules for label keys and values",
-    maxProperties: MAX_LABELS,
-    propertyNames: {
-      type: 'string',
-      maxLength: 317,
-      pattern: LABEL_KEY.source,
-    },
-    additionalProperties: {
-      type: 'string',
-      maxLength: 63,
-      pattern: LABEL_VALUE.source,
-    },
-    default: {},
-    examples: [{ pipeline: '4711', stage: 'test' }],
-  },
-  JobList: {
-    type: 'object',
-    required: ['jobs'],
-    properties: { jobs: { type: 'array', items: ref('schemas', 'Job') } },
-  },
-  Problem: PROBLEM,
-  AuditRecord: AUDIT_RECORD,
-  AuditRecordList: {
-    type: 'object',
-    required: ['records'],
-    properties: { records: { type: 'array', items: ref('schemas', 'AuditRecord') } },
-  },
-  Health: HEALTH,
-  JsonWebKeySet: JWKS,
+  JobRequest: fromZod(jobRequestSchema),
+  ...answerComponents(),
 };
 
-function describeValues(values: Readonly<Record<string, string>>): string {
-  return Object.entries(values)
-    .map(([value, meaning]) => `- \`${value}\`: ${meaning}`)
-    .join('\n');
-}
-
 // ---- Parameters and headers ----------------------------------------------------------------
-
-const flag: JsonSchema = { type: 'string', enum: ['true', 'false', '1', '0'], default: 'false' };
 
 const PARAMETERS: Readonly<Record<string, Parameter>> = {
   JobId: {
@@ -511,8 +214,28 @@ const PARAMETERS: Readonly<Record<string, Parameter>> = {
   },
 };
 
-function query(name: string, description: string, schema: JsonSchema): Parameter {
-  return { name, in: 'query', required: false, description, schema };
+/** The query parameters a route's zod schema parses, each described by its field's description. */
+function queryParameters(query: z.ZodObject): Parameter[] {
+  const json = z.toJSONSchema(query, {
+    io: 'input',
+    target: 'draft-2020-12',
+    override: documented,
+  });
+  const required = new Set(json.required ?? []);
+  return Object.entries(json.properties ?? {}).map(([name, property]) => {
+    if (typeof property === 'boolean') throw new Error(`?${name} has no schema`);
+    const { description, ...schema } = property;
+    if (description === undefined) throw new Error(`?${name} has no description`);
+    return {
+      name,
+      in: 'query',
+      required: required.has(name),
+      description,
+      schema,
+      // A list is one `name=value` per item, as the query parser reads a repeated name.
+      ...(schema.type === 'array' ? { explode: true } : {}),
+    };
+  });
 }
 
 const HEADERS: Readonly<Record<string, Header>> = {
@@ -752,18 +475,7 @@ const START_JOB = operation({
     'ends, like `ssh host cmd`; its final status, exit code and signal follow as HTTP trailers.',
   tag: 'jobs',
   action: 'start',
-  parameters: [
-    query(
-      'follow',
-      "stream the job's output (stdout and stderr as written) in this response until it ends",
-      flag,
-    ),
-    query(
-      'queue',
-      'when the job cannot start now (its client runs its most jobs, or the host has not the memory it reserves): `true` (the default) queues it, `false` answers 429 `TOO_MANY_JOBS`',
-      flag,
-    ),
-  ],
+  parameters: queryParameters(startQuery),
   requestBody: {
     description: 'what to run; only `command` is required',
     required: true,
@@ -829,8 +541,6 @@ const START_JOB = operation({
   },
 });
 
-const STATUS_NAMES = Object.keys(JOB_STATUSES).join('|');
-
 const LIST_JOBS = operation({
   operationId: 'listJobs',
   summary: 'List jobs',
@@ -842,40 +552,7 @@ const LIST_JOBS = operation({
     'and deleted returns every job that existed throughout exactly once.',
   tag: 'jobs',
   action: 'read',
-  parameters: [
-    query('status', 'only jobs with one of these statuses (comma-separated)', {
-      type: 'string',
-      maxLength: 256,
-      pattern: `^(${STATUS_NAMES})(,(${STATUS_NAMES}))*$`,
-      examples: ['running', 'exited,failed'],
-    }),
-    query('since', 'only jobs created at this time or later', dateTime),
-    query('until', 'only jobs created before this time', dateTime),
-    {
-      ...query('label', 'only jobs with this label (`key=value`); several are all required', {
-        type: 'array',
-        maxItems: MAX_LABELS,
-        items: { type: 'string', maxLength: 512, pattern: '^[^=]+=.*$' },
-      }),
-      explode: true,
-    },
-    query('idPrefix', 'only jobs whose id starts so (how `jobctl` resolves short ids)', {
-      type: 'string',
-      maxLength: 36,
-      pattern: '^[0-9a-f-]{1,36}$',
-    }),
-    query('limit', 'at most this many jobs', {
-      type: 'integer',
-      format: 'int32',
-      minimum: 1,
-      maximum: LIST_PAGE.max,
-      default: LIST_PAGE.default,
-    }),
-    query('cursor', 'where to go on: from the `Link` of the previous page', {
-      type: 'string',
-      maxLength: 128,
-    }),
-  ],
+  parameters: queryParameters(listQuery),
   responses: {
     200: success('the jobs', json(ref('schemas', 'JobList')), {
       Link: {
@@ -935,8 +612,10 @@ const WRITE_JOB_INPUT = operation({
   parameters: [ref('parameters', 'JobId')],
   requestBody: {
     required: true,
-    description: "the bytes for the job's standard input, of any length and any media type",
-    content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+    description:
+      "the bytes for the job's standard input, of any length; the media type is not checked",
+    // Raw bytes of no bounded length (OpenAPI 3.1: a media type without a schema).
+    content: { 'application/octet-stream': {} },
   },
   responses: {
     204: success("the whole body was written and the job's input has ended"),
@@ -975,22 +654,7 @@ const GET_JOB_OUTPUT = operation({
     'follow the same job.',
   tag: 'jobs',
   action: 'read',
-  parameters: [
-    ref('parameters', 'JobId'),
-    query('follow', 'keep streaming until the job ends', flag),
-    query('stream', 'which output: stdout, stderr, or both as written', {
-      type: 'string',
-      enum: ['stdout', 'stderr', 'all'],
-      default: 'all',
-    }),
-    query('offset', 'skip this many bytes of the selected output', {
-      type: 'integer',
-      format: 'int64',
-      minimum: 0,
-      maximum: Number.MAX_SAFE_INTEGER,
-      default: 0,
-    }),
-  ],
+  parameters: [ref('parameters', 'JobId'), ...queryParameters(outputQuery)],
   responses: {
     200: success(
       'the output bytes',
@@ -1022,19 +686,7 @@ const LIST_AUDIT_RECORDS = operation({
     'the last `limit` records that match every filter given.',
   tag: 'audit',
   action: 'audit',
-  parameters: [
-    query('client', "only this client's records", { type: 'string', maxLength: 64 }),
-    query('job', "only this job's records", { type: 'string', format: 'uuid', maxLength: 36 }),
-    query('since', 'only records from this time on', dateTime),
-    query('until', 'only records up to this time', dateTime),
-    query('limit', 'at most this many records', {
-      type: 'integer',
-      format: 'int32',
-      minimum: 1,
-      maximum: 1000,
-      default: 100,
-    }),
-  ],
+  parameters: queryParameters(auditQuery),
   responses: {
     200: success('the matching records', json(ref('schemas', 'AuditRecordList'))),
     400: ref('responses', 'InvalidQuery'),

@@ -4,72 +4,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
-import { WorkerError, type ErrorCode } from '../errors.ts';
-
-export const STATUS_OF: Readonly<Record<ErrorCode | HttpOnlyCode, number>> = {
-  INVALID_REQUEST: 400,
-  LIMIT_EXCEEDS_CEILING: 400,
-  LIMIT_EXCEEDS_CLIENT_TOTAL: 400,
-  LIMIT_NOT_ENFORCEABLE: 400,
-  IMAGE_NOT_FOUND: 400,
-  LIMIT_EXCEEDS_CAPACITY: 400,
-  SANDBOX_NOT_ALLOWED: 403,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  CLIENT_DISABLED: 403,
-  CROSS_SITE_REQUEST: 403,
-  NOT_FOUND: 404,
-  JOB_NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  JOB_ALREADY_ENDED: 409,
-  JOB_STILL_RUNNING: 409,
-  OUTPUT_UNAVAILABLE: 410,
-  INPUT_NOT_OPEN: 409,
-  INPUT_CLOSED: 409,
-  INPUT_BUSY: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  EXPECTATION_FAILED: 417,
-  HEADERS_TOO_LARGE: 431,
-  MALFORMED_REQUEST: 400,
-  REQUEST_TIMEOUT: 408,
-  TOO_MANY_JOBS: 429,
-  QUEUE_FULL: 429,
-  TOO_MANY_REQUESTS: 429,
-  TOO_MANY_FOLLOWERS: 429,
-  INSUFFICIENT_STORAGE: 507,
-  INVALID_STATE_TRANSITION: 500,
-  LAUNCH_FAILED: 500,
-  INTERNAL: 500,
-};
-
-/** Codes that only the HTTP layer produces (framing, routing, authentication, rate limits). */
-export type HttpOnlyCode =
-  | 'MALFORMED_REQUEST'
-  | 'REQUEST_TIMEOUT'
-  | 'EXPECTATION_FAILED'
-  | 'HEADERS_TOO_LARGE'
-  | 'UNAUTHENTICATED'
-  | 'CLIENT_DISABLED'
-  | 'CROSS_SITE_REQUEST'
-  | 'METHOD_NOT_ALLOWED'
-  | 'TOO_MANY_REQUESTS'
-  | 'TOO_MANY_FOLLOWERS';
+import { CodedError, type ErrorCode } from '../errors.ts';
+import { STATUS_OF, type HttpOnlyCode, type Problem } from '../contract/problem.ts';
 
 /** Node's reason phrases, with RFC 9110's name for 413 (Node still says "Payload Too Large"). */
 function titleOf(status: number): string {
   return status === 413 ? 'Content Too Large' : (STATUS_CODES[status] ?? 'Error');
-}
-
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly detail: string;
-  readonly instance: string;
-  readonly code: string;
-  readonly requestId: string;
-  readonly errors?: readonly { field: string; message: string }[];
 }
 
 /** A problem answered outside the Koa app (malformed HTTP), in the same shape and table. */
@@ -130,7 +70,7 @@ export async function problemDetails(ctx: AppContext, next: Next): Promise<void>
   }
 }
 
-/** Errors raised by routing and authentication, which have no WorkerError of their own. */
+/** Errors raised by routing and authentication, which have no CodedError of their own. */
 export class RouteError extends Error {
   readonly code: HttpOnlyCode | 'NOT_FOUND';
   readonly allow: string | undefined;
@@ -154,7 +94,7 @@ function problemFieldsOf(error: unknown): {
   message: string;
   details: readonly { field: string; message: string }[];
 } {
-  if (error instanceof WorkerError) {
+  if (error instanceof CodedError) {
     const internal = STATUS_OF[error.code] >= 500;
     return {
       code: error.code,

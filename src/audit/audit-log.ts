@@ -8,14 +8,8 @@ import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { JWK } from 'jose';
 import type { AuditKey } from './audit-key.ts';
-import {
-  decodeRecord,
-  linkHash,
-  signJson,
-  verifyJson,
-  type AuditEvent,
-  type AuditRecord,
-} from './audit-record.ts';
+import type { AuditEvent, AuditRecord, SignedAuditRecord } from '../contract/audit.ts';
+import { decodeRecord, linkHash, signJson, verifyJson } from './audit-record.ts';
 
 export interface AuditQuery {
   readonly client?: string | undefined;
@@ -24,8 +18,6 @@ export interface AuditQuery {
   readonly until?: Date | undefined;
   readonly limit: number;
 }
-
-export type SignedAuditRecord = AuditRecord & { readonly jws: string };
 
 /** The signed statement of how long the log is, rewritten after every append. */
 export interface AuditHead {

@@ -1,35 +1,11 @@
-// The shape of one audit record, and how records are signed, chained and read back. Each line of
-// the log is a compact JWS whose payload is the record; each record carries the SHA-256 of the
-// previous line, so editing, deleting or reordering any line breaks the chain after it.
+// How audit records (their shape is the contract's: src/contract/audit.ts) are signed, chained and
+// read back. Each line of the log is a compact JWS whose payload is the record; each record
+// carries the SHA-256 of the previous line, so editing, deleting or reordering any line breaks the
+// chain after it.
 import { createHash, type KeyObject } from 'node:crypto';
 import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import type { AuditRecord } from '../contract/audit.ts';
 import { AUDIT_ALGORITHM } from './audit-key.ts';
-
-export type AuditOutcome = 'allowed' | 'denied' | 'failed';
-
-export interface AuditClient {
-  readonly name: string | null;
-  readonly role: string | null;
-  readonly serial: string | null;
-  readonly fingerprint256: string | null;
-}
-
-/** What the server reports; the log adds the sequence number, time and chain link. */
-export interface AuditEvent {
-  readonly action: string;
-  readonly outcome: AuditOutcome;
-  readonly status: number | null;
-  readonly client: AuditClient;
-  readonly jobId: string | null;
-  readonly details: Readonly<Record<string, unknown>>;
-}
-
-export interface AuditRecord extends AuditEvent {
-  readonly seq: number;
-  readonly time: string;
-  /** base64url SHA-256 of the previous line (its JWS); null for the first record. */
-  readonly prev: string | null;
-}
 
 export function linkHash(jws: string): string {
   return createHash('sha256').update(jws).digest('base64url');

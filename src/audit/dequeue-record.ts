@@ -2,7 +2,7 @@
 // unstarted when it waited longer than its queue timeout. No client asked for it, so the record
 // names the job's owner and no certificate.
 import type { DequeueEvent } from '../worker/registry.ts';
-import type { AuditEvent } from './audit-record.ts';
+import type { AuditEvent } from '../contract/audit.ts';
 
 export function dequeueRecord(event: DequeueEvent): AuditEvent {
   const { job } = event;

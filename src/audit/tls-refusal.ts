@@ -1,6 +1,6 @@
 // A refused TLS client as an audit record: who it claimed to be (its certificate, when it sent
 // one), from where, and why it was refused.
-import type { AuditEvent } from './audit-record.ts';
+import type { AuditEvent } from '../contract/audit.ts';
 import type { TlsRefusal } from '../tls/client-certificate-guard.ts';
 
 export function tlsRefusalRecord(refusal: TlsRefusal): AuditEvent {

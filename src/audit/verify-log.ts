@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { auditHeadPath, type AuditHead } from './audit-log.ts';
-import { linkHash, verifyJson, type AuditRecord } from './audit-record.ts';
+import type { AuditRecord } from '../contract/audit.ts';
+import { linkHash, verifyJson } from './audit-record.ts';
 
 export type Verdict =
   | { readonly ok: true; readonly records: number; readonly headChecked: boolean }

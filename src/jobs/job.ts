@@ -1,72 +1,81 @@
 // The job model: what a client asks to run, and what the worker records about it. Plain data,
-// so that the store, the registry and the API can share it without sharing behaviour.
+// so that the store, the registry and the API can share it without sharing behaviour. The job
+// record is a zod schema: the OpenAPI document's `Job` component is generated from it and the
+// `Job` type inferred from it, so the two cannot say different things.
+import { z } from 'zod';
+import { describeValues } from '../util/describe-values.ts';
+import { labelsSchema } from './labels.ts';
+import { JOB_STATUSES, type JobStatus } from './job-status.ts';
 
-/** Every status a job can have, in the order of a job's life. */
-export const JOB_STATUSES = [
-  'queued',
-  'starting',
-  'running',
-  'stopping',
-  'exited',
-  'stopped',
-  'timedout',
-  'failed',
-  'lost',
-] as const;
+// A Record keyed by the status type keeps this list exhaustive: a new status fails to compile
+// until it is described here.
+const STATUS_MEANINGS: Readonly<Record<JobStatus, string>> = {
+  queued:
+    "accepted and waiting: its client runs its most jobs, or the host has not the memory it reserves; `queuePosition` is its place in its client's queue",
+  starting: 'accepted; its supervisor is starting it',
+  running: 'running',
+  stopping: 'a stop was requested; SIGKILL follows the grace period',
+  exited: 'ended by itself: `exitCode`, or `signal` when a signal the worker did not send ended it',
+  stopped: 'ended by a stop request; `signal` is the signal that ended it',
+  timedout: 'its wall-clock limit passed',
+  failed: 'could not start; `error` says why',
+  lost: 'its supervisor vanished; `error` says so',
+};
 
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-export const ENDED_STATUSES: ReadonlySet<JobStatus> = new Set([
-  'exited',
-  'stopped',
-  'timedout',
-  'failed',
-  'lost',
-]);
-
-export function hasEnded(status: JobStatus): boolean {
-  return ENDED_STATUSES.has(status);
-}
-
-/** The statuses of a job that has not ended yet. */
-export const UNFINISHED_STATUSES: readonly JobStatus[] = JOB_STATUSES.filter(
-  (status) => !hasEnded(status),
-);
-
-/**
- * The statuses of a job that holds one of its client's running slots and its memory
- * reservation: launched (or being launched) and not ended. A queued job holds neither.
- */
-export const SLOT_STATUSES: readonly JobStatus[] = UNFINISHED_STATUSES.filter(
-  (status) => status !== 'queued',
-);
+export const jobStatusSchema = z
+  .enum(JOB_STATUSES)
+  .meta({ description: describeValues(STATUS_MEANINGS) });
 
 /** The kinds of limit a host may or may not be able to enforce (a cgroup controller each). */
-export type LimitKind = 'cpu' | 'memory' | 'pids' | 'io';
+export const LIMIT_KINDS = ['cpu', 'memory', 'pids', 'io'] as const;
+export type LimitKind = (typeof LIMIT_KINDS)[number];
 
 /** What the server does with running jobs when it stops: leave them for the next, or stop them. */
 export type ShutdownPolicy = 'leave-running' | 'stop';
 
+/** A point in time as the API writes it (ISO 8601 with `Z` or an offset). */
+export const timestampSchema = z.iso.datetime({ offset: true }).max(64);
+
 /** Resource limits of one job; an absent field means "no limit of this kind". */
-export interface ResourceLimits {
-  /** CPU quota in CPUs, e.g. 0.5 for half a core. */
-  readonly cpus?: number;
-  /** Hard memory cap in bytes, swap excluded. */
-  readonly memoryBytes?: number;
-  /** Maximum number of processes and threads. */
-  readonly pids?: number;
-  /** Disk read bandwidth in bytes per second. */
-  readonly ioReadBytesPerSecond?: number;
-  /** Disk write bandwidth in bytes per second. */
-  readonly ioWriteBytesPerSecond?: number;
-}
+export const resourceLimitsSchema = z
+  .object({
+    cpus: z
+      .number()
+      .exactOptional()
+      .meta({ description: 'CPU quota in CPUs, e.g. 0.5 for half a core' }),
+    memoryBytes: z
+      .int()
+      .exactOptional()
+      .meta({ description: 'hard memory cap in bytes, swap excluded' }),
+    pids: z.int().exactOptional().meta({ description: 'the most processes and threads' }),
+    ioReadBytesPerSecond: z
+      .int()
+      .exactOptional()
+      .meta({ description: 'disk read bandwidth in bytes per second' }),
+    ioWriteBytesPerSecond: z
+      .int()
+      .exactOptional()
+      .meta({ description: 'disk write bandwidth in bytes per second' }),
+  })
+  .meta({ description: 'the limits in force; an absent one is not limited' })
+  .readonly();
+
+export type ResourceLimits = z.output<typeof resourceLimitsSchema>;
+
+/** What a job used: CPU time and the most memory it held at once. */
+export const resourceUsageSchema = z
+  .object({ cpuMs: z.number(), peakMemoryBytes: z.int() })
+  .readonly();
+
+export type ResourceUsage = z.output<typeof resourceUsageSchema>;
 
 /**
  * The filesystem a job sees. `private`: its own root built from the operator's read-only binds
  * (or an image), memory-backed writable space, and its client's own uid. `host`: the host's
  * filesystem as the job user sees it, for roles the operator allows.
  */
-export type SandboxMode = 'private' | 'host';
+export const sandboxModeSchema = z.enum(['private', 'host']);
+export type SandboxMode = z.output<typeof sandboxModeSchema>;
 
 /** An image's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -83,7 +92,7 @@ export interface JobSpec {
   readonly sandbox: SandboxMode;
   /** An operator-imported root filesystem instead of the host's binds (private sandbox only). */
   readonly image?: string;
-  /** The client's own names for the job, to find it again (worker/labels.ts has the rules). */
+  /** The client's own names for the job, to find it again (labels.ts has the rules). */
   readonly labels: Readonly<Record<string, string>>;
   /** How long it may wait in the queue before it is stopped unstarted; undefined: for ever. */
   readonly queueTimeoutMs?: number;
@@ -99,48 +108,54 @@ export interface ClientBudget {
   readonly outputBytes?: number;
 }
 
-export interface ResourceUsage {
-  readonly cpuMs: number;
-  readonly peakMemoryBytes: number;
-}
+/** A job as the worker records it and the API answers it. */
+export const jobSchema = z
+  .object({
+    id: z.uuid(),
+    owner: z.string().meta({ description: 'the name of the client that started it' }),
+    command: z.string(),
+    args: z.array(z.string()).readonly(),
+    envNames: z.array(z.string()).readonly().meta({
+      description: 'names only: values may be secrets and are never stored or shown',
+    }),
+    cwd: z.string(),
+    limits: resourceLimitsSchema,
+    timeoutMs: z.int().nullable(),
+    sandbox: sandboxModeSchema.meta({
+      description: "the filesystem the job saw: its own sandbox, or the host's",
+    }),
+    image: z.string().nullable().meta({ description: 'the image it ran in, if any' }),
+    labels: labelsSchema,
+    status: jobStatusSchema,
+    exitCode: z.int().nullable(),
+    signal: z.string().nullable().meta({ description: 'e.g. SIGKILL' }),
+    error: z.string().nullable().meta({ description: 'why it failed to start or was lost' }),
+    oomKilled: z.boolean(),
+    usage: resourceUsageSchema.nullable(),
+    outputBytes: z.int().min(0),
+    outputTruncated: z
+      .boolean()
+      .meta({ description: 'output beyond `outputCapBytes` was dropped' }),
+    outputCapBytes: z.int().min(0).nullable().meta({
+      description:
+        "the most output kept for this job: the server's per-job cap, or less when the client's output budget had less left when it started (0: the budget was spent); null for no cap",
+    }),
+    queueTimeoutMs: z.int().min(1).nullable(),
+    queuePosition: z.int().min(1).nullable().meta({
+      description:
+        "while `queued`: its place in its own client's queue (1 starts first); null otherwise",
+    }),
+    stdin: z.boolean().meta({
+      description: 'its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`)',
+    }),
+    createdAt: timestampSchema,
+    startedAt: timestampSchema.nullable(),
+    stopRequestedAt: timestampSchema.nullable(),
+    endedAt: timestampSchema.nullable(),
+  })
+  .readonly();
 
-export interface Job {
-  readonly id: string;
-  readonly owner: string;
-  readonly command: string;
-  readonly args: readonly string[];
-  /** Names only: values may be secrets and are never stored or shown. */
-  readonly envNames: readonly string[];
-  readonly cwd: string;
-  readonly limits: ResourceLimits;
-  readonly timeoutMs: number | null;
-  readonly sandbox: SandboxMode;
-  readonly image: string | null;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly queueTimeoutMs: number | null;
-  /** While queued: how many of its client's queued jobs start before it, plus one. */
-  readonly queuePosition: number | null;
-  /** Its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`). */
-  readonly stdin: boolean;
-  readonly status: JobStatus;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  /** Why a job failed to start or was lost. */
-  readonly error: string | null;
-  readonly oomKilled: boolean;
-  readonly usage: ResourceUsage | null;
-  readonly outputBytes: number;
-  readonly outputTruncated: boolean;
-  /**
-   * The most output kept for this job: the server's per-job cap, or less when the client's output
-   * budget had less left when the job started; null for no cap.
-   */
-  readonly outputCapBytes: number | null;
-  readonly createdAt: string;
-  readonly startedAt: string | null;
-  readonly stopRequestedAt: string | null;
-  readonly endedAt: string | null;
-}
+export type Job = z.output<typeof jobSchema>;
 
 /**
  * Which jobs a listing shows, all conditions ANDed. Times compare with `createdAt`; a label

@@ -1,6 +1,7 @@
 // Labels: a client's own key=value names for its jobs ("pipeline=4711"), to find them again.
 // The rules are Kubernetes' for label keys and values, so the labels a CI system already puts on
 // its pods fit here unchanged.
+import { z } from 'zod';
 
 /** Labels one job may carry; also the most label filters one listing may give. */
 export const MAX_LABELS = 16;
@@ -28,3 +29,22 @@ export function labelKeyProblem(key: string): string | undefined {
 export function labelValueProblem(value: string): string | undefined {
   return LABEL_VALUE.test(value) ? undefined : LABEL_VALUE_RULE;
 }
+
+/**
+ * A job's labels: what validates them in a request, and (as the OpenAPI document's `Labels`
+ * component) what a job record carries.
+ */
+export const labelsSchema = z
+  .record(
+    z.string().max(317).regex(LABEL_KEY, LABEL_KEY_RULE),
+    z.string().max(63).regex(LABEL_VALUE, LABEL_VALUE_RULE),
+  )
+  .refine((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`)
+  .meta({
+    maxProperties: MAX_LABELS,
+    description:
+      "the client's own names for a job, to find it again (`?label=key=value`): Kubernetes' rules for label keys and values",
+    examples: [{ pipeline: '4711', stage: 'test' }],
+  })
+  .readonly()
+  .default({});

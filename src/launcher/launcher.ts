@@ -75,7 +75,7 @@ export type ReattachResult =
 
 export interface Launcher {
   readonly protections: Protections;
-  /** Throws a WorkerError when the spec asks for a protection this host cannot give. */
+  /** Throws a CodedError when the spec asks for a protection this host cannot give. */
   launch(request: LaunchRequest): Promise<LaunchResult>;
   reattach(jobId: string, dir: string): Promise<ReattachResult>;
 }

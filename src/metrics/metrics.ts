@@ -4,7 +4,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Transition } from '../worker/registry.ts';
-import { hasEnded, type JobStatus } from '../jobs/job.ts';
+import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -2,17 +2,16 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
 import { LogSync } from './log-sync.ts';
-import {
-  SLOT_STATUSES,
-  type Job,
-  type JobFilter,
-  type JobPage,
-  type JobStatus,
-  type PageRequest,
-  type ResourceLimits,
-  type ResourceUsage,
-  type SandboxMode,
+import type {
+  Job,
+  JobFilter,
+  JobPage,
+  PageRequest,
+  ResourceLimits,
+  ResourceUsage,
+  SandboxMode,
 } from '../jobs/job.ts';
+import { SLOT_STATUSES, type JobStatus } from '../jobs/job-status.ts';
 
 interface JobRow {
   id: string;
@@ -52,7 +51,13 @@ export interface Query {
   readonly params: readonly SQLInputValue[];
 }
 
-const SLOT_SQL = SLOT_STATUSES.map((status) => `'${status}'`).join(', ');
+/** A status as an SQL literal: typed, so the SQL cannot name a status there is not. */
+function sqlStatus(status: JobStatus): string {
+  return `'${status}'`;
+}
+
+const QUEUED_SQL = sqlStatus('queued');
+const SLOT_SQL = SLOT_STATUSES.map(sqlStatus).join(', ');
 
 /**
  * The jobs that hold a slot (launched and not ended): a handful among 100,000 ended jobs, read
@@ -64,7 +69,7 @@ export const UNFINISHED_JOBS_SQL = `SELECT * FROM jobs INDEXED BY jobs_status_se
 
 /** The oldest queued job of each client that has one. */
 const QUEUE_HEADS_SQL = `SELECT * FROM jobs WHERE seq IN (
-  SELECT MIN(seq) FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' GROUP BY owner)`;
+  SELECT MIN(seq) FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL} GROUP BY owner)`;
 
 /** Up to a batch (the second parameter) of jobs that ended before a time (the first). */
 export const EXPIRED_JOBS_SQL =
@@ -147,14 +152,14 @@ export class JobStore {
       `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
     );
     this.#countQueuedOf = db.prepare(
-      "SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued'",
+      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = ${QUEUED_SQL}`,
     );
     this.#queued = db.prepare(
-      "SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued' ORDER BY seq",
+      `SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL} ORDER BY seq`,
     );
     this.#queueHeads = db.prepare(QUEUE_HEADS_SQL);
     this.#countQueued = db.prepare(
-      "SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_status_seq WHERE status = 'queued'",
+      `SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL}`,
     );
     this.#wasQueued = db.prepare('SELECT queued_at IS NOT NULL AS queued FROM jobs WHERE id = ?');
     // Per client, what its jobs reserve is at most its own memory total (its cgroup's limit).
@@ -170,7 +175,7 @@ export class JobStore {
        FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
     );
     this.#queuedBefore = db.prepare(
-      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = 'queued'
+      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = ${QUEUED_SQL}
          AND seq < (SELECT seq FROM jobs WHERE id = ?)`,
     );
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');

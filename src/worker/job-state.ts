@@ -2,7 +2,7 @@
 // `assertTransition`, so an impossible change (say, `exited` back to `running`) is a loud bug
 // instead of a silently wrong status.
 import { InvalidStateTransitionError } from '../errors.ts';
-import type { JobStatus } from '../jobs/job.ts';
+import type { JobStatus } from '../jobs/job-status.ts';
 
 const ALLOWED: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   // A queued job starts when a slot and memory are free, or is stopped (by a client or its queue

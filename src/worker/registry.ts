@@ -11,6 +11,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
+  CodedError,
   InputBusyError,
   InputNotOpenError,
   InsufficientStorageError,
@@ -22,7 +23,6 @@ import {
   OutputUnavailableError,
   QueueFullError,
   TooManyJobsError,
-  WorkerError,
 } from '../errors.ts';
 import {
   outcomeWithoutExit,
@@ -32,18 +32,18 @@ import {
   type Launcher,
 } from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
-import {
-  hasEnded,
-  type ClientBudget,
-  type Job,
-  type JobFilter,
-  type JobPage,
-  type JobSpec,
-  type JobStatus,
-  type PageRequest,
-  type ResourceLimits,
-  type ShutdownPolicy,
+import type {
+  ClientBudget,
+  Job,
+  JobFilter,
+  JobPage,
+  JobSpec,
+  PageRequest,
+  ResourceLimits,
+  ShutdownPolicy,
 } from '../jobs/job.ts';
+import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
+import type { Capacity } from '../jobs/protections.ts';
 import { assertTransition } from './job-state.ts';
 import { LaunchWaiters } from './launch-waiters.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
@@ -93,13 +93,6 @@ export interface DequeueEvent {
 /** Whether a job that cannot start now waits (the default) or is refused with a 429. */
 export interface StartOptions {
   readonly queue?: boolean;
-}
-
-/** What the host gives jobs and how much of it is spoken for: /healthz shows it to admins. */
-export interface Capacity {
-  readonly memoryBytes: number | null;
-  readonly reservedMemoryBytes: number;
-  readonly queued: number;
 }
 
 export interface Transition {
@@ -304,7 +297,7 @@ export class JobRegistry {
         maxOutputBytes: job.outputCapBytes ?? undefined,
       });
     } catch (error) {
-      if (error instanceof WorkerError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
+      if (error instanceof CodedError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
         this.#store.delete(job.id);
         await rm(dir, { recursive: true, force: true });
         this.#drainQueue();

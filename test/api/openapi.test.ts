@@ -20,7 +20,7 @@ import {
   type Reference,
   type ResponseObject,
 } from '../../src/api/openapi.ts';
-import { STATUS_OF } from '../../src/api/problem.ts';
+import { STATUS_OF } from '../../src/contract/problem.ts';
 import { ROLES, type Role } from '../../src/pki/roles.ts';
 import { ContractValidator, resolvePointer, type Schema } from '../helpers/contract-validator.ts';
 import { startServer, type Response, type TestServer } from '../helpers/server.ts';

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Job } from '../../src/jobs/job.ts';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 export const CLIENTS = ['admin', 'alice', 'bob', 'auditor'] as const;
@@ -195,24 +196,8 @@ export class TestServer {
   }
 }
 
-export interface Job {
-  id: string;
-  owner: string;
-  command: string;
-  args: string[];
-  status: string;
-  exitCode: number | null;
-  signal: string | null;
-  error: string | null;
-  oomKilled: boolean;
-  usage: { cpuMs: number; peakMemoryBytes: number } | null;
-  outputBytes: number;
-  outputTruncated: boolean;
-  createdAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  [key: string]: unknown;
-}
+/** A job as the API answers it: the wire type, from the schema the document is made of. */
+export type { Job };
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   const baseDir = options.baseDir ?? (await mkdtemp(join(tmpdir(), 'jobworker-test-')));

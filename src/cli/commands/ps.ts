@@ -3,7 +3,8 @@
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
-import { ACTIVE_STATUSES, JOB_STATUSES, type JobRecord, type JobStatus } from '../job-record.ts';
+import { JOB_STATUSES, UNFINISHED_STATUSES, type JobStatus } from '../../jobs/job-status.ts';
+import type { JobRecord } from '../job-record.ts';
 import { age, commandLine, endingOf, shortId, statusText } from '../job-view.ts';
 import { parseCommandLine, withConnection } from '../options.ts';
 import { jobPages, type JobQuery } from '../job-pages.ts';
@@ -102,7 +103,7 @@ export const command: Command = {
 
 /** The statuses asked of the server: those given, or without --all those not ended yet. */
 function statusesOf(text: string | undefined, all: boolean): readonly string[] {
-  if (text === undefined) return all ? [] : [...ACTIVE_STATUSES];
+  if (text === undefined) return all ? [] : [...UNFINISHED_STATUSES];
   const statuses = text.split(',');
   for (const status of statuses) {
     if (!(JOB_STATUSES as readonly string[]).includes(status)) {

@@ -8,7 +8,7 @@ import { waitForEnd } from '../follow.ts';
 import type { ApiClient } from '../http-client.ts';
 import { parseCommandLine, withConnection, type ConnectionFlags } from '../options.ts';
 import { jobPages } from '../job-pages.ts';
-import { ENDED_STATUSES } from '../job-record.ts';
+import { ENDED_STATUSES } from '../../jobs/job-status.ts';
 import { print, printPaced } from '../output.ts';
 import { connect } from '../session.ts';
 

@@ -138,7 +138,7 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
   };
   return {
     command: name,
-    args,
+    args: [...args],
     ...(values.env === undefined ? {} : { env: environment(values.env) }),
     ...(values.label === undefined ? {} : { labels: labelsOf(values.label) }),
     ...(values.cwd === undefined ? {} : { cwd: values.cwd }),

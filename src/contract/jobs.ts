@@ -1,0 +1,127 @@
+// The /v1/jobs routes' query strings and listing, as zod schemas: the routes parse queries with
+// them, and the OpenAPI document's query parameters (each field's description included) and its
+// `JobList` component are generated from them.
+import { z } from 'zod';
+import { jobSchema, timestampSchema } from '../jobs/job.ts';
+import { JOB_STATUSES } from '../jobs/job-status.ts';
+import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../jobs/labels.ts';
+
+/** Jobs per page of a listing: as many as asked, up to a bound that keeps one answer small. */
+export const LIST_PAGE = { default: 100, max: 1000 } as const;
+
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+// The flags' defaults are prefaults (the text a client would send, parsed like any other):
+// a default after a transform is the parsed boolean, which the document could not show.
+export const startQuery = z.strictObject({
+  follow: flag.prefault('false').meta({
+    description:
+      "stream the job's output (stdout and stderr as written) in this response until it ends",
+  }),
+  queue: flag.prefault('true').meta({
+    description:
+      'when the job cannot start now (its client runs its most jobs, or the host has not the memory it reserves): `true` (the default) queues it, `false` answers 429 `TOO_MANY_JOBS`',
+  }),
+});
+
+export const outputQuery = z.strictObject({
+  follow: flag.prefault('false').meta({ description: 'keep streaming until the job ends' }),
+  stream: z
+    .enum(['stdout', 'stderr', 'all'])
+    .default('all')
+    .meta({ description: 'which output: stdout, stderr, or both as written' }),
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(0)
+    .meta({ format: 'int64', description: 'skip this many bytes of the selected output' }),
+});
+
+const STATUS_NAMES = JOB_STATUSES.join('|');
+
+// Split and checked name by name; the pattern (a JSON Schema override: a transform has none of
+// its own) says the same for the document.
+const statuses = z
+  .string()
+  .max(256)
+  .meta({
+    pattern: `^(${STATUS_NAMES})(,(${STATUS_NAMES}))*$`,
+    examples: ['running', 'exited,failed'],
+  })
+  .transform((text) => text.split(','))
+  .pipe(z.array(z.enum(JOB_STATUSES)).min(1));
+
+// `key=value`; a key on its own is not a selector (labels are matched exactly). Checked by the
+// transform; the pattern (a JSON Schema override) tells the document the outline.
+const labelSelector = z
+  .string()
+  .max(512)
+  .meta({ pattern: '^[^=]+=.*$' })
+  .transform((text, context) => {
+    const equals = text.indexOf('=');
+    const key = equals === -1 ? text : text.slice(0, equals);
+    const value = equals === -1 ? undefined : text.slice(equals + 1);
+    const problem =
+      value === undefined
+        ? 'expected key=value'
+        : (labelKeyProblem(key) ?? labelValueProblem(value));
+    if (problem !== undefined) {
+      context.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return [key, value ?? ''] as const;
+  });
+
+/** Koa's query parser gives one `?label=` as a string and several as an array. */
+function oneOrMore(value: unknown): unknown {
+  return typeof value === 'string' ? [value] : value;
+}
+
+const labelSelectors = z
+  .preprocess(oneOrMore, z.array(labelSelector).max(MAX_LABELS))
+  .transform((pairs, context) => {
+    const labels = Object.fromEntries(pairs);
+    if (Object.keys(labels).length !== pairs.length) {
+      context.addIssue({ code: 'custom', message: 'each label key at most once' });
+      return z.NEVER;
+    }
+    return labels;
+  });
+
+export const listQuery = z.strictObject({
+  status: statuses
+    .optional()
+    .meta({ description: 'only jobs with one of these statuses (comma-separated)' }),
+  since: timestampSchema
+    .optional()
+    .meta({ description: 'only jobs created at this time or later' }),
+  until: timestampSchema.optional().meta({ description: 'only jobs created before this time' }),
+  label: labelSelectors.optional().meta({
+    description: 'only jobs with this label (`key=value`); several are all required',
+  }),
+  idPrefix: z
+    .string()
+    .max(36)
+    .regex(/^[0-9a-f-]{1,36}$/, 'expected the start of a job id')
+    .optional()
+    .meta({ description: 'only jobs whose id starts so (how `jobctl` resolves short ids)' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIST_PAGE.max)
+    .default(LIST_PAGE.default)
+    .meta({ format: 'int32', description: 'at most this many jobs' }),
+  cursor: z
+    .string()
+    .max(128)
+    .optional()
+    .meta({ description: 'where to go on: from the `Link` of the previous page' }),
+});
+
+/** One page of GET /v1/jobs. */
+export const jobListSchema = z.object({ jobs: z.array(jobSchema).readonly() }).readonly();
