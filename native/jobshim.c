@@ -5,7 +5,10 @@
  * DIR/status.json, so a job's outcome survives the server being killed and restarted.
  * With --stdin FIFO the job reads its standard input from a FIFO that the server writes to;
  * the shim holds a writer of its own, so the job sees EOF only when told ("close-stdin"),
- * not when a writer (or the server) goes away.
+ * not when a writer (or the server) goes away. With --tty the job runs on a pseudo-terminal it
+ * allocates from the devpts it sees (its sandbox's own) and passes to the shim over a socket;
+ * the shim copies the terminal's output to the log and the input FIFO into the terminal, and
+ * sets its size when told ("resize ROWS COLS").
  *
  * Process tree it builds:
  *   jobshim (own session, child subreaper)
@@ -41,6 +44,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +69,8 @@ struct options {
 	 * CLONE_INTO_CGROUP) and which cgroup.kill empties; its cgroup namespace starts there. */
 	const char *cgroup_dir;
 	bool pidns, netns;
+	bool tty; /* --tty: the job's stdin, stdout and stderr are one pseudo-terminal */
+	unsigned short tty_rows, tty_cols;
 	bool set_uid, set_gid;
 	uid_t uid;
 	gid_t gid;
@@ -93,6 +99,11 @@ struct shim {
 	/* --stdin: the job's end (the shim's copy, closed once the job has it) and the writer
 	 * the shim holds so that the job's input stays open between the server's writers. */
 	int stdin_read_fd, stdin_hold_fd;
+	/* --tty: the terminal's master end (output is read from a duplicate, stdout_fd), and input
+	 * taken from the FIFO that the terminal has not accepted yet. */
+	int tty_fd;
+	char tty_input[4096];
+	size_t tty_input_len, tty_input_off;
 	pid_t child;                         /* clone child: the job, or init with --pidns */
 	long long started_at_ms, ended_at_ms;
 	long long timeout_at, kill_at; /* CLOCK_MONOTONIC ms, -1 = not armed */
@@ -116,12 +127,14 @@ struct job_pipes {
 	int out[2], err[2];
 	int status[2]; /* init -> shim (--pidns): the job's raw wait status */
 	int stdin_read; /* --stdin: the FIFO's read end, the job's fd 0; -1 for /dev/null */
+	int console[2]; /* --tty, job -> shim: the terminal's master end (SCM_RIGHTS) */
 };
 
 /* Where a child failed before exec; sent as a fixed-size record (< PIPE_BUF: atomic). */
 enum stage {
 	STAGE_SETSID,
 	STAGE_STDIO,
+	STAGE_TTY,
 	STAGE_MOUNT_PRIVATE,
 	STAGE_MOUNT_PROC,
 	STAGE_SANDBOX,
@@ -139,6 +152,7 @@ enum stage {
 static const char *const stage_names[] = {
 	[STAGE_SETSID] = "setsid",
 	[STAGE_STDIO] = "stdio",
+	[STAGE_TTY] = "terminal",
 	[STAGE_MOUNT_PRIVATE] = "make mounts private",
 	[STAGE_MOUNT_PROC] = "mount /proc",
 	[STAGE_SANDBOX] = "sandbox",
@@ -570,15 +584,96 @@ static void drop_privileges(const struct options *o, int error_fd)
 		fail_child(error_fd, STAGE_SETUID, errno);
 }
 
+static int send_fd(int socket_fd, int fd)
+{
+	char byte = 't';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	memset(&control, 0, sizeof control);
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof control.buf };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+	return sendmsg(socket_fd, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int receive_fd(int socket_fd)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof control.buf };
+	if (recvmsg(socket_fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
+		errno = EPROTO;
+		return -1;
+	}
+	int fd;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+	return fd;
+}
+
+/*
+ * The job's terminal, allocated where the job lives: from the devpts instance it sees (the
+ * sandbox's own, so it is /dev/pts/0 there and no host terminal is reachable). The job, already
+ * a session leader, takes it as its controlling terminal on fds 0-2, owned by the job's user;
+ * the master end goes to the shim, and the job keeps none of it.
+ */
+static int attach_terminal(const struct options *o, int console_fd)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -1;
+	char name[64];
+	struct winsize size = { .ws_row = o->tty_rows, .ws_col = o->tty_cols };
+	int slave = -1, rc;
+	if (unlockpt(master) < 0 || (rc = ptsname_r(master, name, sizeof name)) != 0 ||
+	    ioctl(master, TIOCSWINSZ, &size) < 0 || (slave = open(name, O_RDWR | O_CLOEXEC)) < 0 ||
+	    ioctl(slave, TIOCSCTTY, 0) < 0 ||
+	    (o->set_uid && fchown(slave, o->uid, o->set_gid ? o->gid : (gid_t)-1) < 0) ||
+	    send_fd(console_fd, master) < 0 || dup2(slave, STDIN_FILENO) < 0 ||
+	    dup2(slave, STDOUT_FILENO) < 0 || dup2(slave, STDERR_FILENO) < 0) {
+		int saved = errno;
+		close(master);
+		if (slave >= 0)
+			close(slave);
+		errno = saved;
+		return -1;
+	}
+	close(master);
+	close(console_fd);
+	if (slave > STDERR_FILENO)
+		close(slave);
+	return 0;
+}
+
 static noreturn void exec_job(const struct options *o, const struct job_pipes *p)
 {
 	int error_fd = p->error[1];
 	if (setsid() < 0)
 		fail_child(error_fd, STAGE_SETSID, errno);
-	int in = p->stdin_read >= 0 ? dup2(p->stdin_read, STDIN_FILENO)
-				    : redirect_to_dev_null(STDIN_FILENO, O_RDONLY);
-	if (in < 0 || dup2(p->out[1], STDOUT_FILENO) < 0 || dup2(p->err[1], STDERR_FILENO) < 0)
-		fail_child(error_fd, STAGE_STDIO, errno);
+	if (o->tty) {
+		if (attach_terminal(o, p->console[1]) < 0)
+			fail_child(error_fd, STAGE_TTY, errno);
+	} else {
+		int in = p->stdin_read >= 0 ? dup2(p->stdin_read, STDIN_FILENO)
+					    : redirect_to_dev_null(STDIN_FILENO, O_RDONLY);
+		if (in < 0 || dup2(p->out[1], STDOUT_FILENO) < 0 ||
+		    dup2(p->err[1], STDERR_FILENO) < 0)
+			fail_child(error_fd, STAGE_STDIO, errno);
+	}
 	reset_signals();
 	drop_privileges(o, error_fd);
 	/* After dropping privileges, so the job user's permissions decide. */
@@ -690,6 +785,8 @@ static noreturn void run_init(const struct options *o, const struct job_pipes *p
 	 * the server's writes to the job's input fail once the job no longer reads it). */
 	if (p->stdin_read >= 0)
 		close(p->stdin_read);
+	if (p->console[1] >= 0)
+		close(p->console[1]);
 	close(p->error[1]);
 	close(p->out[1]);
 	close(p->err[1]);
@@ -732,6 +829,8 @@ static noreturn void run_child(const struct shim *s, const struct job_pipes *p)
 	close(p->error[0]);
 	close(p->out[0]);
 	close(p->err[0]);
+	if (p->console[0] >= 0)
+		close(p->console[0]);
 	if (o->pidns) {
 		close(p->status[0]);
 		/* Before waiting for release, so there is no moment where a dead shim is missed. */
@@ -827,11 +926,14 @@ static void reap_failed_child(struct shim *s)
 		;
 }
 
-static int open_pipes(struct job_pipes *p, bool with_status)
+static int open_pipes(struct job_pipes *p, bool with_status, bool with_console)
 {
 	int *all[] = { p->sync, p->error, p->out, p->err, p->status };
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		all[i][0] = all[i][1] = -1;
+	p->console[0] = p->console[1] = -1;
+	if (with_console && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->console) < 0)
+		return -1;
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		if (all[i] == p->status && !with_status)
 			continue;
@@ -841,17 +943,39 @@ static int open_pipes(struct job_pipes *p, bool with_status)
 	return 0;
 }
 
+/* The job sent its terminal's master end before it exec'd: output is read from it instead of
+ * the pipes (which the job never used, and closed by exec'ing). */
+static void take_terminal(struct shim *s, struct job_pipes *p)
+{
+	int master = receive_fd(p->console[0]);
+	close_fd(&p->console[0]);
+	int reader = master < 0 ? -1 : fcntl(master, F_DUPFD_CLOEXEC, 3);
+	if (reader < 0) {
+		char message[128];
+		snprintf(message, sizeof message, "terminal: %s", strerror(errno));
+		kill(s->child, SIGKILL);
+		reap_failed_child(s);
+		fail_start(s, message);
+	}
+	s->tty_fd = master;
+	set_nonblocking(master);
+	close_fd(&s->stdout_fd);
+	close_fd(&s->stderr_fd);
+	s->stdout_fd = reader;
+}
+
 static void start_job(struct shim *s)
 {
 	const struct options *o = s->opt;
 	struct job_pipes p;
 	char message[PATH_MAX + 128];
 
-	if (open_pipes(&p, o->pidns) < 0) {
+	if (open_pipes(&p, o->pidns, o->tty) < 0) {
 		snprintf(message, sizeof message, "pipe: %s", strerror(errno));
 		fail_start(s, message);
 	}
-	p.stdin_read = s->stdin_read_fd;
+	/* With a terminal the shim reads the FIFO and types it into the terminal. */
+	p.stdin_read = o->tty ? -1 : s->stdin_read_fd;
 	unsigned long long flags = 0;
 	if (o->pidns)
 		flags |= CLONE_NEWPID | CLONE_NEWNS;
@@ -871,7 +995,9 @@ static void start_job(struct shim *s)
 	s->child = pid;
 	/* The job has its input now; a reader kept here would let the server write to a job
 	 * that closed it, instead of failing with EPIPE. */
-	close_fd(&s->stdin_read_fd);
+	if (!o->tty)
+		close_fd(&s->stdin_read_fd);
+	close_fd(&p.console[1]);
 	close(p.sync[0]);
 	close(p.error[1]);
 	close(p.out[1]);
@@ -905,6 +1031,9 @@ static void start_job(struct shim *s)
 		reap_failed_child(s);
 		fail_start(s, message);
 	}
+
+	if (o->tty)
+		take_terminal(s, &p);
 
 	s->started_at_ms = epoch_ms();
 	if (o->timeout_ms > 0)
@@ -952,7 +1081,8 @@ static void copy_output(struct shim *s, int *fd, bool is_stderr)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (n < 0)
+		/* EIO: a terminal whose every slave end is closed, the end of its output. */
+		if (n < 0 && errno != EIO)
 			diag("reading job output: %s", strerror(errno));
 		close_fd(fd);
 		return;
@@ -994,6 +1124,60 @@ static void close_stdin(struct shim *s)
 		diag("unlink %s: %s", s->opt->stdin_path, strerror(errno));
 }
 
+/* Input for the terminal, as the terminal takes it: a full terminal leaves the FIFO unread. */
+static void flush_terminal_input(struct shim *s)
+{
+	while (s->tty_input_off < s->tty_input_len) {
+		ssize_t n = write(s->tty_fd, s->tty_input + s->tty_input_off,
+				  s->tty_input_len - s->tty_input_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) /* EIO: the terminal is gone with the job; the input has no reader */
+			break;
+		s->tty_input_off += (size_t)n;
+	}
+	s->tty_input_len = s->tty_input_off = 0;
+}
+
+/* The end of a terminal's input is its EOF character (^D), as a person would type it. */
+static void end_terminal_input(struct shim *s)
+{
+	struct termios t;
+	char eof = 4;
+	if (tcgetattr(s->tty_fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
+		eof = (char)t.c_cc[VEOF];
+	(void)write(s->tty_fd, &eof, 1);
+	close_fd(&s->stdin_read_fd);
+}
+
+static void read_terminal_input(struct shim *s)
+{
+	ssize_t n = read(s->stdin_read_fd, s->tty_input, sizeof s->tty_input);
+	if (n < 0)
+		return; /* EAGAIN: nothing yet */
+	if (n == 0) { /* every writer gone, ours included: the input was ended */
+		end_terminal_input(s);
+		return;
+	}
+	s->tty_input_len = (size_t)n;
+	s->tty_input_off = 0;
+	flush_terminal_input(s);
+}
+
+static void resize_terminal(struct shim *s, const char *args)
+{
+	long long rows, cols;
+	char rows_text[16], cols_text[16];
+	if (s->tty_fd < 0 || sscanf(args, "%15s %15s", rows_text, cols_text) != 2 ||
+	    !parse_count(rows_text, USHRT_MAX, &rows) || !parse_count(cols_text, USHRT_MAX, &cols))
+		return;
+	struct winsize size = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+	if (ioctl(s->tty_fd, TIOCSWINSZ, &size) < 0)
+		diag("resize terminal: %s", strerror(errno));
+}
+
 static void handle_command(struct shim *s, char *line)
 {
 	size_t len = strlen(line);
@@ -1008,6 +1192,8 @@ static void handle_command(struct shim *s, char *line)
 		begin_stop(s, REASON_STOPPED, grace);
 	} else if (strcmp(line, "close-stdin") == 0) {
 		close_stdin(s);
+	} else if (strncmp(line, "resize ", 7) == 0) {
+		resize_terminal(s, line + 7);
 	}
 }
 
@@ -1099,6 +1285,11 @@ static void supervise(struct shim *s)
 			{ .fd = s->stdout_fd, .events = POLLIN },
 			{ .fd = s->stderr_fd, .events = POLLIN },
 			{ .fd = s->job_ended ? -1 : s->control_fd, .events = POLLIN },
+			/* With a terminal: the input FIFO while the terminal takes input, else the
+			 * terminal, until it does. */
+			{ .fd = s->tty_fd >= 0 && s->tty_input_len == 0 ? s->stdin_read_fd : -1,
+			  .events = POLLIN },
+			{ .fd = s->tty_input_len > 0 ? s->tty_fd : -1, .events = POLLOUT },
 		};
 		if (poll(fds, sizeof fds / sizeof fds[0], poll_timeout(s)) < 0) {
 			if (errno == EINTR)
@@ -1117,6 +1308,10 @@ static void supervise(struct shim *s)
 			copy_output(s, &s->stderr_fd, true);
 		if (fds[3].revents)
 			read_control(s);
+		if (fds[4].revents)
+			read_terminal_input(s);
+		if (fds[5].revents)
+			flush_terminal_input(s);
 		fire_deadlines(s);
 	}
 }
@@ -1197,7 +1392,7 @@ static int open_stdin_fifo(struct shim *s, char *error, size_t error_len)
 	s->stdin_read_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (s->stdin_read_fd < 0 || fstat(s->stdin_read_fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
 	    (s->stdin_hold_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
-	    fcntl(s->stdin_read_fd, F_SETFL, O_RDONLY) < 0) {
+	    (!s->opt->tty && fcntl(s->stdin_read_fd, F_SETFL, O_RDONLY) < 0)) {
 		snprintf(error, error_len, "open %s: %s", path,
 			 errno ? strerror(errno) : "not a FIFO");
 		return -1;
@@ -1227,6 +1422,8 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 	o->cwd = "/";
 	o->grace_ms = DEFAULT_GRACE_MS;
 	o->tmpfs_bytes = 64ULL * 1024 * 1024;
+	o->tty_rows = 24;
+	o->tty_cols = 80;
 	o->cgroup_procs = calloc((size_t)argc, sizeof *o->cgroup_procs);
 	o->binds = calloc((size_t)argc, sizeof *o->binds);
 	if (!o->cgroup_procs || !o->binds)
@@ -1252,6 +1449,10 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 		}
 		if (strcmp(arg, "--seccomp") == 0) {
 			o->seccomp = true;
+			continue;
+		}
+		if (strcmp(arg, "--tty") == 0) {
+			o->tty = true;
 			continue;
 		}
 		if (strcmp(arg, "--ro-bind") == 0 || strcmp(arg, "--rw-bind") == 0) {
@@ -1307,6 +1508,10 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 			o->tmpfs_bytes = (unsigned long long)n;
 		else if (strcmp(arg, "--hostname") == 0)
 			o->hostname = value;
+		else if (strcmp(arg, "--tty-rows") == 0 && numeric_ok && n > 0 && n <= USHRT_MAX)
+			o->tty_rows = (unsigned short)n;
+		else if (strcmp(arg, "--tty-cols") == 0 && numeric_ok && n > 0 && n <= USHRT_MAX)
+			o->tty_cols = (unsigned short)n;
 		else {
 			snprintf(error, sizeof error, "usage: bad option %.64s %.64s", arg, value);
 			return error;
@@ -1374,7 +1579,7 @@ int main(int argc, char **argv)
 		.opt = &opt,
 		.events_fd = -1, .control_fd = -1, .signal_fd = -1, .log_fd = -1, .idx_fd = -1,
 		.stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
-		.stdin_read_fd = -1, .stdin_hold_fd = -1,
+		.stdin_read_fd = -1, .stdin_hold_fd = -1, .tty_fd = -1,
 		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1,
 	};
 

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'INPUT_NOT_OPEN'
   | 'INPUT_CLOSED'
   | 'INPUT_BUSY'
+  | 'NOT_A_TERMINAL'
   | 'TOO_MANY_JOBS'
   | 'QUEUE_FULL'
   | 'LIMIT_EXCEEDS_CAPACITY'
@@ -110,6 +111,14 @@ export class InputBusyError extends CodedError {
   constructor(id: string) {
     super('INPUT_BUSY', `another request is sending the input of job '${id}'; one at a time`);
     this.name = 'InputBusyError';
+  }
+}
+
+/** Thrown when resizing the terminal of a job that has none. */
+export class NotATerminalError extends CodedError {
+  constructor(id: string) {
+    super('NOT_A_TERMINAL', `job '${id}' has no terminal (start it with "tty": true)`);
+    this.name = 'NotATerminalError';
   }
 }
 

@@ -34,6 +34,7 @@ import { loadTlsCredentials } from './tls/credentials.ts';
 import { CredentialsReloader } from './tls/credentials-reloader.ts';
 import { serverTlsOptions } from './tls/server-options.ts';
 import { connectionServerOptions, limitConnections } from './tls/connection-limits.ts';
+import { routeUpgrades } from './api/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
@@ -140,6 +141,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     (req, res) => void handle(req, res),
   );
   limitConnections(server, config.maxConnections);
+  const closeUpgraded = routeUpgrades(server, (req, res) => void handle(req, res));
   answerMalformedRequests(server);
   const connections = new ClientConnections();
   const reloader = new CredentialsReloader({
@@ -187,7 +189,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     process.off('SIGHUP', reloadAll);
     reloader.close();
     policy.close();
-    stop(server, registry, config)
+    stop(server, registry, config, closeUpgraded)
       .then(() => audit.close())
       .then(() => store.close())
       .then(() => {
@@ -203,10 +205,18 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.once('SIGINT', shutdown);
 }
 
-async function stop(server: Server, registry: JobRegistry, config: Config): Promise<void> {
+async function stop(
+  server: Server,
+  registry: JobRegistry,
+  config: Config,
+  closeUpgraded: () => void,
+): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  const drain = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DRAIN_MS);
+  const drain = setTimeout(() => {
+    server.closeAllConnections();
+    closeUpgraded();
+  }, SHUTDOWN_DRAIN_MS);
   await registry.close(config.shutdownPolicy);
   await closed;
   clearTimeout(drain);

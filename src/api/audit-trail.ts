@@ -19,6 +19,7 @@ const JOB_ACTIONS: Readonly<Record<string, string>> = {
   'POST /v1/jobs/:id/stop': 'job.stop',
   'GET /v1/jobs/:id/output': 'job.output',
   'PUT /v1/jobs/:id/stdin': 'job.input',
+  'GET /v1/jobs/:id/attach': 'job.attach',
   'DELETE /v1/jobs/:id': 'job.delete',
 };
 

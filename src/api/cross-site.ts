@@ -12,7 +12,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const OWN_FETCH_SITES = new Set(['same-origin', 'none']);
 
 export async function refuseCrossSiteRequests(ctx: AppContext, next: Next): Promise<void> {
-  if (!SAFE_METHODS.has(ctx.method)) {
+  // A WebSocket is opened with a GET, and every browser lets any page open one.
+  if (!SAFE_METHODS.has(ctx.method) || ctx.get('Upgrade') !== '') {
     const reason = crossSiteReason(ctx);
     if (reason !== undefined) {
       throw new RouteError('CROSS_SITE_REQUEST', `refused a ${ctx.method} from ${reason}`);

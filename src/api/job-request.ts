@@ -9,7 +9,12 @@ import {
   LimitNotEnforceableError,
   SandboxNotAllowedError,
 } from '../errors.ts';
-import type { JobSpec, ResourceLimits, SandboxMode } from '../jobs/job.ts';
+import {
+  DEFAULT_TERMINAL_SIZE,
+  type JobSpec,
+  type ResourceLimits,
+  type SandboxMode,
+} from '../jobs/job.ts';
 import type { Role } from '../pki/roles.ts';
 import type { LimitPolicy, SandboxPolicy } from '../policy/limit-policy.ts';
 import { formatBytes, MAX_SIZE_BYTES, parseDuration, parseSize } from '../util/quantities.ts';
@@ -28,6 +33,11 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     throw new InvalidRequestError(`invalid job request: ${summary}`, details);
   }
   const request = parsed.data;
+  if (request.ttySize !== undefined && !request.tty) {
+    throw new InvalidRequestError('invalid job request: ttySize: needs "tty": true', [
+      { field: 'ttySize', message: 'needs "tty": true' },
+    ]);
+  }
   const sandbox = resolveSandbox(request, role, policy.sandbox);
   const limits = resolveLimits(request, role, policy);
   const timeoutMs = resolveTimeout(request, role, policy);
@@ -43,7 +53,8 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     ...(request.image === undefined ? {} : { image: request.image }),
     labels: request.labels,
     ...(queueTimeoutMs === undefined ? {} : { queueTimeoutMs }),
-    stdin: request.stdin,
+    stdin: request.stdin || request.tty,
+    ...(request.tty ? { tty: request.ttySize ?? DEFAULT_TERMINAL_SIZE } : {}),
   };
 }
 

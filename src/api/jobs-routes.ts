@@ -2,12 +2,13 @@
 // input, ask the registry, shape the answer. Errors are thrown and mapped in problem.ts.
 import { Transform, pipeline } from 'node:stream';
 import Router from '@koa/router';
-import { listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
+import { attachQuery, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
 import type { Job, JobFilter } from '../jobs/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
+import { Attacher } from './attach-route.ts';
 import { receiveInput } from './job-input.ts';
 import { parseJobRequest } from './job-request.ts';
 import type { FollowerBudget } from './follower-budget.ts';
@@ -40,6 +41,7 @@ export function jobsRouter(
   observer: OutputObserver = UNOBSERVED,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });
+  const attacher = new Attacher();
 
   router.post('/', async (ctx) => {
     const viewer = authorize(ctx, 'start');
@@ -144,9 +146,7 @@ export function jobsRouter(
     const id = jobId(ctx);
     const job = registry.get(viewerOf(ctx), id);
     ctx.state.job = job;
-    const viewer = authorize(ctx, 'input');
-    if (job.owner !== viewer.name)
-      throw new ForbiddenError("write to another client's job", ctx.state.identity.role);
+    const viewer = authorizeOwner(ctx, job, "write to another client's job");
     // As long as the job reads: the body is a stream, not a document that must arrive in time.
     allowSlowBody(ctx.req);
     const gone = new AbortController();
@@ -165,6 +165,14 @@ export function jobsRouter(
       ctx.req.off('close', onClose);
     }
     ctx.status = 204;
+  });
+
+  router.get('/:id/attach', async (ctx) => {
+    const job = registry.get(viewerOf(ctx), jobId(ctx));
+    ctx.state.job = job;
+    const viewer = authorizeOwner(ctx, job, "attach to another client's job");
+    const { offset } = parseQuery(attachQuery, ctx.query);
+    await attacher.attach(ctx, { registry, followers, viewer, job, offset });
   });
 
   router.delete('/:id', async (ctx) => {
@@ -194,6 +202,13 @@ function listingScope(viewer: Viewer, filter: Omit<JobFilter, 'owner'>): string 
 function viewerOf(ctx: AppContext): Viewer {
   const { name, role } = ctx.state.identity;
   return { name, seesAll: may(role, 'seeAll') };
+}
+
+/** Input and terminals are the owner's alone: even a role that sees every job gets a 403. */
+function authorizeOwner(ctx: AppContext, job: Job, what: string): Viewer {
+  const viewer = authorize(ctx, 'input');
+  if (job.owner !== viewer.name) throw new ForbiddenError(what, ctx.state.identity.role);
+  return viewer;
 }
 
 function authorize(ctx: AppContext, action: Action): Viewer {

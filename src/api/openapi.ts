@@ -14,7 +14,14 @@ import {
 } from '../contract/audit.ts';
 import { healthSchema } from '../contract/health.ts';
 import { jobRequestSchema } from '../contract/job-request.ts';
-import { jobListSchema, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
+import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
+import {
+  attachQuery,
+  jobListSchema,
+  listQuery,
+  outputQuery,
+  startQuery,
+} from '../contract/jobs.ts';
 import { problemSchema, STATUS_OF } from '../contract/problem.ts';
 import {
   jobSchema,
@@ -596,6 +603,47 @@ const STOP_JOB = operation({
   },
 });
 
+const ATTACH_JOB = operation({
+  operationId: 'attachJob',
+  summary: 'Attach to a job (WebSocket)',
+  description:
+    "A WebSocket (RFC 6455; `Upgrade: websocket`, subprotocol `v5.channel.k8s.io`) carrying the job's " +
+    'output, input and terminal size, for interactive use (`jobctl run -it`, `jobctl attach`). ' +
+    'Every binary message starts with its channel: `0` client to job, bytes for its input; `1` and ' +
+    "`2` job to client, its stdout and stderr (a terminal's output is all on `1`); `3` job to " +
+    'client, once it has ended, `{"status", "exitCode", "signal"}` as JSON, after which the ' +
+    'socket closes; `4` client to job, `{"Width": cols, "Height": rows}`, a new size of its ' +
+    "terminal; `255` followed by `0` client to job, the end of its input (a terminal's EOF " +
+    'character). Output flows as fast as the client reads it and input as fast as the job ' +
+    'reads it. A client that closes the socket leaves the job running and its input open, to ' +
+    "attach again. Only the owner may attach, and never from another site's page (the " +
+    'cross-site rule applies, since any page may open a WebSocket). A queued job is waited ' +
+    'for. Several clients may follow the output meanwhile (`GET .../output`); one may attach.',
+  tag: 'jobs',
+  action: 'input',
+  parameters: [ref('parameters', 'JobId'), ...queryParameters(attachQuery)],
+  responses: {
+    101: success('switching to the WebSocket', undefined, {
+      Upgrade: { description: '`websocket`', required: true, schema: { const: 'websocket' } },
+      'Sec-WebSocket-Protocol': {
+        description: 'the channel protocol',
+        required: true,
+        schema: { const: ATTACH_PROTOCOL },
+      },
+    }),
+    400: ref('responses', 'InvalidQuery'),
+    404: ref('responses', 'JobNotFound'),
+    409: problem(
+      409,
+      '`JOB_ALREADY_ENDED`: the job has ended; `INPUT_CLOSED`: its input was ended, or it no ' +
+        'longer reads it; `INPUT_BUSY`: another client is attached or writing its input',
+      ['INPUT_BUSY', 'INPUT_CLOSED', 'JOB_ALREADY_ENDED'],
+    ),
+    426: problem(426, 'a plain request: attach is a WebSocket', ['UPGRADE_REQUIRED']),
+    429: ref('responses', 'TooManyRequestsOrFollowers'),
+  },
+});
+
 const WRITE_JOB_INPUT = operation({
   operationId: 'writeJobInput',
   summary: "Write to a job's input",
@@ -782,6 +830,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/jobs/{id}/stop': { post: STOP_JOB },
     '/v1/jobs/{id}/output': { get: GET_JOB_OUTPUT },
     '/v1/jobs/{id}/stdin': { put: WRITE_JOB_INPUT },
+    '/v1/jobs/{id}/attach': { get: ATTACH_JOB },
     '/v1/audit': { get: LIST_AUDIT_RECORDS },
     '/.well-known/jwks.json': { get: GET_JWKS },
     '/healthz': { get: GET_HEALTH },

@@ -12,6 +12,10 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'Run a command as a job; -f follows its output and exits with its status',
     load: async () => (await import('./commands/run.ts')).command,
   },
+  attach: {
+    summary: 'Attach to a running job: its output, and this stdin or terminal to it',
+    load: async () => (await import('./commands/attach.ts')).command,
+  },
   ps: {
     summary: 'List jobs (running ones; --all for every job)',
     load: async () => (await import('./commands/ps.ts')).command,

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { Readable } from 'node:stream';
+import type { WebSocket } from 'ws';
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -63,6 +64,35 @@ export class ApiClient {
     this.#spares.add(socket);
     socket.once('close', () => this.#spares.delete(socket));
     return socket;
+  }
+
+  /**
+   * Opens a WebSocket on `path` with the client's credentials, speaking `protocol`; a refusal
+   * is the API's problem, as for any request. The ws library is loaded only here.
+   */
+  async webSocket(path: string, protocol: string): Promise<WebSocket> {
+    const { WebSocket } = await import('ws');
+    const url = new URL(path, this.settings.url);
+    url.protocol = 'wss:';
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, [protocol], {
+        // Its own connection, not a kept-alive one: it will not be an HTTP connection again.
+        agent: new Agent({ secureContext: this.#secureContext }),
+        handshakeTimeout: CONNECT_TIMEOUT_MS,
+        perMessageDeflate: false,
+      });
+      socket.once('open', () => resolve(socket));
+      socket.once('unexpected-response', (_request, response) => {
+        void problemOf(response).then(reject);
+      });
+      socket.once('error', (error) => {
+        void import('./explain-error.ts')
+          .then(({ explainRequestError }) =>
+            explainRequestError(error, this.settings, { secured: false, reused: false }),
+          )
+          .then(reject, reject);
+      });
+    });
   }
 
   /** Sends a request; resolves with the response when it is a success, as soon as headers come. */

@@ -3,7 +3,7 @@
 // things. Pure shape: src/api/job-request.ts applies the server's defaults and the caller's role
 // ceilings to what it accepts. jobctl takes the type of what it sends from here.
 import { z } from 'zod';
-import { IMAGE_NAME, sandboxModeSchema } from '../jobs/job.ts';
+import { IMAGE_NAME, sandboxModeSchema, terminalSizeSchema } from '../jobs/job.ts';
 import { labelsSchema } from '../jobs/labels.ts';
 import { DURATION_TEXT, MAX_SIZE_BYTES, SIZE_TEXT } from '../util/quantities.ts';
 
@@ -106,6 +106,13 @@ export const jobRequestSchema = z.strictObject({
   stdin: z.boolean().default(false).meta({
     description:
       "keep the job's standard input open for its owner to write to (`PUT /v1/jobs/{id}/stdin`); without it the job reads an empty input",
+  }),
+  tty: z.boolean().default(false).meta({
+    description:
+      'run the job on a pseudo-terminal, as `ssh -t` and `docker run -t` do: it is the session leader with the terminal as its controlling terminal, its output is one stream, and its input is open (`stdin` is implied). Use it through `GET /v1/jobs/{id}/attach`',
+  }),
+  ttySize: terminalSizeSchema.optional().meta({
+    description: "the terminal's size at start (with `tty`); default 24 rows of 80 columns",
   }),
 });
 

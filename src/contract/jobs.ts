@@ -41,6 +41,14 @@ export const outputQuery = z.strictObject({
     .meta({ format: 'int64', description: 'skip this many bytes of the selected output' }),
 });
 
+export const attachQuery = z.strictObject({
+  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0).meta({
+    format: 'int64',
+    description:
+      "where the output starts: 0 (the default) for all of it, the job's `outputBytes` for only what comes next",
+  }),
+});
+
 const STATUS_NAMES = JOB_STATUSES.join('|');
 
 // Split and checked name by name; the pattern (a JSON Schema override: a transform has none of

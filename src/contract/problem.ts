@@ -26,6 +26,8 @@ export const STATUS_OF: Readonly<Record<ProblemCode, number>> = {
   INPUT_NOT_OPEN: 409,
   INPUT_CLOSED: 409,
   INPUT_BUSY: 409,
+  NOT_A_TERMINAL: 409,
+  UPGRADE_REQUIRED: 426,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   EXPECTATION_FAILED: 417,
@@ -53,7 +55,8 @@ export type HttpOnlyCode =
   | 'CROSS_SITE_REQUEST'
   | 'METHOD_NOT_ALLOWED'
   | 'TOO_MANY_REQUESTS'
-  | 'TOO_MANY_FOLLOWERS';
+  | 'TOO_MANY_FOLLOWERS'
+  | 'UPGRADE_REQUIRED';
 
 export type ProblemCode = ErrorCode | HttpOnlyCode;
 

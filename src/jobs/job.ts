@@ -77,6 +77,16 @@ export type ResourceUsage = z.output<typeof resourceUsageSchema>;
 export const sandboxModeSchema = z.enum(['private', 'host']);
 export type SandboxMode = z.output<typeof sandboxModeSchema>;
 
+/** A terminal's size in character cells; a job's terminal starts at 24 x 80 unless asked. */
+export const terminalSizeSchema = z
+  .strictObject({
+    rows: z.int().min(1).max(1000).meta({ format: 'int32' }),
+    cols: z.int().min(1).max(1000).meta({ format: 'int32' }),
+  })
+  .readonly();
+export type TerminalSize = z.output<typeof terminalSizeSchema>;
+export const DEFAULT_TERMINAL_SIZE: TerminalSize = { rows: 24, cols: 80 };
+
 /** An image's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -98,6 +108,8 @@ export interface JobSpec {
   readonly queueTimeoutMs?: number;
   /** Whether its standard input is a stream clients write to (else it reads /dev/null). */
   readonly stdin: boolean;
+  /** A pseudo-terminal for stdin, stdout and stderr, of this size at start; undefined for none. */
+  readonly tty?: TerminalSize;
 }
 
 /** What one client may use across all of its jobs: the operator's configuration for its role. */
@@ -144,6 +156,10 @@ export const jobSchema = z
     queuePosition: z.int().min(1).nullable().meta({
       description:
         "while `queued`: its place in its own client's queue (1 starts first); null otherwise",
+    }),
+    tty: terminalSizeSchema.nullable().meta({
+      description:
+        'its pseudo-terminal (stdin, stdout and stderr, output as one stream) and the size it started with; null for none',
     }),
     stdin: z.boolean().meta({
       description: 'its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`)',

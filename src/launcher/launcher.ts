@@ -2,7 +2,7 @@
 // knows jobs; a launcher knows processes, cgroups and namespaces. A launcher's supervision must
 // survive a restart of the server: `reattach` finds a job again from what is on disk.
 import type { Writable } from 'node:stream';
-import type { JobSpec, ResourceLimits, ResourceUsage } from '../jobs/job.ts';
+import type { JobSpec, ResourceLimits, ResourceUsage, TerminalSize } from '../jobs/job.ts';
 import type { Protections } from '../jobs/protections.ts';
 
 export type { Protections, SandboxProtections } from '../jobs/protections.ts';
@@ -61,6 +61,8 @@ export interface JobHandle {
    * job no longer reads it, InputNotOpenError when the job was not started with one.
    */
   openInput(jobId: string): Promise<JobInput>;
+  /** Sets the size of the job's terminal (a job started with `tty`); the job gets SIGWINCH. */
+  resize(size: TerminalSize): Promise<void>;
 }
 
 export type LaunchResult =

@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { JobCgroup } from './cgroups/cgroup.ts';
 import { InputClosedError } from '../errors.ts';
+import type { TerminalSize } from '../jobs/job.ts';
 import { outcomeWithoutExit, type JobHandle, type JobInput, type JobOutcome } from './launcher.ts';
 import { readShimStatus, shimFiles, type ShimStatus } from './shim-files.ts';
 
@@ -16,6 +17,8 @@ export class ShimJobHandle implements JobHandle {
   readonly #dir: string;
   readonly #listeners = new Set<() => void>();
   readonly #events: Socket;
+  /** We stopped watching (the server is going away): the job has not ended for that. */
+  #detached = false;
 
   private constructor(dir: string, startedAt: Date, events: Socket, cgroup: JobCgroup | undefined) {
     this.#dir = dir;
@@ -25,7 +28,10 @@ export class ShimJobHandle implements JobHandle {
       for (const listener of this.#listeners) listener();
     });
     this.ended = new Promise<void>((resolve) => {
-      events.once('close', () => resolve());
+      // After detach, `ended` never settles: the next server learns how the job ends.
+      events.once('close', () => {
+        if (!this.#detached) resolve();
+      });
       // A read error on the FIFO means we lost our view of the supervisor, like EOF does.
       events.once('error', () => events.destroy());
     }).then(() => collectOutcome(dir, cgroup));
@@ -58,12 +64,17 @@ export class ShimJobHandle implements JobHandle {
     return () => this.#listeners.delete(listener);
   }
 
+  async resize(size: TerminalSize): Promise<void> {
+    await sendControl(this.#dir, `resize ${size.rows} ${size.cols}\n`);
+  }
+
   async stop(graceMs: number): Promise<void> {
     await sendControl(this.#dir, `stop ${Math.max(0, Math.round(graceMs))}\n`);
   }
 
   /** Stops listening without touching the job: used when the server shuts down and leaves it running. */
   detach(): void {
+    this.#detached = true;
     this.#events.destroy();
   }
 

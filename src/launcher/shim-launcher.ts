@@ -198,6 +198,10 @@ export class ShimLauncher implements Launcher {
     }
     args.push('--cwd', request.spec.cwd);
     if (request.spec.stdin) args.push('--stdin', files.stdin);
+    const { tty } = request.spec;
+    if (tty !== undefined) {
+      args.push('--tty', '--tty-rows', String(tty.rows), '--tty-cols', String(tty.cols));
+    }
     if (request.spec.timeoutMs !== undefined)
       args.push('--timeout', String(request.spec.timeoutMs));
     if (request.maxOutputBytes !== undefined)

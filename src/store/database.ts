@@ -96,6 +96,8 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE jobs ADD COLUMN queued_at TEXT;`,
   // Input: whether the job's stdin is a stream clients write to (PUT /v1/jobs/{id}/stdin).
   `ALTER TABLE jobs ADD COLUMN stdin INTEGER NOT NULL DEFAULT 0;`,
+  // Terminals: the size a job's terminal started with (JSON), null for a job without one.
+  `ALTER TABLE jobs ADD COLUMN tty TEXT;`,
 ];
 
 export class SchemaTooNewError extends Error {

@@ -10,6 +10,7 @@ import type {
   ResourceLimits,
   ResourceUsage,
   SandboxMode,
+  TerminalSize,
 } from '../jobs/job.ts';
 import { SLOT_STATUSES, type JobStatus } from '../jobs/job-status.ts';
 
@@ -29,6 +30,7 @@ interface JobRow {
   client_totals: string;
   queued_at: string | null;
   stdin: number;
+  tty: string | null;
   status: string;
   exit_code: number | null;
   signal: string | null;
@@ -138,8 +140,8 @@ export class JobStore {
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
          image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
-         created_at, seq, stdin)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         created_at, seq, stdin, tty)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
@@ -213,6 +215,7 @@ export class JobStore {
           job.createdAt,
           seq,
           job.stdin ? 1 : 0,
+          job.tty === null ? null : JSON.stringify(job.tty),
         );
         for (const [key, value] of Object.entries(job.labels)) {
           this.#insertLabel.run(job.owner, key, value, seq);
@@ -433,6 +436,7 @@ function fromRow(row: JobRow): Job {
     queueTimeoutMs: row.queue_timeout_ms,
     queuePosition: null,
     stdin: row.stdin === 1,
+    tty: row.tty === null ? null : (JSON.parse(row.tty) as TerminalSize),
     status: row.status as JobStatus,
     exitCode: row.exit_code,
     signal: row.signal,

@@ -14,6 +14,7 @@ import {
   CodedError,
   InputBusyError,
   InputNotOpenError,
+  NotATerminalError,
   InsufficientStorageError,
   JobAlreadyEndedError,
   JobNotFoundError,
@@ -41,6 +42,7 @@ import type {
   PageRequest,
   ResourceLimits,
   ShutdownPolicy,
+  TerminalSize,
 } from '../jobs/job.ts';
 import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
 import type { Capacity } from '../jobs/protections.ts';
@@ -584,6 +586,16 @@ export class JobRegistry {
     }
   }
 
+  /**
+   * Sets the size of a job's terminal (the API decides who may). A job not yet launched keeps
+   * the size it was started with, and one that has ended has nothing to resize.
+   */
+  async resize(viewer: Viewer, id: string, size: TerminalSize): Promise<void> {
+    const job = this.get(viewer, id);
+    if (job.tty === null) throw new NotATerminalError(id);
+    await this.#active.get(id)?.handle.resize(size);
+  }
+
   /** Resolves once the job has ended (immediately if it has), with its final record. */
   async whenEnded(viewer: Viewer, id: string): Promise<Job> {
     const signal = this.#signalOf(this.get(viewer, id));
@@ -665,6 +677,7 @@ export class JobRegistry {
       queueTimeoutMs: spec.queueTimeoutMs ?? null,
       queuePosition: null,
       stdin: spec.stdin,
+      tty: spec.tty ?? null,
       status,
       exitCode: null,
       signal: null,
@@ -844,6 +857,7 @@ function specOf(job: Job, env: Record<string, string>): JobSpec {
     labels: job.labels,
     ...(job.queueTimeoutMs === null ? {} : { queueTimeoutMs: job.queueTimeoutMs }),
     stdin: job.stdin,
+    ...(job.tty === null ? {} : { tty: job.tty }),
   };
 }
 

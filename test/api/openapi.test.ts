@@ -23,6 +23,7 @@ import {
 import { STATUS_OF } from '../../src/contract/problem.ts';
 import { ROLES, type Role } from '../../src/pki/roles.ts';
 import { ContractValidator, resolvePointer, type Schema } from '../helpers/contract-validator.ts';
+import { attach } from '../helpers/attach.ts';
 import { startServer, type Response, type TestServer } from '../helpers/server.ts';
 
 const contract = new ContractValidator(doc);
@@ -95,7 +96,8 @@ describe('the OpenAPI document is well formed', () => {
       for (const role of operation['x-roles']) assert.ok(ROLES.includes(role as Role), where);
       const statuses = Object.keys(operation.responses);
       assert.ok(
-        statuses.some((status) => status.startsWith('2')),
+        // 101 is a WebSocket's success.
+        statuses.some((status) => status.startsWith('2') || status === '101'),
         `${where}: a success`,
       );
       for (const status of statuses) assert.match(status, /^[1-5](\d\d|XX)$/, where);
@@ -399,6 +401,26 @@ describe('a tour of the running API meets only documented answers', () => {
     await visit('admin', 'PUT', `/v1/jobs/${reader.id}/stdin`, 403, { body: 'x' });
     await visit('alice', 'PUT', `/v1/jobs/${reader.id}/stdin`, 204, { body: 'x' });
     await visit('alice', 'PUT', `/v1/jobs/${ended}/stdin`, 409, { body: 'x' });
+    const terminal = (
+      await visit('alice', 'POST', '/v1/jobs', 201, { json: { command: 'cat', tty: true } })
+    ).json<{ id: string }>();
+    await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach`, 426);
+    await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach?offset=-1`, 400);
+    await visit('bob', 'GET', `/v1/jobs/${terminal.id}/attach`, 404);
+    const attached = await attach(server, 'alice', terminal.id);
+    assert.equal(attached.kind, 'open');
+    // The switch of protocols carries what the document says it does.
+    const switched = doc.paths['/v1/jobs/{id}/attach']?.get?.responses['101'];
+    assert.ok(switched !== undefined && !('$ref' in switched));
+    for (const name of Object.keys(switched.headers ?? {})) {
+      assert.ok(attached.handshake.headers[name.toLowerCase()] !== undefined, name);
+    }
+    met.add('attachJob 101');
+    attached.session.endInput();
+    await attached.session.closed;
+    const again = await attach(server, 'alice', terminal.id);
+    assert.equal(again.kind === 'refused' && again.status, 409);
+    met.add('attachJob 409');
   });
 
   it('reads the audit trail, its keys, metrics, health and this document', async () => {
@@ -466,6 +488,7 @@ describe('a tour of the running API meets only documented answers', () => {
       stopJob: { path: `/v1/jobs/${ended}/stop` },
       deleteJob: { path: `/v1/jobs/${ended}` },
       writeJobInput: { path: `/v1/jobs/${ended}/stdin` },
+      attachJob: { path: `/v1/jobs/${ended}/attach` },
       getJobOutput: { path: `/v1/jobs/${ended}/output` },
       listAuditRecords: { path: '/v1/audit' },
       getJwks: { path: '/.well-known/jwks.json' },
@@ -486,7 +509,8 @@ describe('a tour of the running API meets only documented answers', () => {
         if (!operation['x-roles'].includes(role)) {
           const denied = await visit(CLIENT_OF[role], method.toUpperCase(), path, 403, options);
           assert.equal(denied.json().code, 'FORBIDDEN');
-        } else if (method === 'get') {
+        } else if (method === 'get' && operation.operationId !== 'attachJob') {
+          // (Attaching is no read: only the owner may, over a WebSocket, tested on its own.)
           await visit(CLIENT_OF[role], 'GET', path, 200);
         }
       }
@@ -571,7 +595,10 @@ describe('a tour of the running API meets only documented answers', () => {
       const statuses = Object.keys(operation.responses);
       assert.ok(
         statuses.some(
-          (status) => status.startsWith('2') && met.has(`${operation.operationId} ${status}`),
+          (status) =>
+            // 101: a WebSocket's success (attach).
+            (status.startsWith('2') || status === '101') &&
+            met.has(`${operation.operationId} ${status}`),
         ),
         `the tour never got a success from ${operation.operationId}`,
       );

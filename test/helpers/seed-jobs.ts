@@ -60,6 +60,7 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
     owner,
     command: 'echo',
     args: ['seeded'],
+    tty: null,
     stdin: false,
     envNames: [],
     cwd: '/work',

@@ -10,6 +10,7 @@ import { END_OFFSET, OutputFollower, type OutputTarget } from '../follow.ts';
 import type { ApiClient } from '../http-client.ts';
 import { InterruptHandler } from '../interrupt.ts';
 import { InputSender } from '../send-input.ts';
+import { attachToJob, exitStatusAfter } from '../attach-client.ts';
 import type { JobRecord, JobRequest } from '../job-record.ts';
 import { parseCommandLine, splitAtCommand, withConnection, type Parsed } from '../options.ts';
 import { print, printJson, say } from '../output.ts';
@@ -18,6 +19,7 @@ import { connect } from '../session.ts';
 const OPTIONS = withConnection({
   follow: { type: 'boolean', short: 'f' },
   interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
   wait: { type: 'boolean' },
   env: { type: 'string', short: 'e', multiple: true },
   cwd: { type: 'string' },
@@ -48,6 +50,8 @@ Options:
                           stderr) and exit with the job's status
   -i, --interactive       send jobctl's stdin to the job's (its end is the job's EOF);
                           implies --follow
+  -t, --tty               run the job on a terminal, attached to this one as 'ssh -t' is
+                          (raw mode, window size; Ctrl-P Ctrl-Q detaches); implies -i
       --wait              print the job's id, wait for the job to end without showing its
                           output, and exit with its status
   -e, --env NAME=VALUE    set a variable in the job's environment (repeatable); --env NAME
@@ -80,6 +84,7 @@ was lost; 130 if you detached; 125 if jobctl itself failed.
 Examples:
   jobctl run -f -- uname -a
   printf 'a\nb\n' | jobctl run -i -- wc -l
+  jobctl run -it -- sh
   tar c . | jobctl run -i -- tar x -C /work
   jobctl run -f -- sh -c 'echo out; echo err >&2; exit 3'; echo "status $?"
   ID=$(jobctl run --memory 256M --cpu 0.5 -- make -j2 test) && jobctl logs -f "$ID"
@@ -106,6 +111,9 @@ export const command: Command = {
     if (follow && values.json === true) {
       throw new UsageError('--json cannot be combined with --follow (try --wait --json)');
     }
+    if (values.tty === true && !process.stdin.isTTY) {
+      throw new UsageError('-t needs a terminal on stdin (to pipe input into a job, use -i alone)');
+    }
     const request = jobRequest(values, name, commandArgs);
     const client = await connect(values);
     try {
@@ -116,6 +124,10 @@ export const command: Command = {
       const job = await client.json<JobRecord>('POST', path, request);
       // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
       if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
+      if (values.tty === true) {
+        const options = { offset: 0, terminal: true, input: true };
+        return await exitStatusAfter(client, job.id, await attachToJob(client, job.id, options));
+      }
       if (follow || values.wait === true) {
         if (values.wait === true && values.json !== true && !follow) print(job.id);
         return await attach(client, job, { ...values, follow }, { spare, inputConnection });
@@ -148,7 +160,14 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
     ...(values.interactive === true ? { stdin: true } : {}),
+    ...(values.tty === true ? { tty: true, ...terminalSize() } : {}),
   };
+}
+
+/** The local window's size, for the job's terminal to start with. */
+function terminalSize(): { ttySize?: { rows: number; cols: number } } {
+  const { rows, columns } = process.stdout;
+  return process.stdout.isTTY ? { ttySize: { rows, cols: columns } } : {};
 }
 
 /** `KEY=VALUE` pairs; the server says which keys and values are valid. */

@@ -1,0 +1,62 @@
+// jobctl attach: back to a running job, as `docker attach` does: its output from now on, and
+// jobctl's stdin to its input when it has one. A terminal job gets this terminal (raw mode,
+// window size, Ctrl-P Ctrl-Q detaches); any other job is left with Ctrl-C.
+import type { Command } from '../command.ts';
+import { attachToJob, exitStatusAfter } from '../attach-client.ts';
+import { EXIT } from '../exit-status.ts';
+import { resolveJobId } from '../job-ids.ts';
+import type { JobRecord } from '../job-record.ts';
+import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
+import { print } from '../output.ts';
+import { connect } from '../session.ts';
+
+const OPTIONS = withConnection({
+  'no-stdin': { type: 'boolean' },
+  logs: { type: 'boolean' },
+});
+
+const HELP = `Usage: jobctl attach [options] ID
+
+Attach to a running job: show its output from now on (stdout to stdout, stderr to stderr) and,
+if it was started with an open input (run -i or -t), send this stdin to it. A job started with
+-t gets this terminal: keys go to the job (Ctrl-C too), its size follows this window, and
+Ctrl-P Ctrl-Q detaches. Otherwise Ctrl-C detaches. The job keeps running either way.
+
+Options:
+      --no-stdin  only watch: send nothing to the job
+      --logs      show its output from the first byte, not only from now on
+  -h, --help      show this help
+
+Exit status: the job's own once it ends (as for 'run -f'); 130 after detaching.
+
+Examples:
+  jobctl run -it -- sh        # Ctrl-P Ctrl-Q leaves it running
+  jobctl attach 3f2a
+  jobctl attach --no-stdin --logs 3f2a
+`;
+
+export const command: Command = {
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parseCommandLine('attach', args, OPTIONS);
+    if (values.help) {
+      print(HELP);
+      return EXIT.OK;
+    }
+    const text = singleJobId(positionals);
+    const client = await connect(values);
+    try {
+      const id = await resolveJobId(client, text);
+      const job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
+      const terminal = job.tty !== null && process.stdin.isTTY;
+      const outcome = await attachToJob(client, id, {
+        offset: values.logs === true ? 0 : job.outputBytes,
+        terminal,
+        input: job.stdin && values['no-stdin'] !== true,
+      });
+      return await exitStatusAfter(client, id, outcome);
+    } finally {
+      client.close();
+    }
+  },
+};

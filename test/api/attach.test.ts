@@ -1,0 +1,185 @@
+// Terminals and the attach WebSocket (GET /v1/jobs/{id}/attach): a terminal job runs on a
+// pseudo-terminal inside its sandbox as the session leader, its size follows the client, Ctrl-C
+// typed into it interrupts, the end of input is its EOF, and a client that goes away (or a
+// restart of the server) leaves it running to attach again. Only the owner may attach, never
+// from another site's page, and refusals are ordinary problems.
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ATTACH_PROTOCOL, CHANNEL } from '../../src/contract/attach-channels.ts';
+import { attach, type AttachedSession } from '../helpers/attach.ts';
+import { startServer, type Job, type TestServer } from '../helpers/server.ts';
+
+async function attached(server: TestServer, client: string, id: string): Promise<AttachedSession> {
+  const result = await attach(server, client, id);
+  assert.equal(result.kind, 'open', result.kind === 'refused' ? result.body : '');
+  return result.session;
+}
+
+async function refusal(
+  server: TestServer,
+  client: string,
+  id: string,
+  options: Parameters<typeof attach>[3] = {},
+): Promise<{ status: number; code: string }> {
+  const result = await attach(server, client, id, options);
+  assert.equal(result.kind, 'refused');
+  return { status: result.status, code: (JSON.parse(result.body) as { code: string }).code };
+}
+
+describe('a job on a terminal, attached over a WebSocket', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it('runs the job as session leader on its own pts, sized as asked, and resized live', async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'tty; stty size; ps -o pid=,sid=,tty= -p $$; read line; stty size; exit 4'],
+      tty: true,
+      ttySize: { rows: 33, cols: 101 },
+    });
+    assert.deepEqual(job.tty, { rows: 33, cols: 101 });
+    assert.equal(job.stdin, true);
+    const session = await attached(server, 'alice', job.id);
+    await session.waitFor('33 101');
+    session.resize(40, 120);
+    session.type('go\n');
+    const { end, code } = await session.closed;
+    const lines = session.output().split('\r\n');
+    // Inside its sandbox the job has a devpts of its own: the host's terminals are not there.
+    assert.equal(lines[0], '/dev/pts/0');
+    assert.equal(lines[1], '33 101');
+    const [pid, sid, tty] = (lines[2] ?? '').trim().split(/\s+/);
+    assert.equal(pid, sid, 'the job leads its session');
+    assert.equal(tty, 'pts/0', 'the terminal is its controlling terminal');
+    assert.ok(lines.includes('40 120'), JSON.stringify(lines));
+    assert.deepEqual(end, { status: 'exited', exitCode: 4, signal: null });
+    assert.equal(code, 1000);
+    // One stream: a terminal has no separate stderr.
+    assert.equal(session.output(CHANNEL.stderr), '');
+  });
+
+  it('delivers Ctrl-C as SIGINT through the terminal, and the end of input as its EOF', async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'trap "echo interrupted" INT; echo ready; sleep 30 & wait; cat; echo done'],
+      tty: true,
+    });
+    const session = await attached(server, 'alice', job.id);
+    await session.waitFor('ready');
+    session.type('\u0003');
+    await session.waitFor('interrupted');
+    session.type('typed\n');
+    session.endInput();
+    const { end } = await session.closed;
+    assert.match(session.output(), /interrupted\r\ntyped\r\ntyped\r\ndone\r\n$/);
+    assert.equal(end?.exitCode, 0);
+  });
+
+  it('keeps a job running when its client goes away, and takes it back', async () => {
+    const job = await server.startJob('alice', { command: 'sh', tty: true });
+    const first = await attached(server, 'alice', job.id);
+    first.type('echo first\n');
+    await first.waitFor('first\r\n');
+    first.socket.terminate();
+    await first.closed;
+    const state = await server.request('alice', 'GET', `/v1/jobs/${job.id}`);
+    assert.equal(state.json<Job>().status, 'running');
+    // From now on, or from the first byte.
+    const again = await attached(server, 'alice', job.id);
+    again.type('echo again; exit 2\n');
+    const { end } = await again.closed;
+    assert.match(again.output(), /again/);
+    assert.equal(end?.exitCode, 2);
+    const everything = await attach(server, 'alice', job.id, { offset: 0 });
+    // An ended job with an input: nothing more can be sent to it.
+    assert.equal(everything.kind, 'refused');
+    const output = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`);
+    assert.match(output.text(), /first[\s\S]*again/);
+  });
+
+  it('attaches to a job without a terminal: stdout and stderr apart, input as sent', async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'read line; echo "out $line"; echo "err $line" >&2'],
+      stdin: true,
+    });
+    const session = await attached(server, 'alice', job.id);
+    session.type('x\n');
+    const { end } = await session.closed;
+    assert.equal(session.output(CHANNEL.stdout), 'out x\n');
+    assert.equal(session.output(CHANNEL.stderr), 'err x\n');
+    assert.equal(end?.status, 'exited');
+  });
+
+  it('refuses anyone but the owner, another site, and what is not a WebSocket', async () => {
+    const job = await server.startJob('alice', { command: 'cat', tty: true });
+    assert.deepEqual(await refusal(server, 'bob', job.id), { status: 404, code: 'JOB_NOT_FOUND' });
+    for (const client of ['admin', 'auditor']) {
+      assert.deepEqual(await refusal(server, client, job.id), { status: 403, code: 'FORBIDDEN' });
+    }
+    // Any page may open a WebSocket to any address, and the browser adds its certificate.
+    const crossSite = await refusal(server, 'alice', job.id, {
+      headers: { Origin: 'https://evil.example' },
+    });
+    assert.deepEqual(crossSite, { status: 403, code: 'CROSS_SITE_REQUEST' });
+    const noProtocol = await refusal(server, 'alice', job.id, { protocols: ['chat'] });
+    assert.deepEqual(noProtocol, { status: 400, code: 'INVALID_REQUEST' });
+    const plain = await server.request('alice', 'GET', `/v1/jobs/${job.id}/attach`);
+    assert.equal(plain.status, 426);
+    assert.equal(plain.json<{ code: string }>().code, 'UPGRADE_REQUIRED');
+    // One attached client at a time: the second would interleave its keys with the first's.
+    const first = await attached(server, 'alice', job.id);
+    assert.deepEqual(await refusal(server, 'alice', job.id), { status: 409, code: 'INPUT_BUSY' });
+    first.endInput();
+    await first.closed;
+    // Nothing bob or the admin sent reached the job.
+    assert.equal((await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`)).text(), '');
+  });
+
+  it('answers with the subprotocol and records the attach in the audit trail', async () => {
+    const job = await server.startJob('alice', { command: 'cat', tty: true });
+    const result = await attach(server, 'alice', job.id);
+    assert.equal(result.kind, 'open');
+    assert.equal(result.handshake.headers['sec-websocket-protocol'], ATTACH_PROTOCOL);
+    result.session.endInput();
+    await result.session.closed;
+    const trail = await server.request('auditor', 'GET', `/v1/audit?job=${job.id}`);
+    const actions = trail
+      .json<{ records: { action: string; client: { name: string } }[] }>()
+      .records.map((record) => `${record.action} ${record.client.name}`);
+    assert.ok(actions.includes('job.attach alice'), actions.join(', '));
+  });
+});
+
+describe('a terminal job across a restart of the server', () => {
+  it('keeps running with its terminal, and is attached to again', async () => {
+    const baseDir = await mkdtemp(join(tmpdir(), 'jobworker-tty-'));
+    const first = await startServer({ baseDir, env: { SHUTDOWN_POLICY: 'leave-running' } });
+    const job = await first.startJob('alice', { command: 'sh', tty: true });
+    const before = await attached(first, 'alice', job.id);
+    before.type('x=kept\n');
+    before.type('echo set\n');
+    await before.waitFor('set\r\n');
+    await first.stop();
+    await before.closed;
+    const second = await startServer({ baseDir });
+    try {
+      const after = await attached(second, 'alice', job.id);
+      after.resize(50, 132);
+      after.type('echo "$x"; stty size; exit\n');
+      const { end } = await after.closed;
+      assert.match(after.output(), /kept\r\n50 132\r\n/);
+      assert.equal(end?.exitCode, 0);
+    } finally {
+      await second.dispose();
+    }
+  });
+});
