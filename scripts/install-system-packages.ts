@@ -31,6 +31,8 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: '/bin/busybox', packages: ['busybox-static'] },
     // The cross-site suite drives a real browser holding a client certificate (Playwright).
     { probe: '/usr/bin/chromium', packages: ['chromium'] },
+    // The terminal suite runs jobctl -it in a real terminal: a tmux pane.
+    { probe: 'tmux', packages: ['tmux'] },
   ],
 };
 
