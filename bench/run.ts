@@ -25,12 +25,14 @@ import { manyJobs } from './scenarios/many-jobs.ts';
 import { roundTrip } from './scenarios/round-trip.ts';
 import { startLatency } from './scenarios/start-latency.ts';
 import { statusRps } from './scenarios/status-rps.ts';
+import { terminalEcho } from './scenarios/terminal-echo.ts';
 import { outputThroughput } from './scenarios/throughput.ts';
 
 const SCENARIOS: readonly Scenario[] = [
   isolationCost,
   startLatency,
   roundTrip,
+  terminalEcho,
   statusRps,
   manyJobs,
   outputThroughput,

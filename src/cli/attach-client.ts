@@ -139,6 +139,7 @@ class LocalSession {
     stdin.setRawMode(true);
     process.once('exit', restore);
     const sendSize = (): void => {
+      if (!(stdout.columns > 0 && stdout.rows > 0)) return;
       const size = { Width: stdout.columns, Height: stdout.rows };
       this.#send(CHANNEL.resize, Buffer.from(JSON.stringify(size)));
     };

@@ -167,7 +167,10 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
 /** The local window's size, for the job's terminal to start with. */
 function terminalSize(): { ttySize?: { rows: number; cols: number } } {
   const { rows, columns } = process.stdout;
-  return process.stdout.isTTY ? { ttySize: { rows, cols: columns } } : {};
+  // A terminal that does not know its size (0 x 0) leaves the server's default.
+  return process.stdout.isTTY && rows > 0 && columns > 0
+    ? { ttySize: { rows, cols: columns } }
+    : {};
 }
 
 /** `KEY=VALUE` pairs; the server says which keys and values are valid. */
