@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { ATTACH_PROTOCOL, CHANNEL } from '../../src/contract/attach-channels.ts';
 import { ROOT } from '../../test/helpers/server.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
-import { apiClient, startJob } from '../lib/http.ts';
+import { apiClient, listAllJobs, requestJson, startJob } from '../lib/http.ts';
 import { compare, latency } from '../lib/report.ts';
 import { Samples } from '../lib/stats.ts';
 
@@ -213,6 +213,10 @@ export const terminalEcho: Scenario = {
       await jobctlTerminal.close();
       await sshTerminal.close();
       socket.close();
+      // Their clients are gone, but terminal jobs outlive their clients: they are stopped here.
+      for (const running of await listAllJobs(client, 'status=running')) {
+        await requestJson(client, 'POST', `/v1/jobs/${running.id}/stop`);
+      }
       client.agent.destroy();
     }
     const sshEcho = latency(samples.summary('ssh -tt, ControlMaster'));

@@ -403,8 +403,9 @@ describe('jobctl commands', () => {
 
     it('refuses an ambiguous prefix, naming the candidates', async () => {
       // Seventeen ids cannot all start with different hex digits: start jobs until two share one.
-      // Bob has no other jobs, so exactly those two match.
-      const byFirst = new Map<string, string>();
+      // Bob's jobs of earlier tests count too, so that exactly those two match.
+      const earlier = (await server.request('bob', 'GET', '/v1/jobs')).json<{ jobs: Job[] }>();
+      const byFirst = new Map(earlier.jobs.map((job) => [job.id.charAt(0), job.id]));
       let pair: [string, string] | undefined;
       while (pair === undefined) {
         const { id } = await server.startJob('bob', { command: 'true' });
