@@ -104,6 +104,9 @@ struct shim {
 	int tty_fd;
 	char tty_input[4096];
 	size_t tty_input_len, tty_input_off;
+	/* The last byte typed in ended a line: one EOF character then ends the input (after a
+	 * partial line, the first only hands the line over). */
+	bool tty_at_line_start;
 	pid_t child;                         /* clone child: the job, or init with --pidns */
 	long long started_at_ms, ended_at_ms;
 	long long timeout_at, kill_at; /* CLOCK_MONOTONIC ms, -1 = not armed */
@@ -831,6 +834,9 @@ static noreturn void run_child(const struct shim *s, const struct job_pipes *p)
 	close(p->err[0]);
 	if (p->console[0] >= 0)
 		close(p->console[0]);
+	/* With a terminal the shim reads the input FIFO; the job's side has no use for it. */
+	if (o->tty && s->stdin_read_fd >= 0)
+		close(s->stdin_read_fd);
 	if (o->pidns) {
 		close(p->status[0]);
 		/* Before waiting for release, so there is no moment where a dead shim is missed. */
@@ -1137,19 +1143,27 @@ static void flush_terminal_input(struct shim *s)
 		if (n < 0) /* EIO: the terminal is gone with the job; the input has no reader */
 			break;
 		s->tty_input_off += (size_t)n;
+		char last = s->tty_input[s->tty_input_off - 1];
+		s->tty_at_line_start = last == '\n' || last == '\r';
 	}
 	s->tty_input_len = s->tty_input_off = 0;
 }
 
-/* The end of a terminal's input is its EOF character (^D), as a person would type it. */
+/* The end of a terminal's input is its EOF character (^D), as a person would type it: queued
+ * like any input (the terminal may be full), twice after a partial line. */
 static void end_terminal_input(struct shim *s)
 {
 	struct termios t;
 	char eof = 4;
 	if (tcgetattr(s->tty_fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE)
 		eof = (char)t.c_cc[VEOF];
-	(void)write(s->tty_fd, &eof, 1);
 	close_fd(&s->stdin_read_fd);
+	s->tty_input_off = 0;
+	s->tty_input_len = 0;
+	if (!s->tty_at_line_start)
+		s->tty_input[s->tty_input_len++] = eof;
+	s->tty_input[s->tty_input_len++] = eof;
+	flush_terminal_input(s);
 }
 
 static void read_terminal_input(struct shim *s)
@@ -1579,7 +1593,7 @@ int main(int argc, char **argv)
 		.opt = &opt,
 		.events_fd = -1, .control_fd = -1, .signal_fd = -1, .log_fd = -1, .idx_fd = -1,
 		.stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
-		.stdin_read_fd = -1, .stdin_hold_fd = -1, .tty_fd = -1,
+		.stdin_read_fd = -1, .stdin_hold_fd = -1, .tty_fd = -1, .tty_at_line_start = true,
 		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1,
 	};
 

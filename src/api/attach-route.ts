@@ -1,12 +1,14 @@
 // GET /v1/jobs/{id}/attach: the job's owner attaches to it over a WebSocket (attach-session.ts
 // has the channels). Everything that can be refused is refused before the switch of protocols,
-// as an ordinary problem+json answer; a queued job is waited for, as a writer of its input is.
+// as an ordinary problem+json answer, and before anything is taken for the session; a queued job
+// is waited for, as a writer of its input is. What a session holds (a follower slot, the job's
+// input, its output streams) is let go when its connection closes, however that happens.
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { InvalidRequestError } from '../errors.ts';
-import type { Job } from '../jobs/job.ts';
-import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import { ATTACH_PROTOCOL, CHANNEL } from '../contract/attach-channels.ts';
+import { CodedError, InvalidRequestError } from '../errors.ts';
+import type { Job } from '../jobs/job.ts';
+import type { JobInput, JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import { runAttachSession, type AttachedOutput } from './attach-session.ts';
 import type { FollowerBudget } from './follower-budget.ts';
 import { RouteError } from './problem.ts';
@@ -15,14 +17,20 @@ import { takeUpgrade } from './upgrades.ts';
 
 /** The largest message a client may send: input comes in pieces, resizes are tiny. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** RFC 6455: the key is 16 random bytes in base64; version 13 is the protocol's. */
+const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
+/** A connection silent this long (no pong either) is taken for dead, and its input let go. */
+const PING_INTERVAL_MS = 30_000;
 
 export interface AttachOptions {
   readonly registry: JobRegistry;
   readonly followers: FollowerBudget;
   readonly viewer: Viewer;
   readonly job: Job;
-  /** Where the output starts: 0 for all of it, the job's output size for what comes next. */
-  readonly offset: number;
+  /** `start`: all of the output; `now`: only what comes next. */
+  readonly from: 'start' | 'now';
+  /** Take the job's input (when it has one); false to only watch. */
+  readonly stdin: boolean;
 }
 
 export class Attacher {
@@ -47,29 +55,37 @@ export class Attacher {
     if (upgrade === undefined || ctx.get('Upgrade').toLowerCase() !== 'websocket') {
       throw new RouteError('UPGRADE_REQUIRED', 'attach is a WebSocket: send Upgrade: websocket');
     }
-    const offered = ctx
-      .get('Sec-WebSocket-Protocol')
-      .split(',')
-      .map((name) => name.trim());
-    if (!offered.includes(ATTACH_PROTOCOL)) {
-      throw new InvalidRequestError(`expected the WebSocket subprotocol ${ATTACH_PROTOCOL}`, [
-        { field: 'Sec-WebSocket-Protocol', message: `must offer ${ATTACH_PROTOCOL}` },
-      ]);
-    }
+    checkHandshake(ctx);
     const release = followers.take(viewer.name);
-    let input;
-    let outputs: AttachedOutput[];
-    try {
-      input = job.stdin ? await registry.openInput(viewer, job.id, closedSignal(ctx)) : undefined;
-      outputs = outputsOf(job).map(({ channel, select }) => ({
-        channel,
-        stream: registry.output(viewer, job.id, { select, offset: options.offset, follow: true }),
-      }));
-    } catch (error) {
+    let input: JobInput | undefined;
+    let outputs: AttachedOutput[] = [];
+    // Whatever ends the connection (the session, or ws refusing the handshake) lets go once.
+    let held = true;
+    const letGo = (): void => {
+      if (!held) return;
+      held = false;
       release();
       input?.stream.destroy();
+      for (const { stream } of outputs) stream.destroy();
+    };
+    try {
+      input = options.stdin ? await takeInput(registry, viewer, job, ctx) : undefined;
+      const sizes = options.from === 'now' ? await registry.outputSizes(viewer, job.id) : undefined;
+      outputs = outputsOf(job).map(({ channel, select }) => ({
+        channel,
+        stream: registry.output(viewer, job.id, {
+          select,
+          offset: sizes?.[select] ?? 0,
+          follow: true,
+        }),
+      }));
+    } catch (error) {
+      letGo();
       throw error;
     }
+    upgrade.socket.once('close', letGo);
+    // A peer that vanished without a word (a laptop asleep) must not hold the input for ever.
+    upgrade.socket.setKeepAlive(true, PING_INTERVAL_MS);
     ctx.respond = false;
     ctx.status = 101;
     const log = ctx.state.log;
@@ -85,9 +101,53 @@ export class Attacher {
         outputs,
         resize: (size) => registry.resize(viewer, job.id, size),
         ended: () => registry.whenEnded(viewer, job.id),
+        pingIntervalMs: PING_INTERVAL_MS,
         log,
-      }).finally(release);
+      }).finally(letGo);
     });
+  }
+}
+
+/** What ws would refuse with a bare 400 of its own is refused here, as a problem. */
+function checkHandshake(ctx: AppContext): void {
+  const problems: { field: string; message: string }[] = [];
+  if (!WEBSOCKET_KEY.test(ctx.get('Sec-WebSocket-Key'))) {
+    problems.push({ field: 'Sec-WebSocket-Key', message: 'must be 16 bytes in base64' });
+  }
+  if (ctx.get('Sec-WebSocket-Version') !== '13') {
+    problems.push({ field: 'Sec-WebSocket-Version', message: 'must be 13' });
+  }
+  const offered = ctx
+    .get('Sec-WebSocket-Protocol')
+    .split(',')
+    .map((name) => name.trim());
+  if (!offered.includes(ATTACH_PROTOCOL)) {
+    problems.push({ field: 'Sec-WebSocket-Protocol', message: `must offer ${ATTACH_PROTOCOL}` });
+  }
+  if (problems.length > 0) {
+    const summary = problems.map((problem) => `${problem.field}: ${problem.message}`).join('; ');
+    throw new InvalidRequestError(`not a WebSocket handshake for attach: ${summary}`, problems);
+  }
+}
+
+/**
+ * The job's input, if it can still take any. A job that has ended, or whose input was ended or
+ * is no longer read, is attached to without it (its output and end are still worth showing);
+ * another writer holding the input is a refusal.
+ */
+async function takeInput(
+  registry: JobRegistry,
+  viewer: Viewer,
+  job: Job,
+  ctx: AppContext,
+): Promise<JobInput | undefined> {
+  if (!job.stdin) return undefined;
+  try {
+    return await registry.openInput(viewer, job.id, closedSignal(ctx));
+  } catch (error) {
+    const code = error instanceof CodedError ? error.code : undefined;
+    if (code === 'JOB_ALREADY_ENDED' || code === 'INPUT_CLOSED') return undefined;
+    throw error;
   }
 }
 

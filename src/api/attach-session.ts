@@ -1,9 +1,10 @@
 // One attached client of a job, over a WebSocket in the channels of contract/attach-channels.ts
 // (kubectl's `v5.channel.k8s.io`). Output flows at the pace the client reads it, input at the
-// pace the job reads it. A client that goes away leaves the job running and its input open.
+// pace the job reads it. A client that goes away (or stops answering pings) leaves the job
+// running and its input open.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { RawData, WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import { z } from 'zod';
 import { CHANNEL, type AttachEnd } from '../contract/attach-channels.ts';
 import type { Job, TerminalSize } from '../jobs/job.ts';
@@ -25,51 +26,81 @@ export interface AttachedOutput {
 export interface AttachSession {
   readonly socket: WebSocket;
   readonly job: Job;
-  /** Undefined for a job without an open input: what the client sends on 0 is dropped. */
+  /** Undefined when the session does not hold the job's input: what comes on 0 is dropped. */
   readonly input: JobInput | undefined;
   readonly outputs: readonly AttachedOutput[];
   resize(size: TerminalSize): Promise<void>;
   /** The job's final record, once it has ended. */
   ended(): Promise<Job>;
+  /** A ping this often; a client that has not answered the last one is cut off. */
+  readonly pingIntervalMs: number;
   readonly log: Logger;
 }
 
 export function runAttachSession(session: AttachSession): Promise<void> {
   const { socket } = session;
-  const input = session.input === undefined ? undefined : new InputChannel(session.input);
+  const input = session.input === undefined ? undefined : new InputChannel(session.input, socket);
+  const terminal = session.job.tty === null ? undefined : new TerminalSizer(session);
   const outputs = forwardOutputs(session);
+  const stopPinging = keepAlive(socket, session.pingIntervalMs);
   socket.on('message', (data: RawData, isBinary: boolean) => {
     const message = toBuffer(data);
     if (!isBinary || message.length === 0) return;
     const channel = message[0];
     const payload = message.subarray(1);
-    if (channel === CHANNEL.stdin) input?.write(payload, socket);
-    else if (channel === CHANNEL.close && payload[0] === CHANNEL.stdin) input?.end(session.log);
-    else if (channel === CHANNEL.resize) resize(session, payload);
+    // Keys typed after a resize reach the job after it: `stty size` then shows the new size.
+    const inOrder = (apply: () => void): void =>
+      terminal === undefined ? apply() : terminal.afterResizes(apply);
+    if (channel === CHANNEL.stdin) inOrder(() => input?.write(payload));
+    else if (channel === CHANNEL.close && payload[0] === CHANNEL.stdin) {
+      inOrder(() => input?.end(session.log));
+    } else if (channel === CHANNEL.resize) terminal?.resize(payload);
   });
   return new Promise((resolve) => {
     socket.once('close', () => {
+      stopPinging();
       for (const { stream } of session.outputs) stream.destroy();
       input?.leaveOpen();
       resolve();
     });
     outputs.then(
-      async () => {
-        const job = await session.ended();
-        const status: AttachEnd = {
-          status: job.status,
-          exitCode: job.exitCode,
-          signal: job.signal,
-        };
-        socket.send(frame(CHANNEL.status, Buffer.from(JSON.stringify(status))));
-        socket.close(1000, 'the job has ended');
-      },
+      () => reportEnd(session),
       (error: unknown) => {
         session.log.warn({ err: error }, 'attach: output failed');
         socket.close(1011, 'output failed');
       },
     );
   });
+}
+
+/** Once the job's output has ended: how the job ended, then the close. */
+async function reportEnd(session: AttachSession): Promise<void> {
+  const { socket } = session;
+  // Output ends early when the client went away: nobody to tell, and nothing to wait for.
+  if (socket.readyState !== WebSocket.OPEN) return;
+  const job = await session.ended();
+  if (socket.readyState !== WebSocket.OPEN) return;
+  const end: AttachEnd = { status: job.status, exitCode: job.exitCode, signal: job.signal };
+  socket.send(frame(CHANNEL.status, Buffer.from(JSON.stringify(end))));
+  socket.close(1000, 'the job has ended');
+}
+
+/** Pings the client; one that has not answered since the last ping is terminated. */
+function keepAlive(socket: WebSocket, intervalMs: number): () => void {
+  let answered = true;
+  socket.on('pong', () => {
+    answered = true;
+  });
+  const timer = setInterval(() => {
+    if (!answered) {
+      socket.terminate();
+      return;
+    }
+    answered = false;
+    socket.ping();
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Copies each output stream to its channel, pausing all of them while the client lags. */
@@ -98,28 +129,30 @@ async function forwardOutputs(session: AttachSession): Promise<void> {
 /** The job's input: written as the job takes it, the socket paused meanwhile. */
 class InputChannel {
   readonly #input: JobInput;
+  readonly #socket: WebSocket;
   /** The job no longer reads (or its input was ended): what comes is dropped. */
   #closed = false;
+  #waitingForDrain = false;
 
-  constructor(input: JobInput) {
+  constructor(input: JobInput, socket: WebSocket) {
     this.#input = input;
+    this.#socket = socket;
     // EPIPE: the job closed its input or ended. Not the session's end: output still comes.
-    input.stream.on('error', () => {
-      this.#closed = true;
-    });
+    input.stream.on('error', () => this.#stopTaking());
+    input.stream.on('drain', () => this.#resume());
   }
 
-  write(bytes: Buffer, socket: WebSocket): void {
+  write(bytes: Buffer): void {
     if (this.#closed) return;
-    if (!this.#input.stream.write(bytes)) {
-      socket.pause();
-      this.#input.stream.once('drain', () => socket.resume());
+    if (!this.#input.stream.write(bytes) && !this.#waitingForDrain) {
+      this.#waitingForDrain = true;
+      this.#socket.pause();
     }
   }
 
   end(log: Logger): void {
     if (this.#closed) return;
-    this.#closed = true;
+    this.#stopTaking();
     const { stream } = this.#input;
     stream.end(() => {
       this.#input.end().then(
@@ -133,18 +166,66 @@ class InputChannel {
   leaveOpen(): void {
     if (!this.#closed) this.#input.stream.destroy();
   }
+
+  /** No more input is taken; the socket must still be read (its close frame, resizes). */
+  #stopTaking(): void {
+    this.#closed = true;
+    this.#resume();
+  }
+
+  #resume(): void {
+    if (!this.#waitingForDrain) return;
+    this.#waitingForDrain = false;
+    this.#socket.resume();
+  }
 }
 
-function resize(session: AttachSession, payload: Buffer): void {
-  let size: z.output<typeof resizeMessage>;
-  try {
-    size = resizeMessage.parse(JSON.parse(payload.toString('utf8')));
-  } catch {
-    return;
+/**
+ * Resizes of the job's terminal, one at a time: a burst leaves only its last size to apply.
+ * What the client sent after a resize waits for it (`afterResizes`), so the two keep their order.
+ */
+class TerminalSizer {
+  readonly #session: AttachSession;
+  #next: TerminalSize | undefined;
+  #applying = false;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(session: AttachSession) {
+    this.#session = session;
   }
-  session
-    .resize({ rows: size.Height, cols: size.Width })
-    .catch((error: unknown) => session.log.warn({ err: error }, 'attach: could not resize'));
+
+  resize(payload: Buffer): void {
+    const parsed = parseResize(payload);
+    if (parsed === undefined) return;
+    this.#next = parsed;
+    if (!this.#applying) void this.#apply();
+  }
+
+  afterResizes(apply: () => void): void {
+    if (this.#applying) this.#waiting.push(apply);
+    else apply();
+  }
+
+  async #apply(): Promise<void> {
+    this.#applying = true;
+    for (let size = this.#next; size !== undefined; size = this.#next) {
+      this.#next = undefined;
+      await this.#session
+        .resize(size)
+        .catch((error: unknown) => this.#session.log.warn({ err: error }, 'attach: resize failed'));
+    }
+    this.#applying = false;
+    for (const apply of this.#waiting.splice(0)) apply();
+  }
+}
+
+function parseResize(payload: Buffer): TerminalSize | undefined {
+  try {
+    const size = resizeMessage.parse(JSON.parse(payload.toString('utf8')));
+    return { rows: size.Height, cols: size.Width };
+  } catch {
+    return undefined;
+  }
 }
 
 function frame(channel: number, payload: Buffer): Buffer {

@@ -171,8 +171,8 @@ export function jobsRouter(
     const job = registry.get(viewerOf(ctx), jobId(ctx));
     ctx.state.job = job;
     const viewer = authorizeOwner(ctx, job, "attach to another client's job");
-    const { offset } = parseQuery(attachQuery, ctx.query);
-    await attacher.attach(ctx, { registry, followers, viewer, job, offset });
+    const { from, stdin } = parseQuery(attachQuery, ctx.query);
+    await attacher.attach(ctx, { registry, followers, viewer, job, from, stdin });
   });
 
   router.delete('/:id', async (ctx) => {

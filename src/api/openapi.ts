@@ -618,7 +618,9 @@ const ATTACH_JOB = operation({
     'reads it. A client that closes the socket leaves the job running and its input open, to ' +
     "attach again. Only the owner may attach, and never from another site's page (the " +
     'cross-site rule applies, since any page may open a WebSocket). A queued job is waited ' +
-    'for. Several clients may follow the output meanwhile (`GET .../output`); one may attach.',
+    'for. One attached client at a time holds the input; others may attach with ' +
+    '`?stdin=false` to watch, or follow the output (`GET .../output`). A client that stops ' +
+    'answering pings is cut off within a minute, and the input let go.',
   tag: 'jobs',
   action: 'input',
   parameters: [ref('parameters', 'JobId'), ...queryParameters(attachQuery)],
@@ -635,9 +637,10 @@ const ATTACH_JOB = operation({
     404: ref('responses', 'JobNotFound'),
     409: problem(
       409,
-      '`JOB_ALREADY_ENDED`: the job has ended; `INPUT_CLOSED`: its input was ended, or it no ' +
-        'longer reads it; `INPUT_BUSY`: another client is attached or writing its input',
-      ['INPUT_BUSY', 'INPUT_CLOSED', 'JOB_ALREADY_ENDED'],
+      '`INPUT_BUSY`: another client is attached to the job or writing its input (attach with ' +
+        '`?stdin=false` to only watch). A job that has ended, or whose input has, is attached ' +
+        'to without input: its output and end are still sent',
+      ['INPUT_BUSY'],
     ),
     426: problem(426, 'a plain request: attach is a WebSocket', ['UPGRADE_REQUIRED']),
     429: ref('responses', 'TooManyRequestsOrFollowers'),
@@ -650,7 +653,8 @@ const WRITE_JOB_INPUT = operation({
   description:
     'Streams the request body into the standard input of a job started with `"stdin": true` ' +
     '(`curl -T - .../stdin` pipes a file or a command into it). The body is read as fast as the ' +
-    "job reads, for as long as it takes; its end is the end of the job's input (EOF), after " +
+    "job reads, for as long as it takes; its end is the end of the job's input (EOF; a " +
+    "terminal job's EOF character), after " +
     'which no more input is taken. A writer that goes away before the end of its body leaves ' +
     'the input open for the next; one writer at a time. A queued job is waited for. Only the ' +
     "job's owner may write to it; input is never logged or kept, the audit trail records that " +

@@ -15,13 +15,19 @@ export type AttachOutcome =
   { readonly kind: 'ended'; readonly end: AttachEnd } | { readonly kind: 'detached' };
 
 export interface AttachOptions {
-  /** Where the output starts: 0 for all of it. */
-  readonly offset: number;
-  /** Raw mode, window size and detach keys: the local stdin and stdout are a terminal. */
+  /** `start`: all of the job's output; `now`: what comes from now on. */
+  readonly from: 'start' | 'now';
+  /**
+   * Raw mode, window size and detach keys (the local stdin is a terminal, and it is sent to
+   * the job's); otherwise Ctrl-C detaches.
+   */
   readonly terminal: boolean;
-  /** Send jobctl's stdin to the job (a job with an open input). */
+  /** Send jobctl's stdin to the job (a job with an open input); false to only watch. */
   readonly input: boolean;
 }
+
+/** How long a detach waits for the server to close the socket before cutting it. */
+const DETACH_GRACE_MS = 1000;
 
 /** Input waiting in the socket beyond this pauses jobctl's stdin. */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -31,7 +37,8 @@ export async function attachToJob(
   jobId: string,
   options: AttachOptions,
 ): Promise<AttachOutcome> {
-  const path = `/v1/jobs/${jobId}/attach?offset=${options.offset}`;
+  const query = new URLSearchParams({ from: options.from, stdin: String(options.input) });
+  const path = `/v1/jobs/${jobId}/attach?${query.toString()}`;
   const socket = await client.webSocket(path, ATTACH_PROTOCOL);
   const session = new LocalSession(socket, options);
   try {
@@ -77,7 +84,8 @@ class LocalSession {
       socket.once('error', () => undefined);
     });
     socket.on('message', (data: Buffer) => this.#receive(data));
-    if (options.terminal) this.#takeTerminal();
+    // A terminal without input would be raw with no way out: it is only watched, Ctrl-C leaves.
+    if (options.terminal && options.input) this.#takeTerminal();
     else this.#detachOnInterrupt();
     if (options.input) this.#sendInput();
   }
@@ -111,6 +119,7 @@ class LocalSession {
       const { send, detach } = this.#options.terminal
         ? this.#detachKeys.scan(chunk)
         : { send: chunk, detach: false };
+      if (this.#detached) return;
       if (send.length > 0) {
         // Past the high-water mark, stdin waits until this piece has gone out.
         const full = this.#socket.bufferedAmount > HIGH_WATER_BYTES;
@@ -162,7 +171,10 @@ class LocalSession {
   }
 
   #detach(): void {
+    if (this.#detached) return;
     this.#detached = true;
     this.#socket.close(1000, 'detached');
+    // A server slow to answer the close (its end of the socket paused) does not hold us.
+    setTimeout(() => this.#socket.terminate(), DETACH_GRACE_MS).unref();
   }
 }

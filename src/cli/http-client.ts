@@ -77,8 +77,8 @@ export class ApiClient {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(url, [protocol], {
         // Its own connection, not a kept-alive one: it will not be an HTTP connection again.
-        agent: new Agent({ secureContext: this.#secureContext }),
-        handshakeTimeout: CONNECT_TIMEOUT_MS,
+        // Only reaching the server is timed: its answer may wait for a queued job to start.
+        agent: new ConnectTimeoutAgent({ secureContext: this.#secureContext }),
         perMessageDeflate: false,
       });
       socket.once('open', () => resolve(socket));
@@ -246,6 +246,25 @@ function bodyHeaders(payload: Buffer | Readable | undefined): Record<string, str
   if (payload === undefined) return {};
   if (payload instanceof Readable) return { 'content-type': 'application/octet-stream' };
   return { 'content-type': 'application/json', 'content-length': payload.length };
+}
+
+/** An agent whose connections fail if the TLS handshake is not done in CONNECT_TIMEOUT_MS. */
+class ConnectTimeoutAgent extends Agent {
+  override createConnection(
+    ...args: Parameters<Agent['createConnection']>
+  ): ReturnType<Agent['createConnection']> {
+    const socket = super.createConnection(...args) as TLSSocket | null | undefined;
+    if (socket) {
+      const timer = setTimeout(() => {
+        const error = new Error('connect timeout') as NodeJS.ErrnoException;
+        error.code = 'ETIMEDOUT';
+        socket.destroy(error);
+      }, CONNECT_TIMEOUT_MS);
+      socket.once('secureConnect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    }
+    return socket;
+  }
 }
 
 function readTlsFile(setting: Setting, what: string): Buffer {

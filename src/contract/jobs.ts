@@ -42,10 +42,13 @@ export const outputQuery = z.strictObject({
 });
 
 export const attachQuery = z.strictObject({
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0).meta({
-    format: 'int64',
+  from: z.enum(['start', 'now']).default('start').meta({
     description:
-      "where the output starts: 0 (the default) for all of it, the job's `outputBytes` for only what comes next",
+      'where the output starts: `start` (the default) for all of it, `now` for only what comes next',
+  }),
+  stdin: flag.prefault('true').meta({
+    description:
+      "`false` to only watch: the job's input is left alone (not taken, so never `INPUT_BUSY`)",
   }),
 });
 

@@ -29,6 +29,39 @@ export interface OutputStreamOptions {
   readonly signal: OutputSignal;
 }
 
+/**
+ * How many bytes each stream has so far: where "from now on" starts in each selection. Walks the
+ * index a chunk at a time, so a job of many tiny writes costs time here, not memory.
+ */
+export async function outputSizes(dir: string): Promise<Record<OutputSelection, number>> {
+  const sizes = { stdout: 0, stderr: 0 };
+  let index: FileHandle;
+  try {
+    index = await open(join(dir, OUTPUT_INDEX), 'r');
+  } catch {
+    return { ...sizes, all: 0 };
+  }
+  try {
+    const buffer = Buffer.alloc(CHUNK_BYTES);
+    let position = 0;
+    for (;;) {
+      const { bytesRead } = await index.read(buffer, 0, buffer.length, position);
+      const whole = bytesRead - (bytesRead % RECORD_BYTES);
+      if (whole === 0) break;
+      for (let at = 0; at < whole; at += RECORD_BYTES) {
+        const record = buffer.readUInt32LE(at);
+        const length = record & ~STDERR_BIT;
+        if ((record & STDERR_BIT) !== 0) sizes.stderr += length;
+        else sizes.stdout += length;
+      }
+      position += whole;
+    }
+  } finally {
+    await index.close();
+  }
+  return { ...sizes, all: sizes.stdout + sizes.stderr };
+}
+
 /** Where the next bytes of the selection are, one source of bytes per reading strategy. */
 interface ByteSource {
   /** The next bytes available now, or undefined if there are none yet. */

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import {
   CodedError,
   InputBusyError,
+  InputClosedError,
   InputNotOpenError,
   NotATerminalError,
   InsufficientStorageError,
@@ -51,7 +52,13 @@ import { LaunchWaiters } from './launch-waiters.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
 import { nextToStart } from './queue-order.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
-import { OUTPUT_INDEX, OUTPUT_LOG, OutputStream, type OutputSelection } from './output-stream.ts';
+import {
+  OUTPUT_INDEX,
+  OUTPUT_LOG,
+  OutputStream,
+  outputSizes,
+  type OutputSelection,
+} from './output-stream.ts';
 
 export type { JobInput } from '../launcher/launcher.ts';
 
@@ -138,6 +145,8 @@ export class JobRegistry {
   readonly #launchWaiters = new LaunchWaiters();
   /** Jobs whose input a request is writing (or waiting to): one writer at a time. */
   readonly #inputWriters = new Set<string>();
+  /** Running jobs whose input was ended: no writer may follow, even before the FIFO is gone. */
+  readonly #endedInputs = new Set<string>();
   /** Jobs asked to stop while being launched. */
   readonly #stopOnceLaunched = new Set<string>();
   /** The queue is drained by one loop at a time; `#drainAgain` asks it for one more pass. */
@@ -556,6 +565,12 @@ export class JobRegistry {
     }
   }
 
+  /** How much output each stream of a job has so far, to read from there on. */
+  async outputSizes(viewer: Viewer, id: string): Promise<Record<OutputSelection, number>> {
+    this.get(viewer, id);
+    return outputSizes(this.#jobDir(id));
+  }
+
   output(viewer: Viewer, id: string, request: OutputRequest): Readable {
     const job = this.get(viewer, id);
     return new OutputStream({ dir: this.#jobDir(id), signal: this.#signalOf(job), ...request });
@@ -567,6 +582,7 @@ export class JobRegistry {
    */
   async openInput(viewer: Viewer, id: string, signal?: AbortSignal): Promise<JobInput> {
     if (!this.get(viewer, id).stdin) throw new InputNotOpenError(id);
+    if (this.#endedInputs.has(id)) throw new InputClosedError(id, 'it was ended');
     if (this.#inputWriters.has(id)) throw new InputBusyError(id);
     this.#inputWriters.add(id);
     try {
@@ -579,7 +595,13 @@ export class JobRegistry {
       if (active === undefined) throw new JobAlreadyEndedError(id, job.status);
       const input = await active.handle.openInput(id);
       input.stream.once('close', () => this.#inputWriters.delete(id));
-      return input;
+      return {
+        stream: input.stream,
+        end: async () => {
+          this.#endedInputs.add(id);
+          await input.end();
+        },
+      };
     } catch (error) {
       this.#inputWriters.delete(id);
       throw error;
@@ -712,6 +734,7 @@ export class JobRegistry {
       )
       .finally(() => {
         this.#active.delete(id);
+        this.#endedInputs.delete(id);
         signal.end();
         // A slot and its memory are free: the queue's next job may start.
         this.#drainQueue();

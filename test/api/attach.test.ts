@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ATTACH_PROTOCOL, CHANNEL } from '../../src/contract/attach-channels.ts';
+import { WebSocket } from 'ws';
 import { attach, type AttachedSession } from '../helpers/attach.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 
@@ -98,11 +99,95 @@ describe('a job on a terminal, attached over a WebSocket', () => {
     const { end } = await again.closed;
     assert.match(again.output(), /again/);
     assert.equal(end?.exitCode, 2);
-    const everything = await attach(server, 'alice', job.id, { offset: 0 });
-    // An ended job with an input: nothing more can be sent to it.
-    assert.equal(everything.kind, 'refused');
-    const output = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`);
-    assert.match(output.text(), /first[\s\S]*again/);
+    // Once it has ended there is no input to take, but its output and end are still shown:
+    // `jobctl run -it -- echo hi` attaches after a short job is already done.
+    const afterwards = await attached(server, 'alice', job.id);
+    const last = await afterwards.closed;
+    assert.match(afterwards.output(), /first[\s\S]*again/);
+    assert.equal(last.end?.exitCode, 2);
+  });
+
+  it('lets a watcher attach beside the client that holds the input, from now on', async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: [
+        '-c',
+        'echo old-out; echo old-err >&2; while read line; do echo "out $line"; echo "err $line" >&2; done',
+      ],
+      stdin: true,
+    });
+    const typist = await attached(server, 'alice', job.id);
+    await typist.waitFor('old-err\n', CHANNEL.stderr);
+    const result = await attach(server, 'alice', job.id, { from: 'now', stdin: false });
+    assert.equal(result.kind, 'open', result.kind === 'refused' ? result.body : '');
+    const watcher = result.session;
+    typist.type('x\n');
+    await watcher.waitFor('err x\n', CHANNEL.stderr);
+    await watcher.waitFor('out x\n', CHANNEL.stdout);
+    // From now on, on each stream: neither the old stdout nor the old stderr.
+    assert.equal(watcher.output(CHANNEL.stdout), 'out x\n');
+    assert.equal(watcher.output(CHANNEL.stderr), 'err x\n');
+    // What the watcher sends goes nowhere: it does not hold the input.
+    watcher.type('ignored\n');
+    typist.endInput();
+    const { end } = await typist.closed;
+    await watcher.closed;
+    assert.equal(end?.status, 'exited');
+    const all = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`);
+    assert.doesNotMatch(all.text(), /ignored/);
+  });
+
+  it('answers a broken handshake with a problem, and lets go of everything it took', async () => {
+    const job = await server.startJob('alice', { command: 'cat', tty: true });
+    const broken = await server.request('alice', 'GET', `/v1/jobs/${job.id}/attach`, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'not a key',
+        'Sec-WebSocket-Protocol': ATTACH_PROTOCOL,
+      },
+    });
+    assert.equal(broken.status, 400);
+    assert.equal(broken.json<{ code: string }>().code, 'INVALID_REQUEST');
+    // Nothing of it was kept: the job's input is free for the next client.
+    const session = await attached(server, 'alice', job.id);
+    session.type('x');
+    session.endInput();
+    assert.equal((await session.closed).end?.status, 'exited');
+  });
+
+  it('lets go of a queued job whose client left while waiting for it', async () => {
+    const queued = await startServer({ env: { CLIENT_MAX_RUNNING: '1' } });
+    try {
+      const holder = await queued.startJob('alice', { command: 'cat', stdin: true });
+      const waiting = await queued.startJob('alice', { command: 'cat', tty: true });
+      assert.equal(waiting.status, 'queued');
+      // The handshake waits, holding the queued job's input, until the job starts.
+      const impatient = new WebSocket(
+        `wss://localhost:${queued.port}/v1/jobs/${waiting.id}/attach`,
+        [ATTACH_PROTOCOL],
+        queued.credentials('alice'),
+      );
+      impatient.on('error', () => undefined);
+      let refusal: { status: number; code: string } | undefined;
+      for (let tries = 0; refusal?.code !== 'INPUT_BUSY' && tries < 50; tries += 1) {
+        refusal = await attach(queued, 'alice', waiting.id).then((result) =>
+          result.kind === 'refused'
+            ? { status: result.status, code: (JSON.parse(result.body) as { code: string }).code }
+            : undefined,
+        );
+      }
+      assert.equal(refusal?.code, 'INPUT_BUSY', 'the waiting handshake holds the input');
+      impatient.terminate();
+      // The holder ends; the queued job starts with nobody waiting for it.
+      await queued.request('alice', 'PUT', `/v1/jobs/${holder.id}/stdin`, { body: '' });
+      const session = await attached(queued, 'alice', waiting.id);
+      session.endInput();
+      assert.equal((await session.closed).end?.status, 'exited');
+    } finally {
+      await queued.dispose();
+    }
   });
 
   it('attaches to a job without a terminal: stdout and stderr apart, input as sent', async () => {
@@ -140,8 +225,6 @@ describe('a job on a terminal, attached over a WebSocket', () => {
     assert.deepEqual(await refusal(server, 'alice', job.id), { status: 409, code: 'INPUT_BUSY' });
     first.endInput();
     await first.closed;
-    // Nothing bob or the admin sent reached the job.
-    assert.equal((await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`)).text(), '');
   });
 
   it('answers with the subprotocol and records the attach in the audit trail', async () => {

@@ -416,11 +416,13 @@ describe('a tour of the running API meets only documented answers', () => {
       assert.ok(attached.handshake.headers[name.toLowerCase()] !== undefined, name);
     }
     met.add('attachJob 101');
+    const second = await attach(server, 'alice', terminal.id);
+    assert.equal(second.kind === 'refused' && second.status, 409);
+    const busy = JSON.parse(second.kind === 'refused' ? second.body : '{}') as { code?: string };
+    assert.equal(busy.code, 'INPUT_BUSY');
+    met.add('attachJob 409');
     attached.session.endInput();
     await attached.session.closed;
-    const again = await attach(server, 'alice', terminal.id);
-    assert.equal(again.kind === 'refused' && again.status, 409);
-    met.add('attachJob 409');
   });
 
   it('reads the audit trail, its keys, metrics, health and this document', async () => {

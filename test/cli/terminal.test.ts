@@ -92,6 +92,28 @@ describe('jobctl on a terminal', () => {
     assert.equal((await afterExit(second, 'attach')).status, 5);
   });
 
+  it('shows all of a job that ends before the terminal is attached, with its status', async () => {
+    const pane = await paneRunning(`run -it -- sh -c 'echo quick; exit 6'`, 'quick');
+    const { status } = await afterExit(pane, 'quick');
+    assert.equal(status, 6);
+    assert.match(await pane.output(), /quick\n/);
+  });
+
+  it('watches a terminal job without taking its keys, and leaves on Ctrl-C', async () => {
+    const job = await server.startJob('alice', { command: 'sh', tty: true });
+    // From the first byte: the prompt says the typist is attached, before the watcher comes.
+    const typist = await paneRunning(`attach --logs ${job.id}`, 'typist');
+    await typist.waitFor(/\$ $/m);
+    const watcher = await paneRunning(`attach --no-stdin --logs ${job.id}`, 'watcher');
+    await watcher.waitFor(/\$ $/m);
+    await typist.typeLine('echo from-the-typist');
+    await watcher.waitFor(/\nfrom-the-typist\n/);
+    await watcher.keys('C-c');
+    assert.equal((await afterExit(watcher, 'watcher')).status, 130);
+    await typist.typeLine('exit 4');
+    assert.equal((await afterExit(typist, 'typist')).status, 4);
+  });
+
   it('refuses -t without a terminal on stdin, pointing to -i', async () => {
     const result = await jobctl.run('run', '-t', '--', 'true');
     // run's own failures are 125, kept apart from the job's statuses.

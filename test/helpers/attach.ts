@@ -17,9 +17,17 @@ export function attach(
   server: TestServer,
   client: string,
   id: string,
-  options: { offset?: number; protocols?: string[]; headers?: Record<string, string> } = {},
+  options: {
+    from?: 'start' | 'now';
+    stdin?: boolean;
+    protocols?: string[];
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<AttachResult> {
-  const query = options.offset === undefined ? '' : `?offset=${options.offset}`;
+  const parameters = new URLSearchParams();
+  if (options.from !== undefined) parameters.set('from', options.from);
+  if (options.stdin !== undefined) parameters.set('stdin', String(options.stdin));
+  const query = parameters.size === 0 ? '' : `?${parameters.toString()}`;
   const socket = new WebSocket(
     `wss://localhost:${server.port}/v1/jobs/${id}/attach${query}`,
     options.protocols ?? [ATTACH_PROTOCOL],

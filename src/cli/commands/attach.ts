@@ -48,10 +48,9 @@ export const command: Command = {
     try {
       const id = await resolveJobId(client, text);
       const job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
-      const terminal = job.tty !== null && process.stdin.isTTY;
       const outcome = await attachToJob(client, id, {
-        offset: values.logs === true ? 0 : job.outputBytes,
-        terminal,
+        from: values.logs === true ? 'start' : 'now',
+        terminal: job.tty !== null && process.stdin.isTTY,
         input: job.stdin && values['no-stdin'] !== true,
       });
       return await exitStatusAfter(client, id, outcome);

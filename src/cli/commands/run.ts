@@ -118,14 +118,16 @@ export const command: Command = {
     const client = await connect(values);
     try {
       // The job's stderr is read over a second connection: its handshake overlaps the start.
-      const spare = follow ? client.preconnect() : undefined;
-      const inputConnection = values.interactive === true ? client.preconnect() : undefined;
+      // (A terminal is one WebSocket: no spare connections for it.)
+      const spare = follow && values.tty !== true ? client.preconnect() : undefined;
+      const inputConnection =
+        values.interactive === true && values.tty !== true ? client.preconnect() : undefined;
       const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
       const job = await client.json<JobRecord>('POST', path, request);
       // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
       if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
       if (values.tty === true) {
-        const options = { offset: 0, terminal: true, input: true };
+        const options = { from: 'start', terminal: true, input: true } as const;
         return await exitStatusAfter(client, job.id, await attachToJob(client, job.id, options));
       }
       if (follow || values.wait === true) {
