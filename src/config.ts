@@ -2,7 +2,7 @@
 // environment variable and a default; flags win over the environment.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from './util/quantities.ts';
@@ -22,6 +22,9 @@ export interface Config {
   /** Overrides of certificate roles, and disabled clients; optional. */
   readonly policyFile: string;
   readonly logLevel: string;
+  /** Where log lines and audit records are shipped as RFC 5425 syslog; undefined for nowhere. */
+  readonly syslog:
+    { readonly url: URL; readonly caFile: string; readonly queueBytes: number } | undefined;
   readonly shutdownPolicy: ShutdownPolicy;
   readonly stopGraceMs: number;
   readonly maxOutputBytes: number;
@@ -92,6 +95,24 @@ export const SETTINGS = {
     env: 'LOG_LEVEL',
     fallback: 'info',
     help: 'least important log lines written: fatal, error, warn, info, debug, trace or silent',
+  },
+  syslog: {
+    flag: 'syslog',
+    env: 'SYSLOG_URL',
+    fallback: '',
+    help: 'tls://HOST:PORT: also ship log lines and audit records there as RFC 5424 syslog over mutual TLS (RFC 5425)',
+  },
+  syslogQueue: {
+    flag: 'syslog-queue',
+    env: 'SYSLOG_QUEUE',
+    fallback: '8MiB',
+    help: 'log lines that may wait for an unreachable syslog collector; beyond it they are dropped and counted',
+  },
+  syslogCa: {
+    flag: 'syslog-ca',
+    env: 'SYSLOG_CA',
+    fallback: '',
+    help: "the CA that signed the syslog collector's certificate (default: this server's CA)",
   },
   shutdown: {
     flag: 'shutdown',
@@ -318,6 +339,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     certsDir: resolve(read('certsDir')),
     policyFile: resolve(read('certsDir'), read('policy') || 'policy.json'),
     logLevel: oneOf('logLevel', read('logLevel'), LOG_LEVELS),
+    syslog: syslogTarget(read('syslog'), read('syslogCa'), resolve(read('certsDir')), () =>
+      size('syslogQueue', read('syslogQueue'), false),
+    ),
     shutdownPolicy: oneOf('shutdown', read('shutdown'), ['leave-running', 'stop'] as const),
     stopGraceMs: duration('stopGrace', read('stopGrace')),
     maxOutputBytes: size('maxOutput', read('maxOutput'), true),
@@ -461,4 +485,24 @@ function oneOf<T extends string>(name: SettingName, text: string, allowed: reado
     );
   }
   return text as T;
+}
+
+/** `tls://HOST:PORT` and the CA to check the collector with; undefined when not set. */
+function syslogTarget(
+  text: string,
+  caFile: string,
+  certsDir: string,
+  queueBytes: () => number,
+): { url: URL; caFile: string; queueBytes: number } | undefined {
+  if (text === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`invalid --syslog '${text.slice(0, 100)}': expected tls://HOST:PORT`);
+  }
+  if (url.protocol !== 'tls:' || url.hostname === '' || url.port === '' || url.pathname !== '') {
+    throw new ConfigError(`invalid --syslog '${text.slice(0, 100)}': expected tls://HOST:PORT`);
+  }
+  return { url, caFile: resolve(caFile || join(certsDir, 'ca.pem')), queueBytes: queueBytes() };
 }

@@ -1,15 +1,48 @@
-// The process-wide pino logger. Redaction is a second line of defence: nothing secret is
-// logged on purpose (no keys, no job output, no environment values).
-import { pino, type Logger } from 'pino';
+// The process-wide pino logger, and where its lines go: stdout (as JSON, or as readable lines
+// when stdout is a terminal, with pino-pretty), and any destination added later (the syslog
+// collector, once the server's certificate is loaded). Redaction is a second line of defence:
+// nothing secret is logged on purpose (no keys, no job output or input, no environment values).
+import { pino, type DestinationStream, type Logger } from 'pino';
 
-export function createLogger(level: string): Logger {
-  return pino({
-    level,
-    base: { service: 'jobworker' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: {
-      paths: ['*.key', '*.keyPem', '*.env', '*.password', 'headers.authorization'],
-      censor: '[redacted]',
+export interface Logging {
+  readonly logger: Logger;
+  /** Sends every line from now on to `destination` too, as JSON. */
+  addDestination(destination: DestinationStream): void;
+}
+
+export async function createLogging(level: string): Promise<Logging> {
+  const console = await consoleDestination();
+  if (level === 'silent') {
+    return { logger: pino({ level }, console), addDestination: () => undefined };
+  }
+  const streams = pino.multistream([{ level: level as pino.Level, stream: console }]);
+  const logger = pino(
+    {
+      level,
+      base: { service: 'jobworker' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ['*.key', '*.keyPem', '*.env', '*.password', 'headers.authorization'],
+        censor: '[redacted]',
+      },
     },
+    streams,
+  );
+  return {
+    logger,
+    addDestination: (destination) =>
+      streams.add({ level: level as pino.Level, stream: destination }),
+  };
+}
+
+/** JSON for machines (a service's journal, a pipe); readable lines for a person at a terminal. */
+async function consoleDestination(): Promise<DestinationStream> {
+  if (!process.stdout.isTTY) return pino.destination(1);
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({
+    sync: true,
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
   });
 }

@@ -3,6 +3,7 @@
 // over mutual TLS until SIGTERM or SIGINT.
 import './util/require-node.ts';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
@@ -16,7 +17,9 @@ import type { SandboxSettings } from './launcher/sandbox.ts';
 import { ClientAccounts } from './store/client-accounts.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import { ShimLauncher, type IsolationSettings } from './launcher/shim-launcher.ts';
-import { createLogger } from './logger.ts';
+import { createLogging, type Logging } from './logger.ts';
+import { syslogLogDestination, shipAuditRecord } from './logging/syslog-destination.ts';
+import { SyslogShipper } from './logging/syslog-shipper.ts';
 import { ensureDevelopmentPki } from './pki/development-pki.ts';
 import { pkiLayout } from './pki/layout.ts';
 import { dequeueRecord } from './audit/dequeue-record.ts';
@@ -55,9 +58,10 @@ async function main(): Promise<void> {
     console.error(`jobworker: ${(error as Error).message}`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
+  const logging = await createLogging(config.logLevel);
+  const { logger } = logging;
   try {
-    await serve(config, logger);
+    await serve(config, logging);
   } catch (error) {
     // Start-up errors are the operator's to fix (a bad policy file, mismatched certificates, a
     // newer database): the message says what, the err field has the rest.
@@ -71,7 +75,8 @@ async function main(): Promise<void> {
   }
 }
 
-async function serve(config: Config, logger: Logger): Promise<void> {
+async function serve(config: Config, logging: Logging): Promise<void> {
+  const { logger } = logging;
   const pki = await ensureDevelopmentPki(config.certsDir);
   if (pki.created)
     logger.warn({ certsDir: config.certsDir, clients: pki.clients }, 'created a development PKI');
@@ -81,14 +86,16 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   const layout = pkiLayout(config.certsDir);
   const credentials = await loadTlsCredentials(layout);
 
+  // Job counts are read from the registry when scraped, long after it exists.
+  const metrics = new Metrics(() => registry.countByStatus());
+  const shipper = await shipLogs(config, credentials, logging, metrics);
   const db = openDatabase(join(config.dataDir, 'jobworker.db'));
   const audit = await AuditLog.open(
     join(config.dataDir, 'audit.log'),
     await ensureAuditKey(config.certsDir),
     logger,
+    shipper === undefined ? undefined : (record) => shipAuditRecord(shipper, record),
   );
-  // Job counts are read from the registry when scraped, long after it exists.
-  const metrics = new Metrics(() => registry.countByStatus());
   const launcher = new ShimLauncher(...(await detectProtections(config, db, logger)));
   const store = new JobStore(db);
   const registry: JobRegistry = new JobRegistry({
@@ -191,6 +198,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     policy.close();
     stop(server, registry, config, closeUpgraded)
       .then(() => audit.close())
+      .then(() => shipper?.close())
       .then(() => store.close())
       .then(() => {
         db.close();
@@ -220,6 +228,35 @@ async function stop(
   await registry.close(config.shutdownPolicy);
   await closed;
   clearTimeout(drain);
+}
+
+/**
+ * With --syslog, every log line and audit record from now on also goes to the collector, over
+ * mutual TLS with the server's own certificate (it is valid for client authentication too).
+ */
+async function shipLogs(
+  config: Config,
+  credentials: { cert: string; key: string },
+  logging: Logging,
+  metrics: Metrics,
+): Promise<SyslogShipper | undefined> {
+  if (config.syslog === undefined) return undefined;
+  const { logger } = logging;
+  const ca = await readFile(config.syslog.caFile, 'utf8');
+  const shipper = new SyslogShipper({
+    url: config.syslog.url,
+    tls: { ca, cert: credentials.cert, key: credentials.key },
+    maxQueuedBytes: config.syslog.queueBytes,
+    onDropped: (messages) => metrics.syslogDropped(messages),
+    onRecovered: (dropped) =>
+      logger.warn({ dropped }, 'syslog collector reachable again; lines were lost meanwhile'),
+    // Said on stdout only: the collector cannot hear it.
+    onUnreachable: (error) =>
+      logger.warn({ err: error, url: config.syslog?.url.href }, 'syslog collector unreachable'),
+  });
+  logging.addDestination(syslogLogDestination(shipper));
+  logger.info({ url: config.syslog.url.href }, 'shipping logs and audit records to syslog');
+  return shipper;
 }
 
 async function detectProtections(

@@ -47,6 +47,8 @@ function auditEventOf(ctx: AppContext): AuditEvent | undefined {
     client: clientOf(ctx),
     // A refused action (another client's job is a 404, a role's a 403) names the job asked for.
     jobId: job?.id ?? requestedJobId(ctx),
+    requestId: ctx.state.requestId,
+    traceId: ctx.state.traceId,
     details: detailsOf(jobAction, ctx, job),
   };
 }

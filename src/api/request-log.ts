@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 import type { Logger } from 'pino';
+import { traceIdOf } from './trace-context.ts';
 
 export interface FinishedRequest {
   readonly method: string;
@@ -21,8 +22,10 @@ export function requestLog(
   return async function logRequest(ctx: AppContext, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
     const requestId = randomUUID();
+    const traceId = traceIdOf(ctx.get('traceparent'));
     ctx.state.requestId = requestId;
-    ctx.state.log = logger.child({ requestId });
+    ctx.state.traceId = traceId;
+    ctx.state.log = logger.child({ requestId, traceId });
     ctx.set('X-Request-Id', requestId);
     ctx.res.once('close', () => {
       const identity = ctx.state.identity as AppContext['state']['identity'] | undefined;
@@ -33,6 +36,7 @@ export function requestLog(
         role: identity?.role,
         method: ctx.method,
         route: matchedRoute ?? ctx.path,
+        ...(ctx.state.job === undefined ? {} : { jobId: ctx.state.job.id }),
         status: ctx.status,
         durationMs,
         completed: ctx.res.writableFinished,
@@ -43,7 +47,7 @@ export function requestLog(
         status: ctx.status,
         durationMs,
       });
-      const log = logger.child({ requestId });
+      const log = logger.child({ requestId, traceId });
       if (ctx.status >= 500) log.error(line, 'request');
       else log.info(line, 'request');
     });

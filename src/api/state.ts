@@ -8,6 +8,8 @@ import type { InputResult } from './job-input.ts';
 
 export interface AppState {
   requestId: string;
+  /** The W3C trace id: the client's `traceparent`'s, or a new one. */
+  traceId: string;
   log: Logger;
   /** Set by the identity middleware before any route runs. */
   identity: Identity;

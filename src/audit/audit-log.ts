@@ -36,6 +36,7 @@ export class AuditLog {
   readonly #key: AuditKey;
   readonly #logger: Logger;
   readonly #file: FileHandle;
+  readonly #onAppended: ((record: AuditRecord) => void) | undefined;
   #seq: number;
   #prev: string | null;
   #queue: Promise<void> = Promise.resolve();
@@ -47,7 +48,9 @@ export class AuditLog {
     logger: Logger,
     file: FileHandle,
     head: AuditHead,
+    onAppended: ((record: AuditRecord) => void) | undefined,
   ) {
+    this.#onAppended = onAppended;
     this.#path = path;
     this.#key = key;
     this.#logger = logger;
@@ -57,7 +60,13 @@ export class AuditLog {
   }
 
   /** Opens (or creates) the log and continues its chain from the last complete record. */
-  static async open(path: string, key: AuditKey, logger: Logger): Promise<AuditLog> {
+  /** `onAppended` is told of each record once it is in the log (to ship it elsewhere too). */
+  static async open(
+    path: string,
+    key: AuditKey,
+    logger: Logger,
+    onAppended?: (record: AuditRecord) => void,
+  ): Promise<AuditLog> {
     const { head, partialBytes } = await readTail(path);
     if (partialBytes > 0) {
       // A crash in the middle of an append leaves half a line: it is cut off (and the cut is
@@ -65,7 +74,7 @@ export class AuditLog {
       await truncate(path, (await stat(path)).size - partialBytes);
     }
     const file = await open(path, 'a', 0o600);
-    const log = new AuditLog(path, key, logger, file, head);
+    const log = new AuditLog(path, key, logger, file, head, onAppended);
     // The signed head says how long the log was: records cut off the end (or the head removed)
     // while the server was down are recorded, so continuing the chain does not hide them.
     const signedHead = await readSignedHead(auditHeadPath(path), key);
@@ -148,6 +157,7 @@ export class AuditLog {
     this.#seq = record.seq;
     this.#prev = linkHash(jws);
     await this.#writeHead();
+    this.#onAppended?.(record);
   }
 
   async #writeHead(): Promise<void> {

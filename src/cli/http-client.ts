@@ -7,6 +7,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { TraceContext } from './trace.ts';
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -27,6 +28,7 @@ export class ApiClient {
   readonly #agent: Agent;
   readonly #secureContext: SecureContext;
   readonly #spares = new Set<TLSSocket>();
+  readonly #trace = new TraceContext(process.env.TRACEPARENT);
 
   private constructor(settings: ConnectionSettings, secureContext: SecureContext) {
     this.settings = settings;
@@ -79,6 +81,7 @@ export class ApiClient {
         // Its own connection, not a kept-alive one: it will not be an HTTP connection again.
         // Only reaching the server is timed: its answer may wait for a queued job to start.
         agent: new ConnectTimeoutAgent({ secureContext: this.#secureContext }),
+        headers: { traceparent: this.#trace.traceparent() },
         perMessageDeflate: false,
       });
       socket.once('open', () => resolve(socket));
@@ -207,6 +210,7 @@ export class ApiClient {
           ...(spare === undefined ? { agent: this.#agent } : { createConnection: () => spare }),
           headers: {
             accept: 'application/json',
+            traceparent: this.#trace.traceparent(),
             ...bodyHeaders(payload),
           },
         },

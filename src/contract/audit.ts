@@ -49,6 +49,14 @@ export const auditEventSchema = z.object({
   }),
   client: auditClientSchema,
   jobId: z.string().nullable(),
+  requestId: z.string().optional().meta({
+    description:
+      "the request's id (X-Request-Id, and the server log's `requestId`); absent for what no request caused",
+  }),
+  traceId: z.string().optional().meta({
+    description:
+      "the W3C trace id: the client's `traceparent`'s, or one the server made up; absent for what no request caused",
+  }),
   details: z
     .record(z.string(), z.unknown())
     .readonly()

@@ -64,6 +64,12 @@ export class Metrics {
     registers: [this.#registry],
   });
 
+  readonly #syslogDropped = new Counter({
+    name: 'jobworker_syslog_dropped_total',
+    help: 'Log lines and audit records not shipped to the syslog collector: it was unreachable or slow for longer than the queue holds (the local log and audit file have them).',
+    registers: [this.#registry],
+  });
+
   readonly #eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(jobsByStatus: () => ReadonlyMap<JobStatus, number>) {
@@ -117,6 +123,7 @@ export class Metrics {
   readonly readerClosed = (): void => this.#followers.dec();
 
   readonly tlsRefused = (reason: string): void => this.#tlsRefused.inc({ reason });
+  readonly syslogDropped = (messages: number): void => this.#syslogDropped.inc(messages);
 
   exposition(): Promise<string> {
     return this.#registry.metrics();

@@ -68,7 +68,8 @@ export async function issueServerCertificate(
     days: options.days,
     extensions: [
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
+      // clientAuth too: the server presents it to a syslog collector (--syslog).
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       { name: 'subjectAltName', altNames },
     ],
   });

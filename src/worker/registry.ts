@@ -170,7 +170,7 @@ export class JobRegistry {
         // Accepted long ago and taken off the queue: it goes back, in its old place.
         await createOutputFiles(dir);
         this.#transition(job, 'queued', {});
-        this.#log.warn({ jobId: job.id, owner: job.owner }, 'job queued again: never launched');
+        this.#log.warn({ jobId: job.id, client: job.owner }, 'job queued again: never launched');
       } else if (result.kind === 'never-launched') {
         // Its client never had an answer (the 201 comes after the launch) and will ask again.
         this.#recordEndOrRetry(
@@ -183,7 +183,7 @@ export class JobRegistry {
         if (job.status === 'starting')
           this.#transition(job, 'running', { startedAt: new Date().toISOString() });
         this.#supervise(job, result.handle);
-        this.#log.info({ jobId: job.id, owner: job.owner }, 'job re-attached after restart');
+        this.#log.info({ jobId: job.id, client: job.owner }, 'job re-attached after restart');
       }
     }
     for (const job of this.#store.queued()) {
@@ -272,7 +272,7 @@ export class JobRegistry {
     }
     await this.#store.sync();
     this.#armQueueTimeout(job);
-    this.#log.info({ jobId: job.id, owner }, 'job queued');
+    this.#log.info({ jobId: job.id, client: owner }, 'job queued');
     // Its own turn may have come already: a slot or memory freed while it was being written.
     this.#drainQueue();
     return this.#present(this.#mustGet(job.id));
@@ -791,7 +791,7 @@ export class JobRegistry {
     this.#log.info(
       {
         jobId: job.id,
-        owner: job.owner,
+        client: job.owner,
         from: job.status,
         to,
         ...(changes.exitCode === undefined ? {} : { exitCode: changes.exitCode }),

@@ -204,10 +204,15 @@ describe('ensureDevelopmentPki', () => {
       );
     });
 
-    it('rejects a certificate without the clientAuth usage', async () =>
-      expectRejected(
-        await readPair({ cert: layout.serverCert, key: layout.serverKey }),
-        'INVALID_PURPOSE',
-      ));
+    it('gives the server a certificate for both ends of TLS: serving, and shipping its logs', async () => {
+      // serverAuth for its API; clientAuth for a syslog collector (--syslog). It names no client
+      // of the API (test/logging/syslog.test.ts shows the API refusing it as one). A client
+      // certificate without clientAuth is refused: test/pki/crl.test.ts.
+      const { cert } = await readPair({ cert: layout.serverCert, key: layout.serverKey });
+      assert.deepEqual(new X509Certificate(cert).keyUsage?.sort(), [
+        '1.3.6.1.5.5.7.3.1',
+        '1.3.6.1.5.5.7.3.2',
+      ]);
+    });
   });
 });
