@@ -36,6 +36,8 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     // The central-logs suite ships to a real rsyslog over TLS (its GnuTLS stream driver).
     { probe: '/usr/sbin/rsyslogd', packages: ['rsyslog'] },
     { probe: '/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', packages: ['rsyslog-gnutls'] },
+    // The operations suite checks the systemd unit with systemd-analyze.
+    { probe: 'systemd-analyze', packages: ['systemd'] },
   ],
 };
 
