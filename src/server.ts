@@ -3,6 +3,7 @@
 // over mutual TLS until SIGTERM or SIGINT.
 import './util/require-node.ts';
 import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join, relative } from 'node:path';
@@ -41,6 +42,9 @@ import { routeUpgrades } from './api/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
+
+/** The extended key usage of a TLS client certificate (RFC 5280). */
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** How long in-flight requests and followers may take to finish once shutdown begins. */
 const SHUTDOWN_DRAIN_MS = 3000;
@@ -250,12 +254,19 @@ async function shipLogs(
     onDropped: (messages) => metrics.syslogDropped(messages),
     onRecovered: (dropped) =>
       logger.warn({ dropped }, 'syslog collector reachable again; lines were lost meanwhile'),
-    // Said on stdout only: the collector cannot hear it.
+    // Once per outage; it reaches the collector too, once the collector is back.
     onUnreachable: (error) =>
       logger.warn({ err: error, url: config.syslog?.url.href }, 'syslog collector unreachable'),
   });
   logging.addDestination(syslogLogDestination(shipper));
   logger.info({ url: config.syslog.url.href }, 'shipping logs and audit records to syslog');
+  // A server certificate from before clientAuth was added would be refused by the collector.
+  if (!new X509Certificate(credentials.cert).keyUsage?.includes(CLIENT_AUTH_OID)) {
+    logger.warn(
+      'the server certificate is not valid for client authentication, which a syslog collector ' +
+        "checks: renew it with 'npm run certs -- server'",
+    );
+  }
   return shipper;
 }
 

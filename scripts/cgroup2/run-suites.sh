@@ -7,7 +7,7 @@ cd /project || exit 1
 echo "guest: $(uname -r), cgroup: $(stat -fc %T /sys/fs/cgroup), service cgroup: $(cut -d: -f3 /proc/self/cgroup)"
 echo "guest: controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 export PATH=/project/node_modules/.bin:/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1
-suites="test/isolation/*.test.ts test/durability/*.test.ts"
+suites="test/isolation/*.test.ts test/durability/*.test.ts test/operations/systemd-service.test.ts"
 if [ -s scripts/cgroup2/suites.txt ]; then suites=$(cat scripts/cgroup2/suites.txt); fi
 export JOBWORKER_TEST_SERVER_LOG=/tmp/servers.log
 # shellcheck disable=SC2086 # the globs are meant to expand

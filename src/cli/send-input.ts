@@ -43,6 +43,13 @@ export class InputSender {
         this.#source.destroy();
         return;
       }
+      // A connection cut while sending is most often the same thing: the server refused the rest
+      // of a body the job stopped reading, and closed the connection before the answer was read.
+      // If the server itself is gone, the job's output says so, and that ends the run.
+      if (!(error instanceof ApiError)) {
+        this.#source.destroy();
+        return;
+      }
       throw error;
     }
   }

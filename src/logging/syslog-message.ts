@@ -56,9 +56,16 @@ function structuredData(fields: Readonly<Record<string, unknown>>): string {
   return params.length === 0 ? '-' : `[${SD_ID} ${params.join(' ')}]`;
 }
 
-/** RFC 5424, 6.3.3: '"', '\' and ']' are escaped in a parameter's value. */
+/**
+ * RFC 5424, 6.3.3: '"', '\' and ']' are escaped in a parameter's value. Control characters are
+ * dropped: a value may come from a certificate's CN that nobody verified (a refused TLS client),
+ * and a relay that frames by newline must not be fooled by one.
+ */
 function escapeParam(value: string): string {
-  return value.slice(0, 256).replace(/["\\\]]/g, (character) => `\\${character}`);
+  const printableOnly = [...value.slice(0, 256)]
+    .filter((character) => character.charCodeAt(0) >= 0x20 && character.charCodeAt(0) !== 0x7f)
+    .join('');
+  return printableOnly.replace(/["\\\]]/g, (character) => `\\${character}`);
 }
 
 /** Header fields are printable US-ASCII without spaces. */

@@ -314,7 +314,10 @@ export class JobRegistry {
         this.#drainQueue();
         throw error;
       }
-      this.#log.error({ err: error, jobId: job.id }, 'job could not be launched');
+      this.#log.error(
+        { err: error, jobId: job.id, client: job.owner },
+        'job could not be launched',
+      );
       result = { kind: 'failed' as const, outcome: launchFailure(error) };
     }
     await forgetEnvironment(dir);
@@ -392,7 +395,10 @@ export class JobRegistry {
       // be found queued again and run a second time.
       await this.#store.sync();
     } catch (error) {
-      this.#log.error({ err: error, jobId: job.id }, 'could not sync the job store');
+      this.#log.error(
+        { err: error, jobId: job.id, client: job.owner },
+        'could not sync the job store',
+      );
       this.#failUnstarted(job.id, 'the server could not write its records to disk');
       return;
     }
@@ -457,7 +463,10 @@ export class JobRegistry {
       });
     } catch (error) {
       // A full disk: the job stays queued, and the next start of the server arms it again.
-      this.#log.error({ err: error, jobId: job.id }, 'could not end a job past its queue timeout');
+      this.#log.error(
+        { err: error, jobId: job.id, client: job.owner },
+        'could not end a job past its queue timeout',
+      );
     }
   }
 
@@ -473,7 +482,10 @@ export class JobRegistry {
     this.#waiting.get(job.id)?.end();
     this.#waiting.delete(job.id);
     forgetEnvironment(this.#jobDir(job.id)).catch((error: unknown) =>
-      this.#log.warn({ err: error, jobId: job.id }, 'could not delete a kept environment'),
+      this.#log.warn(
+        { err: error, jobId: job.id, client: job.owner },
+        'could not delete a kept environment',
+      ),
     );
   }
 
@@ -545,7 +557,10 @@ export class JobRegistry {
       } catch (error) {
         // Stopping matters more than recording that it was asked for: the end is recorded.
         if (!(error instanceof InsufficientStorageError)) throw error;
-        this.#log.warn({ jobId: id }, 'disk full: stopping the job without recording the request');
+        this.#log.warn(
+          { jobId: id, client: job.owner },
+          'disk full: stopping the job without recording the request',
+        );
       }
     }
     await active.handle.stop(this.#options.stopGraceMs);

@@ -109,8 +109,8 @@ describe('certificates', () => {
       assert.match(serverX509.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
     });
 
-    it('is for server authentication only', () => {
-      assert.deepEqual(serverX509.keyUsage, [SERVER_AUTH_OID]);
+    it('is for server authentication, and client authentication to a syslog collector', () => {
+      assert.deepEqual(serverX509.keyUsage?.sort(), [SERVER_AUTH_OID, '1.3.6.1.5.5.7.3.2']);
     });
   });
 
