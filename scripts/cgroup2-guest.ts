@@ -45,6 +45,9 @@ const PROJECT_ENTRIES = [
   'native',
   'build',
   'node_modules',
+  // The operator's manual and the unit: the systemd suite runs the manual's commands.
+  'docs',
+  'systemd',
 ];
 const HOST_TOOLS = [
   { probe: '/usr/sbin/debootstrap', packages: ['debootstrap'] },
