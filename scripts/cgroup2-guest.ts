@@ -1,5 +1,5 @@
 // `npm run test:cgroup2 [-- TEST_FILE...]`: runs the isolation, limits, sandbox, per-client totals and durability
-// suites in a throwaway Debian guest whose only cgroup hierarchy is v2, with systemd as PID 1 and
+// suites, and the systemd service suite, in a throwaway Debian guest whose only cgroup hierarchy is v2, with systemd as PID 1 and
 // the suites in a delegated service, as most hosts run the server. The guest is built from
 // Debian's own packages (debootstrap, its kernel, qemu-system-x86) and cached under
 // ~/.cache/jobworker/cgroup2-guest, so later runs on the same machine only copy the project in
