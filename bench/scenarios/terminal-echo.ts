@@ -28,12 +28,15 @@ function echoOf(
       setWaiter(undefined);
       reject(new Error(`no echo of '${key}' in 10 s: ${JSON.stringify(seen().slice(-200))}`));
     }, 10_000);
-    setWaiter(() => {
+    const check = (): void => {
       if (seen().indexOf(key, from) === -1) return;
       setWaiter(undefined);
       clearTimeout(timer);
       resolve();
-    });
+    };
+    setWaiter(check);
+    // It may have been shown already (READY, before anyone waited for it).
+    check();
   });
 }
 
