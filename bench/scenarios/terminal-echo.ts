@@ -16,45 +16,61 @@ import { Samples } from '../lib/stats.ts';
 /** Keys typed in each session: letters, so that no key means anything to the terminal. */
 const KEYS = 'abcdefghijklmnopqrstuvwxyz';
 
-/** Resolves when `key` is seen after `from`; fails after 10 s rather than hang the bench. */
-function echoOf(
-  key: string,
-  from: number,
-  seen: () => string,
-  setWaiter: (waiter: (() => void) | undefined) => void,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      setWaiter(undefined);
-      reject(new Error(`no echo of '${key}' in 10 s: ${JSON.stringify(seen().slice(-200))}`));
-    }, 10_000);
-    const check = (): void => {
-      if (seen().indexOf(key, from) === -1) return;
-      setWaiter(undefined);
-      clearTimeout(timer);
-      resolve();
-    };
-    setWaiter(check);
-    // It may have been shown already (READY, before anyone waited for it).
-    check();
-  });
+/** What a session has shown so far, and waits for a key to show up in it. */
+class Screen {
+  #seen = '';
+  #waiter: (() => void) | undefined;
+
+  show(text: string): void {
+    this.#seen += text;
+    this.#waiter?.();
+  }
+
+  /** What it showed last, for the report. */
+  get tail(): string {
+    return this.#seen.slice(-120);
+  }
+
+  /** Resolves when `text` is shown after `from`; fails after 10 s rather than hang the bench. */
+  waitFor(text: string, from = 0): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        reject(new Error(`no echo of '${text}' in 10 s: ${JSON.stringify(this.tail)}`));
+      }, 10_000);
+      const check = (): void => {
+        if (this.#seen.indexOf(text, from) === -1) return;
+        this.#waiter = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#waiter = check;
+      // It may have been shown already (READY, before anyone waited for it).
+      check();
+    });
+  }
+
+  /** Types `key` with `type` and resolves with the milliseconds until it is shown. */
+  async timeEcho(key: string, type: (key: string) => void): Promise<number> {
+    const shown = this.waitFor(key, this.#seen.length);
+    const started = process.hrtime.bigint();
+    type(key);
+    await shown;
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  }
 }
 
 /** A program in a local terminal of its own (`script`), driven through its pipes. */
 class ScriptedTerminal {
+  readonly screen = new Screen();
   readonly #child: ChildProcess;
-  #seen = '';
-  #waiter: (() => void) | undefined;
 
   constructor(command: string, env: NodeJS.ProcessEnv) {
     this.#child = spawn('script', ['-qfec', command, '/dev/null'], {
       env: { ...env, TERM: 'xterm' },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    this.#child.stdout?.on('data', (chunk: Buffer) => {
-      this.#seen += chunk.toString('latin1');
-      this.#waiter?.();
-    });
+    this.#child.stdout?.on('data', (chunk: Buffer) => this.screen.show(chunk.toString('latin1')));
   }
 
   /**
@@ -62,32 +78,11 @@ class ScriptedTerminal {
    * a key is never echoed here) and a key sure to reach the remote one.
    */
   ready(): Promise<void> {
-    return echoOf(
-      'READY',
-      0,
-      () => this.#seen,
-      (waiter) => (this.#waiter = waiter),
-    );
+    return this.screen.waitFor('READY');
   }
 
-  /** Types `key` and resolves with the milliseconds until the screen shows it. */
-  async echo(key: string): Promise<number> {
-    const before = this.#seen.length;
-    const started = process.hrtime.bigint();
-    const shown = echoOf(
-      key,
-      before,
-      () => this.#seen,
-      (waiter) => (this.#waiter = waiter),
-    );
-    this.#child.stdin?.write(key);
-    await shown;
-    return Number(process.hrtime.bigint() - started) / 1e6;
-  }
-
-  /** What the terminal showed last, for the report. */
-  get tail(): string {
-    return this.#seen.slice(-120);
+  echo(key: string): Promise<number> {
+    return this.screen.timeEcho(key, (typed) => this.#child.stdin?.write(typed));
   }
 
   async close(): Promise<void> {
@@ -100,15 +95,12 @@ class ScriptedTerminal {
 /** The attach WebSocket with nothing in front: a key on channel 0, its echo on channel 1. */
 class AttachedSocket {
   readonly #socket: WebSocket;
-  #seen = '';
-  #waiter: (() => void) | undefined;
+  readonly #screen = new Screen();
 
   private constructor(socket: WebSocket) {
     this.#socket = socket;
     socket.on('message', (data: Buffer) => {
-      if (data[0] !== CHANNEL.stdout) return;
-      this.#seen += data.subarray(1).toString('latin1');
-      this.#waiter?.();
+      if (data[0] === CHANNEL.stdout) this.#screen.show(data.subarray(1).toString('latin1'));
     });
   }
 
@@ -124,18 +116,10 @@ class AttachedSocket {
     return new AttachedSocket(socket);
   }
 
-  async echo(key: string): Promise<number> {
-    const before = this.#seen.length;
-    const started = process.hrtime.bigint();
-    const shown = echoOf(
-      key,
-      before,
-      () => this.#seen,
-      (waiter) => (this.#waiter = waiter),
+  echo(key: string): Promise<number> {
+    return this.#screen.timeEcho(key, (typed) =>
+      this.#socket.send(Buffer.concat([Buffer.of(CHANNEL.stdin), Buffer.from(typed)])),
     );
-    this.#socket.send(Buffer.concat([Buffer.of(CHANNEL.stdin), Buffer.from(key)]));
-    await shown;
-    return Number(process.hrtime.bigint() - started) / 1e6;
   }
 
   close(): void {
@@ -237,8 +221,8 @@ export const terminalEcho: Scenario = {
         samples: samples.all(),
         keysPerRound: KEYS.length,
         rounds,
-        jobctlShowed: jobctlTerminal.tail,
-        sshShowed: sshTerminal.tail,
+        jobctlShowed: jobctlTerminal.screen.tail,
+        sshShowed: sshTerminal.screen.tail,
       },
     };
   },
