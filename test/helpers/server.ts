@@ -1,7 +1,7 @@
 // Starts the real server (`node src/server.ts`) as a child process on a free port, with its own
 // temporary data and certs directories, and talks to it over real mutual TLS as any of the
 // development clients. Every test that needs the API goes through this.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Job } from '../../src/jobs/job.ts';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -254,4 +255,20 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     });
   });
   return new TestServer(baseDir, port, child, logs, logLines);
+}
+
+/**
+ * What curl gets for GET /healthz presenting the given certificate files: the HTTP status, or
+ * 'refused' when the TLS handshake fails. As an operator would check a certificate by hand.
+ */
+export async function healthzWith(
+  port: number,
+  files: { ca: string; cert: string; key: string },
+): Promise<string> {
+  const args = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', files.ca];
+  args.push('--cert', files.cert, '--key', files.key, `https://localhost:${port}/healthz`);
+  return promisify(execFile)('curl', args).then(
+    ({ stdout }) => stdout,
+    () => 'refused',
+  );
 }

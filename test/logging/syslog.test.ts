@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { startServer, type TestServer } from '../helpers/server.ts';
+import { healthzWith, startServer, type TestServer } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 
@@ -270,23 +270,11 @@ describe('shipping logs and audit records to a syslog collector', () => {
 
   it('refuses its own certificate as a client of the API: it names no client', async () => {
     const certs = join(baseDir, 'certs');
-    const result = await run('curl', [
-      '-s',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--cacert',
-      join(certs, 'ca.pem'),
-      '--cert',
-      join(certs, 'server.pem'),
-      '--key',
-      join(certs, 'server-key.pem'),
-      `https://localhost:${server.port}/healthz`,
-    ]).then(
-      ({ stdout }) => stdout,
-      (error: { stdout?: string }) => error.stdout ?? 'refused',
-    );
+    const result = await healthzWith(server.port, {
+      ca: join(certs, 'ca.pem'),
+      cert: join(certs, 'server.pem'),
+      key: join(certs, 'server-key.pem'),
+    });
     // Through TLS (it is the CA's, valid for client authentication), then unauthenticated.
     assert.equal(result, '401');
   });

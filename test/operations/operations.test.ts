@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT, startServer, type Job } from '../helpers/server.ts';
+import { healthzWith, ROOT, startServer, type Job } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 
@@ -28,27 +28,6 @@ async function shell(script: string, cwd: string, env: NodeJS.ProcessEnv = {}): 
     timeout: 60_000,
   });
   return stdout;
-}
-
-/** The curl status of GET /healthz with a client's certificate files ('refused' if TLS fails). */
-async function healthWith(port: number, certs: string, cert: string, key: string): Promise<string> {
-  return run('curl', [
-    '-s',
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_code}',
-    '--cacert',
-    join(certs, 'ca.pem'),
-    '--cert',
-    cert,
-    '--key',
-    key,
-    `https://localhost:${port}/healthz`,
-  ]).then(
-    ({ stdout }) => stdout,
-    () => 'refused',
-  );
 }
 
 describe('docs/operations.md', () => {
@@ -108,11 +87,19 @@ describe('docs/operations.md', () => {
     try {
       const port = restarted.port;
       assert.equal(
-        await healthWith(port, certs, join(alice, 'cert.pem'), join(alice, 'key.pem')),
+        await healthzWith(port, {
+          ca: join(certs, 'ca.pem'),
+          cert: join(alice, 'cert.pem'),
+          key: join(alice, 'key.pem'),
+        }),
         '200',
       );
       assert.notEqual(
-        await healthWith(port, certs, join(oldFiles, 'cert.pem'), join(oldFiles, 'key.pem')),
+        await healthzWith(port, {
+          ca: join(certs, 'ca.pem'),
+          cert: join(oldFiles, 'cert.pem'),
+          key: join(oldFiles, 'key.pem'),
+        }),
         '200',
       );
     } finally {
