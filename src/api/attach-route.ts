@@ -10,6 +10,7 @@ import { CodedError, InvalidRequestError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
 import type { JobInput, JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import { runAttachSession, type AttachedOutput } from './attach-session.ts';
+import { abortWhenClosed } from './client-gone.ts';
 import type { FollowerBudget } from './follower-budget.ts';
 import { RouteError } from './problem.ts';
 import type { AppContext } from './state.ts';
@@ -142,12 +143,15 @@ async function takeInput(
   ctx: AppContext,
 ): Promise<JobInput | undefined> {
   if (!job.stdin) return undefined;
+  const gone = abortWhenClosed(ctx.req.socket);
   try {
-    return await registry.openInput(viewer, job.id, closedSignal(ctx));
+    return await registry.openInput(viewer, job.id, gone.signal);
   } catch (error) {
     const code = error instanceof CodedError ? error.code : undefined;
     if (code === 'JOB_ALREADY_ENDED' || code === 'INPUT_CLOSED') return undefined;
     throw error;
+  } finally {
+    gone.release();
   }
 }
 
@@ -160,11 +164,4 @@ function outputsOf(
     { channel: CHANNEL.stdout, select: 'stdout' },
     { channel: CHANNEL.stderr, select: 'stderr' },
   ];
-}
-
-/** Aborts when the client goes away while the attach waits for a queued job. */
-function closedSignal(ctx: AppContext): AbortSignal {
-  const controller = new AbortController();
-  ctx.req.socket.once('close', () => controller.abort(new Error('the client went away')));
-  return controller.signal;
 }

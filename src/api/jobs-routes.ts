@@ -9,6 +9,7 @@ import type { Job, JobFilter } from '../jobs/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { Attacher } from './attach-route.ts';
+import { abortWhenClosed } from './client-gone.ts';
 import { receiveInput } from './job-input.ts';
 import { parseJobRequest } from './job-request.ts';
 import type { FollowerBudget } from './follower-budget.ts';
@@ -149,9 +150,7 @@ export function jobsRouter(
     const viewer = authorizeOwner(ctx, job, "write to another client's job");
     // As long as the job reads: the body is a stream, not a document that must arrive in time.
     allowSlowBody(ctx.req);
-    const gone = new AbortController();
-    const onClose = (): void => gone.abort(new Error('the client went away'));
-    ctx.req.once('close', onClose);
+    const gone = abortWhenClosed(ctx.req);
     try {
       const input = await registry.openInput(viewer, id, gone.signal);
       const result = await receiveInput(id, ctx.req, input);
@@ -162,7 +161,7 @@ export function jobsRouter(
       ctx.set('Connection', 'close');
       throw error;
     } finally {
-      ctx.req.off('close', onClose);
+      gone.release();
     }
     ctx.status = 204;
   });
