@@ -9,17 +9,20 @@ import type { Protections } from '../jobs/protections.ts';
 import type { JobRegistry } from '../worker/registry.ts';
 import { auditRouter, type AuditReader } from './audit-routes.ts';
 import { auditTrail, type AuditSink } from './audit-trail.ts';
+import { consoleRouter } from '../console/console-routes.ts';
 import { identify, type IdentityPolicy } from './identity.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';
+import { permissionsOf } from './permissions.ts';
 import { refuseCrossSiteRequests } from './cross-site.ts';
 import { FollowerBudget } from './follower-budget.ts';
 import { ListCursors } from './list-cursor.ts';
 import { problemDetails } from './problem.ts';
 import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
+import { securityHeaders } from './security-headers.ts';
 import type { AppState } from './state.ts';
 
 export interface AppOptions {
@@ -44,6 +47,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   // them to stderr a second time.
   app.silent = true;
   app.use(requestLog(options.logger, options.metrics.requestFinished));
+  app.use(securityHeaders);
   app.use(auditTrail(options.audit));
   app.use(problemDetails);
   app.use(identify(options.identityPolicy));
@@ -58,6 +62,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     const health: Health = {
       status: 'ok',
       client: ctx.state.identity,
+      permissions: permissionsOf(ctx.state.identity.role),
       protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },
       // How busy the host is tells other clients about each other's jobs: admins only.
       ...(ctx.state.identity.role === 'admin' ? { capacity: options.registry.capacity() } : {}),
@@ -70,7 +75,8 @@ export function createApp(options: AppOptions): Koa<AppState> {
   const jobs = jobsRouter(options.registry, options.limits, followers, cursors, options.metrics);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
-  for (const router of [health, jobs, audit, metrics, openApiRouter()]) {
+  const routers = [health, jobs, audit, metrics, openApiRouter(), consoleRouter<AppState>()];
+  for (const router of routers) {
     app.use(router.routes());
     app.use(
       // Without `throw`, the router answers 405 with the `Allow` header RFC 9110 requires (and

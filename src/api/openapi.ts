@@ -367,6 +367,7 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   JobNotFound: problem(404, "no such job, or another client's job: the two answers are identical", [
     'JOB_NOT_FOUND',
   ]),
+  NoSuchFile: problem(404, 'not a file of the console', ['NOT_FOUND']),
   MethodNotAllowed: problem(
     405,
     'the path exists but not with this method: every path answers 405 to the methods it does ' +
@@ -442,7 +443,7 @@ interface OperationSpec {
   readonly operationId: string;
   readonly summary: string;
   readonly description: string;
-  readonly tag: 'jobs' | 'audit' | 'service';
+  readonly tag: 'jobs' | 'audit' | 'service' | 'console';
   /** The permission the route checks; undefined for routes every authenticated client may use. */
   readonly action?: Action;
   readonly parameters?: readonly (Parameter | Reference)[];
@@ -793,6 +794,73 @@ const GET_OPENAPI = operation({
 
 // ---- The document ---------------------------------------------------------------------------
 
+// ---- The web console: HTML resources on the same port and TLS ---------------------------------
+
+const html = { 'text/html; charset=utf-8': { schema: { type: 'string' } } } as const;
+const notModified = success('the copy the browser has is current (`If-None-Match`)');
+const etag: Header = { description: 'the version of the file', schema: { type: 'string' } };
+
+const GET_CONSOLE = operation({
+  operationId: 'getConsole',
+  summary: 'The web console',
+  description:
+    "The console's page: the caller's jobs (live, paged, filtered), a form to start one, and for " +
+    "admins the host's protections and capacity, for admins and auditors the audit trail and its " +
+    'verification. It uses this API and nothing else, with the browser holding the client ' +
+    'certificate, so it shows exactly what the certificate may see.',
+  tag: 'console',
+  responses: { 200: success('the page', html, { ETag: etag }), 304: notModified },
+});
+
+const GET_CONSOLE_JOB = operation({
+  operationId: 'getConsoleJobPage',
+  summary: "A job's page in the web console",
+  description:
+    'The same page, showing one job (a link that can be shared): its command, limits, usage, ' +
+    'timing and end, its output following live, and the stop and delete buttons. The page asks ' +
+    '`GET /v1/jobs/{id}`; a job the caller may not see is "no job" there as here.',
+  tag: 'console',
+  parameters: [
+    {
+      name: 'id',
+      in: 'path',
+      required: true,
+      description: "a job's id; the page shows it, or that there is no such job",
+      schema: { type: 'string', maxLength: 200 },
+    },
+  ],
+  responses: { 200: success('the page', html, { ETag: etag }), 304: notModified },
+});
+
+const GET_CONSOLE_ASSET = operation({
+  operationId: 'getConsoleAsset',
+  summary: "The web console's code and styles",
+  description: "The console's JavaScript modules, style sheet and icon; any other name is 404.",
+  tag: 'console',
+  parameters: [
+    {
+      name: 'file',
+      in: 'path',
+      required: true,
+      description: 'a file of the console, e.g. `app.js` or `console.css`',
+      schema: { type: 'string', pattern: '^[a-z0-9-]+\\.(js|css|svg)$', maxLength: 64 },
+    },
+  ],
+  responses: {
+    200: success(
+      'the file',
+      {
+        'text/javascript; charset=utf-8': { schema: { type: 'string' } },
+        'text/css; charset=utf-8': { schema: { type: 'string' } },
+        'image/svg+xml': { schema: { type: 'string' } },
+      },
+      { ETag: etag },
+    ),
+    304: notModified,
+    404: ref('responses', 'NoSuchFile'),
+  },
+});
+
 const DESCRIPTION = `Run Linux commands on a host over HTTPS, stop them, and read or follow their output.
 
 **Authentication** is mutual TLS: every client presents a certificate from the server's CA, whose
@@ -827,6 +895,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     { name: 'jobs', description: 'start, inspect, follow, stop and delete jobs' },
     { name: 'audit', description: 'the signed audit trail and the keys that verify it' },
     { name: 'service', description: 'health, metrics and this document' },
+    { name: 'console', description: 'the web console: HTML pages and their assets' },
   ],
   paths: {
     '/v1/jobs': { post: START_JOB, get: LIST_JOBS },
@@ -840,6 +909,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/healthz': { get: GET_HEALTH },
     '/metrics': { get: GET_METRICS },
     '/openapi.json': { get: GET_OPENAPI },
+    '/': { get: GET_CONSOLE },
+    '/jobs/{id}': { get: GET_CONSOLE_JOB },
+    '/ui/{file}': { get: GET_CONSOLE_ASSET },
   },
   components: {
     securitySchemes: {

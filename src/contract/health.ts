@@ -9,12 +9,32 @@ import {
 } from '../jobs/protections.ts';
 import { ROLES } from '../pki/roles.ts';
 
+/**
+ * What a role may be allowed to do: start, read, write the input of (its own), stop and delete
+ * jobs; see every client's jobs (`seeAll`); read the audit trail and the metrics.
+ */
+export const ACTIONS = [
+  'start',
+  'read',
+  'input',
+  'stop',
+  'delete',
+  'seeAll',
+  'audit',
+  'metrics',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
 export const healthSchema = z
   .object({
     status: z.literal('ok'),
     client: z
       .object({ name: z.string(), role: z.enum(ROLES) })
       .meta({ description: 'who the server takes the caller to be' }),
+    permissions: z.array(z.enum(ACTIONS)).readonly().meta({
+      description:
+        "what the caller's role may do (`seeAll`: every client's jobs, not only its own); a page shows only what it may use",
+    }),
     protections: protectionsSchema.extend({
       sandbox: sandboxProtectionsSchema
         .extend({ hostFilesystemRoles: z.array(z.enum(ROLES)).readonly() })

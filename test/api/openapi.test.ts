@@ -479,6 +479,12 @@ describe('a tour of the running API meets only documented answers', () => {
     await visit('alice', 'GET', `/v1/jobs/${unknown}/output`, 404);
     await visit('alice', 'DELETE', `/v1/jobs/${unknown}`, 404);
     await visit('alice', 'GET', '/v2/nothing', 404);
+    await visit('alice', 'GET', '/ui/nothing.js', 404);
+    await visit('alice', 'GET', '/ui/tsconfig.json', 404);
+    const page = await visit('alice', 'GET', '/', 200);
+    await visit('alice', 'GET', '/', 304, {
+      headers: { 'if-none-match': String(page.headers.etag) },
+    });
   });
 
   /** A request that would succeed for an allowed role, for each operation. */
@@ -497,6 +503,9 @@ describe('a tour of the running API meets only documented answers', () => {
       getHealth: { path: '/healthz' },
       getMetrics: { path: '/metrics' },
       getOpenApi: { path: '/openapi.json' },
+      getConsole: { path: '/' },
+      getConsoleJobPage: { path: `/jobs/${ended}` },
+      getConsoleAsset: { path: '/ui/app.js' },
     };
     const sample = samples[operationId];
     assert.ok(sample, `the tour has no sample request for ${operationId}: add one`);

@@ -1,0 +1,105 @@
+// @ts-check
+// The audit trail as admins and auditors see it: the newest records, and whether the whole
+// signed chain verifies against its signed head (GET /v1/audit/verify).
+import { ApiError, getJson } from './api.js';
+import { el, formatTime, show } from './dom.js';
+
+const RECORDS = 50;
+
+/**
+ * @param {HTMLElement} section
+ * @returns {import('./app.js').View}
+ */
+export function auditView(section) {
+  const verdict = el('p', { id: 'audit-verdict', class: 'quiet' }, 'verifying the chain…');
+  const rows = el('tbody');
+  const message = el('p', { class: 'error', role: 'alert' });
+  const again = el('button', { type: 'button' }, 'Verify again');
+  show(
+    section,
+    el('h2', {}, 'Audit trail'),
+    el('div', { class: 'verify' }, verdict, again),
+    message,
+    el(
+      'div',
+      { class: 'scroll' },
+      el(
+        'table',
+        { class: 'audit' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            ['#', 'time', 'client', 'action', 'outcome', 'job'].map((name) => el('th', {}, name)),
+          ),
+        ),
+        rows,
+      ),
+    ),
+  );
+  let closed = false;
+
+  async function verify() {
+    verdict.className = 'quiet';
+    verdict.textContent = 'verifying the chain…';
+    try {
+      /** @type {import('./api.js').AuditVerdict} */
+      const result = await getJson('/v1/audit/verify');
+      if (closed) return;
+      verdict.className = result.ok ? 'ok' : 'bad';
+      verdict.textContent = result.ok
+        ? `The chain verifies: ${result.records} records, signed and linked${result.headChecked ? ', as long as its signed head says' : ''}.`
+        : `The chain is broken at record ${result.line}: ${result.reason}.`;
+    } catch (error) {
+      if (!closed)
+        verdict.textContent = error instanceof ApiError ? error.describe() : String(error);
+    }
+  }
+
+  async function load() {
+    try {
+      /** @type {{ records: import('./api.js').AuditRecord[] }} */
+      const { records } = await getJson(`/v1/audit?limit=${RECORDS}`);
+      if (closed) return;
+      show(
+        rows,
+        records.map((record) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, record.seq),
+            el('td', {}, formatTime(record.time)),
+            el('td', {}, record.client.name ?? '—'),
+            el('td', {}, record.action),
+            el(
+              'td',
+              { class: record.outcome === 'allowed' ? '' : 'bad' },
+              record.status === null ? record.outcome : `${record.outcome} (${record.status})`,
+            ),
+            el(
+              'td',
+              {},
+              record.jobId === null
+                ? '—'
+                : el('a', { href: `/jobs/${record.jobId}` }, record.jobId.slice(0, 8)),
+            ),
+          ),
+        ),
+      );
+    } catch (error) {
+      if (!closed)
+        message.textContent = error instanceof ApiError ? error.describe() : String(error);
+    }
+  }
+
+  again.addEventListener('click', () => void verify());
+  void verify();
+  void load();
+  return {
+    close() {
+      closed = true;
+    },
+  };
+}

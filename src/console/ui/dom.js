@@ -1,0 +1,90 @@
+// @ts-check
+// Building the page from data. Everything a job or a client wrote (commands, arguments, labels,
+// output, problem details) becomes text nodes: nothing here parses HTML, so a job that prints
+// `<img src=x onerror=...>` shows those characters and runs nothing.
+
+/**
+ * @typedef {string | number | Node | null | undefined | false} Child
+ * @typedef {Record<string, string | boolean | number | EventListener | undefined>} Props
+ */
+
+/**
+ * An element with attributes (`on...` ones are listeners) and children (strings become text).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Props} [props]
+ * @param {...(Child | Child[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function el(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === false) continue;
+    if (typeof value === 'function') element.addEventListener(name.slice(2), value);
+    else if (value === true) element.setAttribute(name, '');
+    else element.setAttribute(name, String(value));
+  }
+  append(element, children.flat());
+  return element;
+}
+
+/**
+ * @param {Element} parent
+ * @param {Child[]} children
+ */
+export function append(parent, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.append(typeof child === 'number' ? String(child) : child);
+  }
+}
+
+/**
+ * Replaces what an element shows.
+ * @param {Element} parent
+ * @param {...(Child | Child[])} children
+ */
+export function show(parent, ...children) {
+  parent.replaceChildren();
+  append(parent, children.flat());
+}
+
+/** @param {number | null | undefined} bytes */
+export function formatBytes(bytes) {
+  if (bytes === null || bytes === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** @param {number | null | undefined} ms */
+export function formatDuration(ms) {
+  if (ms === null || ms === undefined) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** @param {string | null | undefined} iso */
+export function formatTime(iso) {
+  if (iso === null || iso === undefined) return '—';
+  return new Date(iso).toLocaleString(undefined, { hour12: false });
+}
+
+/**
+ * How long between two times, or from the first until now.
+ * @param {string | null} from
+ * @param {string | null} to
+ */
+export function elapsed(from, to) {
+  if (from === null) return null;
+  return (to === null ? Date.now() : Date.parse(to)) - Date.parse(from);
+}

@@ -1,0 +1,185 @@
+// @ts-check
+// `/jobs/{id}`: one job: what it runs, its limits, usage, timing and end, its output as it
+// arrives, and the stop and delete buttons its client's role allows.
+import { ApiError, getJson, jobPath, send } from './api.js';
+import { el, elapsed, formatBytes, formatDuration, formatTime, show } from './dom.js';
+import { ENDED_STATUSES } from './job-status.js';
+import { outputView } from './output-view.js';
+
+const REFRESH_MS = 3000;
+
+/**
+ * @param {HTMLElement} main
+ * @param {import('./app.js').Session} session
+ * @param {string} id
+ * @returns {import('./app.js').View}
+ */
+export function jobView(main, session, id) {
+  document.title = 'job · jobworker';
+  const facts = el('div');
+  const actions = el('div', { class: 'actions' });
+  const message = el('p', { class: 'error', role: 'alert' });
+  const output = el('section', { class: 'card', id: 'output' });
+  const heading = el('h1', { class: 'command' });
+  show(
+    main,
+    el('a', { href: '/', class: 'back' }, '← jobs'),
+    heading,
+    message,
+    actions,
+    el('section', { class: 'card' }, facts),
+    output,
+  );
+
+  let closed = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @type {import('./app.js').View | undefined} */
+  let follower;
+
+  async function load() {
+    clearTimeout(timer);
+    /** @type {import('./api.js').Job} */
+    let job;
+    try {
+      job = await getJson(jobPath(id));
+    } catch (error) {
+      if (closed) return;
+      if (error instanceof ApiError && error.status === 404) {
+        show(
+          main,
+          el('a', { href: '/', class: 'back' }, '← jobs'),
+          el('p', { class: 'error' }, `No job ${id} here.`),
+        );
+        return;
+      }
+      message.textContent = error instanceof ApiError ? error.describe() : String(error);
+      timer = setTimeout(load, REFRESH_MS);
+      return;
+    }
+    if (closed) return;
+    message.textContent = '';
+    render(job);
+    follower ??= outputView(output, job, () => void load());
+    const ended = ENDED_STATUSES.includes(job.status);
+    if (!ended && document.visibilityState === 'visible') timer = setTimeout(load, REFRESH_MS);
+  }
+
+  /** @param {import('./api.js').Job} job */
+  function render(job) {
+    const command = [job.command, ...job.args].join(' ');
+    document.title = `${job.command} · ${job.status} · jobworker`;
+    show(heading, command);
+    show(facts, jobFacts(job));
+    const ended = ENDED_STATUSES.includes(job.status);
+    const { permissions } = session.health;
+    show(
+      actions,
+      el('span', { class: `status ${job.status}`, id: 'status' }, job.status),
+      permissions.includes('stop') &&
+        !ended &&
+        el(
+          'button',
+          { type: 'button', onclick: () => void act('POST', `${jobPath(id)}/stop`) },
+          'Stop',
+        ),
+      permissions.includes('delete') &&
+        ended &&
+        el(
+          'button',
+          { type: 'button', class: 'danger', onclick: () => void act('DELETE', jobPath(id), '/') },
+          'Delete',
+        ),
+    );
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {string} [then] where to go once it is done; else the job is shown again
+   */
+  async function act(method, path, then) {
+    try {
+      await send(method, path);
+      if (closed) return;
+      if (then !== undefined) session.navigate(then);
+      else void load();
+    } catch (error) {
+      message.textContent = error instanceof ApiError ? error.describe() : String(error);
+    }
+  }
+
+  function onVisibility() {
+    if (document.visibilityState === 'visible') void load();
+    else clearTimeout(timer);
+  }
+  document.addEventListener('visibilitychange', onVisibility);
+  void load();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      follower?.close();
+      document.removeEventListener('visibilitychange', onVisibility);
+    },
+  };
+}
+
+/** @param {import('./api.js').Job} job */
+function jobFacts(job) {
+  /** @type {[string, import('./dom.js').Child | import('./dom.js').Child[]][]} */
+  const facts = [
+    ['id', job.id],
+    ['client', job.owner],
+    ['ended', endOf(job)],
+    ['created', formatTime(job.createdAt)],
+    ['started', formatTime(job.startedAt)],
+    ['finished', formatTime(job.endedAt)],
+    ['took', formatDuration(elapsed(job.startedAt, job.endedAt))],
+    ['limits', limitsOf(job)],
+    ['timeout', job.timeoutMs === null ? 'none' : formatDuration(job.timeoutMs)],
+    ['CPU time', job.usage === null ? '—' : formatDuration(job.usage.cpuMs)],
+    ['peak memory', job.usage === null ? '—' : formatBytes(job.usage.peakMemoryBytes)],
+    ['output', `${formatBytes(job.outputBytes)}${job.outputTruncated ? ' (cut at its cap)' : ''}`],
+    ['sandbox', job.image === null ? job.sandbox : `${job.sandbox}, image ${job.image}`],
+    ['directory', job.cwd],
+    ['environment', job.envNames.join(', ') || 'none set'],
+    [
+      'labels',
+      Object.entries(job.labels).map(([key, value]) =>
+        el('span', { class: 'label' }, `${key}=${value}`),
+      ),
+    ],
+  ];
+  return el(
+    'dl',
+    { class: 'facts' },
+    facts.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]),
+  );
+}
+
+/** @param {import('./api.js').Job} job */
+function endOf(job) {
+  if (job.error !== null) return job.error;
+  if (job.oomKilled) return 'killed: out of memory';
+  if (job.signal !== null) return `by ${job.signal}`;
+  if (job.exitCode !== null) return `exit code ${job.exitCode}`;
+  return job.queuePosition === null
+    ? 'not yet'
+    : `not yet (number ${job.queuePosition} in the queue)`;
+}
+
+/** @param {import('./api.js').Job} job */
+function limitsOf(job) {
+  const { limits } = job;
+  const parts = [
+    limits.cpus !== undefined && `${limits.cpus} CPUs`,
+    limits.memoryBytes !== undefined && formatBytes(limits.memoryBytes),
+    limits.pids !== undefined && `${limits.pids} processes`,
+    limits.ioReadBytesPerSecond !== undefined &&
+      `read ${formatBytes(limits.ioReadBytesPerSecond)}/s`,
+    limits.ioWriteBytesPerSecond !== undefined &&
+      `write ${formatBytes(limits.ioWriteBytesPerSecond)}/s`,
+  ].filter((part) => part !== false);
+  return parts.join(', ') || 'none';
+}

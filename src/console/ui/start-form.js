@@ -1,0 +1,179 @@
+// @ts-check
+// Starting a job: a program, its arguments one per field (never a shell line), its environment
+// and labels, and limits within what the caller's role may ask for (GET /v1/limits says).
+import { ApiError, getJson, send } from './api.js';
+import { el, formatBytes, formatDuration, show } from './dom.js';
+
+/**
+ * A growing list of fields: one per argument, or one pair per variable or label.
+ * @param {string} name
+ * @param {string[]} placeholders one field per entry, or two for a pair
+ */
+function fieldList(name, placeholders) {
+  const list = el('ol', { class: 'fields', 'data-list': name });
+  function add() {
+    const inputs = placeholders.map((placeholder) =>
+      el('input', { name, placeholder, 'aria-label': `${name} ${placeholder}` }),
+    );
+    const item = el(
+      'li',
+      {},
+      inputs,
+      el(
+        'button',
+        { type: 'button', class: 'remove', title: 'remove', onclick: () => item.remove() },
+        '×',
+      ),
+    );
+    list.append(item);
+    inputs[0]?.focus();
+  }
+  const adder = el('button', { type: 'button', class: 'add', onclick: add }, `+ ${name}`);
+  /** Each entry's values, empty entries left out. */
+  function values() {
+    return [...list.children]
+      .map((item) => [...item.querySelectorAll('input')].map((input) => input.value))
+      .filter((entry) => entry.some((value) => value !== ''));
+  }
+  /** @returns {Record<string, string>} */
+  function pairs() {
+    return Object.fromEntries(values().map(([key, value]) => [key ?? '', value ?? '']));
+  }
+  return { element: el('div', { class: 'field-list' }, list, adder), values, pairs };
+}
+
+/**
+ * @param {HTMLElement} section
+ * @param {import('./app.js').Session} session
+ * @returns {import('./app.js').View}
+ */
+export function startForm(section, session) {
+  const command = el('input', {
+    name: 'command',
+    required: true,
+    placeholder: 'e.g. python3',
+    autocomplete: 'off',
+  });
+  const args = fieldList('argument', ['argument']);
+  const env = fieldList('variable', ['NAME', 'value']);
+  const labels = fieldList('label', ['key', 'value']);
+  const cpus = el('input', { name: 'cpus', type: 'number', step: '0.01', min: '0.01' });
+  const memory = el('input', { name: 'memory', placeholder: 'e.g. 256M' });
+  const pids = el('input', { name: 'pids', type: 'number', min: '1', step: '1' });
+  const timeout = el('input', { name: 'timeout', placeholder: 'e.g. 30s, 5m' });
+  const ceilings = el('p', { class: 'quiet' });
+  const message = el('pre', { class: 'error', role: 'alert' });
+  const submit = el('button', { type: 'submit' }, 'Start');
+  const form = el(
+    'form',
+    { class: 'start' },
+    labelled('command', command),
+    el('div', { class: 'row' }, el('span', {}, 'arguments'), args.element),
+    el('div', { class: 'row' }, el('span', {}, 'environment'), env.element),
+    el('div', { class: 'row' }, el('span', {}, 'labels'), labels.element),
+    el(
+      'fieldset',
+      {},
+      el('legend', {}, 'limits'),
+      labelled('CPUs', cpus),
+      labelled('memory', memory),
+      labelled('processes', pids),
+      labelled('timeout', timeout),
+      ceilings,
+    ),
+    message,
+    submit,
+  );
+  section.append(form);
+
+  let closed = false;
+  void showCeilings(ceilings, cpus, pids).catch(() => undefined);
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void start();
+  });
+
+  async function start() {
+    message.textContent = '';
+    submit.disabled = true;
+    try {
+      const body = {
+        command: command.value,
+        args: args.values().map(([value]) => value ?? ''),
+        env: env.pairs(),
+        labels: labels.pairs(),
+        limits: limitsOf({ cpus: cpus.value, memory: memory.value, pids: pids.value }),
+        ...(timeout.value.trim() === '' ? {} : { timeout: durationOf(timeout.value.trim()) }),
+      };
+      const job = /** @type {import('./api.js').Job} */ (await send('POST', '/v1/jobs', body));
+      if (!closed) session.navigate(`/jobs/${job.id}`);
+    } catch (error) {
+      message.textContent = error instanceof ApiError ? error.describe() : String(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+  return {
+    close() {
+      closed = true;
+    },
+  };
+}
+
+/**
+ * @param {string} text
+ * @param {HTMLElement} input
+ */
+function labelled(text, input) {
+  return el('label', { class: 'row' }, el('span', {}, text), input);
+}
+
+/**
+ * Only the limits asked for: an empty field leaves the server's default.
+ * @param {{ cpus: string, memory: string, pids: string }} fields
+ */
+function limitsOf(fields) {
+  /** @type {Record<string, number | string>} */
+  const limits = {};
+  if (fields.cpus.trim() !== '') limits.cpus = Number(fields.cpus);
+  if (fields.memory.trim() !== '') limits.memory = quantity(fields.memory.trim());
+  if (fields.pids.trim() !== '') limits.pids = Number(fields.pids);
+  return limits;
+}
+
+/** A bare number is bytes or seconds to the API; anything else goes as written. @param {string} text */
+function quantity(text) {
+  return /^\d+$/.test(text) ? Number(text) : text;
+}
+
+/** @param {string} text */
+function durationOf(text) {
+  return /^\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+}
+
+/**
+ * What the role may ask for, beside the fields, and as the number fields' bounds.
+ * @param {HTMLElement} into
+ * @param {HTMLInputElement} cpus
+ * @param {HTMLInputElement} pids
+ */
+async function showCeilings(into, cpus, pids) {
+  /** @type {import('./api.js').Limits} */
+  const limits = await getJson('/v1/limits');
+  const { ceilings } = limits;
+  if (ceilings.cpus !== undefined) cpus.max = String(ceilings.cpus);
+  if (ceilings.pids !== undefined) pids.max = String(ceilings.pids);
+  const parts = [
+    ceilings.cpus !== undefined && `${ceilings.cpus} CPUs`,
+    ceilings.memoryBytes !== undefined && `${formatBytes(ceilings.memoryBytes)} of memory`,
+    ceilings.pids !== undefined && `${ceilings.pids} processes`,
+    ceilings.timeoutMs !== undefined && `a timeout of ${formatDuration(ceilings.timeoutMs)}`,
+  ].filter((part) => part !== false);
+  show(
+    into,
+    parts.length === 0
+      ? 'Your role has no ceilings.'
+      : `Your role may ask for at most ${parts.join(', ')}.`,
+  );
+}
