@@ -5,21 +5,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { contextFor, launchChromium } from '../helpers/browser.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
-
-/** The flags a headless Chromium needs as root on a machine without a network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Another site's page: fires the requests a hostile page can make, then sets its title. */
 function evilPage(target: string, jobId: string): string {
@@ -55,17 +44,8 @@ describe('cross-site requests in a real browser', () => {
 
   before(async () => {
     server = await startServer();
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    context = await browser.newContext({
-      ignoreHTTPSErrors: true,
-      clientCertificates: [
-        {
-          origin: `https://localhost:${server.port}`,
-          certPath: join(server.certsDir, 'clients', 'alice', 'cert.pem'),
-          keyPath: join(server.certsDir, 'clients', 'alice', 'key.pem'),
-        },
-      ],
-    });
+    browser = await launchChromium();
+    context = await contextFor(browser, server, 'alice');
     site = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html' }).end(page);
     });

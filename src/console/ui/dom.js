@@ -88,3 +88,15 @@ export function elapsed(from, to) {
   if (from === null) return null;
   return (to === null ? Date.now() : Date.parse(to)) - Date.parse(from);
 }
+
+/**
+ * Named values, as a grid of small cards that wraps to the width it has.
+ * @param {[string, Child | Child[]][]} facts
+ */
+export function factList(facts) {
+  return el(
+    'dl',
+    { class: 'facts' },
+    facts.map(([name, value]) => el('div', {}, el('dt', {}, name), el('dd', {}, value))),
+  );
+}

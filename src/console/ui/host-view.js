@@ -1,7 +1,7 @@
 // @ts-check
 // The host as admins see it (/healthz): how jobs are confined here, and how much of the host's
 // memory running jobs hold.
-import { el, formatBytes, show } from './dom.js';
+import { el, factList, formatBytes, show } from './dom.js';
 
 /** @param {boolean} on */
 const yesNo = (on) => el('span', { class: on ? 'ok' : 'bad' }, on ? 'yes' : 'no');
@@ -16,39 +16,23 @@ export function hostView(section, health) {
   show(
     section,
     el('h2', {}, 'Host'),
-    el(
-      'dl',
-      { class: 'facts' },
-      el('dt', {}, 'cgroups'),
-      el('dd', {}, protections.cgroups),
-      el('dt', {}, 'enforced limits'),
-      el('dd', {}, protections.enforceableLimits.join(', ') || 'none'),
-      el('dt', {}, 'PID namespace'),
-      el('dd', {}, yesNo(protections.pidNamespace)),
-      el('dt', {}, 'network namespace'),
-      el('dd', {}, yesNo(protections.networkNamespace)),
-      el('dt', {}, 'mount namespace'),
-      el('dd', {}, yesNo(protections.mountNamespace)),
-      el('dt', {}, 'job user'),
-      el('dd', {}, protections.jobUser),
-      el('dt', {}, 'private root per job'),
-      el('dd', {}, yesNo(sandbox.privateRoot)),
-      el('dt', {}, 'own uid per client'),
-      el('dd', {}, yesNo(sandbox.uidPerClient)),
-      el('dt', {}, 'system-call filter'),
-      el('dd', {}, yesNo(sandbox.seccomp)),
-      el('dt', {}, "host's filesystem for"),
-      el('dd', {}, sandbox.hostFilesystemRoles.join(', ') || 'nobody'),
-      el('dt', {}, 'memory for jobs'),
-      el(
-        'dd',
-        {},
+    factList([
+      ['cgroups', protections.cgroups],
+      ['enforced limits', protections.enforceableLimits.join(', ') || 'none'],
+      ['PID namespace', yesNo(protections.pidNamespace)],
+      ['network namespace', yesNo(protections.networkNamespace)],
+      ['mount namespace', yesNo(protections.mountNamespace)],
+      ['job user', protections.jobUser],
+      ['private root per job', yesNo(sandbox.privateRoot)],
+      ['own uid per client', yesNo(sandbox.uidPerClient)],
+      ['system-call filter', yesNo(sandbox.seccomp)],
+      ["host's filesystem for", sandbox.hostFilesystemRoles.join(', ') || 'nobody'],
+      [
+        'memory for jobs',
         capacity?.memoryBytes === null ? 'unbounded' : formatBytes(capacity?.memoryBytes),
-      ),
-      el('dt', {}, 'reserved by running jobs'),
-      el('dd', {}, formatBytes(capacity?.reservedMemoryBytes)),
-      el('dt', {}, 'jobs waiting'),
-      el('dd', {}, capacity?.queued ?? 0),
-    ),
+      ],
+      ['reserved by running jobs', formatBytes(capacity?.reservedMemoryBytes)],
+      ['jobs waiting', capacity?.queued ?? 0],
+    ]),
   );
 }

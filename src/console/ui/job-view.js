@@ -2,7 +2,7 @@
 // `/jobs/{id}`: one job: what it runs, its limits, usage, timing and end, its output as it
 // arrives, and the stop and delete buttons its client's role allows.
 import { ApiError, getJson, jobPath, send } from './api.js';
-import { el, elapsed, formatBytes, formatDuration, formatTime, show } from './dom.js';
+import { el, elapsed, factList, formatBytes, formatDuration, formatTime, show } from './dom.js';
 import { ENDED_STATUSES } from './job-status.js';
 import { outputView } from './output-view.js';
 
@@ -144,18 +144,16 @@ function jobFacts(job) {
     ['sandbox', job.image === null ? job.sandbox : `${job.sandbox}, image ${job.image}`],
     ['directory', job.cwd],
     ['environment', job.envNames.join(', ') || 'none set'],
-    [
-      'labels',
-      Object.entries(job.labels).map(([key, value]) =>
-        el('span', { class: 'label' }, `${key}=${value}`),
-      ),
-    ],
+    ['labels', labelsOf(job)],
   ];
-  return el(
-    'dl',
-    { class: 'facts' },
-    facts.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]),
-  );
+  return factList(facts);
+}
+
+/** @param {import('./api.js').Job} job */
+function labelsOf(job) {
+  const labels = Object.entries(job.labels);
+  if (labels.length === 0) return 'none';
+  return labels.map(([key, value]) => el('span', { class: 'label' }, `${key}=${value}`));
 }
 
 /** @param {import('./api.js').Job} job */
@@ -173,7 +171,7 @@ function endOf(job) {
 function limitsOf(job) {
   const { limits } = job;
   const parts = [
-    limits.cpus !== undefined && `${limits.cpus} CPUs`,
+    limits.cpus !== undefined && `${limits.cpus} CPU${limits.cpus === 1 ? '' : 's'}`,
     limits.memoryBytes !== undefined && formatBytes(limits.memoryBytes),
     limits.pids !== undefined && `${limits.pids} processes`,
     limits.ioReadBytesPerSecond !== undefined &&

@@ -50,6 +50,7 @@ export function jobsList(section, session) {
             {},
             el('th', {}, 'status'),
             el('th', {}, 'command'),
+            el('th', {}, 'labels'),
             seeAll && el('th', {}, 'client'),
             el('th', {}, 'started'),
             el('th', {}, 'took'),
@@ -83,7 +84,7 @@ export function jobsList(section, session) {
       show(
         rows,
         page.jobs.length === 0
-          ? el('tr', {}, el('td', { colspan: 5, class: 'quiet' }, 'No jobs.'))
+          ? el('tr', {}, el('td', { colspan: 6, class: 'quiet' }, 'No jobs.'))
           : page.jobs.map((job) => row(job, seeAll)),
       );
       more.hidden = page.next === undefined;
@@ -134,6 +135,13 @@ function row(job, withOwner) {
     { 'data-job': job.id },
     el('td', {}, el('span', { class: `status ${job.status}` }, job.status)),
     el('td', { class: 'command' }, el('a', { href: `/jobs/${job.id}`, title: command }, command)),
+    el(
+      'td',
+      {},
+      Object.entries(job.labels).map(([key, value]) =>
+        el('span', { class: 'label' }, `${key}=${value}`),
+      ),
+    ),
     withOwner && el('td', {}, job.owner),
     el('td', {}, formatTime(job.startedAt ?? job.createdAt)),
     el('td', {}, formatDuration(elapsed(job.startedAt, job.endedAt))),

@@ -1,0 +1,344 @@
+// The web console in a real browser: Debian's Chromium driven by Playwright, holding the
+// development clients' certificates. What a person sees: alice starts a job from the form and
+// watches its output arrive, stops it; bob cannot open her job's page; the page stays small and
+// usable on a phone; and what a hostile job or site would try (markup in output, commands and
+// arguments; framing the console; inline script) does nothing. Labels need no such test: the API
+// refuses any label that is not letters, digits, '-', '_' and '.'.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { contextFor, launchChromium } from '../helpers/browser.ts';
+import { startServer, type ClientName, type TestServer } from '../helpers/server.ts';
+
+/** What the console page keeps of a job's output (ui/output-view.js). */
+const KEEP_CHARS = 256 * 1024;
+
+describe('the web console', () => {
+  let server: TestServer;
+  let browser: Browser;
+  const contexts = new Map<ClientName, BrowserContext>();
+  let origin = '';
+
+  before(async () => {
+    server = await startServer();
+    origin = `https://localhost:${server.port}`;
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser.close();
+    await server.dispose();
+  });
+
+  async function open(client: ClientName, path: string, width?: number): Promise<Page> {
+    let context = width === undefined ? contexts.get(client) : undefined;
+    if (context === undefined) {
+      context = await contextFor(browser, server, client, width === undefined ? {} : { width });
+      if (width === undefined) contexts.set(client, context);
+    }
+    const page = await context.newPage();
+    page.on('dialog', (dialog) => assert.fail(`a dialog opened: ${dialog.message()}`));
+    const response = await page.goto(`${origin}${path}`);
+    assert.equal(response?.status(), 200);
+    return page;
+  }
+
+  it('lets alice start a job from the form, watch its output arrive live and stop it', async () => {
+    const page = await open('alice', '/');
+    await page.getByText('Start a job').click();
+    await page.getByPlaceholder('e.g. python3').fill('sh');
+    const script = 'echo first; sleep 2; echo second >&2; exec sleep 600';
+    for (const argument of ['-c', script]) {
+      await page.getByRole('button', { name: '+ argument' }).click();
+      await page.locator('[data-list="argument"] input').last().fill(argument);
+    }
+    await page.getByRole('button', { name: '+ label' }).click();
+    await page.getByLabel('label key').fill('suite');
+    await page.getByLabel('label value').fill('console');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').pop() ?? '';
+    const output = page.locator('pre.output');
+    await output.getByText('first').waitFor();
+    const firstAt = Date.now();
+    assert.equal(await page.locator('#status').textContent(), 'running');
+    assert.doesNotMatch((await output.textContent()) ?? '', /second/);
+    // The second line comes from the running job, on stderr, told apart from stdout.
+    await output.locator('span.stderr', { hasText: 'second' }).waitFor();
+    assert.ok(Date.now() - firstAt > 500, 'the second line arrived later, while watching');
+    assert.equal(await output.locator('span.stdout').first().textContent(), 'first\n');
+
+    const job = (await server.request('alice', 'GET', `/v1/jobs/${id}`)).json<{
+      args: string[];
+      labels: Record<string, string>;
+    }>();
+    assert.deepEqual(job.args, ['-c', script], 'each field is one argument: no shell line');
+    assert.deepEqual(job.labels, { suite: 'console' });
+
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.locator('#status', { hasText: 'stopped' }).waitFor();
+    await page.getByText('the job has ended').waitFor();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(`${origin}/`);
+    assert.equal((await server.request('alice', 'GET', `/v1/jobs/${id}`)).status, 404);
+    await page.close();
+  });
+
+  it("lists alice's jobs newest first, filtered by status and label, with live status", async () => {
+    const done = await server.startJob('alice', {
+      command: 'true',
+      labels: { team: 'blue' },
+    });
+    await server.waitForEnd('alice', done.id);
+    const running = await server.startJob('alice', {
+      command: 'sleep',
+      args: ['600'],
+      labels: { team: 'red' },
+    });
+    const page = await open('alice', '/');
+    const rows = page.locator('table.jobs tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.first().getAttribute('data-job'), running.id);
+    await page.getByLabel('label').fill('team=blue');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator(`tr[data-job="${running.id}"]`).waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), 1);
+    assert.equal(await rows.first().getAttribute('data-job'), done.id);
+
+    await page.getByLabel('label').fill('');
+    await page.getByLabel('status').selectOption('running');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator(`tr[data-job="${done.id}"]`).waitFor({ state: 'detached' });
+    const row = page.locator(`tr[data-job="${running.id}"]`);
+    assert.equal(await row.locator('.status').textContent(), 'running');
+    // Stopped elsewhere (by jobctl, say): the list shows it without a reload.
+    await page.getByLabel('status').selectOption('');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await server.request('alice', 'POST', `/v1/jobs/${running.id}/stop`);
+    await row.locator('.status', { hasText: 'stopped' }).waitFor({ timeout: 15_000 });
+    await page.close();
+  });
+
+  it("does not show bob alice's job: her page for him is the API's 404", async () => {
+    const job = await server.startJob('alice', {
+      command: 'echo',
+      args: ['alice-secret-7d1c'],
+    });
+    await server.waitForEnd('alice', job.id);
+    const page = await open('bob', `/jobs/${job.id}`);
+    await page.getByText(`No job ${job.id} here.`).waitFor();
+    const text = await page.locator('body').textContent();
+    assert.doesNotMatch(text ?? '', /alice-secret|alice/);
+    const list = await open('bob', '/');
+    await list.locator('table.jobs tbody tr').first().waitFor();
+    assert.equal(await list.locator(`tr[data-job="${job.id}"]`).count(), 0);
+    await page.close();
+    await list.close();
+  });
+
+  it('renders markup in output, commands and arguments as text: it runs nothing', async () => {
+    const markup = '<img src=x onerror="window.pwned=1">';
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: [
+        '-c',
+        `printf '%s\\n' '${markup}'; printf '%s\\n' '<script>window.pwned=2</script>' >&2`,
+      ],
+    });
+    await server.waitForEnd('alice', job.id);
+    const page = await open('alice', `/jobs/${job.id}`);
+    const output = page.locator('pre.output');
+    await output.getByText('<script>window.pwned=2</script>').waitFor();
+    assert.match((await output.textContent()) ?? '', /<img src=x onerror="window\.pwned=1">/);
+    assert.match((await page.locator('h1').textContent()) ?? '', /<img src=x/);
+    assert.equal(await page.locator('main img, main script').count(), 0);
+    assert.equal(await page.evaluate("'pwned' in window"), false);
+    const list = await open('alice', '/');
+    await list.locator(`tr[data-job="${job.id}"]`).waitFor();
+    assert.equal(await list.locator('main img, main script').count(), 0);
+    assert.equal(await list.evaluate("'pwned' in window"), false);
+    await page.close();
+    await list.close();
+  });
+
+  it('keeps a cap on the output a page holds, from the tail, with the whole output a download away', async () => {
+    // 3 MiB of numbered lines: the page shows the last of them, not the first.
+    const job = await server.startJob('alice', {
+      command: 'python3',
+      args: [
+        '-c',
+        "import sys\nfor n in range(100000): sys.stdout.write('line %07d %s\\n' % (n, 'x' * 16))",
+      ],
+    });
+    await server.waitForEnd('alice', job.id);
+    const page = await open('alice', `/jobs/${job.id}`);
+    const output = page.locator('pre.output');
+    await output.getByText('line 0099999').waitFor();
+    const kept = await output.evaluate((element) => element.textContent?.length ?? 0);
+    assert.ok(kept <= KEEP_CHARS, `kept ${kept} characters`);
+    assert.equal(await output.getByText('line 0000000 ').count(), 0);
+    await page.getByText('Earlier output is not shown here').waitFor();
+    const download = page.getByRole('link', { name: 'download whole output' });
+    assert.equal(await download.getAttribute('href'), `/v1/jobs/${job.id}/output`);
+    const whole = await page.evaluate(
+      async (href) => (await fetch(href)).text(),
+      `/v1/jobs/${job.id}/output`,
+    );
+    assert.equal(whole.length, 100000 * 30);
+
+    // A job that writes fast for as long as it runs: the page stays bounded and responsive.
+    const flood = await server.startJob('alice', { command: 'yes', args: ['flood'] });
+    const live = await open('alice', `/jobs/${flood.id}`);
+    await live.getByText('Earlier output is not shown here').waitFor({ timeout: 30_000 });
+    for (let check = 0; check < 3; check += 1) {
+      const started = Date.now();
+      const length = await live
+        .locator('pre.output')
+        .evaluate((element) => element.textContent?.length ?? 0);
+      assert.ok(length <= KEEP_CHARS + 64 * 1024, `kept ${length} characters`);
+      assert.ok(Date.now() - started < 2000, 'the tab answers');
+    }
+    await live.getByRole('button', { name: 'Stop' }).click();
+    await live.locator('#status', { hasText: 'stopped' }).waitFor();
+    await page.close();
+    await live.close();
+  });
+
+  it('shows admins the host, and admins and auditors the audit trail and its verification', async () => {
+    const admin = await open('admin', '/');
+    await admin.locator('#host').getByText('PID namespace').waitFor();
+    await admin.locator('#audit-verdict', { hasText: 'The chain verifies' }).waitFor();
+    const auditor = await open('auditor', '/');
+    await auditor.locator('#audit-verdict', { hasText: 'The chain verifies' }).waitFor();
+    await auditor.locator('table.audit tbody tr').first().waitFor();
+    assert.equal(await auditor.locator('#host').count(), 0, 'capacity is for admins');
+    assert.equal(await auditor.locator('#start').count(), 0, 'auditors start nothing');
+    const alice = await open('alice', '/');
+    await alice.locator('table.jobs').waitFor();
+    assert.equal(await alice.locator('#host, #audit').count(), 0);
+    for (const page of [admin, auditor, alice]) await page.close();
+  });
+
+  it("lets an admin watch another client's job (read-only: no stop for an auditor)", async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'echo watched; exec sleep 600'],
+    });
+    const admin = await open('admin', `/jobs/${job.id}`);
+    await admin.locator('pre.output').getByText('watched').waitFor();
+    const auditor = await open('auditor', `/jobs/${job.id}`);
+    await auditor.locator('pre.output').getByText('watched').waitFor();
+    assert.equal(await auditor.getByRole('button', { name: 'Stop' }).count(), 0);
+    await admin.getByRole('button', { name: 'Stop' }).click();
+    await admin.locator('#status', { hasText: 'stopped' }).waitFor();
+    await admin.close();
+    await auditor.close();
+  });
+
+  it('is under 100 KB on first load and usable 375 px wide', async () => {
+    const context = await contextFor(browser, server, 'alice', { width: 375, height: 740 });
+    const page = await context.newPage();
+    let bytes = 0;
+    page.on('response', (response) => {
+      void response.body().then(
+        (body) => (bytes += body.length),
+        () => undefined,
+      );
+    });
+    await page.goto(`${origin}/`);
+    await page.locator('table.jobs tbody tr').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    assert.ok(bytes > 0 && bytes < 100 * 1024, `first load: ${bytes} bytes`);
+    const overflow = (): Promise<number> =>
+      page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+    assert.ok((await overflow()) <= 0, 'no sideways scrolling on the list');
+    const job = await server.startJob('alice', { command: 'echo', args: ['x'.repeat(300)] });
+    await page.goto(`${origin}/jobs/${job.id}`);
+    await page.locator('pre.output').getByText('xxxx').waitFor();
+    assert.ok((await overflow()) <= 0, "no sideways scrolling on a job's page");
+    await context.close();
+  });
+
+  it('answers with a strict CSP and the headers that keep other sites out', async () => {
+    const page = await open('alice', '/');
+    const response = await page.request.get(`${origin}/`);
+    const headers = response.headers();
+    const csp = headers['content-security-policy'] ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(headers['x-content-type-options'], 'nosniff');
+    assert.equal(headers['x-frame-options'], 'DENY');
+    const api = (await page.request.get(`${origin}/v1/jobs`)).headers();
+    assert.equal(api['x-content-type-options'], 'nosniff');
+    assert.equal(api['cross-origin-resource-policy'], 'same-origin');
+
+    // The browser enforces it: a script that is not a file of this origin does not run.
+    const blocked = await page.evaluate(`new Promise((resolve) => {
+      document.addEventListener('securitypolicyviolation', () => resolve(true), { once: true });
+      const script = document.createElement('script');
+      script.textContent = 'window.inlineRan = true';
+      document.body.append(script);
+      setTimeout(() => resolve(false), 1000);
+    })`);
+    assert.equal(blocked, true, 'the CSP reported the inline script');
+    assert.equal(await page.evaluate("'inlineRan' in window"), false);
+    await page.close();
+  });
+
+  describe('from another site', () => {
+    let site: Server;
+    let page = '';
+    let siteOrigin = '';
+
+    before(async () => {
+      site = createServer((_request, response) => {
+        response.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      });
+      site.listen(0, '127.0.0.1');
+      await once(site, 'listening');
+      const address = site.address();
+      siteOrigin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    });
+    after(() => {
+      site.close();
+    });
+
+    it('cannot frame the console (to trick a click on Stop or Delete)', async () => {
+      const job = await server.startJob('alice', { command: 'sleep', args: ['600'] });
+      page = `<!doctype html><iframe id="console" src="${origin}/jobs/${job.id}"></iframe>`;
+      const tab = await (contexts.get('alice') ?? assert.fail('alice has a browser')).newPage();
+      await tab.goto(`${siteOrigin}/`);
+      await tab.waitForLoadState('load');
+      const frame = tab.frames().find((candidate) => candidate !== tab.mainFrame());
+      assert.ok(frame, 'the iframe');
+      // Chromium replaces a refused frame with its own error page: nothing of the console loads.
+      assert.equal(await frame.locator('button, pre.output').count(), 0);
+      assert.notEqual(frame.url(), `${origin}/jobs/${job.id}`);
+      await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
+      await tab.close();
+    });
+
+    it("cannot start a job with the console's own request, sent from its page", async () => {
+      const before = (await server.request('alice', 'GET', '/v1/jobs')).json<{ jobs: unknown[] }>();
+      page = `<!doctype html><title>working</title><script>
+        fetch(${JSON.stringify(`${origin}/v1/jobs`)}, {
+          method: 'POST', mode: 'no-cors', credentials: 'include',
+          headers: { 'content-type': 'text/plain' },
+          body: JSON.stringify({ command: 'touch', args: ['/tmp/pwned'] }),
+        }).finally(() => { document.title = 'done'; });
+      </script>`;
+      const tab = await (contexts.get('alice') ?? assert.fail('alice has a browser')).newPage();
+      await tab.goto(`${siteOrigin}/`);
+      await tab.waitForFunction('document.title === "done"');
+      const afterwards = (await server.request('alice', 'GET', '/v1/jobs')).json<{
+        jobs: unknown[];
+      }>();
+      assert.equal(afterwards.jobs.length, before.jobs.length, 'no job was started');
+      await tab.close();
+    });
+  });
+});
