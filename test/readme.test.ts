@@ -42,6 +42,7 @@ describe('README curl examples', () => {
       '-X DELETE',
       '/healthz',
       '/v1/audit',
+      '/v1/limits',
       '/metrics',
       '/openapi.json',
       '/stdin',
@@ -76,6 +77,7 @@ describe('README curl examples', () => {
     assert.match(outputs[8]!, /^HTTP\/1\.1 200 OK\r\n/m);
     assert.match(outputs[8]!, /"labels":\{"pipeline":"4711"\}.*"status":"exited"/);
     assert.equal(outputs[9], '3\n');
+    assert.match(outputs[10]!, /^\{"role":"user","mayStart":true,"ceilings":/);
   });
 });
 

@@ -12,6 +12,7 @@ import { auditTrail, type AuditSink } from './audit-trail.ts';
 import { identify, type IdentityPolicy } from './identity.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
+import { limitsRouter } from './limits-route.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';
 import { refuseCrossSiteRequests } from './cross-site.ts';
@@ -68,9 +69,10 @@ export function createApp(options: AppOptions): Koa<AppState> {
   const followers = new FollowerBudget(options.followersPerClient);
   const cursors = new ListCursors(options.listCursorKey);
   const jobs = jobsRouter(options.registry, options.limits, followers, cursors, options.metrics);
+  const limits = limitsRouter(options.limits);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
-  for (const router of [health, jobs, audit, metrics, openApiRouter()]) {
+  for (const router of [health, jobs, limits, audit, metrics, openApiRouter()]) {
     app.use(router.routes());
     app.use(
       // Without `throw`, the router answers 405 with the `Allow` header RFC 9110 requires (and

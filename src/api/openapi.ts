@@ -14,6 +14,7 @@ import {
 } from '../contract/audit.ts';
 import { healthSchema } from '../contract/health.ts';
 import { jobRequestSchema } from '../contract/job-request.ts';
+import { limitsSchema } from '../contract/limits.ts';
 import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
 import {
   attachQuery,
@@ -186,6 +187,7 @@ const ANSWERS: Readonly<Record<string, z.ZodType>> = {
   AuditRecord: signedAuditRecordSchema,
   AuditRecordList: auditRecordListSchema,
   Health: healthSchema,
+  Limits: limitsSchema,
   JsonWebKeySet: jsonWebKeySetSchema,
 };
 
@@ -753,6 +755,19 @@ const GET_JWKS = operation({
   responses: { 200: success('the key set', json(ref('schemas', 'JsonWebKeySet'))) },
 });
 
+const GET_LIMITS = operation({
+  operationId: 'getLimits',
+  summary: 'What a job may ask for',
+  description:
+    "The caller's own bounds for `POST /v1/jobs`: its role's ceilings and the defaults a job " +
+    'gets for what it does not ask, the limits this host enforces, what all of its running ' +
+    'jobs may use together and the output kept for them, and its choices of sandbox. Nothing ' +
+    'about other clients. A request within these bounds is not refused for its limits ' +
+    '(although it may wait in the queue for memory).',
+  tag: 'jobs',
+  responses: { 200: success("the caller's limits", json(ref('schemas', 'Limits'))) },
+});
+
 const GET_METRICS = operation({
   operationId: 'getMetrics',
   summary: 'Prometheus metrics',
@@ -835,6 +850,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/jobs/{id}/output': { get: GET_JOB_OUTPUT },
     '/v1/jobs/{id}/stdin': { put: WRITE_JOB_INPUT },
     '/v1/jobs/{id}/attach': { get: ATTACH_JOB },
+    '/v1/limits': { get: GET_LIMITS },
     '/v1/audit': { get: LIST_AUDIT_RECORDS },
     '/.well-known/jwks.json': { get: GET_JWKS },
     '/healthz': { get: GET_HEALTH },

@@ -437,6 +437,9 @@ describe('a tour of the running API meets only documented answers', () => {
     await visit('bob', 'GET', '/.well-known/jwks.json', 200);
     await visit('admin', 'GET', '/metrics', 200);
     await visit('alice', 'GET', '/healthz', 200);
+    const limits = await visit('alice', 'GET', '/v1/limits', 200);
+    assert.equal(limits.json().role, 'user');
+    assert.equal((await visit('auditor', 'GET', '/v1/limits', 200)).json().mayStart, false);
     const served = await visit('auditor', 'GET', '/openapi.json', 200);
     assert.deepEqual(served.json(), JSON.parse(JSON.stringify(doc)));
   });
@@ -493,6 +496,7 @@ describe('a tour of the running API meets only documented answers', () => {
       attachJob: { path: `/v1/jobs/${ended}/attach` },
       getJobOutput: { path: `/v1/jobs/${ended}/output` },
       listAuditRecords: { path: '/v1/audit' },
+      getLimits: { path: '/v1/limits' },
       getJwks: { path: '/.well-known/jwks.json' },
       getHealth: { path: '/healthz' },
       getMetrics: { path: '/metrics' },
