@@ -9,6 +9,7 @@ import { z } from 'zod';
 import {
   auditQuery,
   auditRecordListSchema,
+  auditVerdictSchema,
   jsonWebKeySetSchema,
   signedAuditRecordSchema,
 } from '../contract/audit.ts';
@@ -186,6 +187,7 @@ const ANSWERS: Readonly<Record<string, z.ZodType>> = {
   Problem: problemSchema,
   AuditRecord: signedAuditRecordSchema,
   AuditRecordList: auditRecordListSchema,
+  AuditVerdict: auditVerdictSchema,
   Health: healthSchema,
   Limits: limitsSchema,
   JsonWebKeySet: jsonWebKeySetSchema,
@@ -747,6 +749,20 @@ const LIST_AUDIT_RECORDS = operation({
   },
 });
 
+const VERIFY_AUDIT_LOG = operation({
+  operationId: 'verifyAuditLog',
+  summary: 'Verify the audit trail',
+  description:
+    'Checks the whole chain on the server, as `npm run audit -- verify` does offline: every ' +
+    "record's signature, its sequence number and link to the one before, and the signed head " +
+    'that says how many records there are. The chain is checked as it stood when the request ' +
+    'came: records appended meanwhile are left to the next check. A broken chain is still a ' +
+    '`200`, with `ok: false` and the first bad record.',
+  tag: 'audit',
+  action: 'audit',
+  responses: { 200: success('the verdict', json(ref('schemas', 'AuditVerdict'))) },
+});
+
 const GET_JWKS = operation({
   operationId: 'getJwks',
   summary: "The audit trail's public keys",
@@ -852,6 +868,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/jobs/{id}/attach': { get: ATTACH_JOB },
     '/v1/limits': { get: GET_LIMITS },
     '/v1/audit': { get: LIST_AUDIT_RECORDS },
+    '/v1/audit/verify': { get: VERIFY_AUDIT_LOG },
     '/.well-known/jwks.json': { get: GET_JWKS },
     '/healthz': { get: GET_HEALTH },
     '/metrics': { get: GET_METRICS },

@@ -434,6 +434,8 @@ describe('a tour of the running API meets only documented answers', () => {
       200,
     );
     assert.ok(filtered.json<{ records: unknown[] }>().records.length > 0);
+    const verdict = await visit('admin', 'GET', '/v1/audit/verify', 200);
+    assert.equal(verdict.json().ok, true, verdict.text());
     await visit('bob', 'GET', '/.well-known/jwks.json', 200);
     await visit('admin', 'GET', '/metrics', 200);
     await visit('alice', 'GET', '/healthz', 200);
@@ -496,6 +498,7 @@ describe('a tour of the running API meets only documented answers', () => {
       attachJob: { path: `/v1/jobs/${ended}/attach` },
       getJobOutput: { path: `/v1/jobs/${ended}/output` },
       listAuditRecords: { path: '/v1/audit' },
+      verifyAuditLog: { path: '/v1/audit/verify' },
       getLimits: { path: '/v1/limits' },
       getJwks: { path: '/.well-known/jwks.json' },
       getHealth: { path: '/healthz' },
