@@ -620,13 +620,16 @@ const ATTACH_JOB = operation({
     "terminal; `255` followed by `0` client to job, the end of its input (a terminal's EOF " +
     'character). Output flows as fast as the client reads it and input as fast as the job ' +
     'reads it. A client that closes the socket leaves the job running and its input open, to ' +
-    "attach again. Only the owner may attach, and never from another site's page (the " +
-    'cross-site rule applies, since any page may open a WebSocket). A queued job is waited ' +
-    'for. One attached client at a time holds the input; others may attach with ' +
+    'attach again. With input (`stdin=true`, the default) only the owner may attach; to watch ' +
+    '(`stdin=false`) needs only what reading the job does, so admins and auditors may watch ' +
+    "any client's job. Never from another site's page (the " +
+    'cross-site rule applies, since any page may open a WebSocket). `tailBytes` starts each ' +
+    "stream near its end, for a page that shows a large output's last screen. A queued job " +
+    'is waited for. One attached client at a time holds the input; others may attach with ' +
     '`?stdin=false` to watch, or follow the output (`GET .../output`). A client that stops ' +
     'answering pings is cut off within a minute, and the input let go.',
   tag: 'jobs',
-  action: 'input',
+  action: 'read',
   parameters: [ref('parameters', 'JobId'), ...queryParameters(attachQuery)],
   responses: {
     101: success('switching to the WebSocket', undefined, {
@@ -638,6 +641,14 @@ const ATTACH_JOB = operation({
       },
     }),
     400: ref('responses', 'InvalidQuery'),
+    403: problem(
+      403,
+      "`FORBIDDEN`: with input (`stdin=true`, the default), another client's job, or a role " +
+        'that may not write to jobs (attach with `?stdin=false` to watch); ' +
+        "`CROSS_SITE_REQUEST`: from another site's page (Sec-Fetch-Site or Origin); " +
+        "`CLIENT_DISABLED`: the server's identity policy disables the client",
+      ['CLIENT_DISABLED', 'CROSS_SITE_REQUEST', 'FORBIDDEN'],
+    ),
     404: ref('responses', 'JobNotFound'),
     409: problem(
       409,

@@ -407,6 +407,13 @@ describe('a tour of the running API meets only documented answers', () => {
     await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach`, 426);
     await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach?offset=-1`, 400);
     await visit('bob', 'GET', `/v1/jobs/${terminal.id}/attach`, 404);
+    // Watching another's job is reading it; taking its input is the owner's alone.
+    await visit('admin', 'GET', `/v1/jobs/${terminal.id}/attach`, 403);
+    await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach?from=now&tailBytes=10`, 400);
+    const watcher = await attach(server, 'admin', terminal.id, { stdin: false, tailBytes: 10 });
+    assert.equal(watcher.kind, 'open', watcher.kind === 'refused' ? watcher.body : '');
+    watcher.session.socket.close();
+    await watcher.session.closed;
     const attached = await attach(server, 'alice', terminal.id);
     assert.equal(attached.kind, 'open');
     // The switch of protocols carries what the document says it does.
