@@ -42,6 +42,8 @@ describe('README curl examples', () => {
       '-X DELETE',
       '/healthz',
       '/v1/audit',
+      '/v1/audit/verify',
+      '/v1/limits',
       '/metrics',
       '/openapi.json',
       '/stdin',
@@ -71,11 +73,13 @@ describe('README curl examples', () => {
     assert.match(outputs[4]!, /"status":"stopping"/);
     assert.match(outputs[5]!, /"status":"ok"/);
     assert.match(outputs[6]!, /^\{"records":\[\{"seq":\d+.*"action":"job\.stop"/);
+    assert.match(outputs[6]!, /\{"ok":true,"records":\d+,"headChecked":true\}/);
     assert.match(outputs[6]!, /# TYPE jobworker_jobs gauge/);
     assert.match(outputs[7]!, /"openapi":"3\.1/);
     assert.match(outputs[8]!, /^HTTP\/1\.1 200 OK\r\n/m);
     assert.match(outputs[8]!, /"labels":\{"pipeline":"4711"\}.*"status":"exited"/);
     assert.equal(outputs[9], '3\n');
+    assert.match(outputs[10]!, /^\{"role":"user","mayStart":true,"ceilings":/);
   });
 });
 

@@ -13,6 +13,7 @@ import { consoleRouter } from '../console/console-routes.ts';
 import { identify, type IdentityPolicy } from './identity.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
+import { limitsRouter } from './limits-route.ts';
 import { metricsRouter, type MetricsSource } from './metrics-route.ts';
 import { openApiRouter } from './openapi-route.ts';
 import { permissionsOf } from './permissions.ts';
@@ -73,9 +74,18 @@ export function createApp(options: AppOptions): Koa<AppState> {
   const followers = new FollowerBudget(options.followersPerClient);
   const cursors = new ListCursors(options.listCursorKey);
   const jobs = jobsRouter(options.registry, options.limits, followers, cursors, options.metrics);
+  const limits = limitsRouter(options.limits);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
-  const routers = [health, jobs, audit, metrics, openApiRouter(), consoleRouter<AppState>()];
+  const routers = [
+    health,
+    jobs,
+    limits,
+    audit,
+    metrics,
+    openApiRouter(),
+    consoleRouter<AppState>(),
+  ];
   for (const router of routers) {
     app.use(router.routes());
     app.use(

@@ -1,7 +1,7 @@
-// GET /v1/jobs/{id}/attach: the job's owner attaches to it over a WebSocket (attach-session.ts
-// has the channels). Everything that can be refused is refused before the switch of protocols,
-// as an ordinary problem+json answer, and before anything is taken for the session; a queued job
-// is waited for, as a writer of its input is. What a session holds (a follower slot, the job's
+// GET /v1/jobs/{id}/attach: the job's owner attaches to it over a WebSocket, or anyone who may
+// read it watches (attach-session.ts has the channels). Everything that can be refused is refused
+// before the switch of protocols, as an ordinary problem+json answer, and before anything is
+// taken for the session; a queued job is waited for, as a writer of its input is. What a session holds (a follower slot, the job's
 // input, its output streams) is let go when its connection closes, however that happens.
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
@@ -28,11 +28,20 @@ export interface AttachOptions {
   readonly followers: FollowerBudget;
   readonly viewer: Viewer;
   readonly job: Job;
-  /** `start`: all of the output; `now`: only what comes next. */
-  readonly from: 'start' | 'now';
+  /** Where each output stream starts. */
+  readonly start: OutputStart;
   /** Take the job's input (when it has one); false to only watch. */
   readonly stdin: boolean;
 }
+
+/**
+ * `start`: all of each stream; `now`: only what comes next; `tail`: at most `bytes` before each
+ * stream's end, so a large output's last screen arrives without the rest.
+ */
+export type OutputStart =
+  | { readonly from: 'start' }
+  | { readonly from: 'now' }
+  | { readonly from: 'tail'; readonly bytes: number };
 
 export class Attacher {
   readonly #sockets = new WebSocketServer({
@@ -71,14 +80,10 @@ export class Attacher {
     };
     try {
       input = options.stdin ? await takeInput(registry, viewer, job, ctx) : undefined;
-      const sizes = options.from === 'now' ? await registry.outputSizes(viewer, job.id) : undefined;
+      const offsetOf = await startOffsets(registry, viewer, job, options.start);
       outputs = outputsOf(job).map(({ channel, select }) => ({
         channel,
-        stream: registry.output(viewer, job.id, {
-          select,
-          offset: sizes?.[select] ?? 0,
-          follow: true,
-        }),
+        stream: registry.output(viewer, job.id, { select, offset: offsetOf(select), follow: true }),
       }));
     } catch (error) {
       letGo();
@@ -153,6 +158,19 @@ async function takeInput(
   } finally {
     gone.release();
   }
+}
+
+/** Where each selection of the job's output starts, from the sizes it has now when needed. */
+async function startOffsets(
+  registry: JobRegistry,
+  viewer: Viewer,
+  job: Job,
+  start: OutputStart,
+): Promise<(select: OutputRequest['select']) => number> {
+  if (start.from === 'start') return () => 0;
+  const sizes = await registry.outputSizes(viewer, job.id);
+  if (start.from === 'now') return (select) => sizes[select];
+  return (select) => Math.max(0, sizes[select] - start.bytes);
 }
 
 /** A terminal's output is one stream; a job without one keeps stdout and stderr apart. */

@@ -99,7 +99,9 @@ function detailsOf(
       ...labels,
     };
   }
-  if (action === 'job.output') {
+  // The query says how: which stream and from where; for an attach, whether it took the input
+  // or only watched (which another client's admin or auditor may).
+  if (action === 'job.output' || action === 'job.attach') {
     return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)), ...labels };
   }
   return labels;

@@ -16,7 +16,13 @@ import {
   type SandboxMode,
 } from '../jobs/job.ts';
 import type { Role } from '../pki/roles.ts';
-import type { LimitPolicy, SandboxPolicy } from '../policy/limit-policy.ts';
+import {
+  defaultLimitsOf,
+  defaultSandboxOf,
+  defaultTimeoutOf,
+  type LimitPolicy,
+  type SandboxPolicy,
+} from '../policy/limit-policy.ts';
 import { formatBytes, MAX_SIZE_BYTES, parseDuration, parseSize } from '../util/quantities.ts';
 
 /** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
@@ -71,16 +77,13 @@ function resolveSandbox(request: JobRequest, role: Role, policy: SandboxPolicy):
   }
   if (request.sandbox === 'host' && !policy.hostRoles.has(role))
     throw new SandboxNotAllowedError(role);
-  if (!policy.available) {
-    if (request.image !== undefined || request.sandbox === 'private') {
-      throw new LimitNotEnforceableError(
-        request.image === undefined ? 'sandbox' : 'image',
-        'this host gives no private sandbox (it needs root and namespaces)',
-      );
-    }
-    return 'host';
+  if (!policy.available && (request.image !== undefined || request.sandbox === 'private')) {
+    throw new LimitNotEnforceableError(
+      request.image === undefined ? 'sandbox' : 'image',
+      'this host gives no private sandbox (it needs root and namespaces)',
+    );
   }
-  return request.sandbox ?? 'private';
+  return request.sandbox ?? defaultSandboxOf(policy);
 }
 
 function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): ResourceLimits {
@@ -120,8 +123,7 @@ function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): Re
   checkTotal('limits.cpus', requested.cpus, totals.cpus, String);
   checkTotal('limits.memory', requested.memoryBytes, totals.memoryBytes, formatBytes);
   checkTotal('limits.pids', requested.pids, totals.pids, String);
-  // A default larger than the client's total would only fail at the cgroup: it is the total.
-  return { ...within(enforceableDefaults(policy), totals), ...requested };
+  return { ...defaultLimitsOf(policy, role), ...requested };
 }
 
 function checkTotal(
@@ -135,38 +137,8 @@ function checkTotal(
   }
 }
 
-function within(limits: ResourceLimits, totals: ResourceLimits): ResourceLimits {
-  const lower = (value: number | undefined, total: number | undefined): number | undefined =>
-    value === undefined || total === undefined ? value : Math.min(value, total);
-  const cpus = lower(limits.cpus, totals.cpus);
-  const memoryBytes = lower(limits.memoryBytes, totals.memoryBytes);
-  const pids = lower(limits.pids, totals.pids);
-  return {
-    ...limits,
-    ...(cpus === undefined ? {} : { cpus }),
-    ...(memoryBytes === undefined ? {} : { memoryBytes }),
-    ...(pids === undefined ? {} : { pids }),
-  };
-}
-
-function enforceableDefaults(policy: LimitPolicy): ResourceLimits {
-  const { defaults, enforceable } = policy;
-  return {
-    ...(defaults.cpus !== undefined && enforceable.has('cpu') ? { cpus: defaults.cpus } : {}),
-    ...(defaults.memoryBytes !== undefined && enforceable.has('memory')
-      ? { memoryBytes: defaults.memoryBytes }
-      : {}),
-    ...(defaults.pids !== undefined && enforceable.has('pids') ? { pids: defaults.pids } : {}),
-  };
-}
-
 function resolveTimeout(request: JobRequest, role: Role, policy: LimitPolicy): number | undefined {
-  const ceiling = policy.ceilings[role].timeoutMs;
-  if (request.timeout === undefined) {
-    const fallback = policy.defaultTimeoutMs;
-    if (fallback === undefined) return ceiling;
-    return ceiling === undefined ? fallback : Math.min(fallback, ceiling);
-  }
+  if (request.timeout === undefined) return defaultTimeoutOf(policy, role);
   const timeoutMs = parseDuration(request.timeout);
   if (timeoutMs === undefined || timeoutMs <= 0) {
     throw new InvalidRequestError(
@@ -174,7 +146,13 @@ function resolveTimeout(request: JobRequest, role: Role, policy: LimitPolicy): n
       [{ field: 'timeout', message: 'expected a duration such as 30, "30s" or "5m"' }],
     );
   }
-  checkCeiling('timeout', timeoutMs, ceiling, role, (ms) => `${ms / 1000}s`);
+  checkCeiling(
+    'timeout',
+    timeoutMs,
+    policy.ceilings[role].timeoutMs,
+    role,
+    (ms) => `${ms / 1000}s`,
+  );
   return timeoutMs;
 }
 

@@ -8,7 +8,7 @@ import { allowSlowBody } from '../tls/connection-limits.ts';
 import type { Job, JobFilter } from '../jobs/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
-import { Attacher } from './attach-route.ts';
+import { Attacher, type OutputStart } from './attach-route.ts';
 import { abortWhenClosed } from './client-gone.ts';
 import { receiveInput } from './job-input.ts';
 import { parseJobRequest } from './job-request.ts';
@@ -18,6 +18,8 @@ import { readJsonBody } from './json-body.ts';
 import { parseQuery } from './query.ts';
 import { may, type Action } from './permissions.ts';
 import type { AppContext, AppState } from './state.ts';
+
+const ATTACH_WITH_INPUT = "attach to another client's job with its input (?stdin=false watches)";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -169,9 +171,12 @@ export function jobsRouter(
   router.get('/:id/attach', async (ctx) => {
     const job = registry.get(viewerOf(ctx), jobId(ctx));
     ctx.state.job = job;
-    const viewer = authorizeOwner(ctx, job, "attach to another client's job");
-    const { from, stdin } = parseQuery(attachQuery, ctx.query);
-    await attacher.attach(ctx, { registry, followers, viewer, job, from, stdin });
+    const { from, tailBytes, stdin } = parseQuery(attachQuery, ctx.query);
+    // Watching is reading, as following the output is; taking the input is the owner's alone.
+    const viewer = stdin ? authorizeOwner(ctx, job, ATTACH_WITH_INPUT) : authorize(ctx, 'read');
+    const start: OutputStart =
+      tailBytes === undefined ? { from } : { from: 'tail', bytes: tailBytes };
+    await attacher.attach(ctx, { registry, followers, viewer, job, start, stdin });
   });
 
   router.delete('/:id', async (ctx) => {

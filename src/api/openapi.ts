@@ -9,11 +9,13 @@ import { z } from 'zod';
 import {
   auditQuery,
   auditRecordListSchema,
+  auditVerdictSchema,
   jsonWebKeySetSchema,
   signedAuditRecordSchema,
 } from '../contract/audit.ts';
 import { healthSchema } from '../contract/health.ts';
 import { jobRequestSchema } from '../contract/job-request.ts';
+import { limitsSchema } from '../contract/limits.ts';
 import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
 import {
   attachQuery,
@@ -185,7 +187,9 @@ const ANSWERS: Readonly<Record<string, z.ZodType>> = {
   Problem: problemSchema,
   AuditRecord: signedAuditRecordSchema,
   AuditRecordList: auditRecordListSchema,
+  AuditVerdict: auditVerdictSchema,
   Health: healthSchema,
+  Limits: limitsSchema,
   JsonWebKeySet: jsonWebKeySetSchema,
 };
 
@@ -617,13 +621,16 @@ const ATTACH_JOB = operation({
     "terminal; `255` followed by `0` client to job, the end of its input (a terminal's EOF " +
     'character). Output flows as fast as the client reads it and input as fast as the job ' +
     'reads it. A client that closes the socket leaves the job running and its input open, to ' +
-    "attach again. Only the owner may attach, and never from another site's page (the " +
-    'cross-site rule applies, since any page may open a WebSocket). A queued job is waited ' +
-    'for. One attached client at a time holds the input; others may attach with ' +
+    'attach again. With input (`stdin=true`, the default) only the owner may attach; to watch ' +
+    '(`stdin=false`) needs only what reading the job does, so admins and auditors may watch ' +
+    "any client's job. Never from another site's page (the " +
+    'cross-site rule applies, since any page may open a WebSocket). `tailBytes` starts each ' +
+    "stream near its end, for a page that shows a large output's last screen. A queued job " +
+    'is waited for. One attached client at a time holds the input; others may attach with ' +
     '`?stdin=false` to watch, or follow the output (`GET .../output`). A client that stops ' +
     'answering pings is cut off within a minute, and the input let go.',
   tag: 'jobs',
-  action: 'input',
+  action: 'read',
   parameters: [ref('parameters', 'JobId'), ...queryParameters(attachQuery)],
   responses: {
     101: success('switching to the WebSocket', undefined, {
@@ -635,6 +642,14 @@ const ATTACH_JOB = operation({
       },
     }),
     400: ref('responses', 'InvalidQuery'),
+    403: problem(
+      403,
+      "`FORBIDDEN`: with input (`stdin=true`, the default), another client's job, or a role " +
+        'that may not write to jobs (attach with `?stdin=false` to watch); ' +
+        "`CROSS_SITE_REQUEST`: from another site's page (Sec-Fetch-Site or Origin); " +
+        "`CLIENT_DISABLED`: the server's identity policy disables the client",
+      ['CLIENT_DISABLED', 'CROSS_SITE_REQUEST', 'FORBIDDEN'],
+    ),
     404: ref('responses', 'JobNotFound'),
     409: problem(
       409,
@@ -746,12 +761,39 @@ const LIST_AUDIT_RECORDS = operation({
   },
 });
 
+const VERIFY_AUDIT_LOG = operation({
+  operationId: 'verifyAuditLog',
+  summary: 'Verify the audit trail',
+  description:
+    'Checks the whole chain on the server, as `npm run audit -- verify` does offline: every ' +
+    "record's signature, its sequence number and link to the one before, and the signed head " +
+    'that says how many records there are. The chain is checked as it stood when the request ' +
+    'came: records appended meanwhile are left to the next check. A broken chain is still a ' +
+    '`200`, with `ok: false` and the first bad record.',
+  tag: 'audit',
+  action: 'audit',
+  responses: { 200: success('the verdict', json(ref('schemas', 'AuditVerdict'))) },
+});
+
 const GET_JWKS = operation({
   operationId: 'getJwks',
   summary: "The audit trail's public keys",
   description: 'The Ed25519 keys that verify audit records (their `jws`) offline.',
   tag: 'audit',
   responses: { 200: success('the key set', json(ref('schemas', 'JsonWebKeySet'))) },
+});
+
+const GET_LIMITS = operation({
+  operationId: 'getLimits',
+  summary: 'What a job may ask for',
+  description:
+    "The caller's own bounds for `POST /v1/jobs`: its role's ceilings and the defaults a job " +
+    'gets for what it does not ask, the limits this host enforces, what all of its running ' +
+    'jobs may use together and the output kept for them, and its choices of sandbox. Nothing ' +
+    'about other clients. A request within these bounds is not refused for its limits ' +
+    '(although it may wait in the queue for memory).',
+  tag: 'jobs',
+  responses: { 200: success("the caller's limits", json(ref('schemas', 'Limits'))) },
 });
 
 const GET_METRICS = operation({
@@ -904,7 +946,9 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/jobs/{id}/output': { get: GET_JOB_OUTPUT },
     '/v1/jobs/{id}/stdin': { put: WRITE_JOB_INPUT },
     '/v1/jobs/{id}/attach': { get: ATTACH_JOB },
+    '/v1/limits': { get: GET_LIMITS },
     '/v1/audit': { get: LIST_AUDIT_RECORDS },
+    '/v1/audit/verify': { get: VERIFY_AUDIT_LOG },
     '/.well-known/jwks.json': { get: GET_JWKS },
     '/healthz': { get: GET_HEALTH },
     '/metrics': { get: GET_METRICS },

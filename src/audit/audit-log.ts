@@ -1,15 +1,24 @@
 // The append-only, signed and chained audit log: one compact JWS per line in `audit.log`, and a
 // signed head (`audit.head`: the last sequence number and its hash) so that cutting records off
 // the end is as detectable as editing one. Appends are queued and written one at a time, in
-// order, so callers never wait on the disk and the chain never forks.
+// order, so callers never wait on the disk and the chain never forks. The live log is verified
+// from a snapshot taken in that same order (see verify).
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { JWK } from 'jose';
+import { auditHeadPath, type AuditHead } from './audit-head.ts';
 import type { AuditKey } from './audit-key.ts';
-import type { AuditEvent, AuditRecord, SignedAuditRecord } from '../contract/audit.ts';
+import type {
+  AuditEvent,
+  AuditRecord,
+  AuditVerdict,
+  SignedAuditRecord,
+} from '../contract/audit.ts';
 import { decodeRecord, linkHash, signJson, verifyJson } from './audit-record.ts';
+import { readHeadText, verifyAuditSnapshot, type AuditSnapshot } from './verify-log.ts';
 
 export interface AuditQuery {
   readonly client?: string | undefined;
@@ -19,17 +28,7 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
-/** The signed statement of how long the log is, rewritten after every append. */
-export interface AuditHead {
-  readonly seq: number;
-  readonly hash: string | null;
-}
-
 const TAIL_PROBE_BYTES = 64 * 1024;
-
-export function auditHeadPath(logPath: string): string {
-  return `${logPath}.head`;
-}
 
 export class AuditLog {
   readonly #path: string;
@@ -138,6 +137,31 @@ export class AuditLog {
     return matches.reverse();
   }
 
+  /**
+   * Verifies the whole chain against its signed head, as `npm run audit -- verify` does, while
+   * records go on being appended. Each append writes its record and then renames a new head
+   * into place, so the two files agree only between appends: read at any other moment, the log
+   * can hold a record the head does not count yet, or half of one. The snapshot is therefore
+   * taken in the append queue itself, between two appends: the log's length and the head's
+   * text of that moment. Only that prefix of the log is verified, against that head; records
+   * appended meanwhile are left to the next verification. The queue waits for nothing but a
+   * stat and the read of a small file; the verification runs beside the appends that follow.
+   */
+  async verify(): Promise<AuditVerdict> {
+    const snapshot = await this.#snapshot();
+    // A log without records has no head yet: the first append writes it.
+    return verifyAuditSnapshot(snapshot, this.#key.publicKey, { requireHead: snapshot.bytes > 0 });
+  }
+
+  #snapshot(): Promise<AuditSnapshot> {
+    const taken = this.#queue.then(() => snapshotOf(this.#path));
+    this.#queue = taken.then(
+      () => undefined,
+      () => undefined,
+    );
+    return taken;
+  }
+
   /** Waits for queued records to be written, then closes the file. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -186,6 +210,23 @@ async function readSignedHead(
     return 'missing';
   }
   return verifyJson<AuditHead>(jws, key.publicKey).catch(() => 'invalid' as const);
+}
+
+/** The log's length and its head's text, named without the server's directories. */
+async function snapshotOf(path: string): Promise<AuditSnapshot> {
+  const headPath = auditHeadPath(path);
+  const [bytes, head] = await Promise.all([sizeOf(path), readHeadText(headPath)]);
+  return { path, bytes, head, headName: basename(headPath) };
+}
+
+/** A log that is gone is verified as empty: its head, if any, then says what is missing. */
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return 0;
+    throw error;
+  }
 }
 
 function matchesQuery(record: AuditRecord, filter: AuditQuery): boolean {

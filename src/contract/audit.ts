@@ -118,3 +118,37 @@ export const auditQuery = z.strictObject({
     .default(100)
     .meta({ format: 'int32', description: 'at most this many records' }),
 });
+
+/** GET /v1/audit/verify: the verdict on the whole chain, as `npm run audit -- verify` gives it. */
+export const auditVerdictSchema = z
+  .discriminatedUnion('ok', [
+    z
+      .object({
+        ok: z.literal(true),
+        records: z.int().min(0).meta({ description: 'how many records were verified' }),
+        headChecked: z.boolean().meta({
+          description:
+            'the signed head was there and agrees (false only for a log with no records yet)',
+        }),
+      })
+      .readonly(),
+    z
+      .object({
+        ok: z.literal(false),
+        line: z.int().min(1).meta({
+          description:
+            'the first bad record, by its line in the log (one past the last for records cut off the end)',
+        }),
+        reason: z.string().meta({
+          examples: ['the signature does not verify (edited or forged)'],
+          description: 'what is wrong with it',
+        }),
+      })
+      .readonly(),
+  ])
+  .meta({
+    description:
+      'every record signed by the audit key, numbered in order, each linked to the one before, and as many as the signed head says; `ok: false` names the first record that is not',
+  });
+
+export type AuditVerdict = z.output<typeof auditVerdictSchema>;

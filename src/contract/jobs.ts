@@ -41,16 +41,27 @@ export const outputQuery = z.strictObject({
     .meta({ format: 'int64', description: 'skip this many bytes of the selected output' }),
 });
 
-export const attachQuery = z.strictObject({
-  from: z.enum(['start', 'now']).default('start').meta({
-    description:
-      'where the output starts: `start` (the default) for all of it, `now` for only what comes next',
-  }),
-  stdin: flag.prefault('true').meta({
-    description:
-      "`false` to only watch: the job's input is left alone (not taken, so never `INPUT_BUSY`)",
-  }),
-});
+export const attachQuery = z
+  .strictObject({
+    from: z.enum(['start', 'now']).default('start').meta({
+      description:
+        'where the output starts: `start` (the default) for all of it, `now` for only what comes next',
+    }),
+    tailBytes: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().meta({
+      format: 'int64',
+      description:
+        "start each output stream (stdout and stderr, or a terminal's one stream) at most this many bytes before its end, then follow it: the tail of a large output without all of it. Not with `from=now`",
+    }),
+    stdin: flag.prefault('true').meta({
+      description:
+        "`false` to only watch: the job's input is left alone (not taken, so never `INPUT_BUSY`), and any role that may read the job may watch it. With input (the default) only the job's owner may attach",
+    }),
+  })
+  // Named as a field of its own, so the problem's `errors` say which parameter to drop.
+  .refine((query) => query.tailBytes === undefined || query.from !== 'now', {
+    path: ['tailBytes'],
+    message: 'not with from=now: the tail of the output starts before now',
+  });
 
 const STATUS_NAMES = JOB_STATUSES.join('|');
 

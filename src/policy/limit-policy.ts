@@ -1,7 +1,8 @@
 // What the operator's configuration says a job may have: the defaults every job gets, the
 // ceilings of each role, each client's totals and output budget, and the sandbox the host gives.
-// config.ts builds it; the API applies it to every job request.
-import type { LimitKind, ResourceLimits } from '../jobs/job.ts';
+// config.ts builds it; the API applies it to every job request, and shows it (GET /v1/limits)
+// with the same functions, so what a client is told is what its requests get.
+import type { LimitKind, ResourceLimits, SandboxMode } from '../jobs/job.ts';
 import type { Role } from '../pki/roles.ts';
 
 /** Limits as configured: the defaults every job gets, and per-role ceilings on requests. */
@@ -24,4 +25,50 @@ export interface SandboxPolicy {
   readonly available: boolean;
   /** Roles that may ask for `"sandbox": "host"`. */
   readonly hostRoles: ReadonlySet<Role>;
+}
+
+/**
+ * The limits a job of a client of this role gets for what it does not ask: the defaults the host
+ * can enforce, each at most the client's total (a larger default would only fail at the cgroup).
+ */
+export function defaultLimitsOf(policy: LimitPolicy, role: Role): ResourceLimits {
+  return within(enforceableDefaults(policy), policy.clientTotals[role]);
+}
+
+/** The wall-clock limit of a job that asks for none: the default, at most the role's ceiling. */
+export function defaultTimeoutOf(policy: LimitPolicy, role: Role): number | undefined {
+  const ceiling = policy.ceilings[role].timeoutMs;
+  const fallback = policy.defaultTimeoutMs;
+  if (fallback === undefined) return ceiling;
+  return ceiling === undefined ? fallback : Math.min(fallback, ceiling);
+}
+
+/** The filesystem of a job that asks for none: the private sandbox wherever the host gives it. */
+export function defaultSandboxOf(policy: SandboxPolicy): SandboxMode {
+  return policy.available ? 'private' : 'host';
+}
+
+function within(limits: ResourceLimits, totals: ResourceLimits): ResourceLimits {
+  const lower = (value: number | undefined, total: number | undefined): number | undefined =>
+    value === undefined || total === undefined ? value : Math.min(value, total);
+  const cpus = lower(limits.cpus, totals.cpus);
+  const memoryBytes = lower(limits.memoryBytes, totals.memoryBytes);
+  const pids = lower(limits.pids, totals.pids);
+  return {
+    ...limits,
+    ...(cpus === undefined ? {} : { cpus }),
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
+    ...(pids === undefined ? {} : { pids }),
+  };
+}
+
+function enforceableDefaults(policy: LimitPolicy): ResourceLimits {
+  const { defaults, enforceable } = policy;
+  return {
+    ...(defaults.cpus !== undefined && enforceable.has('cpu') ? { cpus: defaults.cpus } : {}),
+    ...(defaults.memoryBytes !== undefined && enforceable.has('memory')
+      ? { memoryBytes: defaults.memoryBytes }
+      : {}),
+    ...(defaults.pids !== undefined && enforceable.has('pids') ? { pids: defaults.pids } : {}),
+  };
 }

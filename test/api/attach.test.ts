@@ -1,8 +1,9 @@
 // Terminals and the attach WebSocket (GET /v1/jobs/{id}/attach): a terminal job runs on a
 // pseudo-terminal inside its sandbox as the session leader, its size follows the client, Ctrl-C
 // typed into it interrupts, the end of input is its EOF, and a client that goes away (or a
-// restart of the server) leaves it running to attach again. Only the owner may attach, never
-// from another site's page, and refusals are ordinary problems.
+// restart of the server) leaves it running to attach again. Only the owner may attach with the
+// job's input; whoever may read the job may watch it, from its start, from now, or from near the
+// end of each stream. Never from another site's page, and refusals are ordinary problems.
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -135,6 +136,108 @@ describe('a job on a terminal, attached over a WebSocket', () => {
     assert.equal(end?.status, 'exited');
     const all = await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`);
     assert.doesNotMatch(all.text(), /ignored/);
+  });
+
+  it("lets admins and auditors watch another client's job, but not take its input", async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'echo hello; while read line; do echo "got $line"; done'],
+      stdin: true,
+    });
+    const typist = await attached(server, 'alice', job.id);
+    await typist.waitFor('hello\n');
+    const watchers: AttachedSession[] = [];
+    for (const client of ['admin', 'auditor']) {
+      const result = await attach(server, client, job.id, { stdin: false });
+      assert.equal(result.kind, 'open', result.kind === 'refused' ? result.body : '');
+      watchers.push(result.session);
+    }
+    typist.type('x\n');
+    for (const watcher of watchers) await watcher.waitFor('hello\ngot x\n');
+    for (const client of ['admin', 'auditor']) {
+      const taking = await refusal(server, client, job.id, { stdin: true });
+      assert.deepEqual(taking, { status: 403, code: 'FORBIDDEN' });
+    }
+    // A client that cannot see the job does not learn it exists, watching or not.
+    for (const stdin of [false, true]) {
+      const bob = await refusal(server, 'bob', job.id, { stdin });
+      assert.deepEqual(bob, { status: 404, code: 'JOB_NOT_FOUND' });
+    }
+    typist.endInput();
+    for (const watcher of watchers) assert.equal((await watcher.closed).end?.status, 'exited');
+    await typist.closed;
+    // The trail says who watched, and that they only watched.
+    const trail = await server.request('auditor', 'GET', `/v1/audit?job=${job.id}`);
+    const watched = trail
+      .json<{
+        records: {
+          action: string;
+          status: number;
+          client: { name: string };
+          details: { query?: { stdin?: string } };
+        }[];
+      }>()
+      .records.filter((record) => record.action === 'job.attach' && record.status === 101);
+    assert.deepEqual(
+      watched
+        .map((record) => `${record.client.name} ${record.details.query?.stdin ?? 'true'}`)
+        .sort(),
+      ['admin false', 'alice true', 'auditor false'],
+    );
+  });
+
+  it('starts each stream at most tailBytes before its end, then follows it', async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: [
+        '-c',
+        'printf 0123456789; printf abcdefghij >&2; while read line; do echo "out $line"; echo "err $line" >&2; done',
+      ],
+      stdin: true,
+    });
+    const typist = await attached(server, 'alice', job.id);
+    await typist.waitFor('0123456789', CHANNEL.stdout);
+    await typist.waitFor('abcdefghij', CHANNEL.stderr);
+    const tail = await attach(server, 'admin', job.id, { stdin: false, tailBytes: 4 });
+    assert.equal(tail.kind, 'open', tail.kind === 'refused' ? tail.body : '');
+    // More than a stream has is all of it.
+    const whole = await attach(server, 'alice', job.id, { stdin: false, tailBytes: 1000 });
+    assert.equal(whole.kind, 'open', whole.kind === 'refused' ? whole.body : '');
+    typist.type('x\n');
+    typist.endInput();
+    await typist.closed;
+    await tail.session.closed;
+    await whole.session.closed;
+    assert.equal(tail.session.output(CHANNEL.stdout), '6789out x\n');
+    assert.equal(tail.session.output(CHANNEL.stderr), 'ghijerr x\n');
+    assert.equal(whole.session.output(CHANNEL.stdout), '0123456789out x\n');
+    assert.equal(whole.session.output(CHANNEL.stderr), 'abcdefghijerr x\n');
+  });
+
+  it("takes a terminal's one stream from near its end too, and tailBytes is not with from=now", async () => {
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'printf 0123456789; read line; echo "got $line"'],
+      tty: true,
+    });
+    const typist = await attached(server, 'alice', job.id);
+    await typist.waitFor('0123456789');
+    const tail = await attach(server, 'alice', job.id, { stdin: false, tailBytes: 3 });
+    assert.equal(tail.kind, 'open', tail.kind === 'refused' ? tail.body : '');
+    const both = await attach(server, 'alice', job.id, { stdin: false, from: 'now', tailBytes: 3 });
+    assert.equal(both.kind, 'refused');
+    assert.equal(both.status, 400);
+    const problem = JSON.parse(both.body) as { code: string; errors: { field: string }[] };
+    assert.equal(problem.code, 'INVALID_REQUEST');
+    assert.deepEqual(
+      problem.errors.map((error) => error.field),
+      ['?tailBytes'],
+    );
+    typist.type('x\n');
+    await typist.closed;
+    await tail.session.closed;
+    // The terminal echoes the line typed, then the job's answer.
+    assert.equal(tail.session.output(), '789x\r\ngot x\r\n');
   });
 
   it('answers a broken handshake with a problem, and lets go of everything it took', async () => {

@@ -407,6 +407,13 @@ describe('a tour of the running API meets only documented answers', () => {
     await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach`, 426);
     await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach?offset=-1`, 400);
     await visit('bob', 'GET', `/v1/jobs/${terminal.id}/attach`, 404);
+    // Watching another's job is reading it; taking its input is the owner's alone.
+    await visit('admin', 'GET', `/v1/jobs/${terminal.id}/attach`, 403);
+    await visit('alice', 'GET', `/v1/jobs/${terminal.id}/attach?from=now&tailBytes=10`, 400);
+    const watcher = await attach(server, 'admin', terminal.id, { stdin: false, tailBytes: 10 });
+    assert.equal(watcher.kind, 'open', watcher.kind === 'refused' ? watcher.body : '');
+    watcher.session.socket.close();
+    await watcher.session.closed;
     const attached = await attach(server, 'alice', terminal.id);
     assert.equal(attached.kind, 'open');
     // The switch of protocols carries what the document says it does.
@@ -434,9 +441,14 @@ describe('a tour of the running API meets only documented answers', () => {
       200,
     );
     assert.ok(filtered.json<{ records: unknown[] }>().records.length > 0);
+    const verdict = await visit('admin', 'GET', '/v1/audit/verify', 200);
+    assert.equal(verdict.json().ok, true, verdict.text());
     await visit('bob', 'GET', '/.well-known/jwks.json', 200);
     await visit('admin', 'GET', '/metrics', 200);
     await visit('alice', 'GET', '/healthz', 200);
+    const limits = await visit('alice', 'GET', '/v1/limits', 200);
+    assert.equal(limits.json().role, 'user');
+    assert.equal((await visit('auditor', 'GET', '/v1/limits', 200)).json().mayStart, false);
     const served = await visit('auditor', 'GET', '/openapi.json', 200);
     assert.deepEqual(served.json(), JSON.parse(JSON.stringify(doc)));
   });
@@ -499,6 +511,8 @@ describe('a tour of the running API meets only documented answers', () => {
       attachJob: { path: `/v1/jobs/${ended}/attach` },
       getJobOutput: { path: `/v1/jobs/${ended}/output` },
       listAuditRecords: { path: '/v1/audit' },
+      verifyAuditLog: { path: '/v1/audit/verify' },
+      getLimits: { path: '/v1/limits' },
       getJwks: { path: '/.well-known/jwks.json' },
       getHealth: { path: '/healthz' },
       getMetrics: { path: '/metrics' },

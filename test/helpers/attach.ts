@@ -20,6 +20,7 @@ export function attach(
   options: {
     from?: 'start' | 'now';
     stdin?: boolean;
+    tailBytes?: number;
     protocols?: string[];
     headers?: Record<string, string>;
   } = {},
@@ -27,6 +28,7 @@ export function attach(
   const parameters = new URLSearchParams();
   if (options.from !== undefined) parameters.set('from', options.from);
   if (options.stdin !== undefined) parameters.set('stdin', String(options.stdin));
+  if (options.tailBytes !== undefined) parameters.set('tailBytes', String(options.tailBytes));
   const query = parameters.size === 0 ? '' : `?${parameters.toString()}`;
   const socket = new WebSocket(
     `wss://localhost:${server.port}/v1/jobs/${id}/attach${query}`,

@@ -100,3 +100,10 @@ export function factList(facts) {
     facts.map(([name, value]) => el('div', {}, el('dt', {}, name), el('dd', {}, value))),
   );
 }
+
+/** @param {Readonly<Record<string, string>>} labels */
+export function labelChips(labels) {
+  return Object.entries(labels).map(([key, value]) =>
+    el('span', { class: 'label' }, `${key}=${value}`),
+  );
+}

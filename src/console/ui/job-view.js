@@ -2,7 +2,16 @@
 // `/jobs/{id}`: one job: what it runs, its limits, usage, timing and end, its output as it
 // arrives, and the stop and delete buttons its client's role allows.
 import { ApiError, getJson, jobPath, send } from './api.js';
-import { el, elapsed, factList, formatBytes, formatDuration, formatTime, show } from './dom.js';
+import {
+  el,
+  elapsed,
+  factList,
+  formatBytes,
+  formatDuration,
+  formatTime,
+  labelChips,
+  show,
+} from './dom.js';
 import { ENDED_STATUSES } from './job-status.js';
 import { outputView } from './output-view.js';
 
@@ -151,9 +160,7 @@ function jobFacts(job) {
 
 /** @param {import('./api.js').Job} job */
 function labelsOf(job) {
-  const labels = Object.entries(job.labels);
-  if (labels.length === 0) return 'none';
-  return labels.map(([key, value]) => el('span', { class: 'label' }, `${key}=${value}`));
+  return Object.keys(job.labels).length === 0 ? 'none' : labelChips(job.labels);
 }
 
 /** @param {import('./api.js').Job} job */

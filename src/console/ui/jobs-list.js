@@ -3,7 +3,7 @@
 // kept live by reloading what is shown every few seconds while the tab is visible: the API has
 // no feed of status changes, and a hidden tab asks for nothing.
 import { ApiError, listJobs } from './api.js';
-import { el, elapsed, formatDuration, formatTime, show } from './dom.js';
+import { el, elapsed, formatDuration, formatTime, labelChips, show } from './dom.js';
 import { JOB_STATUSES } from './job-status.js';
 
 const PAGE = 25;
@@ -135,13 +135,7 @@ function row(job, withOwner) {
     { 'data-job': job.id },
     el('td', {}, el('span', { class: `status ${job.status}` }, job.status)),
     el('td', { class: 'command' }, el('a', { href: `/jobs/${job.id}`, title: command }, command)),
-    el(
-      'td',
-      {},
-      Object.entries(job.labels).map(([key, value]) =>
-        el('span', { class: 'label' }, `${key}=${value}`),
-      ),
-    ),
+    el('td', {}, labelChips(job.labels)),
     withOwner && el('td', {}, job.owner),
     el('td', {}, formatTime(job.startedAt ?? job.createdAt)),
     el('td', {}, formatDuration(elapsed(job.startedAt, job.endedAt))),
