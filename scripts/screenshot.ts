@@ -5,16 +5,13 @@ import { join } from 'node:path';
 import { contextFor, launchChromium } from '../test/helpers/browser.ts';
 import { ROOT, startServer } from '../test/helpers/server.ts';
 
+/** A build as a CI system would run it: steps on stdout, a warning on stderr, then it waits. */
 const BUILD = [
-  'import sys, time',
-  "steps = ['fetch sources', 'resolve 42 packages', 'compile 118 files', 'link jobworker']",
-  'for n, step in enumerate(steps, 1):',
-  "    print(f'[{n}/4] {step}', flush=True)",
-  '    time.sleep(0.2)',
-  "print('warning: 3 deprecated calls in src/legacy.c', file=sys.stderr, flush=True)",
-  "print('tests: 212 passed, 0 failed', flush=True)",
-  'time.sleep(600)',
-].join('\n');
+  'for step in fetch configure compile link; do echo "== $step"; sleep 0.2; done',
+  'echo "warning: 3 deprecated calls in src/legacy.c" >&2',
+  'echo "tests: 212 passed, 0 failed"',
+  'exec sleep 600',
+].join('; ');
 
 const server = await startServer();
 const browser = await launchChromium();
@@ -33,13 +30,13 @@ try {
   });
   await server.waitForEnd('alice', failed.id);
   const build = await server.startJob('alice', {
-    command: 'python3',
+    command: 'sh',
     args: ['-c', BUILD],
     limits: { cpus: 1, memory: '512M', pids: 128 },
     labels: { pipeline: 'ci', commit: 'a1b2c3d' },
   });
 
-  const context = await contextFor(browser, server, 'alice', { width: 1100, height: 760 });
+  const context = await contextFor(browser, server, 'alice', { width: 1100, height: 900 });
   const page = await context.newPage();
   await page.goto(`${origin}/jobs/${build.id}`);
   await page.locator('pre.output').getByText('tests: 212 passed').waitFor();

@@ -7,8 +7,8 @@
  * @typedef {import('../../contract/health.ts').Health} Health
  * @typedef {import('../../contract/problem.ts').Problem} Problem
  * @typedef {import('../../contract/audit.ts').AuditRecord} AuditRecord
- * @typedef {{ ceilings: { cpus?: number, memoryBytes?: number, pids?: number, timeoutMs?: number } }} Limits
- * @typedef {{ ok: true, records: number, headChecked: boolean } | { ok: false, line: number, reason: string }} AuditVerdict
+ * @typedef {import('../../contract/limits.ts').Limits} Limits
+ * @typedef {import('../../contract/audit.ts').AuditVerdict} AuditVerdict
  */
 
 /** A problem+json answer (RFC 9457), or a request that never got one. */

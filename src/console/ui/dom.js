@@ -90,14 +90,16 @@ export function elapsed(from, to) {
 }
 
 /**
- * Named values, as a grid of small cards that wraps to the width it has.
- * @param {[string, Child | Child[]][]} facts
+ * Named values, as a grid that wraps to the width it has; a `wide` one takes a whole row.
+ * @param {[string, Child | Child[], 'wide'?][]} facts
  */
 export function factList(facts) {
   return el(
     'dl',
     { class: 'facts' },
-    facts.map(([name, value]) => el('div', {}, el('dt', {}, name), el('dd', {}, value))),
+    facts.map(([name, value, wide]) =>
+      el('div', { class: wide }, el('dt', {}, name), el('dd', {}, value)),
+    ),
   );
 }
 
@@ -106,4 +108,31 @@ export function labelChips(labels) {
   return Object.entries(labels).map(([key, value]) =>
     el('span', { class: 'label' }, `${key}=${value}`),
   );
+}
+
+/**
+ * A command as a person would type it: each argument quoted when a shell would need it, so that
+ * where one argument ends stays visible. For reading only: the API never runs a shell line.
+ * @param {string} command
+ * @param {readonly string[]} args
+ */
+export function commandLine(command, args) {
+  return [command, ...args].map(quoted).join(' ');
+}
+
+/** @param {string} word */
+function quoted(word) {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A job's status as a chip; an exit other than 0 says its code and is shown as a failure.
+ * @param {import('./api.js').Job} job
+ * @param {Props} [props]
+ */
+export function statusChip(job, props = {}) {
+  const failed = job.status === 'exited' && job.exitCode !== 0;
+  const text = failed ? `exited ${job.exitCode}` : job.status;
+  return el('span', { ...props, class: `status ${failed ? 'failed' : job.status}` }, text);
 }

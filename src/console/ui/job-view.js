@@ -3,6 +3,7 @@
 // arrives, and the stop and delete buttons its client's role allows.
 import { ApiError, getJson, jobPath, send } from './api.js';
 import {
+  commandLine,
   el,
   elapsed,
   factList,
@@ -11,11 +12,14 @@ import {
   formatTime,
   labelChips,
   show,
+  statusChip,
 } from './dom.js';
 import { ENDED_STATUSES } from './job-status.js';
 import { outputView } from './output-view.js';
 
 const REFRESH_MS = 3000;
+/** Longer commands are cut in the heading; the arguments are listed whole below it. */
+const HEADING_CHARS = 160;
 
 /**
  * @param {HTMLElement} main
@@ -76,15 +80,15 @@ export function jobView(main, session, id) {
 
   /** @param {import('./api.js').Job} job */
   function render(job) {
-    const command = [job.command, ...job.args].join(' ');
+    const command = commandLine(job.command, job.args);
     document.title = `${job.command} · ${job.status} · jobworker`;
-    show(heading, command);
+    show(heading, command.length > HEADING_CHARS ? `${command.slice(0, HEADING_CHARS)}…` : command);
     show(facts, jobFacts(job));
     const ended = ENDED_STATUSES.includes(job.status);
     const { permissions } = session.health;
     show(
       actions,
-      el('span', { class: `status ${job.status}`, id: 'status' }, job.status),
+      statusChip(job, { id: 'status' }),
       permissions.includes('stop') &&
         !ended &&
         el(
@@ -136,7 +140,7 @@ export function jobView(main, session, id) {
 
 /** @param {import('./api.js').Job} job */
 function jobFacts(job) {
-  /** @type {[string, import('./dom.js').Child | import('./dom.js').Child[]][]} */
+  /** @type {Parameters<typeof factList>[0]} */
   const facts = [
     ['id', job.id],
     ['client', job.owner],
@@ -154,8 +158,20 @@ function jobFacts(job) {
     ['directory', job.cwd],
     ['environment', job.envNames.join(', ') || 'none set'],
     ['labels', labelsOf(job)],
+    ['program', job.command, 'wide'],
+    ['arguments', argumentList(job.args), 'wide'],
   ];
   return factList(facts);
+}
+
+/** Each argument whole, one to a line, as the job received it. @param {readonly string[]} args */
+function argumentList(args) {
+  if (args.length === 0) return 'none';
+  return el(
+    'ol',
+    { class: 'args' },
+    args.map((arg) => el('li', {}, el('code', {}, arg))),
+  );
 }
 
 /** @param {import('./api.js').Job} job */

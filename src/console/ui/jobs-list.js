@@ -3,7 +3,16 @@
 // kept live by reloading what is shown every few seconds while the tab is visible: the API has
 // no feed of status changes, and a hidden tab asks for nothing.
 import { ApiError, listJobs } from './api.js';
-import { el, elapsed, formatDuration, formatTime, labelChips, show } from './dom.js';
+import {
+  commandLine,
+  el,
+  elapsed,
+  formatDuration,
+  formatTime,
+  labelChips,
+  show,
+  statusChip,
+} from './dom.js';
 import { JOB_STATUSES } from './job-status.js';
 
 const PAGE = 25;
@@ -129,11 +138,11 @@ export function jobsList(section, session) {
  * @param {boolean} withOwner
  */
 function row(job, withOwner) {
-  const command = [job.command, ...job.args].join(' ');
+  const command = commandLine(job.command, job.args);
   return el(
     'tr',
     { 'data-job': job.id },
-    el('td', {}, el('span', { class: `status ${job.status}` }, job.status)),
+    el('td', {}, statusChip(job)),
     el('td', { class: 'command' }, el('a', { href: `/jobs/${job.id}`, title: command }, command)),
     el('td', {}, labelChips(job.labels)),
     withOwner && el('td', {}, job.owner),

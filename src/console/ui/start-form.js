@@ -87,7 +87,7 @@ export function startForm(section, session) {
   section.append(form);
 
   let closed = false;
-  void showCeilings(ceilings, cpus, pids).catch(() => undefined);
+  void showCeilings(ceilings, { cpus, memory, pids, timeout }).catch(() => undefined);
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -153,22 +153,37 @@ function durationOf(text) {
 }
 
 /**
- * What the role may ask for, beside the fields, and as the number fields' bounds.
+ * What the role may ask for, beside the fields and as their bounds; what a job gets when a field
+ * is left empty, as its placeholder. A limit this host cannot enforce is not offered.
  * @param {HTMLElement} into
- * @param {HTMLInputElement} cpus
- * @param {HTMLInputElement} pids
+ * @param {{ cpus: HTMLInputElement, memory: HTMLInputElement, pids: HTMLInputElement, timeout: HTMLInputElement }} fields
  */
-async function showCeilings(into, cpus, pids) {
+async function showCeilings(into, fields) {
   /** @type {import('./api.js').Limits} */
-  const limits = await getJson('/v1/limits');
-  const { ceilings } = limits;
-  if (ceilings.cpus !== undefined) cpus.max = String(ceilings.cpus);
-  if (ceilings.pids !== undefined) pids.max = String(ceilings.pids);
+  const answer = await getJson('/v1/limits');
+  const { ceilings, defaults, enforceableLimits } = answer;
+  const enforced = new Set(enforceableLimits);
+  const ceiling = ceilings.limits;
+  fields.cpus.closest('label')?.toggleAttribute('hidden', !enforced.has('cpu'));
+  fields.memory.closest('label')?.toggleAttribute('hidden', !enforced.has('memory'));
+  fields.pids.closest('label')?.toggleAttribute('hidden', !enforced.has('pids'));
+  if (ceiling.cpus !== undefined) fields.cpus.max = String(ceiling.cpus);
+  if (ceiling.pids !== undefined) fields.pids.max = String(ceiling.pids);
+  if (defaults.limits.cpus !== undefined)
+    fields.cpus.placeholder = `default ${defaults.limits.cpus}`;
+  if (defaults.limits.memoryBytes !== undefined)
+    fields.memory.placeholder = `default ${formatBytes(defaults.limits.memoryBytes)}, e.g. 256M`;
+  if (defaults.limits.pids !== undefined)
+    fields.pids.placeholder = `default ${defaults.limits.pids}`;
+  if (defaults.timeoutMs !== null)
+    fields.timeout.placeholder = `default ${formatDuration(defaults.timeoutMs)}, e.g. 30s, 5m`;
   const parts = [
-    ceilings.cpus !== undefined && `${ceilings.cpus} CPUs`,
-    ceilings.memoryBytes !== undefined && `${formatBytes(ceilings.memoryBytes)} of memory`,
-    ceilings.pids !== undefined && `${ceilings.pids} processes`,
-    ceilings.timeoutMs !== undefined && `a timeout of ${formatDuration(ceilings.timeoutMs)}`,
+    enforced.has('cpu') && ceiling.cpus !== undefined && `${ceiling.cpus} CPUs`,
+    enforced.has('memory') &&
+      ceiling.memoryBytes !== undefined &&
+      `${formatBytes(ceiling.memoryBytes)} of memory`,
+    enforced.has('pids') && ceiling.pids !== undefined && `${ceiling.pids} processes`,
+    ceilings.timeoutMs !== null && `a timeout of ${formatDuration(ceilings.timeoutMs)}`,
   ].filter((part) => part !== false);
   show(
     into,
