@@ -325,6 +325,23 @@ describe('the web console', () => {
       await tab.close();
     });
 
+    it("cannot watch alice's job output over a WebSocket from its page", async () => {
+      const job = await server.startJob('alice', { command: 'echo', args: ['private-4e1f'] });
+      await server.waitForEnd('alice', job.id);
+      const url = `wss://localhost:${server.port}/v1/jobs/${job.id}/attach?stdin=false`;
+      page = `<!doctype html><title>working</title><script>
+        const socket = new WebSocket(${JSON.stringify(url)}, 'v5.channel.k8s.io');
+        let received = 0;
+        socket.onmessage = () => { received += 1; };
+        socket.onclose = () => { document.title = 'closed ' + received; };
+      </script>`;
+      const tab = await (await contextOf('alice')).newPage();
+      await tab.goto(`${siteOrigin}/`);
+      await tab.waitForFunction('document.title.startsWith("closed")');
+      assert.equal(await tab.title(), 'closed 0', 'no message reached the other site');
+      await tab.close();
+    });
+
     it('cannot start a job with the certificate the browser holds', async () => {
       const before = (await server.request('alice', 'GET', '/v1/jobs')).json<{ jobs: unknown[] }>();
       page = `<!doctype html><title>working</title><script>
