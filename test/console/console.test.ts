@@ -58,6 +58,9 @@ describe('the web console', () => {
       await page.getByRole('button', { name: '+ argument' }).click();
       await page.locator('[data-list="argument"] input').last().fill(argument);
     }
+    await page.getByRole('button', { name: '+ variable' }).click();
+    await page.getByLabel('variable NAME').fill('GREETING');
+    await page.getByLabel('variable value').fill('hello');
     await page.getByRole('button', { name: '+ label' }).click();
     await page.getByLabel('label key').fill('suite');
     await page.getByLabel('label value').fill('console');
@@ -77,10 +80,12 @@ describe('the web console', () => {
 
     const job = (await server.request('alice', 'GET', `/v1/jobs/${id}`)).json<{
       args: string[];
+      envNames: string[];
       labels: Record<string, string>;
     }>();
     assert.deepEqual(job.args, ['-c', script], 'each field is one argument: no shell line');
     assert.deepEqual(job.labels, { suite: 'console' });
+    assert.ok(job.envNames.includes('GREETING'), JSON.stringify(job.envNames));
 
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.locator('#status', { hasText: 'stopped' }).waitFor();
@@ -123,6 +128,24 @@ describe('the web console', () => {
     await page.getByRole('button', { name: 'Filter' }).click();
     await server.request('alice', 'POST', `/v1/jobs/${running.id}/stop`);
     await row.locator('.status', { hasText: 'stopped' }).waitFor({ timeout: 15_000 });
+    await page.close();
+  });
+
+  it('pages through older jobs', async () => {
+    for (let n = 0; n < 30; n += 1) {
+      await server.startJob('bob', { command: 'true', labels: { batch: 'paged' } });
+    }
+    const page = await open('bob', '/');
+    await page.getByLabel('label').fill('batch=paged');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const rows = page.locator('table.jobs tbody tr');
+    // (The rows of a page are shown at once, so the last one there means all are.)
+    await rows.nth(24).waitFor();
+    assert.equal(await rows.count(), 25);
+    await page.getByRole('button', { name: 'Older jobs' }).click();
+    await rows.nth(29).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Older jobs' }).isVisible(), false);
+    assert.equal(await rows.count(), 30);
     await page.close();
   });
 
