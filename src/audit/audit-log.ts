@@ -39,6 +39,8 @@ export class AuditLog {
   #seq: number;
   #prev: string | null;
   #queue: Promise<void> = Promise.resolve();
+  /** The verification under way, shared by whoever asks meanwhile. */
+  #verifying: Promise<AuditVerdict> | undefined;
   #closed = false;
 
   private constructor(
@@ -146,8 +148,17 @@ export class AuditLog {
    * text of that moment. Only that prefix of the log is verified, against that head; records
    * appended meanwhile are left to the next verification. The queue waits for nothing but a
    * stat and the read of a small file; the verification runs beside the appends that follow.
+   * Callers that ask while one runs share it (its verdict says how many records it covered): it
+   * checks every signature, so many at once would only multiply the CPU it takes.
    */
-  async verify(): Promise<AuditVerdict> {
+  verify(): Promise<AuditVerdict> {
+    this.#verifying ??= this.#verifyOnce().finally(() => {
+      this.#verifying = undefined;
+    });
+    return this.#verifying;
+  }
+
+  async #verifyOnce(): Promise<AuditVerdict> {
     const snapshot = await this.#snapshot();
     // A log without records has no head yet: the first append writes it.
     return verifyAuditSnapshot(snapshot, this.#key.publicKey, { requireHead: snapshot.bytes > 0 });

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { ATTACH_PROTOCOL, CHANNEL } from '../contract/attach-channels.ts';
 import { ENDED_STATUSES, JOB_STATUSES } from '../jobs/job-status.ts';
 
 export interface ConsoleAsset {
@@ -13,9 +14,11 @@ export interface ConsoleAsset {
 
 const UI_DIR = join(import.meta.dirname, 'ui');
 
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
+
 /** What may be served, by extension; the tsconfig that type-checks the browser code is not. */
 const TYPES: Readonly<Record<string, string>> = {
-  '.js': 'text/javascript; charset=utf-8',
+  '.js': JAVASCRIPT,
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
 };
@@ -29,7 +32,10 @@ export function loadConsoleAssets(): {
     const type = TYPES[extname(name)];
     if (type !== undefined) assets.set(name, asset(readFileSync(join(UI_DIR, name)), type));
   }
-  assets.set('job-status.js', asset(Buffer.from(jobStatusModule()), TYPES['.js'] ?? ''));
+  // The server's own constants, as modules, so the console cannot drift from them (each has a
+  // .d.ts beside the browser code that types it).
+  assets.set('job-status.js', asset(Buffer.from(jobStatusModule()), JAVASCRIPT));
+  assets.set('attach-channels.js', asset(Buffer.from(attachChannelsModule()), JAVASCRIPT));
   const page = asset(readFileSync(join(UI_DIR, 'index.html')), 'text/html; charset=utf-8');
   return { page, assets };
 }
@@ -39,11 +45,16 @@ function asset(body: Buffer, type: string): ConsoleAsset {
   return { body, type, etag };
 }
 
-/** The server's own list of statuses as a module for the browser (ui/job-status.d.ts types it). */
 function jobStatusModule(): string {
-  return [
-    `export const JOB_STATUSES = ${JSON.stringify(JOB_STATUSES)};`,
-    `export const ENDED_STATUSES = ${JSON.stringify([...ENDED_STATUSES])};`,
-    '',
-  ].join('\n');
+  return moduleOf({ JOB_STATUSES, ENDED_STATUSES: [...ENDED_STATUSES] });
+}
+
+function attachChannelsModule(): string {
+  return moduleOf({ ATTACH_PROTOCOL, CHANNEL });
+}
+
+function moduleOf(constants: Readonly<Record<string, unknown>>): string {
+  return Object.entries(constants)
+    .map(([name, value]) => `export const ${name} = ${JSON.stringify(value)};\n`)
+    .join('');
 }

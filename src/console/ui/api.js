@@ -32,6 +32,19 @@ export class ApiError extends Error {
 }
 
 /**
+ * What went wrong, as a person would read it.
+ * @param {unknown} error
+ */
+export function describe(error) {
+  return error instanceof ApiError ? error.describe() : String(error);
+}
+
+/** A job's page in the console, for an id that looks like one (else undefined). @param {string} id */
+export function jobPage(id) {
+  return /^[0-9a-f-]{36}$/.test(id) ? `/jobs/${id}` : undefined;
+}
+
+/**
  * A response's JSON, as `unknown` until a caller says what it is.
  * @param {Response} response
  * @returns {Promise<unknown>}

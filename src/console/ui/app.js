@@ -2,7 +2,7 @@
 // The console: who the certificate says we are, then the page the path names. `/` lists the
 // client's jobs (with the start form, and the host or the audit trail for the roles that may see
 // them); `/jobs/{id}` is one job. Links inside the console change the view without a reload.
-import { ApiError, getJson } from './api.js';
+import { describe, getJson } from './api.js';
 import { el, show } from './dom.js';
 import { homeView } from './home-view.js';
 import { jobView } from './job-view.js';
@@ -22,9 +22,17 @@ let current;
 /** @param {Session} session */
 function route(session) {
   current?.close();
-  const id = /^\/jobs\/([^/]+)$/.exec(location.pathname)?.[1];
-  current =
-    id === undefined ? homeView(main, session) : jobView(main, session, decodeURIComponent(id));
+  const id = /^\/jobs\/([^/]+)\/?$/.exec(location.pathname)?.[1];
+  current = id === undefined ? homeView(main, session) : jobView(main, session, decoded(id));
+}
+
+/** A path's segment as written; one that is not valid percent-encoding is taken as it is. @param {string} segment */
+function decoded(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 async function start() {
@@ -33,8 +41,7 @@ async function start() {
   try {
     health = await getJson('/healthz');
   } catch (error) {
-    const message = error instanceof ApiError ? error.describe() : String(error);
-    show(main, el('p', { class: 'error' }, message));
+    show(main, el('p', { class: 'error' }, describe(error)));
     return;
   }
   show(

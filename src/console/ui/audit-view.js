@@ -1,7 +1,7 @@
 // @ts-check
 // The audit trail as admins and auditors see it: the newest records, and whether the whole
 // signed chain verifies against its signed head (GET /v1/audit/verify).
-import { ApiError, getJson } from './api.js';
+import { describe, getJson, jobPage } from './api.js';
 import { el, formatTime, show } from './dom.js';
 
 const RECORDS = 50;
@@ -11,10 +11,14 @@ const RECORDS = 50;
  * @returns {import('./app.js').View}
  */
 export function auditView(section) {
-  const verdict = el('p', { id: 'audit-verdict', class: 'quiet' }, 'verifying the chain…');
+  const verdict = el(
+    'p',
+    { id: 'audit-verdict', class: 'quiet' },
+    'Every record is signed and linked to the one before; verifying checks all of them.',
+  );
   const rows = el('tbody');
   const message = el('p', { class: 'error', role: 'alert' });
-  const again = el('button', { type: 'button' }, 'Verify again');
+  const again = el('button', { type: 'button' }, 'Verify the chain');
   show(
     section,
     el('h2', {}, 'Audit trail'),
@@ -53,8 +57,7 @@ export function auditView(section) {
         ? `The chain verifies: ${result.records} records, signed and linked${result.headChecked ? ', as long as its signed head says' : ''}.`
         : `The chain is broken at record ${result.line}: ${result.reason}.`;
     } catch (error) {
-      if (!closed)
-        verdict.textContent = error instanceof ApiError ? error.describe() : String(error);
+      if (!closed) verdict.textContent = describe(error);
     }
   }
 
@@ -78,28 +81,28 @@ export function auditView(section) {
               { class: record.outcome === 'allowed' ? '' : 'bad' },
               record.status === null ? record.outcome : `${record.outcome} (${record.status})`,
             ),
-            el(
-              'td',
-              {},
-              record.jobId === null
-                ? '—'
-                : el('a', { href: `/jobs/${record.jobId}` }, record.jobId.slice(0, 8)),
-            ),
+            el('td', {}, jobLink(record.jobId)),
           ),
         ),
       );
     } catch (error) {
-      if (!closed)
-        message.textContent = error instanceof ApiError ? error.describe() : String(error);
+      if (!closed) message.textContent = describe(error);
     }
   }
 
+  // On request only: it reads and checks every record the server has ever written.
   again.addEventListener('click', () => void verify());
-  void verify();
   void load();
   return {
     close() {
       closed = true;
     },
   };
+}
+
+/** A job's id as a link to its page, when it is one (a refused request may name anything). @param {string | null} id */
+function jobLink(id) {
+  if (id === null) return '—';
+  const href = jobPage(id);
+  return href === undefined ? id.slice(0, 8) : el('a', { href }, id.slice(0, 8));
 }

@@ -1,7 +1,7 @@
 // @ts-check
 // `/jobs/{id}`: one job: what it runs, its limits, usage, timing and end, its output as it
 // arrives, and the stop and delete buttons its client's role allows.
-import { ApiError, getJson, jobPath, send } from './api.js';
+import { ApiError, describe, getJson, jobPath, send } from './api.js';
 import {
   commandLine,
   el,
@@ -16,6 +16,7 @@ import {
 } from './dom.js';
 import { ENDED_STATUSES } from './job-status.js';
 import { outputView } from './output-view.js';
+import { refresher } from './refresh.js';
 
 const REFRESH_MS = 3000;
 /** Longer commands are cut in the heading; the arguments are listed whole below it. */
@@ -45,38 +46,41 @@ export function jobView(main, session, id) {
   );
 
   let closed = false;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer;
   /** @type {import('./app.js').View | undefined} */
   let follower;
 
-  async function load() {
-    clearTimeout(timer);
+  /** Shows the job; answers whether to look again (not once it has ended, or cannot be read). */
+  async function load(isCurrent = () => !closed) {
     /** @type {import('./api.js').Job} */
     let job;
     try {
       job = await getJson(jobPath(id));
     } catch (error) {
-      if (closed) return;
+      if (!isCurrent()) return false;
       if (error instanceof ApiError && error.status === 404) {
         show(
           main,
           el('a', { href: '/', class: 'back' }, '← jobs'),
           el('p', { class: 'error' }, `No job ${id} here.`),
         );
-        return;
+        return false;
       }
-      message.textContent = error instanceof ApiError ? error.describe() : String(error);
-      timer = setTimeout(load, REFRESH_MS);
-      return;
+      message.textContent = describe(error);
+      // Asking again helps when the server was away or busy, not when it said no.
+      return (
+        !(error instanceof ApiError) ||
+        error.status === 0 ||
+        error.status === 429 ||
+        error.status >= 500
+      );
     }
-    if (closed) return;
+    if (!isCurrent()) return false;
     message.textContent = '';
     render(job);
-    follower ??= outputView(output, job, () => void load());
-    const ended = ENDED_STATUSES.includes(job.status);
-    if (!ended && document.visibilityState === 'visible') timer = setTimeout(load, REFRESH_MS);
+    follower ??= outputView(output, job, () => refresh.now());
+    return !ENDED_STATUSES.includes(job.status);
   }
+  const refresh = refresher(load, REFRESH_MS);
 
   /** @param {import('./api.js').Job} job */
   function render(job) {
@@ -116,24 +120,17 @@ export function jobView(main, session, id) {
       await send(method, path);
       if (closed) return;
       if (then !== undefined) session.navigate(then);
-      else void load();
+      else refresh.now();
     } catch (error) {
-      message.textContent = error instanceof ApiError ? error.describe() : String(error);
+      message.textContent = describe(error);
     }
   }
 
-  function onVisibility() {
-    if (document.visibilityState === 'visible') void load();
-    else clearTimeout(timer);
-  }
-  document.addEventListener('visibilitychange', onVisibility);
-  void load();
   return {
     close() {
       closed = true;
-      clearTimeout(timer);
+      refresh.close();
       follower?.close();
-      document.removeEventListener('visibilitychange', onVisibility);
     },
   };
 }

@@ -1,8 +1,8 @@
 // @ts-check
 // The client's jobs, newest first, a page at a time, filtered by status and label. Statuses are
-// kept live by reloading what is shown every few seconds while the tab is visible: the API has
-// no feed of status changes, and a hidden tab asks for nothing.
-import { ApiError, listJobs } from './api.js';
+// kept live by reloading what is shown every few seconds (refresh.js): the API has no feed of
+// status changes.
+import { describe, jobPage, listJobs } from './api.js';
 import {
   commandLine,
   el,
@@ -14,9 +14,12 @@ import {
   statusChip,
 } from './dom.js';
 import { JOB_STATUSES } from './job-status.js';
+import { refresher } from './refresh.js';
 
 const PAGE = 25;
 const REFRESH_MS = 3000;
+/** The most one listing answers: the page shows at most this many of the newest jobs. */
+const LIST_MAX = 1000;
 
 /**
  * @param {HTMLElement} section
@@ -73,22 +76,18 @@ export function jobsList(section, session) {
 
   /** How many jobs are shown: a refresh asks for as many again, newest first. */
   let shown = PAGE;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer;
-  let closed = false;
 
   function query() {
-    const params = new URLSearchParams({ limit: String(Math.min(shown, 1000)) });
+    const params = new URLSearchParams({ limit: String(Math.min(shown, LIST_MAX)) });
     if (status.value !== '') params.set('status', status.value);
     if (label.value.trim() !== '') params.set('label', label.value.trim());
     return `/v1/jobs?${params}`;
   }
 
-  async function load() {
-    clearTimeout(timer);
+  const refresh = refresher(async (isCurrent) => {
     try {
       const page = await listJobs(query());
-      if (closed) return;
+      if (!isCurrent()) return false;
       message.textContent = '';
       show(
         rows,
@@ -96,41 +95,23 @@ export function jobsList(section, session) {
           ? el('tr', {}, el('td', { colspan: 6, class: 'quiet' }, 'No jobs.'))
           : page.jobs.map((job) => row(job, seeAll)),
       );
-      more.hidden = page.next === undefined;
+      more.hidden = page.next === undefined || shown >= LIST_MAX;
     } catch (error) {
-      if (closed) return;
-      message.textContent = error instanceof ApiError ? error.describe() : String(error);
+      if (isCurrent()) message.textContent = describe(error);
     }
-    schedule();
-  }
-
-  function schedule() {
-    if (!closed && document.visibilityState === 'visible') timer = setTimeout(load, REFRESH_MS);
-  }
-
-  function onVisibility() {
-    if (document.visibilityState === 'visible') void load();
-    else clearTimeout(timer);
-  }
+    return true;
+  }, REFRESH_MS);
 
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     shown = PAGE;
-    void load();
+    refresh.now();
   });
   more.addEventListener('click', () => {
     shown += PAGE;
-    void load();
+    refresh.now();
   });
-  document.addEventListener('visibilitychange', onVisibility);
-  void load();
-  return {
-    close() {
-      closed = true;
-      clearTimeout(timer);
-      document.removeEventListener('visibilitychange', onVisibility);
-    },
-  };
+  return refresh;
 }
 
 /**
@@ -143,7 +124,7 @@ function row(job, withOwner) {
     'tr',
     { 'data-job': job.id },
     el('td', {}, statusChip(job)),
-    el('td', { class: 'command' }, el('a', { href: `/jobs/${job.id}`, title: command }, command)),
+    el('td', { class: 'command' }, el('a', { href: jobPage(job.id), title: command }, command)),
     el('td', {}, labelChips(job.labels)),
     withOwner && el('td', {}, job.owner),
     el('td', {}, formatTime(job.startedAt ?? job.createdAt)),

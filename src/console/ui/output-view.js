@@ -4,12 +4,9 @@
 // new text comes, and a job with more than that starts at its tail (`tailBytes`), so a 1 GiB job
 // neither crosses the network whole nor freezes the tab. The download link has all of it.
 import { jobPath } from './api.js';
+import { ATTACH_PROTOCOL, CHANNEL } from './attach-channels.js';
 import { el, show } from './dom.js';
 
-/** The attach protocol's channels (kubectl's numbering, as the API documents). */
-const PROTOCOL = 'v5.channel.k8s.io';
-const STREAMS = /** @type {const} */ ({ 1: 'stdout', 2: 'stderr' });
-const STATUS_CHANNEL = 3;
 /** What the page keeps, and what it asks of each stream when the job has more. */
 export const KEEP_CHARS = 256 * 1024;
 
@@ -57,29 +54,37 @@ export function outputView(section, job, ended) {
   url.protocol = 'wss:';
   url.searchParams.set('stdin', 'false');
   url.searchParams.set('tailBytes', String(KEEP_CHARS));
-  const socket = new WebSocket(url, PROTOCOL);
+  const socket = new WebSocket(url, ATTACH_PROTOCOL);
   socket.binaryType = 'arraybuffer';
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   let finished = false;
-  socket.addEventListener('open', () => (state.textContent = 'following live'));
+  let opened = false;
+  socket.addEventListener('open', () => {
+    opened = true;
+    state.textContent = 'following live';
+  });
   socket.addEventListener('message', (event) => {
     if (!(event.data instanceof ArrayBuffer) || event.data.byteLength === 0) return;
     const bytes = new Uint8Array(event.data);
     const channel = bytes[0];
-    if (channel === STATUS_CHANNEL) {
+    if (channel === CHANNEL.status) {
       finished = true;
       state.textContent = 'the job has ended';
       ended();
       return;
     }
-    const stream = channel === 1 || channel === 2 ? STREAMS[channel] : undefined;
+    const stream =
+      channel === CHANNEL.stdout ? 'stdout' : channel === CHANNEL.stderr ? 'stderr' : undefined;
     if (stream === undefined) return;
     kept.add(stream, decoders[stream].decode(bytes.subarray(1), { stream: true }));
   });
   socket.addEventListener('close', (event) => {
     if (finished) return;
-    state.textContent =
-      event.code === 1000
+    // A browser does not say why a WebSocket was refused; the likeliest reason is the server's
+    // bound on the output views one client holds open at once.
+    state.textContent = !opened
+      ? 'cannot follow the output: the server refused (too many output views open for this client?); the download still has it'
+      : event.code === 1000
         ? 'the job has ended'
         : `not following: the connection closed (${event.code}${event.reason === '' ? '' : `: ${event.reason}`}); reload to follow again`;
   });

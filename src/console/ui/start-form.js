@@ -1,7 +1,7 @@
 // @ts-check
 // Starting a job: a program, its arguments one per field (never a shell line), its environment
 // and labels, and limits within what the caller's role may ask for (GET /v1/limits says).
-import { ApiError, getJson, send } from './api.js';
+import { describe, getJson, send } from './api.js';
 import { el, formatBytes, formatDuration, show } from './dom.js';
 
 /**
@@ -109,7 +109,7 @@ export function startForm(section, session) {
       const job = /** @type {import('./api.js').Job} */ (await send('POST', '/v1/jobs', body));
       if (!closed) session.navigate(`/jobs/${job.id}`);
     } catch (error) {
-      message.textContent = error instanceof ApiError ? error.describe() : String(error);
+      message.textContent = describe(error);
     } finally {
       submit.disabled = false;
     }
@@ -162,8 +162,9 @@ async function showCeilings(into, fields) {
   /** @type {import('./api.js').Limits} */
   const answer = await getJson('/v1/limits');
   const { ceilings, defaults, enforceableLimits } = answer;
+  // A job may ask at most the lower of its role's ceiling and what all the client's jobs may use.
   const enforced = new Set(enforceableLimits);
-  const ceiling = ceilings.limits;
+  const ceiling = lowerOf(ceilings.limits, answer.clientTotals);
   fields.cpus.closest('label')?.toggleAttribute('hidden', !enforced.has('cpu'));
   fields.memory.closest('label')?.toggleAttribute('hidden', !enforced.has('memory'));
   fields.pids.closest('label')?.toggleAttribute('hidden', !enforced.has('pids'));
@@ -191,4 +192,19 @@ async function showCeilings(into, fields) {
       ? 'Your role has no ceilings.'
       : `Your role may ask for at most ${parts.join(', ')}.`,
   );
+}
+
+/**
+ * Each limit at the lower of two bounds; absent where both are.
+ * @param {import('./api.js').Job['limits']} a
+ * @param {import('./api.js').Job['limits']} b
+ */
+function lowerOf(a, b) {
+  /** @param {number | undefined} x @param {number | undefined} y */
+  const lower = (x, y) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
+  return {
+    cpus: lower(a.cpus, b.cpus),
+    memoryBytes: lower(a.memoryBytes, b.memoryBytes),
+    pids: lower(a.pids, b.pids),
+  };
 }
