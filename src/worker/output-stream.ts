@@ -3,14 +3,22 @@
 //   output.log  the bytes of stdout and stderr, interleaved in the order they were read;
 //   output.idx  one little-endian uint32 per chunk of output.log, written after the chunk:
 //               bit 31 set for stderr, the low 31 bits the chunk's length.
-// Reading everything needs only output.log. Reading one stream walks output.idx and picks that
-// stream's chunks out of output.log. Memory per reader is one chunk, whatever the output's size.
+// Reading everything as bytes needs only output.log. Reading one stream, or both told apart in
+// the order they were written, walks output.idx and picks chunks out of output.log. Memory per
+// reader is one chunk, whatever the output's size.
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type ReadableOptions } from 'node:stream';
 import type { OutputSignal } from './output-signal.ts';
 
 export type OutputSelection = 'all' | 'stdout' | 'stderr';
+export type StreamName = 'stdout' | 'stderr';
+
+/** A piece of one stream, as the job wrote it: what an `OutputChunkStream` yields. */
+export interface OutputChunk {
+  readonly stream: StreamName;
+  readonly bytes: Buffer;
+}
 
 export const OUTPUT_LOG = 'output.log';
 export const OUTPUT_INDEX = 'output.idx';
@@ -19,19 +27,22 @@ const CHUNK_BYTES = 64 * 1024;
 const RECORD_BYTES = 4;
 const STDERR_BIT = 0x8000_0000;
 
-export interface OutputStreamOptions {
+export interface OutputReadOptions {
   readonly dir: string;
-  readonly select: OutputSelection;
-  /** Byte offset within the selected stream to start from. */
+  /** Byte offset within the selected output to start from. */
   readonly offset: number;
   /** Keep reading until the job ends instead of stopping at the current end. */
   readonly follow: boolean;
   readonly signal: OutputSignal;
 }
 
+export interface OutputStreamOptions extends OutputReadOptions {
+  readonly select: OutputSelection;
+}
+
 /**
  * How many bytes each stream has so far: where "from now on" starts in each selection. Walks the
- * index a chunk at a time, so a job of many tiny writes costs time here, not memory.
+ * index a batch at a time, so a job of many tiny writes costs time here, not memory.
  */
 export async function outputSizes(dir: string): Promise<Record<OutputSelection, number>> {
   const sizes = { stdout: 0, stderr: 0 };
@@ -42,19 +53,12 @@ export async function outputSizes(dir: string): Promise<Record<OutputSelection, 
     return { ...sizes, all: 0 };
   }
   try {
-    const buffer = Buffer.alloc(CHUNK_BYTES);
-    let position = 0;
-    for (;;) {
-      const { bytesRead } = await index.read(buffer, 0, buffer.length, position);
-      const whole = bytesRead - (bytesRead % RECORD_BYTES);
-      if (whole === 0) break;
-      for (let at = 0; at < whole; at += RECORD_BYTES) {
-        const record = buffer.readUInt32LE(at);
-        const length = record & ~STDERR_BIT;
-        if ((record & STDERR_BIT) !== 0) sizes.stderr += length;
-        else sizes.stdout += length;
+    const records = new IndexReader(index);
+    for (let batch = await records.batch(); batch !== undefined; batch = await records.batch()) {
+      for (let at = 0; at < batch.length; at += RECORD_BYTES) {
+        const { stream, length } = recordAt(batch, at);
+        sizes[stream] += length;
       }
-      position += whole;
     }
   } finally {
     await index.close();
@@ -62,26 +66,34 @@ export async function outputSizes(dir: string): Promise<Record<OutputSelection, 
   return { ...sizes, all: sizes.stdout + sizes.stderr };
 }
 
-/** Where the next bytes of the selection are, one source of bytes per reading strategy. */
-interface ByteSource {
-  /** The next bytes available now, or undefined if there are none yet. */
-  next(maxBytes: number): Promise<Buffer | undefined>;
+/** Where the next pieces of the output are, one source per way of reading the files. */
+interface Source<T> {
+  /** The next piece available now (at most `maxBytes`), or undefined if there is none yet. */
+  next(maxBytes: number): Promise<T | undefined>;
   close(): Promise<void>;
 }
 
-export class OutputStream extends Readable {
-  readonly #options: OutputStreamOptions;
-  #source: ByteSource | undefined;
+/**
+ * A Readable of what a source yields, which at the current end either stops or (following) waits
+ * for the job's next output, woken by its OutputSignal rather than by polling.
+ */
+class FollowingReader<T> extends Readable {
+  readonly #open: () => Promise<Source<T>>;
+  readonly #follow: boolean;
+  readonly #signal: OutputSignal;
+  #source: Source<T> | undefined;
   #unsubscribe: (() => void) | undefined;
   #reading = false;
 
-  constructor(options: OutputStreamOptions) {
-    super({ highWaterMark: CHUNK_BYTES });
-    this.#options = options;
+  constructor(options: OutputReadOptions, open: () => Promise<Source<T>>, mode: ReadableOptions) {
+    super(mode);
+    this.#open = open;
+    this.#follow = options.follow;
+    this.#signal = options.signal;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    openSource(this.#options).then(
+    this.#open().then(
       (source) => {
         this.#source = source;
         callback();
@@ -99,19 +111,20 @@ export class OutputStream extends Readable {
   async #pump(size: number): Promise<void> {
     const source = this.#source;
     if (source === undefined || this.destroyed) return;
-    const { signal, follow } = this.#options;
+    const signal = this.#signal;
     // Both are read before the file: output written before the job ended is on disk by the
     // time `ended` is true, so "ended and nothing more to read" really means the end.
     const seenVersion = signal.version;
     const endedBeforeRead = signal.ended;
-    const chunk = await source.next(Math.max(size, CHUNK_BYTES));
+    // In object mode `size` counts pieces, not bytes: a piece is then at most one chunk.
+    const piece = await source.next(Math.max(size, CHUNK_BYTES));
     this.#reading = false;
     if (this.destroyed) return;
-    if (chunk !== undefined) {
-      this.push(chunk);
+    if (piece !== undefined) {
+      this.push(piece);
       return;
     }
-    if (!follow || endedBeforeRead) {
+    if (!this.#follow || endedBeforeRead) {
       this.push(null);
       return;
     }
@@ -134,19 +147,54 @@ export class OutputStream extends Readable {
   }
 }
 
-async function openSource(options: OutputStreamOptions): Promise<ByteSource> {
-  const log = await open(join(options.dir, OUTPUT_LOG), 'r');
-  if (options.select === 'all') return new WholeLog(log, options.offset);
+/** The bytes of a selection of the output: everything, or one stream. */
+export class OutputStream extends FollowingReader<Buffer> {
+  constructor(options: OutputStreamOptions) {
+    super(options, () => openBytes(options), { highWaterMark: CHUNK_BYTES });
+  }
+}
+
+/**
+ * Both streams in the order they were written, each piece an `OutputChunk` (object mode) that
+ * says which stream it is from. `offset` counts bytes of the whole output.
+ */
+export class OutputChunkStream extends FollowingReader<OutputChunk> {
+  constructor(options: OutputReadOptions) {
+    // One piece buffered, as the byte stream buffers about one chunk.
+    super(options, () => openIndexed(options.dir, 'all', options.offset), {
+      objectMode: true,
+      highWaterMark: 1,
+    });
+  }
+}
+
+async function openBytes(options: OutputStreamOptions): Promise<Source<Buffer>> {
+  if (options.select === 'all') {
+    return new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
+  }
+  const chunks = await openIndexed(options.dir, options.select, options.offset);
+  return {
+    next: async (maxBytes) => (await chunks.next(maxBytes))?.bytes,
+    close: () => chunks.close(),
+  };
+}
+
+async function openIndexed(
+  dir: string,
+  select: OutputSelection,
+  offset: number,
+): Promise<IndexedLog> {
+  const log = await open(join(dir, OUTPUT_LOG), 'r');
   try {
-    const index = await open(join(options.dir, OUTPUT_INDEX), 'r');
-    return new OneStream(log, index, options.select === 'stderr', options.offset);
+    const index = await open(join(dir, OUTPUT_INDEX), 'r');
+    return new IndexedLog(log, index, select, offset);
   } catch (error) {
     await log.close();
     throw error;
   }
 }
 
-class WholeLog implements ByteSource {
+class WholeLog implements Source<Buffer> {
   readonly #log: FileHandle;
   #position: number;
 
@@ -168,28 +216,32 @@ class WholeLog implements ByteSource {
   }
 }
 
-class OneStream implements ByteSource {
+/** The chunks of the selected streams, in the order of the index, each with its stream. */
+class IndexedLog implements Source<OutputChunk> {
   readonly #log: FileHandle;
   readonly #index: FileHandle;
-  readonly #wantStderr: boolean;
-  /** Bytes of the selected stream still to skip to honour the requested offset. */
+  readonly #records: IndexReader;
+  readonly #select: OutputSelection;
+  /** Bytes of the selected streams still to skip to honour the requested offset. */
   #skip: number;
-  #indexPosition = 0;
+  #batch: Buffer = Buffer.alloc(0);
+  #batchAt = 0;
   /** Offset in output.log where the next unread index record's chunk starts. */
   #chunkStart = 0;
-  /** The part of the current chunk still to deliver. */
+  /** The part of the current chunk still to deliver, and its stream. */
   #pendingAt = 0;
   #pendingBytes = 0;
-  #records: Buffer = Buffer.alloc(0);
+  #pendingStream: StreamName = 'stdout';
 
-  constructor(log: FileHandle, index: FileHandle, wantStderr: boolean, offset: number) {
+  constructor(log: FileHandle, index: FileHandle, select: OutputSelection, offset: number) {
     this.#log = log;
     this.#index = index;
-    this.#wantStderr = wantStderr;
+    this.#records = new IndexReader(index);
+    this.#select = select;
     this.#skip = offset;
   }
 
-  async next(maxBytes: number): Promise<Buffer | undefined> {
+  async next(maxBytes: number): Promise<OutputChunk | undefined> {
     while (this.#pendingBytes === 0) {
       if (!(await this.#takeRecord())) return undefined;
     }
@@ -199,37 +251,60 @@ class OneStream implements ByteSource {
     if (bytesRead === 0) return undefined;
     this.#pendingAt += bytesRead;
     this.#pendingBytes -= bytesRead;
-    return buffer.subarray(0, bytesRead);
+    return { stream: this.#pendingStream, bytes: buffer.subarray(0, bytesRead) };
   }
 
   /** Moves to the next index record; false if none is complete on disk yet. */
   async #takeRecord(): Promise<boolean> {
-    if (this.#records.length < RECORD_BYTES && !(await this.#loadRecords())) return false;
-    const record = this.#records.readUInt32LE(0);
-    this.#records = this.#records.subarray(RECORD_BYTES);
-    this.#indexPosition += RECORD_BYTES;
-    const length = record & 0x7fff_ffff;
-    const isStderr = (record & STDERR_BIT) !== 0;
+    if (this.#batchAt >= this.#batch.length) {
+      const batch = await this.#records.batch();
+      if (batch === undefined) return false;
+      this.#batch = batch;
+      this.#batchAt = 0;
+    }
+    const { stream, length } = recordAt(this.#batch, this.#batchAt);
+    this.#batchAt += RECORD_BYTES;
     const start = this.#chunkStart;
     this.#chunkStart += length;
-    if (isStderr !== this.#wantStderr) return true;
+    if (this.#select !== 'all' && this.#select !== stream) return true;
     const skipped = Math.min(this.#skip, length);
     this.#skip -= skipped;
     this.#pendingAt = start + skipped;
     this.#pendingBytes = length - skipped;
+    this.#pendingStream = stream;
     return true;
-  }
-
-  async #loadRecords(): Promise<boolean> {
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-    const { bytesRead } = await this.#index.read(buffer, 0, CHUNK_BYTES, this.#indexPosition);
-    // Only whole records count: the writer may be half-way through the next one.
-    const whole = bytesRead - (bytesRead % RECORD_BYTES);
-    this.#records = buffer.subarray(0, whole);
-    return whole > 0;
   }
 
   async close(): Promise<void> {
     await Promise.all([this.#log.close(), this.#index.close()]);
   }
+}
+
+/** The index's records in order, a batch of whole records at a time. */
+class IndexReader {
+  readonly #index: FileHandle;
+  #position = 0;
+
+  constructor(index: FileHandle) {
+    this.#index = index;
+  }
+
+  /** The records on disk after the last batch, or undefined if none is complete yet. */
+  async batch(): Promise<Buffer | undefined> {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    const { bytesRead } = await this.#index.read(buffer, 0, CHUNK_BYTES, this.#position);
+    // Only whole records count: the writer may be half-way through the next one.
+    const whole = bytesRead - (bytesRead % RECORD_BYTES);
+    if (whole === 0) return undefined;
+    this.#position += whole;
+    return buffer.subarray(0, whole);
+  }
+}
+
+function recordAt(batch: Buffer, at: number): { stream: StreamName; length: number } {
+  const record = batch.readUInt32LE(at);
+  return {
+    stream: (record & STDERR_BIT) !== 0 ? 'stderr' : 'stdout',
+    length: record & ~STDERR_BIT,
+  };
 }

@@ -55,6 +55,7 @@ import { endedSignal, OutputSignal } from './output-signal.ts';
 import {
   OUTPUT_INDEX,
   OUTPUT_LOG,
+  OutputChunkStream,
   OutputStream,
   outputSizes,
   type OutputSelection,
@@ -589,6 +590,23 @@ export class JobRegistry {
   output(viewer: Viewer, id: string, request: OutputRequest): Readable {
     const job = this.get(viewer, id);
     return new OutputStream({ dir: this.#jobDir(id), signal: this.#signalOf(job), ...request });
+  }
+
+  /**
+   * A job's whole output in the order it was written, each piece with its stream; `offset`
+   * counts bytes of the whole output (`outputSizes().all` is its current end).
+   */
+  outputChunks(
+    viewer: Viewer,
+    id: string,
+    request: Omit<OutputRequest, 'select'>,
+  ): OutputChunkStream {
+    const job = this.get(viewer, id);
+    return new OutputChunkStream({
+      dir: this.#jobDir(id),
+      signal: this.#signalOf(job),
+      ...request,
+    });
   }
 
   /**
