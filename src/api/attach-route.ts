@@ -2,14 +2,15 @@
 // read it watches (attach-session.ts has the channels). Everything that can be refused is refused
 // before the switch of protocols, as an ordinary problem+json answer, and before anything is
 // taken for the session; a queued job is waited for, as a writer of its input is. What a session holds (a follower slot, the job's
-// input, its output streams) is let go when its connection closes, however that happens.
+// input, its output reader) is let go when its connection closes, however that happens.
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { ATTACH_PROTOCOL, CHANNEL } from '../contract/attach-channels.ts';
+import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
 import { CodedError, InvalidRequestError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
-import type { JobInput, JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
-import { runAttachSession, type AttachedOutput } from './attach-session.ts';
+import type { OutputChunkStream } from '../worker/output-stream.ts';
+import type { JobInput, JobRegistry, Viewer } from '../worker/registry.ts';
+import { runAttachSession } from './attach-session.ts';
 import { abortWhenClosed } from './client-gone.ts';
 import type { FollowerBudget } from './follower-budget.ts';
 import { RouteError } from './problem.ts';
@@ -28,15 +29,16 @@ export interface AttachOptions {
   readonly followers: FollowerBudget;
   readonly viewer: Viewer;
   readonly job: Job;
-  /** Where each output stream starts. */
+  /** Where the output starts. */
   readonly start: OutputStart;
   /** Take the job's input (when it has one); false to only watch. */
   readonly stdin: boolean;
 }
 
 /**
- * `start`: all of each stream; `now`: only what comes next; `tail`: at most `bytes` before each
- * stream's end, so a large output's last screen arrives without the rest.
+ * `start`: all of the output; `now`: only what comes next; `tail`: at most `bytes` before the end
+ * of the whole output (both streams as written), so a large output's last screen arrives without
+ * the rest.
  */
 export type OutputStart =
   | { readonly from: 'start' }
@@ -68,7 +70,7 @@ export class Attacher {
     checkHandshake(ctx);
     const release = followers.take(viewer.name);
     let input: JobInput | undefined;
-    let outputs: AttachedOutput[] = [];
+    let output: OutputChunkStream | undefined;
     // Whatever ends the connection (the session, or ws refusing the handshake) lets go once.
     let held = true;
     const letGo = (): void => {
@@ -76,19 +78,18 @@ export class Attacher {
       held = false;
       release();
       input?.stream.destroy();
-      for (const { stream } of outputs) stream.destroy();
+      output?.destroy();
     };
     try {
       input = options.stdin ? await takeInput(registry, viewer, job, ctx) : undefined;
-      const offsetOf = await startOffsets(registry, viewer, job, options.start);
-      outputs = outputsOf(job).map(({ channel, select }) => ({
-        channel,
-        stream: registry.output(viewer, job.id, { select, offset: offsetOf(select), follow: true }),
-      }));
+      const offset = await startOffset(registry, viewer, job, options.start);
+      output = registry.outputChunks(viewer, job.id, { offset, follow: true });
     } catch (error) {
       letGo();
       throw error;
     }
+    // Set by now (a failure above rethrows); a const, for the session's callback.
+    const reader = output;
     upgrade.socket.once('close', letGo);
     // A peer that vanished without a word (a laptop asleep) must not hold the input for ever.
     upgrade.socket.setKeepAlive(true, PING_INTERVAL_MS);
@@ -104,7 +105,7 @@ export class Attacher {
         socket,
         job,
         input,
-        outputs,
+        output: reader,
         resize: (size) => registry.resize(viewer, job.id, size),
         ended: () => registry.whenEnded(viewer, job.id),
         pingIntervalMs: PING_INTERVAL_MS,
@@ -160,26 +161,14 @@ async function takeInput(
   }
 }
 
-/** Where each selection of the job's output starts, from the sizes it has now when needed. */
-async function startOffsets(
+/** Where the job's output starts, in bytes of the whole output, from its size now when needed. */
+async function startOffset(
   registry: JobRegistry,
   viewer: Viewer,
   job: Job,
   start: OutputStart,
-): Promise<(select: OutputRequest['select']) => number> {
-  if (start.from === 'start') return () => 0;
-  const sizes = await registry.outputSizes(viewer, job.id);
-  if (start.from === 'now') return (select) => sizes[select];
-  return (select) => Math.max(0, sizes[select] - start.bytes);
-}
-
-/** A terminal's output is one stream; a job without one keeps stdout and stderr apart. */
-function outputsOf(
-  job: Job,
-): { channel: AttachedOutput['channel']; select: OutputRequest['select'] }[] {
-  if (job.tty !== null) return [{ channel: CHANNEL.stdout, select: 'all' }];
-  return [
-    { channel: CHANNEL.stdout, select: 'stdout' },
-    { channel: CHANNEL.stderr, select: 'stderr' },
-  ];
+): Promise<number> {
+  if (start.from === 'start') return 0;
+  const { all } = await registry.outputSizes(viewer, job.id);
+  return start.from === 'now' ? all : Math.max(0, all - start.bytes);
 }

@@ -1,34 +1,33 @@
 // One attached client of a job, over a WebSocket in the channels of contract/attach-channels.ts
 // (kubectl's `v5.channel.k8s.io`). Output flows at the pace the client reads it, input at the
-// pace the job reads it. A client that goes away (or stops answering pings) leaves the job
-// running and its input open.
-import type { Readable } from 'node:stream';
+// pace the job reads it, stdout and stderr in the order the job wrote them. A client that goes away
+// (or stops answering pings) leaves the job running and its input open.
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import { z } from 'zod';
 import { CHANNEL, type AttachEnd } from '../contract/attach-channels.ts';
 import type { Job, TerminalSize } from '../jobs/job.ts';
+import type { OutputChunk, OutputChunkStream } from '../worker/output-stream.ts';
 import type { JobInput } from '../worker/registry.ts';
 
-/** Output waiting in the socket beyond this pauses the job's output streams. */
+/** Output waiting in the socket beyond this pauses the job's output. */
 const HIGH_WATER_BYTES = 1024 * 1024;
+
+/** A terminal's output is all stdout in the job's output index, so it all goes on channel 1. */
+const CHANNEL_OF = { stdout: CHANNEL.stdout, stderr: CHANNEL.stderr } as const;
 
 const resizeMessage = z.object({
   Width: z.int().min(1).max(1000),
   Height: z.int().min(1).max(1000),
 });
 
-export interface AttachedOutput {
-  readonly channel: typeof CHANNEL.stdout | typeof CHANNEL.stderr;
-  readonly stream: Readable;
-}
-
 export interface AttachSession {
   readonly socket: WebSocket;
   readonly job: Job;
   /** Undefined when the session does not hold the job's input: what comes on 0 is dropped. */
   readonly input: JobInput | undefined;
-  readonly outputs: readonly AttachedOutput[];
+  /** The job's output from where the client asked, both streams in the order written. */
+  readonly output: OutputChunkStream;
   resize(size: TerminalSize): Promise<void>;
   /** The job's final record, once it has ended. */
   ended(): Promise<Job>;
@@ -41,7 +40,7 @@ export function runAttachSession(session: AttachSession): Promise<void> {
   const { socket } = session;
   const input = session.input === undefined ? undefined : new InputChannel(session.input, socket);
   const terminal = session.job.tty === null ? undefined : new TerminalSizer(session);
-  const outputs = forwardOutputs(session);
+  const output = forwardOutput(session);
   const stopPinging = keepAlive(socket, session.pingIntervalMs);
   socket.on('message', (data: RawData, isBinary: boolean) => {
     const message = toBuffer(data);
@@ -59,11 +58,11 @@ export function runAttachSession(session: AttachSession): Promise<void> {
   return new Promise((resolve) => {
     socket.once('close', () => {
       stopPinging();
-      for (const { stream } of session.outputs) stream.destroy();
+      session.output.destroy();
       input?.leaveOpen();
       resolve();
     });
-    outputs.then(
+    output.then(
       () => reportEnd(session),
       (error: unknown) => {
         session.log.warn({ err: error }, 'attach: output failed');
@@ -103,27 +102,25 @@ function keepAlive(socket: WebSocket, intervalMs: number): () => void {
   return () => clearInterval(timer);
 }
 
-/** Copies each output stream to its channel, pausing all of them while the client lags. */
-async function forwardOutputs(session: AttachSession): Promise<void> {
-  const { socket, outputs } = session;
+/**
+ * Copies the job's output to the client, each piece on its stream's channel: one reader, so the
+ * messages keep the order the job wrote in. It pauses while the client lags.
+ */
+function forwardOutput(session: AttachSession): Promise<void> {
+  const { socket, output } = session;
   const resume = (): void => {
     if (socket.bufferedAmount > HIGH_WATER_BYTES / 2) return;
-    for (const { stream } of outputs) stream.resume();
+    output.resume();
   };
-  await Promise.all(
-    outputs.map(
-      ({ channel, stream }) =>
-        new Promise<void>((resolve, reject) => {
-          stream.on('data', (chunk: Buffer) => {
-            socket.send(frame(channel, chunk), resume);
-            if (socket.bufferedAmount > HIGH_WATER_BYTES) stream.pause();
-          });
-          stream.once('end', resolve);
-          stream.once('error', reject);
-          stream.once('close', resolve);
-        }),
-    ),
-  );
+  return new Promise<void>((resolve, reject) => {
+    output.on('data', (chunk: OutputChunk) => {
+      socket.send(frame(CHANNEL_OF[chunk.stream], chunk.bytes), resume);
+      if (socket.bufferedAmount > HIGH_WATER_BYTES) output.pause();
+    });
+    output.once('end', resolve);
+    output.once('error', reject);
+    output.once('close', resolve);
+  });
 }
 
 /** The job's input: written as the job takes it, the socket paused meanwhile. */

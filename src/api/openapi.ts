@@ -615,7 +615,8 @@ const ATTACH_JOB = operation({
     "A WebSocket (RFC 6455; `Upgrade: websocket`, subprotocol `v5.channel.k8s.io`) carrying the job's " +
     'output, input and terminal size, for interactive use (`jobctl run -it`, `jobctl attach`). ' +
     'Every binary message starts with its channel: `0` client to job, bytes for its input; `1` and ' +
-    "`2` job to client, its stdout and stderr (a terminal's output is all on `1`); `3` job to " +
+    "`2` job to client, its stdout and stderr, in the order the job wrote them (a terminal's " +
+    'output is all on `1`); `3` job to ' +
     'client, once it has ended, `{"status", "exitCode", "signal"}` as JSON, after which the ' +
     'socket closes; `4` client to job, `{"Width": cols, "Height": rows}`, a new size of its ' +
     "terminal; `255` followed by `0` client to job, the end of its input (a terminal's EOF " +
@@ -624,8 +625,8 @@ const ATTACH_JOB = operation({
     'attach again. With input (`stdin=true`, the default) only the owner may attach; to watch ' +
     '(`stdin=false`) needs only what reading the job does, so admins and auditors may watch ' +
     "any client's job. Never from another site's page (the " +
-    'cross-site rule applies, since any page may open a WebSocket). `tailBytes` starts each ' +
-    "stream near its end, for a page that shows a large output's last screen. A queued job " +
+    'cross-site rule applies, since any page may open a WebSocket). `tailBytes` starts near ' +
+    "the end of the whole output, for a page that shows a large output's last screen. A queued job " +
     'is waited for. One attached client at a time holds the input; others may attach with ' +
     '`?stdin=false` to watch, or follow the output (`GET .../output`). A client that stops ' +
     'answering pings is cut off within a minute, and the input let go.',

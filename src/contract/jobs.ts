@@ -50,7 +50,7 @@ export const attachQuery = z
     tailBytes: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().meta({
       format: 'int64',
       description:
-        "start each output stream (stdout and stderr, or a terminal's one stream) at most this many bytes before its end, then follow it: the tail of a large output without all of it. Not with `from=now`",
+        "start at most this many bytes before the end of the whole output (stdout and stderr together, as the job wrote them; a terminal's one stream), then follow it: the tail of a large output without all of it. Not with `from=now`",
     }),
     stdin: flag.prefault('true').meta({
       description:

@@ -57,6 +57,8 @@ export class AttachedSession {
   /** Resolves when the socket closes: the end the server reported (if any) and the close code. */
   readonly closed: Promise<{ end: AttachEnd | undefined; code: number }>;
   readonly #received = new Map<number, Buffer[]>();
+  /** Every output message as it came, for the order across channels. */
+  readonly #messages: { channel: number; payload: Buffer }[] = [];
   #end: AttachEnd | undefined;
   readonly #waiters = new Set<() => void>();
 
@@ -66,7 +68,10 @@ export class AttachedSession {
       const channel = data[0] ?? -1;
       const payload = data.subarray(1);
       if (channel === CHANNEL.status) this.#end = JSON.parse(payload.toString('utf8')) as AttachEnd;
-      else this.#received.set(channel, [...(this.#received.get(channel) ?? []), payload]);
+      else {
+        this.#received.set(channel, [...(this.#received.get(channel) ?? []), payload]);
+        this.#messages.push({ channel, payload });
+      }
       for (const waiter of this.#waiters) waiter();
     });
     this.closed = new Promise((resolve) => {
@@ -76,6 +81,25 @@ export class AttachedSession {
 
   output(channel: number = CHANNEL.stdout): string {
     return Buffer.concat(this.#received.get(channel) ?? []).toString('utf8');
+  }
+
+  /**
+   * The output in the order it arrived, as runs of one channel: `[channel, text]`, consecutive
+   * messages of a channel joined (how the server splits a run into messages is its own affair).
+   */
+  transcript(): [number, string][] {
+    const runs: { channel: number; payloads: Buffer[] }[] = [];
+    for (const { channel, payload } of this.#messages) {
+      const last = runs.at(-1);
+      if (last?.channel === channel) last.payloads.push(payload);
+      else runs.push({ channel, payloads: [payload] });
+    }
+    return runs.map(({ channel, payloads }) => [channel, Buffer.concat(payloads).toString('utf8')]);
+  }
+
+  /** All output channels' bytes in the order they arrived, as text. */
+  interleaved(): string {
+    return Buffer.concat(this.#messages.map(({ payload }) => payload)).toString('utf8');
   }
 
   /** Resolves once the channel's output contains `text`. */

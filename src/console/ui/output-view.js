@@ -7,7 +7,7 @@ import { jobPath } from './api.js';
 import { ATTACH_PROTOCOL, CHANNEL } from './attach-channels.js';
 import { el, show } from './dom.js';
 
-/** What the page keeps, and what it asks of each stream when the job has more. */
+/** What the page keeps, and what it asks of the output (both streams) when the job has more. */
 export const KEEP_CHARS = 256 * 1024;
 
 /**
