@@ -51,7 +51,8 @@ describe('a job on a terminal, attached over a WebSocket', () => {
     assert.deepEqual(job.tty, { rows: 33, cols: 101 });
     assert.equal(job.stdin, true);
     const session = await attached(server, 'alice', job.id);
-    await session.waitFor('33 101');
+    // ps's line, the last before the read: typed earlier, "go" is echoed among the lines checked.
+    await session.waitFor(' pts/0\r\n');
     session.resize(40, 120);
     session.type('go\n');
     const { end, code } = await session.closed;
