@@ -106,7 +106,8 @@ export class Attacher {
         job,
         input,
         output: reader,
-        resize: (size) => registry.resize(viewer, job.id, size),
+        // Only the owner, who may write to the job, may resize its terminal.
+        resize: options.stdin ? (size) => registry.resize(viewer, job.id, size) : undefined,
         ended: () => registry.whenEnded(viewer, job.id),
         pingIntervalMs: PING_INTERVAL_MS,
         log,

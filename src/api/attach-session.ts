@@ -28,7 +28,11 @@ export interface AttachSession {
   readonly input: JobInput | undefined;
   /** The job's output from where the client asked, both streams in the order written. */
   readonly output: OutputChunkStream;
-  resize(size: TerminalSize): Promise<void>;
+  /**
+   * Resizes the job's terminal; undefined for a session that only watches (a resize is a write:
+   * the job gets SIGWINCH), so what comes on the resize channel is dropped.
+   */
+  readonly resize: ((size: TerminalSize) => Promise<void>) | undefined;
   /** The job's final record, once it has ended. */
   ended(): Promise<Job>;
   /** A ping this often; a client that has not answered the last one is cut off. */
@@ -39,7 +43,10 @@ export interface AttachSession {
 export function runAttachSession(session: AttachSession): Promise<void> {
   const { socket } = session;
   const input = session.input === undefined ? undefined : new InputChannel(session.input, socket);
-  const terminal = session.job.tty === null ? undefined : new TerminalSizer(session);
+  const terminal =
+    session.job.tty === null || session.resize === undefined
+      ? undefined
+      : new TerminalSizer(session.resize, session.log);
   const output = forwardOutput(session);
   const stopPinging = keepAlive(socket, session.pingIntervalMs);
   socket.on('message', (data: RawData, isBinary: boolean) => {
@@ -182,13 +189,15 @@ class InputChannel {
  * What the client sent after a resize waits for it (`afterResizes`), so the two keep their order.
  */
 class TerminalSizer {
-  readonly #session: AttachSession;
+  readonly #resize: (size: TerminalSize) => Promise<void>;
+  readonly #log: Logger;
   #next: TerminalSize | undefined;
   #applying = false;
   readonly #waiting: (() => void)[] = [];
 
-  constructor(session: AttachSession) {
-    this.#session = session;
+  constructor(resize: (size: TerminalSize) => Promise<void>, log: Logger) {
+    this.#resize = resize;
+    this.#log = log;
   }
 
   resize(payload: Buffer): void {
@@ -207,9 +216,9 @@ class TerminalSizer {
     this.#applying = true;
     for (let size = this.#next; size !== undefined; size = this.#next) {
       this.#next = undefined;
-      await this.#session
-        .resize(size)
-        .catch((error: unknown) => this.#session.log.warn({ err: error }, 'attach: resize failed'));
+      await this.#resize(size).catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'attach: resize failed'),
+      );
     }
     this.#applying = false;
     for (const apply of this.#waiting.splice(0)) apply();

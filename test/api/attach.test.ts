@@ -70,6 +70,34 @@ describe('a job on a terminal, attached over a WebSocket', () => {
     assert.equal(session.output(CHANNEL.stderr), '');
   });
 
+  it("does not let a watcher resize another client's terminal (a write: the job gets SIGWINCH)", async () => {
+    // Every size the terminal takes is printed: the job's trap runs on each SIGWINCH.
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', "trap 'stty size' WINCH; stty size; read line; echo done"],
+      tty: true,
+      ttySize: { rows: 33, cols: 101 },
+    });
+    const owner = await attached(server, 'alice', job.id);
+    await owner.waitFor('33 101\r\n');
+    const watched = await attach(server, 'admin', job.id, { stdin: false });
+    assert.equal(watched.kind, 'open', watched.kind === 'refused' ? watched.body : '');
+    watched.session.resize(40, 120);
+    // Its close follows the resize on the same socket: the server has taken the resize by then,
+    // and resizes reach the job in the order the server takes them.
+    watched.session.socket.close(1000);
+    await watched.session.closed;
+    owner.resize(34, 102);
+    await owner.waitFor('34 102\r\n');
+    owner.type('go\n');
+    await owner.closed;
+    const sizes = owner
+      .output()
+      .split('\r\n')
+      .filter((line) => /^\d+ \d+$/.test(line));
+    assert.deepEqual(sizes, ['33 101', '34 102']);
+  });
+
   it('delivers Ctrl-C as SIGINT through the terminal, and the end of input as its EOF', async () => {
     const job = await server.startJob('alice', {
       command: 'sh',

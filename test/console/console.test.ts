@@ -237,7 +237,7 @@ describe('the web console', () => {
       const started = Date.now();
       const length = ((await live.locator('pre.output').textContent()) ?? '').length;
       assert.ok(length <= KEEP_CHARS + 64 * 1024, `kept ${length} characters`);
-      assert.ok(Date.now() - started < 2000, 'the tab answers');
+      assert.ok(Date.now() - started < 10_000, 'the tab answers');
     }
     await live.getByRole('button', { name: 'Stop' }).click();
     await live.locator('#status', { hasText: 'stopped' }).waitFor();
