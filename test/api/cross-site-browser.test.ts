@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { contextFor, launchChromium } from '../helpers/browser.ts';
+import { contextFor, launchChromium, refusalAudited } from '../helpers/browser.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 
 /** Another site's page: fires the requests a hostile page can make, then sets its title. */
@@ -91,18 +91,7 @@ describe('cross-site requests in a real browser', () => {
       (entry) => entry.msg === 'request' && entry.client === 'alice' && entry.status === 403,
     );
     assert.ok(refused.length >= 3, `refused: ${JSON.stringify(refused)}`);
-    const audit = (await server.request('auditor', 'GET', '/v1/audit?client=alice&limit=50')).json<{
-      records: { action: string; status: number; details: { path?: string } }[];
-    }>().records;
-    assert.ok(
-      audit.some(
-        (record) =>
-          record.action === 'auth.denied' &&
-          record.status === 403 &&
-          record.details.path === `/v1/jobs/${job.id}/stop`,
-      ),
-      JSON.stringify(audit.slice(0, 5)),
-    );
+    assert.ok(await refusalAudited(server, 'alice', `/v1/jobs/${job.id}/stop`));
     await tab.close();
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     await server.waitForEnd('alice', job.id);

@@ -14,7 +14,7 @@ import type {
   Page,
   Response as PlaywrightResponse,
 } from 'playwright-core';
-import { contextFor, launchChromium } from '../helpers/browser.ts';
+import { contextFor, launchChromium, refusalAudited } from '../helpers/browser.ts';
 import { startServer, type ClientName, type TestServer } from '../helpers/server.ts';
 
 /** What the console page keeps of a job's output (ui/output-view.js). */
@@ -387,20 +387,7 @@ describe('the web console', () => {
       await tab.goto(`${siteOrigin}/`);
       await tab.waitForFunction('document.title.startsWith("closed")');
       assert.equal(await tab.title(), 'closed 0', 'no message reached the other site');
-      const audit = (
-        await server.request('auditor', 'GET', '/v1/audit?client=alice&limit=20')
-      ).json<{
-        records: { action: string; status: number; details: { path?: string } }[];
-      }>().records;
-      assert.ok(
-        audit.some(
-          (record) =>
-            record.action === 'auth.denied' &&
-            record.status === 403 &&
-            record.details.path === `/v1/jobs/${job.id}/attach`,
-        ),
-        JSON.stringify(audit.slice(0, 3)),
-      );
+      assert.ok(await refusalAudited(server, 'alice', `/v1/jobs/${job.id}/attach`));
       await tab.close();
     });
 

@@ -41,3 +41,19 @@ export function contextFor(
     ],
   });
 }
+
+/** Whether the audit trail holds a refusal (403, `auth.denied`) of `client`'s request for `path`. */
+export async function refusalAudited(
+  server: TestServer,
+  client: ClientName,
+  path: string,
+): Promise<boolean> {
+  const response = await server.request('auditor', 'GET', `/v1/audit?client=${client}&limit=50`);
+  const { records } = response.json<{
+    records: { action: string; status: number; details: { path?: string } }[];
+  }>();
+  return records.some(
+    (record) =>
+      record.action === 'auth.denied' && record.status === 403 && record.details.path === path,
+  );
+}
