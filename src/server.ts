@@ -321,7 +321,9 @@ function printTryIt(config: Config, port: number): void {
   console.log(
     `\nTry it:\n  curl --cacert ${path(layout.caCert)} --cert ${path(alice.cert)} --key ${path(alice.key)} \\\n` +
       `    -H 'Content-Type: application/json' -d '{"command":"echo","args":["hello"]}' \\\n` +
-      `    'https://${host}:${port}/v1/jobs?follow=true'\n`,
+      `    'https://${host}:${port}/v1/jobs?follow=true'\n` +
+      `or open https://${host}:${port}/ in a browser that holds a client's PKCS#12 bundle\n` +
+      `(npm run certs -- client NAME --role user; README.md, "Web console").\n`,
   );
 }
 
