@@ -2,8 +2,8 @@
 // their install path, /opt/jobworker, is replaced by this checkout's, since verify checks that
 // the programs they name exist), and their settings are what docs/operations.md says. The
 // server's unit is hardened (`systemd-analyze security` 7.7, where the unhardened unit was 9.6),
-// stops only the server, and builds the jobs' tree in jobworker-jobs.service, the unit it
-// requires; that one is delegated and stops every job when stopped, with no policy that would
+// stops only the server, and builds the jobs' tree in jobworker-jobs.service, the unit it is
+// bound to; that one is delegated and stops every job when stopped, with no policy that would
 // bind the jobs below it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -49,7 +49,7 @@ describe('the systemd units', () => {
     assert.ok(exposure <= 8, `exposure ${exposure}`);
     const lines = settings(await readFile(unit(SERVER), 'utf8'));
     for (const setting of [
-      `Requires=${JOBS}`,
+      `BindsTo=${JOBS}`,
       'Environment=CGROUP_PARENT=/system.slice/jobworker-jobs.service',
       'KillMode=process',
       'ProtectSystem=strict',
