@@ -35,6 +35,11 @@ export interface Config {
   readonly hostNetwork: boolean;
   /** cgroup v1 hosts: turn on the cgroup2 mount option favordynmods (fast-moves.ts). */
   readonly favordynmods: boolean;
+  /**
+   * cgroup v2 hosts: the cgroup the jobs' tree is built in, as /proc/self/cgroup names it
+   * (systemd/jobworker-jobs.service's); undefined for the root or the server's own service.
+   */
+  readonly cgroupParent: string | undefined;
   readonly sandbox: SandboxConfig;
   readonly limits: Omit<LimitPolicy, 'enforceable' | 'sandbox'>;
   /** What all jobs together may use: the host less what it keeps for the server and system. */
@@ -155,6 +160,12 @@ export const SETTINGS = {
     env: 'CGROUP_FAVORDYNMODS',
     fallback: 'true',
     help: "cgroup v1 hosts: remount cgroup2 with 'favordynmods' so a job's cgroup move does not wait 7-20 ms (host-wide)",
+  },
+  cgroupParent: {
+    flag: 'cgroup-parent',
+    env: 'CGROUP_PARENT',
+    fallback: '',
+    help: "cgroup v2 hosts: the cgroup to build the jobs' tree in, as /proc/self/cgroup names it, e.g. /system.slice/jobworker-jobs.service; its processes move to a leaf beside the tree (default: the root, or the server's own service cgroup; ignored on v1)",
   },
   hostNetwork: {
     flag: 'host-network',
@@ -351,6 +362,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
     favordynmods:
       oneOf('favordynmods', read('favordynmods'), ['true', 'false'] as const) === 'true',
+    cgroupParent: cgroupPath('cgroupParent', read('cgroupParent')),
     sandbox: sandboxConfig(read),
     hostJobLimits: hostJobLimits(read),
     perClient: {
@@ -476,6 +488,22 @@ function size(name: SettingName, text: string, zeroAllowed = false): number {
     throw new ConfigError(`${settingName(name)} must be a size such as 512MiB, got '${text}'`);
   }
   return value;
+}
+
+/**
+ * A cgroup's path below the hierarchy's root, as /proc/self/cgroup gives it; undefined when not
+ * set. No empty, `.` or `..` segment: it is joined to the mount point and must stay below it.
+ */
+function cgroupPath(name: SettingName, text: string): string | undefined {
+  if (text === '') return undefined;
+  const segments = text.split('/').slice(1);
+  if (!text.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new ConfigError(
+      `${settingName(name)} must be a cgroup below the root as /proc/self/cgroup names it, ` +
+        `such as /system.slice/jobworker-jobs.service, got '${text.slice(0, 100)}'`,
+    );
+  }
+  return text;
 }
 
 function oneOf<T extends string>(name: SettingName, text: string, allowed: readonly T[]): T {

@@ -276,7 +276,16 @@ async function detectProtections(
   logger: Logger,
 ): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
   const isRoot = process.getuid?.() === 0;
-  const cgroups = isRoot ? await detectCgroups(undefined, config.hostJobLimits) : undefined;
+  const cgroups = isRoot
+    ? await detectCgroups(undefined, config.hostJobLimits, config.cgroupParent)
+    : undefined;
+  if (cgroups?.version === 'v1' && config.cgroupParent !== undefined) {
+    // The shipped unit sets it on every host; v1 trees are at each hierarchy's root anyway.
+    logger.info(
+      { cgroupParent: config.cgroupParent },
+      "cgroup v1: the cgroup parent is not used, the jobs' trees are at each hierarchy's root",
+    );
+  }
   if (cgroups?.version === 'v1' && config.favordynmods) {
     const result = await favourFastMoves();
     if (result.kind === 'unavailable') {

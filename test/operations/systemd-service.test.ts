@@ -1,7 +1,9 @@
 // docs/operations.md's systemd commands, as written, under systemd as PID 1: install and start
-// the unit, reload it (SIGHUP), restart it with a job running (the job survives and is
-// re-attached), stop it (the job still survives). These machines do not boot systemd, so this
-// runs in the cgroup v2 guest (`npm run test:cgroup2`) and is skipped elsewhere.
+// the units, reload the server (SIGHUP), restart it with a job running (the job survives, is
+// re-attached and its output goes on: systemd 252 starts the new server in the unit's own cgroup,
+// which the jobs' cgroups are not in), stop it (the job still survives), then stop the jobs' unit
+// (every job ends, and the server with it). These machines do not boot systemd, so this runs in
+// the cgroup v2 guest (`npm run test:cgroup2`) and is skipped elsewhere.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { hasEnded, type JobStatus } from '../../src/jobs/job-status.ts';
 import { ROOT } from '../helpers/server.ts';
 
 const run = promisify(execFile);
@@ -32,31 +35,35 @@ async function sh(script: string): Promise<string> {
   return stdout;
 }
 
+/** The admin's TLS files, once the first start has written its development PKI. */
+function adminCredentials(): { ca: Buffer; cert: Buffer; key: Buffer } | undefined {
+  const certs = join(INSTALL_DIR, 'certs');
+  try {
+    return {
+      ca: readFileSync(join(certs, 'ca.pem')),
+      cert: readFileSync(join(certs, 'clients', 'admin', 'cert.pem')),
+      key: readFileSync(join(certs, 'clients', 'admin', 'key.pem')),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where the service listens (localhost may be ::1 first), and the name its certificate has. */
+const ADDRESS = { host: '127.0.0.1', servername: 'localhost', port: 8443 };
+
 /** GET or POST as admin; resolves with the status and body, or undefined if nobody answers. */
 function api(
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: string } | undefined> {
-  const certs = join(INSTALL_DIR, 'certs');
-  let credentials: { ca: Buffer; cert: Buffer; key: Buffer };
-  try {
-    credentials = {
-      ca: readFileSync(join(certs, 'ca.pem')),
-      cert: readFileSync(join(certs, 'clients', 'admin', 'cert.pem')),
-      key: readFileSync(join(certs, 'clients', 'admin', 'key.pem')),
-    };
-  } catch {
-    // The first start is still writing its development PKI.
-    return Promise.resolve(undefined);
-  }
+  const credentials = adminCredentials();
+  if (credentials === undefined) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     const req = request(
       {
-        // The address it listens on (localhost may be ::1 first), and the name it has.
-        host: '127.0.0.1',
-        servername: 'localhost',
-        port: 8443,
+        ...ADDRESS,
         method,
         path,
         ...credentials,
@@ -73,6 +80,39 @@ function api(
   });
 }
 
+/** The first bytes a job writes after `offset`, as a follower gets them. */
+function nextOutput(id: string, offset: number): Promise<string> {
+  const credentials = adminCredentials();
+  assert.ok(credentials !== undefined, 'the PKI exists');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        ...ADDRESS,
+        path: `/v1/jobs/${id}/output?follow=true&offset=${offset}`,
+        ...credentials,
+        // A bound, not a wait: the job writes a line every 0.2 s.
+        signal: AbortSignal.timeout(60_000),
+      },
+      (response) => {
+        response.once('data', (chunk: Buffer) => {
+          resolve(chunk.toString());
+          req.destroy();
+        });
+        response.once('end', () => reject(new Error('the output ended without more')));
+      },
+    );
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/** A job's record, as the API answers it. */
+async function job(id: string): Promise<{ status: JobStatus; signal?: string | null }> {
+  const answer = await api('GET', `/v1/jobs/${id}`);
+  assert.equal(answer?.status, 200, answer?.body);
+  return JSON.parse(answer?.body ?? '{}') as { status: JobStatus; signal?: string | null };
+}
+
 /** Waits for the service to answer (it starts in a few seconds, slower under emulation). */
 async function serving(): Promise<void> {
   for (let tries = 0; tries < 240; tries += 1) {
@@ -86,12 +126,14 @@ async function serving(): Promise<void> {
 describe('the service under systemd', { skip: !underSystemd && 'needs systemd as PID 1' }, () => {
   after(async () => {
     await sh(
-      'systemctl disable --now jobworker || true; rm -f /etc/systemd/system/jobworker.service',
+      'systemctl disable --now jobworker || true; systemctl stop jobworker-jobs || true; ' +
+        'rm -f /etc/systemd/system/jobworker.service /etc/systemd/system/jobworker-jobs.service; ' +
+        'systemctl daemon-reload',
     );
   });
 
   it(
-    'installs, reloads, and keeps jobs across a restart and a stop',
+    'installs, reloads, keeps jobs across a restart and a stop, and stops them with their unit',
     { timeout: 600_000 },
     async () => {
       // The project is where the unit expects it.
@@ -105,15 +147,32 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
         throw new Error(`${(error as Error).message}\n${journal}`);
       });
       await serving();
-      const started = await api('POST', '/v1/jobs', { command: 'sleep', args: ['120'] });
+      const started = await api('POST', '/v1/jobs', {
+        command: 'sh',
+        args: ['-c', 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'],
+      });
       assert.equal(started?.status, 201, started?.body);
       const id = (JSON.parse(started?.body ?? '{}') as { id: string }).id;
+      assert.match(await nextOutput(id, 0), /^tick 1\n/);
+      // The job's cgroup is in the jobs' unit; the server's unit's cgroup hands nothing down.
+      const cgroups = '/sys/fs/cgroup/system.slice';
+      assert.ok(existsSync(join(cgroups, 'jobworker-jobs.service', 'jobworker')));
+      assert.equal(
+        readFileSync(join(cgroups, 'jobworker.service', 'cgroup.subtree_control'), 'utf8').trim(),
+        '',
+      );
       await sh('systemctl reload jobworker');
       await serving();
-      await sh('systemctl restart jobworker');
+
+      await sh('systemctl restart jobworker').catch(async (error: unknown) => {
+        const status = await sh('systemctl status jobworker || true');
+        throw new Error(`${(error as Error).message}\n${status}`);
+      });
       await serving();
-      const after = await api('GET', `/v1/jobs/${id}`);
-      assert.match(after?.body ?? '', /"status":"running"/);
+      assert.equal((await job(id)).status, 'running', 're-attached after the restart');
+      const sofar = (await api('GET', `/v1/jobs/${id}/output`))?.body ?? '';
+      assert.match(await nextOutput(id, Buffer.byteLength(sofar)), /^tick \d+\n/);
+
       await sh('systemctl stop jobworker');
       assert.ok(
         (await sh('ps -eo args')).includes(`jobs/${id}`),
@@ -121,7 +180,36 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
       );
       await sh('systemctl start jobworker');
       await serving();
-      assert.equal((await api('POST', `/v1/jobs/${id}/stop`))?.status, 202);
+      assert.equal((await job(id)).status, 'running');
+
+      // The jobs' unit: its stop ends every job, and the server, which is bound to it.
+      await sh('systemctl stop jobworker-jobs');
+      assert.equal(
+        await sh('systemctl is-active jobworker jobworker-jobs || true'),
+        'inactive\ninactive\n',
+      );
+      assert.ok(
+        !existsSync('/sys/fs/cgroup/system.slice/jobworker-jobs.service'),
+        "systemd removed the jobs' unit's cgroup, the server's tree with it",
+      );
+      // Starting the server starts the jobs' unit again, in a new cgroup.
+      await sh('systemctl start jobworker');
+      await serving();
+      await api('GET', `/v1/jobs/${id}/output?follow=true`);
+      const ended = await job(id);
+      assert.ok(hasEnded(ended.status), JSON.stringify(ended));
+
+      // Its process killed, the unit stops as it would be stopped, the server included.
+      const second = await api('POST', '/v1/jobs', { command: 'sleep', args: ['600'] });
+      assert.equal(second?.status, 201, second?.body);
+      const secondId = (JSON.parse(second?.body ?? '{}') as { id: string }).id;
+      await sh('systemctl kill --kill-who=main --signal=SIGKILL jobworker-jobs');
+      await sh('while systemctl is-active -q jobworker; do sleep 0.2; done');
+      await sh('systemctl start jobworker');
+      await serving();
+      await api('GET', `/v1/jobs/${secondId}/output?follow=true`);
+      const killed = await job(secondId);
+      assert.ok(hasEnded(killed.status), JSON.stringify(killed));
     },
   );
 });

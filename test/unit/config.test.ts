@@ -12,6 +12,7 @@ describe('configuration', () => {
       ['--client-max-queued', 'CLIENT_MAX_QUEUED'],
       ['--retention', 'RETENTION'],
       ['--log-level', 'LOG_LEVEL'],
+      ['--cgroup-parent', 'CGROUP_PARENT'],
     ] as const) {
       assert.match(text, new RegExp(`${flag} VALUE, ${env}=VALUE`));
     }
@@ -30,5 +31,23 @@ describe('configuration', () => {
       },
     );
     assert.throws(() => loadConfig(['--port', 'x'], {}), ConfigError);
+  });
+
+  it('takes a cgroup parent below the root as /proc/self/cgroup names it, and nothing else', () => {
+    assert.equal(loadConfig([], {}).cgroupParent, undefined);
+    const parent = '/system.slice/jobworker-jobs.service';
+    assert.equal(loadConfig([], { CGROUP_PARENT: parent }).cgroupParent, parent);
+    // Joined to the mount point: it must not climb out of it, nor name the root itself.
+    for (const text of ['/', 'system.slice/x.service', '/system.slice/../etc', '/a//b', '/a/']) {
+      assert.throws(
+        () => loadConfig(['--cgroup-parent', text], {}),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, /^--cgroup-parent \(CGROUP_PARENT\) must be a cgroup below/);
+          return true;
+        },
+        text,
+      );
+    }
   });
 });

@@ -8,13 +8,17 @@ import { CgroupV2Driver } from './v2.ts';
 
 export const CGROUP_MOUNT = '/sys/fs/cgroup';
 
-/** `rootLimits` bound all jobs together: the host less what it keeps for itself. */
+/**
+ * `rootLimits` bound all jobs together: the host less what it keeps for itself. `cgroupParent`
+ * (v2 only: v1 builds its trees at each hierarchy's root) is where the jobs' tree goes.
+ */
 export async function detectCgroups(
   mountRoot = CGROUP_MOUNT,
   rootLimits: ResourceLimits = {},
+  cgroupParent?: string,
 ): Promise<CgroupDriver | undefined> {
   return (
-    (await CgroupV2Driver.detect(mountRoot, rootLimits)) ??
+    (await CgroupV2Driver.detect(mountRoot, rootLimits, cgroupParent)) ??
     (await CgroupV1Driver.detect(mountRoot, rootLimits))
   );
 }

@@ -17,6 +17,7 @@ import {
   type LimitKind,
 } from './cgroup.ts';
 import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
+import { checkCgroupParent } from './cgroup-parent.ts';
 
 const CONTROLLER_OF: Readonly<Record<LimitKind, string>> = {
   cpu: 'cpu',
@@ -39,19 +40,23 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 
   /**
-   * The v2 hierarchy, if this host has one. The tree is built at its root, or, for a systemd
-   * service (which must have Delegate=yes), inside the service's own cgroup: a delegated service
-   * may write nowhere else. `rootLimits` (the host less its reserve) bound all jobs together.
+   * The v2 hierarchy, if this host has one. The tree is built in `cgroupParent` when the
+   * operator names one (a path as /proc/self/cgroup gives it; throws a CgroupParentError if it
+   * is no cgroup), else at the root, or, for a systemd service (which must have Delegate=yes),
+   * inside the service's own cgroup: a delegated service may write nowhere else. `rootLimits`
+   * (the host less its reserve) bound all jobs together.
    */
   static async detect(
     mountRoot: string,
     rootLimits: ResourceLimits = {},
+    cgroupParent?: string,
   ): Promise<CgroupV2Driver | undefined> {
     if ((await readControl(join(mountRoot, 'cgroup.controllers'))) === undefined) return undefined;
+    if (cgroupParent !== undefined) await checkCgroupParent(join(mountRoot, cgroupParent));
     let subtree: string;
     let enabled: string[];
     try {
-      const parent = await treeParent(mountRoot);
+      const parent = await treeParent(mountRoot, cgroupParent);
       const available = ((await readControl(join(parent, 'cgroup.controllers'))) ?? '').split(' ');
       const enable = Object.values(CONTROLLER_OF)
         .filter((name) => available.includes(name))
@@ -149,25 +154,43 @@ async function applyLimits(
 /** Where the server's own processes go when it builds its tree inside a service's cgroup. */
 const SERVER_LEAF = 'jobworker-server';
 
+/** Where the processes of a configured parent go: the holder unit's main process. */
+const HOLDER_LEAF = 'jobworker-holder';
+
 /**
- * The cgroup to build `jobworker/` in: the hierarchy's root, or a systemd service's own cgroup.
- * A cgroup that holds processes cannot hand controllers down (v2's "no internal processes"), so
- * every process of the service, the server included, first moves into a leaf beside the tree.
+ * The cgroup to build `jobworker/` in: the configured parent, the hierarchy's root, or a systemd
+ * service's own cgroup. A configured parent's processes (not the server's) move into a leaf
+ * beside the tree, and the server stays where systemd put it: its own unit's cgroup never gets
+ * children with controllers, so systemd can always start a new server there. Without one, every
+ * process of the server's service, the server included, moves into a leaf.
  */
-async function treeParent(mountRoot: string): Promise<string> {
+async function treeParent(mountRoot: string, configured: string | undefined): Promise<string> {
+  if (configured !== undefined) {
+    const parent = join(mountRoot, configured);
+    await moveProcessesToLeaf(parent, HOLDER_LEAF);
+    return parent;
+  }
   const own = /^0::(\/.*)$/m.exec(await readFile('/proc/self/cgroup', 'utf8'))?.[1];
   if (own === undefined || !/\.service(\/[^/]+)?$/.test(own)) return mountRoot;
   const service = basename(own) === SERVER_LEAF ? dirname(own) : own;
   if (!service.endsWith('.service')) return mountRoot;
   const parent = join(mountRoot, service);
-  const leaf = join(parent, SERVER_LEAF);
-  await mkdir(leaf, { recursive: true });
+  await moveProcessesToLeaf(parent, SERVER_LEAF);
+  return parent;
+}
+
+/**
+ * Moves every process of `parent` into its child `leaf`: a cgroup that holds processes cannot
+ * hand controllers down (v2's "no internal processes").
+ */
+async function moveProcessesToLeaf(parent: string, leaf: string): Promise<void> {
+  const leafDir = join(parent, leaf);
+  await mkdir(leafDir, { recursive: true });
   const procs = ((await readControl(join(parent, 'cgroup.procs'))) ?? '').split('\n');
   for (const pid of procs.filter((line) => line !== '')) {
     // A process may exit between the read and the move.
-    await writeControl(join(leaf, 'cgroup.procs'), pid).catch(() => undefined);
+    await writeControl(join(leafDir, 'cgroup.procs'), pid).catch(() => undefined);
   }
-  return parent;
 }
 
 class CgroupV2 implements JobCgroup {
