@@ -1,8 +1,9 @@
 // GET /v1/jobs/{id}/attach: the job's owner attaches to it over a WebSocket, or anyone who may
 // read it watches (attach-session.ts has the channels). Everything that can be refused is refused
 // before the switch of protocols, as an ordinary problem+json answer, and before anything is
-// taken for the session; a queued job is waited for, as a writer of its input is. What a session holds (a follower slot, the job's
-// input, its output reader) is let go when its connection closes, however that happens.
+// taken for the session; a queued job is waited for, as a writer of its input is. What a session
+// holds (a follower slot, the job's input, its output reader) is let go when its connection
+// closes, however that happens.
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';

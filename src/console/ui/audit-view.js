@@ -2,7 +2,7 @@
 // The audit trail as admins and auditors see it: the newest records, and whether the whole
 // signed chain verifies against its signed head (GET /v1/audit/verify).
 import { describe, getJson, jobPage } from './api.js';
-import { el, formatTime, show } from './dom.js';
+import { el, formatTime, scrollingTable, show } from './dom.js';
 
 const RECORDS = 50;
 
@@ -24,24 +24,7 @@ export function auditView(section) {
     el('h2', {}, 'Audit trail'),
     el('div', { class: 'verify' }, verdict, again),
     message,
-    el(
-      'div',
-      { class: 'scroll' },
-      el(
-        'table',
-        { class: 'audit' },
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            ['#', 'time', 'client', 'action', 'outcome', 'job'].map((name) => el('th', {}, name)),
-          ),
-        ),
-        rows,
-      ),
-    ),
+    scrollingTable('audit', ['#', 'time', 'client', 'action', 'outcome', 'job'], rows),
   );
   let closed = false;
 

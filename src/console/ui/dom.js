@@ -136,3 +136,31 @@ export function statusChip(job, props = {}) {
   const text = failed ? `exited ${job.exitCode}` : job.status;
   return el('span', { ...props, class: `status ${failed ? 'failed' : job.status}` }, text);
 }
+
+/**
+ * A table under its column headings, scrolling sideways inside its card when it is wider than
+ * the screen (so the page itself never does).
+ * @param {string} className
+ * @param {string[]} headings
+ * @param {HTMLTableSectionElement} body
+ */
+export function scrollingTable(className, headings, body) {
+  return el(
+    'div',
+    { class: 'scroll' },
+    el(
+      'table',
+      { class: className },
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          headings.map((heading) => el('th', {}, heading)),
+        ),
+      ),
+      body,
+    ),
+  );
+}

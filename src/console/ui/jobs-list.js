@@ -10,6 +10,7 @@ import {
   formatDuration,
   formatTime,
   labelChips,
+  scrollingTable,
   show,
   statusChip,
 } from './dom.js';
@@ -43,34 +44,20 @@ export function jobsList(section, session) {
   const rows = el('tbody');
   const more = el('button', { type: 'button', class: 'more', hidden: true }, 'Older jobs');
   const filters = el('form', { class: 'filters' }, status, label, el('button', {}, 'Filter'));
+  const headings = [
+    'status',
+    'command',
+    'labels',
+    ...(seeAll ? ['client'] : []),
+    'started',
+    'took',
+  ];
   show(
     section,
     el('h2', {}, seeAll ? 'Jobs of every client' : 'Jobs'),
     filters,
     message,
-    el(
-      'div',
-      { class: 'scroll' },
-      el(
-        'table',
-        { class: 'jobs' },
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            el('th', {}, 'status'),
-            el('th', {}, 'command'),
-            el('th', {}, 'labels'),
-            seeAll && el('th', {}, 'client'),
-            el('th', {}, 'started'),
-            el('th', {}, 'took'),
-          ),
-        ),
-        rows,
-      ),
-    ),
+    scrollingTable('jobs', headings, rows),
     more,
   );
 
@@ -92,7 +79,7 @@ export function jobsList(section, session) {
       show(
         rows,
         page.jobs.length === 0
-          ? el('tr', {}, el('td', { colspan: 6, class: 'quiet' }, 'No jobs.'))
+          ? el('tr', {}, el('td', { colspan: headings.length, class: 'quiet' }, 'No jobs.'))
           : page.jobs.map((job) => row(job, seeAll)),
       );
       more.hidden = page.next === undefined || shown >= LIST_MAX;
