@@ -159,13 +159,33 @@ export class OutputStream extends FollowingReader<Buffer> {
  * says which stream it is from. `offset` counts bytes of the whole output.
  */
 export class OutputChunkStream extends FollowingReader<OutputChunk> {
-  constructor(options: OutputReadOptions) {
+  constructor(options: OutputChunkOptions) {
+    const open = options.terminal
+      ? () => openTerminal(options)
+      : () => openIndexed(options.dir, 'all', options.offset);
     // One piece buffered, as the byte stream buffers about one chunk.
-    super(options, () => openIndexed(options.dir, 'all', options.offset), {
-      objectMode: true,
-      highWaterMark: 1,
-    });
+    super(options, open, { objectMode: true, highWaterMark: 1 });
   }
+}
+
+export interface OutputChunkOptions extends OutputReadOptions {
+  /**
+   * The job writes to a terminal: its output is one stream, stdout, read straight from
+   * output.log. The index would tell nothing more, at one more read per piece, on the path
+   * every echoed keystroke takes.
+   */
+  readonly terminal: boolean;
+}
+
+async function openTerminal(options: OutputReadOptions): Promise<Source<OutputChunk>> {
+  const log = new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
+  return {
+    next: async (maxBytes) => {
+      const bytes = await log.next(maxBytes);
+      return bytes === undefined ? undefined : { stream: 'stdout', bytes };
+    },
+    close: () => log.close(),
+  };
 }
 
 async function openBytes(options: OutputStreamOptions): Promise<Source<Buffer>> {

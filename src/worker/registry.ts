@@ -605,6 +605,7 @@ export class JobRegistry {
     return new OutputChunkStream({
       dir: this.#jobDir(id),
       signal: this.#signalOf(job),
+      terminal: job.tty !== null,
       ...request,
     });
   }

@@ -67,7 +67,7 @@ describe('reading the output files', () => {
   });
 
   const chunks = (offset: number, signal = endedSignal()): OutputChunkStream =>
-    new OutputChunkStream({ dir, offset, follow: true, signal });
+    new OutputChunkStream({ dir, offset, follow: true, signal, terminal: false });
 
   it('reads both streams in the order written, each chunk with its stream', async () => {
     await append(dir, WRITES);
@@ -85,6 +85,19 @@ describe('reading the output files', () => {
     ]);
     assert.deepEqual(await collect(chunks(16)), []);
     assert.deepEqual(await collect(chunks(1000)), []);
+  });
+
+  it("reads a terminal's output, one stream, as stdout from output.log, from any offset", async () => {
+    // A terminal's output has no stderr: the index, whatever it holds, is not needed.
+    await writeFile(join(dir, OUTPUT_LOG), 'prompt$ ls\r\nfile\r\n');
+    const terminal = (offset: number): OutputChunkStream =>
+      new OutputChunkStream({ dir, offset, follow: true, signal: endedSignal(), terminal: true });
+    const text = (chunks: OutputChunk[]): string =>
+      Buffer.concat(chunks.map((chunk) => chunk.bytes)).toString('utf8');
+    const all = await collect<OutputChunk>(terminal(0));
+    assert.ok(all.every((chunk) => chunk.stream === 'stdout'));
+    assert.equal(text(all), 'prompt$ ls\r\nfile\r\n');
+    assert.equal(text(await collect<OutputChunk>(terminal(8))), 'ls\r\nfile\r\n');
   });
 
   it('still reads one stream, or everything, as bytes; and counts each stream', async () => {
