@@ -5,10 +5,12 @@
 //               bit 31 set for stderr, the low 31 bits the chunk's length.
 // Reading everything as bytes needs only output.log. Reading one stream, or both told apart in
 // the order they were written, walks output.idx and picks chunks out of output.log. Memory per
-// reader is one chunk, whatever the output's size.
+// reader is one chunk, whatever the output's size; a few readers of everything as bytes at a
+// time read larger pieces (see LeasedLog).
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type ReadableOptions } from 'node:stream';
+import type { LargeReadLease, LargeReadLeases } from './large-read-leases.ts';
 import type { OutputSignal } from './output-signal.ts';
 
 export type OutputSelection = 'all' | 'stdout' | 'stderr';
@@ -24,6 +26,18 @@ export const OUTPUT_LOG = 'output.log';
 export const OUTPUT_INDEX = 'output.idx';
 
 const CHUNK_BYTES = 64 * 1024;
+/** What a reader holding a large-read lease reads at a time. */
+const LARGE_READ_BYTES = 1024 * 1024;
+/** Large pieces in a row before a reader gives its lease back, for others to have a turn. */
+const LARGE_RUN_PIECES = 64;
+/**
+ * Small bytes a reader hands on after its last large piece before it gives its lease back.
+ * Behind a piece it has not passed on, each stage of a response's pipeline (the reader's own
+ * buffer, both sides of the route's Transform, the TLS socket's buffer) takes in at most its
+ * highWaterMark, 64 KiB, plus one piece: about 512 KiB for the four. Once twice that has
+ * followed the large pieces they have left the pipeline, first in first out.
+ */
+const DRAIN_BYTES = 1024 * 1024;
 const RECORD_BYTES = 4;
 const STDERR_BIT = 0x8000_0000;
 
@@ -38,6 +52,12 @@ export interface OutputReadOptions {
 
 export interface OutputStreamOptions extends OutputReadOptions {
   readonly select: OutputSelection;
+  /**
+   * The server's large-read leases: with them a reader of everything ('all') reads larger
+   * pieces while it holds one. One stream is read a record at a time, and jobshim writes none
+   * larger than a chunk, so it has no use for them.
+   */
+  readonly leases?: LargeReadLeases;
 }
 
 /**
@@ -190,7 +210,8 @@ async function openTerminal(options: OutputReadOptions): Promise<Source<OutputCh
 
 async function openBytes(options: OutputStreamOptions): Promise<Source<Buffer>> {
   if (options.select === 'all') {
-    return new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
+    const log = new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
+    return options.leases === undefined ? log : new LeasedLog(log, options.leases);
   }
   const chunks = await openIndexed(options.dir, options.select, options.offset);
   return {
@@ -217,6 +238,8 @@ async function openIndexed(
 class WholeLog implements Source<Buffer> {
   readonly #log: FileHandle;
   #position: number;
+  /** The file's size when last asked; it only grows. */
+  #size = 0;
 
   constructor(log: FileHandle, offset: number) {
     this.#log = log;
@@ -228,10 +251,106 @@ class WholeLog implements Source<Buffer> {
     const { bytesRead } = await this.#log.read(buffer, 0, maxBytes, this.#position);
     if (bytesRead === 0) return undefined;
     this.#position += bytesRead;
+    // A short read (a few bytes of a job writing slowly) is copied out: a piece of the buffer
+    // would keep all of it alive for as long as the piece is on its way to the client. Into
+    // memory of its own, not Buffer's shared pool, whose 64 KiB slabs it would keep alive.
+    if (bytesRead < maxBytes / 4) {
+      return Buffer.from(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + bytesRead));
+    }
     return buffer.subarray(0, bytesRead);
   }
 
+  /** Bytes on disk past the read position; asks the file only if it knew of fewer than `wanted`. */
+  async ahead(wanted: number): Promise<number> {
+    if (this.#size - this.#position < wanted) this.#size = (await this.#log.stat()).size;
+    return Math.max(0, this.#size - this.#position);
+  }
+
   async close(): Promise<void> {
+    await this.#log.close();
+  }
+}
+
+/**
+ * output.log read LARGE_READ_BYTES at a time while this reader holds one of the server's
+ * large-read leases, a chunk at a time otherwise. The FollowingReader pushes each piece this
+ * returns at once (or is being destroyed, which closes this), and asks for the next one only when
+ * its buffer is below its highWaterMark: what this has returned is what has entered the pipeline.
+ *
+ * The lease is taken before the first large read and given back when, after the last large
+ * piece, DRAIN_BYTES of small ones have followed it (by then the large pieces have left the
+ * pipeline), or when this is closed: the pipeline is torn down, its pieces dropped. That keeps
+ * the invariant of LargeReadLeases. A large read leaves DRAIN_BYTES on disk unread, and
+ * output.log only grows, so the reader cannot reach the end of the file, to stop or to wait
+ * there, with large pieces still on their way; giving the lease back there would break it.
+ */
+class LeasedLog implements Source<Buffer> {
+  readonly #log: WholeLog;
+  readonly #leases: LargeReadLeases;
+  #lease: LargeReadLease | undefined;
+  /** Large pieces read since the lease was taken. */
+  #largePieces = 0;
+  /** Holding the lease only until the large pieces are gone: reads small. */
+  #draining = false;
+  /** Small bytes since the last large piece or the last look for a lease; a new reader looks. */
+  #smallBytes = DRAIN_BYTES;
+  #closed = false;
+
+  constructor(log: WholeLog, leases: LargeReadLeases) {
+    this.#log = log;
+    this.#leases = leases;
+  }
+
+  async next(maxBytes: number): Promise<Buffer | undefined> {
+    const large = await this.#largeReadBytes();
+    const piece = await this.#log.next(large ?? maxBytes);
+    if (piece === undefined) {
+      // Only if the file shrank while a lease is held: it is not kept by a reader that may wait
+      // here for a long time.
+      this.#release();
+    } else if (large !== undefined) {
+      this.#largePieces += 1;
+      this.#smallBytes = 0;
+    } else {
+      this.#smallBytes += piece.length;
+      if (this.#lease !== undefined && this.#smallBytes >= DRAIN_BYTES) this.#release();
+    }
+    return piece;
+  }
+
+  /** How much to read next if large, taking a lease for it; undefined to read a chunk. */
+  async #largeReadBytes(): Promise<number | undefined> {
+    if (this.#lease === undefined) {
+      // A reader without one looks only after a stretch of small reads: a stat per MiB at most,
+      // and a lease it has just given back goes to another reader that wants one.
+      if (this.#smallBytes < DRAIN_BYTES || this.#leases.available === 0) return undefined;
+      this.#smallBytes = 0;
+    } else if (this.#draining || this.#largePieces >= LARGE_RUN_PIECES) {
+      this.#draining = true;
+      return undefined;
+    }
+    const ahead = await this.#log.ahead(LARGE_READ_BYTES + DRAIN_BYTES);
+    const bytes = Math.min(LARGE_READ_BYTES, ahead - DRAIN_BYTES);
+    if (bytes <= CHUNK_BYTES || this.#closed) {
+      this.#draining = this.#lease !== undefined;
+      return undefined;
+    }
+    this.#lease ??= this.#leases.tryTake();
+    return this.#lease === undefined ? undefined : bytes;
+  }
+
+  #release(): void {
+    if (this.#lease === undefined) return;
+    this.#lease.release();
+    this.#lease = undefined;
+    this.#draining = false;
+    this.#largePieces = 0;
+    this.#smallBytes = 0;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#release();
     await this.#log.close();
   }
 }

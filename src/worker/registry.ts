@@ -48,6 +48,7 @@ import type {
 import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
 import type { Capacity } from '../jobs/protections.ts';
 import { assertTransition } from './job-state.ts';
+import { LargeReadLeases } from './large-read-leases.ts';
 import { LaunchWaiters } from './launch-waiters.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
 import { nextToStart } from './queue-order.ts';
@@ -150,6 +151,8 @@ export class JobRegistry {
   readonly #endedInputs = new Set<string>();
   /** Jobs asked to stop while being launched. */
   readonly #stopOnceLaunched = new Set<string>();
+  /** Shared by this registry's output readers: few of them read large pieces at once. */
+  readonly #largeReads = new LargeReadLeases();
   /** The queue is drained by one loop at a time; `#drainAgain` asks it for one more pass. */
   #draining: Promise<void> = Promise.resolve();
   #drainScheduled = false;
@@ -589,7 +592,12 @@ export class JobRegistry {
 
   output(viewer: Viewer, id: string, request: OutputRequest): Readable {
     const job = this.get(viewer, id);
-    return new OutputStream({ dir: this.#jobDir(id), signal: this.#signalOf(job), ...request });
+    return new OutputStream({
+      dir: this.#jobDir(id),
+      signal: this.#signalOf(job),
+      leases: this.#largeReads,
+      ...request,
+    });
   }
 
   /**
