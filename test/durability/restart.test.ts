@@ -21,12 +21,14 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { LATEST_SCHEMA_VERSION } from '../../src/store/database.ts';
 import {
+  inheritedEnv,
   ROOT,
   startServer,
   type Job,
   type ServerOptions,
   type TestServer,
 } from '../helpers/server.ts';
+import { scaled } from '../helpers/time-scale.ts';
 
 /** Names this run's scratch files in the host's /tmp, which every job shares. */
 const TOKEN = randomBytes(6).toString('hex');
@@ -160,7 +162,7 @@ function runUntilExit(
   const child = spawn(process.execPath, [join(ROOT, 'src', 'server.ts'), '--port', '0'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...inheritedEnv(),
       DATA_DIR: join(baseDir, 'data'),
       CERTS_DIR: join(baseDir, 'certs'),
       SHUTDOWN_POLICY: 'stop',
@@ -207,7 +209,7 @@ describe('durability across restarts', () => {
       // The live servers stop their jobs (the helper's policy is 'stop') and wait for them.
       for (const server of servers.reverse()) {
         const stopped = server.stop();
-        const timer = setTimeout(() => server.child.kill('SIGKILL'), 20_000);
+        const timer = setTimeout(() => server.child.kill('SIGKILL'), scaled(20_000));
         await stopped;
         clearTimeout(timer);
       }
@@ -226,12 +228,12 @@ describe('durability across restarts', () => {
         if (name.startsWith(`dur.${TOKEN}.`)) rmSync(join('/tmp', name), { force: true });
       }
     },
-    { timeout: 60_000 },
+    { timeout: scaled(60_000) },
   );
 
   it(
     'loses no job, exit code or output byte when the server is SIGKILLed under load',
-    { timeout: 90_000 },
+    { timeout: scaled(90_000) },
     async (t) => {
       const total = 20;
       const followed = 5;
@@ -329,7 +331,7 @@ describe('durability across restarts', () => {
 
   it(
     'records the real exit code of a job that ended while the server was down',
-    { timeout: 30_000 },
+    { timeout: scaled(30_000) },
     async () => {
       const server = await launch();
       const job = await server.startJob('alice', {
@@ -340,7 +342,7 @@ describe('durability across restarts', () => {
       await crash(server);
       await server.stop();
       const dir = join(server.dataDir, 'jobs', job.id);
-      await whenFileAppears(join(dir, 'status.json'), dir, 15_000);
+      await whenFileAppears(join(dir, 'status.json'), dir, scaled(15_000));
 
       const restarted = await launch({ baseDir: server.baseDir });
       const ended = (await restarted.request('alice', 'GET', `/v1/jobs/${job.id}`)).json<Job>();
@@ -360,7 +362,7 @@ describe('durability across restarts', () => {
 
   it(
     'leaves jobs running across a graceful restart with the leave-running policy',
-    { timeout: 30_000 },
+    { timeout: scaled(30_000) },
     async () => {
       const server = await launch({ env: { SHUTDOWN_POLICY: 'leave-running' } });
       const job = await server.startJob('alice', {
@@ -403,7 +405,7 @@ describe('durability across restarts', () => {
 
   it(
     'answers 410 OUTPUT_UNAVAILABLE for missing output files and keeps serving',
-    { timeout: 30_000 },
+    { timeout: scaled(30_000) },
     async () => {
       const server = await launch();
       const run = async (): Promise<Job> => {
@@ -469,7 +471,7 @@ describe('durability across restarts', () => {
 
   it(
     'refuses to start on a database schema newer than it knows, then starts once restored',
-    { timeout: 60_000 },
+    { timeout: scaled(60_000) },
     async () => {
       const server = await launch();
       const done = await server.startJob('alice', { command: 'sh', args: ['-c', 'exit 5'] });
@@ -498,7 +500,7 @@ describe('durability across restarts', () => {
         launch({ baseDir: server.baseDir }),
         /server exited \(1\) before listening/,
       );
-      const run = await runUntilExit(server.baseDir, 15_000);
+      const run = await runUntilExit(server.baseDir, scaled(15_000));
       assert.equal(run.signal, null);
       assert.equal(run.code, 1, 'exits with a failure code rather than hanging');
       const printed = run.stdout + run.stderr;
@@ -533,7 +535,7 @@ describe('durability across restarts', () => {
 
   it(
     'reports a job whose supervisor was SIGKILLed as lost, live or across a restart',
-    { timeout: 30_000 },
+    { timeout: scaled(30_000) },
     async () => {
       const server = await launch();
       const marker = `600.${Date.now() % 100_000}`;

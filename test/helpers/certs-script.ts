@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ROOT } from './server.ts';
+import { inheritedEnv, ROOT } from './server.ts';
 
 export interface ScriptResult {
   readonly code: number;
@@ -21,7 +21,7 @@ export function runCerts(
     execFile(
       process.execPath,
       [join(ROOT, 'scripts', 'certs.ts'), '--certs-dir', certsDir, ...args],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } },
+      { cwd: ROOT, env: { ...inheritedEnv(), ...env } },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
         resolvePromise({ code, stdout, stderr });

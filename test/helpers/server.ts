@@ -18,6 +18,20 @@ export const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 export const CLIENTS = ['admin', 'alice', 'bob', 'auditor'] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
+/**
+ * What every Node process a test starts with an environment of its own keeps from the test's:
+ * the PATH, and the compile cache `npm test` turns on, so the hundreds of servers the suites
+ * start do not each strip the same TypeScript again (about 0.2 s a start here, and most of a
+ * start under the cgroup v2 guest's emulation).
+ */
+export function inheritedEnv(): Record<string, string> {
+  const cache = process.env.NODE_COMPILE_CACHE;
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    ...(cache === undefined ? {} : { NODE_COMPILE_CACHE: cache }),
+  };
+}
+
 export interface ServerOptions {
   /** Reuse directories (for restart tests); new temporary ones otherwise. */
   readonly baseDir?: string;
@@ -208,7 +222,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     {
       cwd: ROOT,
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        ...inheritedEnv(),
         DATA_DIR: join(baseDir, 'data'),
         CERTS_DIR: join(baseDir, 'certs'),
         SHUTDOWN_POLICY: 'stop',
