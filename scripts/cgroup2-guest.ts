@@ -56,7 +56,7 @@ const HOST_TOOLS = [
 ];
 /**
  * The whole run may take this long before the guest is stopped and the run failed: about twice
- * what the default suites take under emulation (11 minutes), so that a guest that hangs cannot
+ * what the default suites take under emulation (12 minutes), so that a guest that hangs cannot
  * take CI past its time.
  */
 const RUN_LIMIT_MS = 25 * 60 * 1000;
