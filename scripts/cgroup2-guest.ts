@@ -45,6 +45,8 @@ const PROJECT_ENTRIES = [
   'native',
   'build',
   'node_modules',
+  // For `--exec node bench/run.ts ...`: the benchmarks on cgroup v2.
+  'bench',
   // The operator's manual and the unit: the systemd suite runs the manual's commands.
   'docs',
   'systemd',
@@ -154,11 +156,26 @@ function ensureBaseImage(): BaseImage {
   return { image, kernel, initrd };
 }
 
+/** What the guest runs: test files (or globs) instead of the default suites, or one command. */
+type GuestRun = { readonly suites: readonly string[] } | { readonly exec: readonly string[] };
+
+/** `[TEST_FILE...]`, or `--exec COMMAND [ARG...]` (e.g. a benchmark) in place of the suites. */
+function guestRun(argv: readonly string[]): GuestRun {
+  if (argv[0] !== '--exec') return { suites: argv };
+  if (argv.length < 2) throw new Error('--exec needs a command, as in: --exec node bench/run.ts');
+  return { exec: argv.slice(1) };
+}
+
+/** Quoted for sh: the command line reaches the guest as a script of one line. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 /**
- * A disk with a copy of the project as it is now, mounted at /project in the guest; `suites`
- * (test files or globs), when given, replace the default suites.
+ * A disk with a copy of the project as it is now, mounted at /project in the guest, told what to
+ * run: the default suites, the test files given, or one command.
  */
-function projectImage(suites: readonly string[]): string {
+function projectImage(what: GuestRun): string {
   const staging = join(CACHE, 'project');
   const image = join(CACHE, 'project.img');
   rmSync(staging, { recursive: true, force: true });
@@ -167,8 +184,12 @@ function projectImage(suites: readonly string[]): string {
     if (existsSync(join(ROOT, entry)))
       cpSync(join(ROOT, entry), join(staging, entry), { recursive: true, verbatimSymlinks: true });
   }
-  if (suites.length > 0)
-    writeFileSync(join(staging, 'scripts', 'cgroup2', 'suites.txt'), `${suites.join('\n')}\n`);
+  const guestDir = join(staging, 'scripts', 'cgroup2');
+  if ('exec' in what) {
+    writeFileSync(join(guestDir, 'exec.sh'), `${what.exec.map(shellQuote).join(' ')}\n`);
+  } else if (what.suites.length > 0) {
+    writeFileSync(join(guestDir, 'suites.txt'), `${what.suites.join('\n')}\n`);
+  }
   rmSync(image, { force: true });
   run('mke2fs', ['-q', '-t', 'ext4', '-d', staging, '-F', image, '2G']);
   rmSync(staging, { recursive: true, force: true });
@@ -288,7 +309,7 @@ async function main(): Promise<number> {
   ensureHostTools();
   const started = Date.now();
   const base = ensureBaseImage();
-  const project = projectImage(process.argv.slice(2));
+  const project = projectImage(guestRun(process.argv.slice(2)));
   log(`guest ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const status = await boot(base, project);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

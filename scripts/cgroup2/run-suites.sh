@@ -1,6 +1,7 @@
 #!/bin/sh
 # In the cgroup v2 guest, as the delegated service jobworker-suites.service: runs the suites
-# (those named in scripts/cgroup2/suites.txt of the copy, one per line, else the default ones),
+# (those named in scripts/cgroup2/suites.txt of the copy, one per line, else the default ones; or
+# the one command in scripts/cgroup2/exec.sh),
 # checks that nothing was created outside the delegated subtree, and prints the status on a line
 # the host looks for.
 cd /project || exit 1
@@ -15,8 +16,13 @@ export JOBWORKER_TEST_TIME_SCALE=4
 suites="test/isolation/*.test.ts test/durability/*.test.ts test/operations/systemd-service.test.ts"
 if [ -s scripts/cgroup2/suites.txt ]; then suites=$(cat scripts/cgroup2/suites.txt); fi
 export JOBWORKER_TEST_SERVER_LOG=/tmp/servers.log
-# shellcheck disable=SC2086 # the globs are meant to expand
-node --test --test-concurrency=1 --test-timeout=600000 $suites
+if [ -s scripts/cgroup2/exec.sh ]; then
+  # `npm run test:cgroup2 -- --exec COMMAND...`: that command instead of the suites.
+  sh scripts/cgroup2/exec.sh
+else
+  # shellcheck disable=SC2086 # the globs are meant to expand
+  node --test --test-concurrency=1 --test-timeout=600000 $suites
+fi
 status=$?
 if [ "$status" != 0 ]; then
   echo "guest: the servers' last log lines:"

@@ -13,15 +13,26 @@ export interface LargeReadLease {
   release(): void;
 }
 
+/**
+ * How fast a reader's client must take what it was given to count as keeping up, in bytes per
+ * millisecond: 32 MiB/s. A large read only helps a reader whose client is faster than the
+ * server's reads; a slow one (one of a hundred sharing the host's CPU, one on a slow link) would
+ * only hold large pieces longer, and its lease from the readers it could help.
+ */
+export const KEEPING_UP_BYTES_PER_MS = 32 * 1024;
+
 export class LargeReadLeases {
   readonly capacity: number;
+  /** The rate a reader's client must keep to be given or to keep a lease. */
+  readonly keepingUpBytesPerMs: number;
   #taken = 0;
 
-  constructor(capacity = 4) {
+  constructor(capacity = 4, keepingUpBytesPerMs = KEEPING_UP_BYTES_PER_MS) {
     if (!Number.isInteger(capacity) || capacity < 0) {
       throw new RangeError(`capacity must be a whole number, not ${capacity}`);
     }
     this.capacity = capacity;
+    this.keepingUpBytesPerMs = keepingUpBytesPerMs;
   }
 
   /** Leases nobody holds: a reader can skip looking for one when there is none. */

@@ -295,6 +295,9 @@ class LeasedLog implements Source<Buffer> {
   /** Small bytes since the last large piece or the last look for a lease; a new reader looks. */
   #smallBytes = DRAIN_BYTES;
   #closed = false;
+  /** When the last piece was handed on, and its size: how fast the client takes them. */
+  #handedAt: number | undefined;
+  #handedBytes = 0;
 
   constructor(log: WholeLog, leases: LargeReadLeases) {
     this.#log = log;
@@ -302,8 +305,10 @@ class LeasedLog implements Source<Buffer> {
   }
 
   async next(maxBytes: number): Promise<Buffer | undefined> {
-    const large = await this.#largeReadBytes();
+    const large = await this.#largeReadBytes(this.#keepingUp());
     const piece = await this.#log.next(large ?? maxBytes);
+    this.#handedAt = performance.now();
+    this.#handedBytes = piece?.length ?? 0;
     if (piece === undefined) {
       // Only if the file shrank while a lease is held: it is not kept by a reader that may wait
       // here for a long time.
@@ -318,14 +323,28 @@ class LeasedLog implements Source<Buffer> {
     return piece;
   }
 
+  /**
+   * Whether the client took the last piece at least as fast as LargeReadLeases asks: the reader
+   * is asked for the next piece once the pipeline has room for it again. Until a piece has been
+   * handed on (a new reader, or one that waited at the end for more) there is nothing to judge
+   * by, and the reader is taken to keep up; the first piece it is slow to take says otherwise.
+   */
+  #keepingUp(): boolean {
+    if (this.#handedAt === undefined || this.#handedBytes === 0) return true;
+    const elapsedMs = performance.now() - this.#handedAt;
+    return this.#handedBytes >= elapsedMs * this.#leases.keepingUpBytesPerMs;
+  }
+
   /** How much to read next if large, taking a lease for it; undefined to read a chunk. */
-  async #largeReadBytes(): Promise<number | undefined> {
+  async #largeReadBytes(keepingUp: boolean): Promise<number | undefined> {
     if (this.#lease === undefined) {
       // A reader without one looks only after a stretch of small reads: a stat per MiB at most,
       // and a lease it has just given back goes to another reader that wants one.
-      if (this.#smallBytes < DRAIN_BYTES || this.#leases.available === 0) return undefined;
+      if (!keepingUp || this.#smallBytes < DRAIN_BYTES || this.#leases.available === 0) {
+        return undefined;
+      }
       this.#smallBytes = 0;
-    } else if (this.#draining || this.#largePieces >= LARGE_RUN_PIECES) {
+    } else if (this.#draining || !keepingUp || this.#largePieces >= LARGE_RUN_PIECES) {
       this.#draining = true;
       return undefined;
     }

@@ -3,6 +3,7 @@
 // pool's count and in the next reader's pieces.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,8 @@ class Pieces {
 }
 
 const largest = (sizes: number[]): number => Math.max(...sizes);
+/** A rate every client keeps: the tests below are about who holds a lease, not about speed. */
+const EVERY_CLIENT_KEEPS_UP = 0;
 
 describe('large reads of the output under shared leases', () => {
   let dir: string;
@@ -82,7 +85,7 @@ describe('large reads of the output under shared leases', () => {
   it('lets one reader of two read large, the other a chunk at a time, both every byte', async () => {
     const content = numbered(5 * MiB);
     await writeFile(join(dir, OUTPUT_LOG), content);
-    const leases = new LargeReadLeases(1);
+    const leases = new LargeReadLeases(1, EVERY_CLIENT_KEEPS_UP);
     const first = reader(leases);
     assert.equal((await first.next())?.length, MiB);
     assert.equal(leases.available, 0);
@@ -102,7 +105,7 @@ describe('large reads of the output under shared leases', () => {
   it('gives the lease to the next reader once the first has read to the end', async () => {
     const content = numbered(3 * MiB);
     await writeFile(join(dir, OUTPUT_LOG), content);
-    const leases = new LargeReadLeases(1);
+    const leases = new LargeReadLeases(1, EVERY_CLIENT_KEEPS_UP);
     const first = reader(leases);
     await first.rest();
     assert.equal(largest(first.sizes), MiB);
@@ -115,7 +118,7 @@ describe('large reads of the output under shared leases', () => {
 
   it('takes the lease back from a reader destroyed half-way', async () => {
     await writeFile(join(dir, OUTPUT_LOG), numbered(5 * MiB));
-    const leases = new LargeReadLeases(1);
+    const leases = new LargeReadLeases(1, EVERY_CLIENT_KEEPS_UP);
     const first = reader(leases);
     assert.equal((await first.next())?.length, MiB);
     first.reader.destroy();
@@ -130,7 +133,7 @@ describe('large reads of the output under shared leases', () => {
 
   it('keeps no large buffer alive behind a short read', async () => {
     await writeFile(join(dir, OUTPUT_LOG), 'hello');
-    for (const leases of [new LargeReadLeases(1), undefined]) {
+    for (const leases of [new LargeReadLeases(1, EVERY_CLIENT_KEEPS_UP), undefined]) {
       const pieces = await reader(leases).rest();
       assert.deepEqual(
         pieces.map((piece) => [piece.toString(), piece.buffer.byteLength]),
@@ -143,7 +146,7 @@ describe('large reads of the output under shared leases', () => {
     const signal = new OutputSignal();
     const before = numbered(3 * MiB);
     await writeFile(join(dir, OUTPUT_LOG), before);
-    const leases = new LargeReadLeases(1);
+    const leases = new LargeReadLeases(1, EVERY_CLIENT_KEEPS_UP);
     const follower = reader(leases, signal);
     const atEnd: number[] = [];
     // Whenever the follower has caught up with what is on disk, its lease is back.
@@ -171,7 +174,7 @@ describe('large reads of the output under shared leases', () => {
   it('gives the lease back after a long run of large pieces, for another reader to take', async () => {
     const content = numbered(70 * MiB);
     await writeFile(join(dir, OUTPUT_LOG), content);
-    const leases = new LargeReadLeases(1);
+    const leases = new LargeReadLeases(1, EVERY_CLIENT_KEEPS_UP);
     const slow = reader(leases);
     while (leases.available === 0 || slow.all.length === 0) await slow.next();
     // 64 large pieces, then chunks until they have left its pipeline.
@@ -187,6 +190,24 @@ describe('large reads of the output under shared leases', () => {
     other.reader.destroy();
     await once(other.reader, 'close');
     assert.equal(leases.available, 1);
+  });
+
+  it('takes the lease back from a reader whose client takes its pieces slowly', async () => {
+    await writeFile(join(dir, OUTPUT_LOG), numbered(4 * MiB));
+    const leases = new LargeReadLeases(1);
+    const slow = reader(leases);
+    // A client on a slow link, about 3 MiB/s (a tenth of the rate asked). A new reader is taken
+    // to keep up, and until its pieces have filled the stream's buffer (one piece here) it looks
+    // fast: two large pieces. The first it is slow to take shows it, and it reads small after.
+    let availableAtEnd = 0;
+    for (let piece = await slow.next(); piece !== undefined; piece = await slow.next()) {
+      availableAtEnd = leases.available;
+      await delay(piece.length / (3 * KiB));
+    }
+    const large = slow.sizes.filter((size) => size > CHUNK);
+    assert.ok(large.length <= 2, `large pieces: ${large.join(', ')}`);
+    assert.equal(availableAtEnd, 1, 'the lease was back before the reader had read everything');
+    assert.deepEqual(slow.bytes, numbered(4 * MiB));
   });
 
   it('reads a chunk at a time without leases', async () => {
