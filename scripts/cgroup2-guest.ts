@@ -306,10 +306,11 @@ async function main(): Promise<number> {
     console.error('test:cgroup2 needs root (debootstrap, and the suites run as root in the guest)');
     return 2;
   }
+  const what = guestRun(process.argv.slice(2));
   ensureHostTools();
   const started = Date.now();
   const base = ensureBaseImage();
-  const project = projectImage(guestRun(process.argv.slice(2)));
+  const project = projectImage(what);
   log(`guest ready in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const status = await boot(base, project);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -24,7 +24,7 @@ else
   node --test --test-concurrency=1 --test-timeout=600000 $suites
 fi
 status=$?
-if [ "$status" != 0 ]; then
+if [ "$status" != 0 ] && [ -s /tmp/servers.log ]; then
   echo "guest: the servers' last log lines:"
   tail -40 /tmp/servers.log
 fi

@@ -25,14 +25,27 @@ export class LargeReadLeases {
   readonly capacity: number;
   /** The rate a reader's client must keep to be given or to keep a lease. */
   readonly keepingUpBytesPerMs: number;
+  /**
+   * Leases one client may hold at once. A client whose followers stop reading (a pager left
+   * open) keeps their leases until it lets go, since their large pieces are still on their way:
+   * with one each, no client can take every lease from the others that way.
+   */
+  readonly perClient: number;
   #taken = 0;
+  readonly #byClient = new Map<string, number>();
 
-  constructor(capacity = 4, keepingUpBytesPerMs = KEEPING_UP_BYTES_PER_MS) {
+  constructor(capacity = 4, keepingUpBytesPerMs = KEEPING_UP_BYTES_PER_MS, perClient = 1) {
     if (!Number.isInteger(capacity) || capacity < 0) {
       throw new RangeError(`capacity must be a whole number, not ${capacity}`);
     }
+    if (!(keepingUpBytesPerMs >= 0)) {
+      throw new RangeError(
+        `the keeping-up rate must be a number of bytes, not ${keepingUpBytesPerMs}`,
+      );
+    }
     this.capacity = capacity;
     this.keepingUpBytesPerMs = keepingUpBytesPerMs;
+    this.perClient = perClient;
   }
 
   /** Leases nobody holds: a reader can skip looking for one when there is none. */
@@ -41,18 +54,24 @@ export class LargeReadLeases {
   }
 
   /**
-   * A lease if one is free. Never waits: a reader without one reads small, which is only
+   * A lease for a reader of `client`'s if one is free and the client holds fewer than
+   * `perClient`. Never waits: a reader without one reads small, which is only
    * slower, and a queue would make it wait on readers whose clients may be slow.
    */
-  tryTake(): LargeReadLease | undefined {
-    if (this.#taken >= this.capacity) return undefined;
+  tryTake(client: string): LargeReadLease | undefined {
+    const held = this.#byClient.get(client) ?? 0;
+    if (this.#taken >= this.capacity || held >= this.perClient) return undefined;
     this.#taken += 1;
-    let held = true;
+    this.#byClient.set(client, held + 1);
+    let holding = true;
     return {
       release: () => {
-        if (!held) return;
-        held = false;
+        if (!holding) return;
+        holding = false;
         this.#taken -= 1;
+        const left = (this.#byClient.get(client) ?? 1) - 1;
+        if (left === 0) this.#byClient.delete(client);
+        else this.#byClient.set(client, left);
       },
     };
   }

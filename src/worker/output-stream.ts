@@ -58,6 +58,8 @@ export interface OutputStreamOptions extends OutputReadOptions {
    * larger than a chunk, so it has no use for them.
    */
   readonly leases?: LargeReadLeases;
+  /** Who is reading: a client holds few of the leases at once (LargeReadLeases.perClient). */
+  readonly reader?: string;
 }
 
 /**
@@ -211,7 +213,9 @@ async function openTerminal(options: OutputReadOptions): Promise<Source<OutputCh
 async function openBytes(options: OutputStreamOptions): Promise<Source<Buffer>> {
   if (options.select === 'all') {
     const log = new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
-    return options.leases === undefined ? log : new LeasedLog(log, options.leases);
+    return options.leases === undefined
+      ? log
+      : new LeasedLog(log, options.leases, options.reader ?? '');
   }
   const chunks = await openIndexed(options.dir, options.select, options.offset);
   return {
@@ -253,7 +257,7 @@ class WholeLog implements Source<Buffer> {
     this.#position += bytesRead;
     // A short read (a few bytes of a job writing slowly) is copied out: a piece of the buffer
     // would keep all of it alive for as long as the piece is on its way to the client. Into
-    // memory of its own, not Buffer's shared pool, whose 64 KiB slabs it would keep alive.
+    // memory of its own, not a slice of Buffer's shared pool, which would keep a slab alive.
     if (bytesRead < maxBytes / 4) {
       return Buffer.from(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + bytesRead));
     }
@@ -287,6 +291,7 @@ class WholeLog implements Source<Buffer> {
 class LeasedLog implements Source<Buffer> {
   readonly #log: WholeLog;
   readonly #leases: LargeReadLeases;
+  readonly #reader: string;
   #lease: LargeReadLease | undefined;
   /** Large pieces read since the lease was taken. */
   #largePieces = 0;
@@ -299,9 +304,10 @@ class LeasedLog implements Source<Buffer> {
   #handedAt: number | undefined;
   #handedBytes = 0;
 
-  constructor(log: WholeLog, leases: LargeReadLeases) {
+  constructor(log: WholeLog, leases: LargeReadLeases, reader: string) {
     this.#log = log;
     this.#leases = leases;
+    this.#reader = reader;
   }
 
   async next(maxBytes: number): Promise<Buffer | undefined> {
@@ -354,7 +360,7 @@ class LeasedLog implements Source<Buffer> {
       this.#draining = this.#lease !== undefined;
       return undefined;
     }
-    this.#lease ??= this.#leases.tryTake();
+    this.#lease ??= this.#leases.tryTake(this.#reader);
     return this.#lease === undefined ? undefined : bytes;
   }
 

@@ -596,6 +596,7 @@ export class JobRegistry {
       dir: this.#jobDir(id),
       signal: this.#signalOf(job),
       leases: this.#largeReads,
+      reader: viewer.name,
       ...request,
     });
   }

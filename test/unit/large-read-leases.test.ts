@@ -70,7 +70,11 @@ describe('large reads of the output under shared leases', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const reader = (leases: LargeReadLeases | undefined, signal = endedSignal()): Pieces =>
+  const reader = (
+    leases: LargeReadLeases | undefined,
+    signal = endedSignal(),
+    client = 'alice',
+  ): Pieces =>
     new Pieces(
       new OutputStream({
         dir,
@@ -78,6 +82,7 @@ describe('large reads of the output under shared leases', () => {
         offset: 0,
         follow: true,
         signal,
+        reader: client,
         ...(leases === undefined ? {} : { leases }),
       }),
     );
@@ -208,6 +213,29 @@ describe('large reads of the output under shared leases', () => {
     assert.ok(large.length <= 2, `large pieces: ${large.join(', ')}`);
     assert.equal(availableAtEnd, 1, 'the lease was back before the reader had read everything');
     assert.deepEqual(slow.bytes, numbered(4 * MiB));
+  });
+
+  it('lets one client hold one lease, however many of its readers could use more', async () => {
+    const content = numbered(5 * MiB);
+    await writeFile(join(dir, OUTPUT_LOG), content);
+    const leases = new LargeReadLeases(2, EVERY_CLIENT_KEEPS_UP);
+    const first = reader(leases, endedSignal(), 'mallory');
+    assert.equal((await first.next())?.length, MiB);
+    // Her second reader finds a lease free but reads small: she holds hers already.
+    const second = reader(leases, endedSignal(), 'mallory');
+    assert.ok(((await second.next())?.length ?? 0) <= CHUNK);
+    assert.equal(leases.available, 1);
+    // Another client gets the one left.
+    const other = reader(leases, endedSignal(), 'bob');
+    assert.equal((await other.next())?.length, MiB);
+    assert.equal(leases.available, 0);
+    // Her second reader reads to the end while her first still holds the lease.
+    for (const pieces of [second, first, other]) {
+      await pieces.rest();
+      assert.ok(pieces.bytes.equals(content));
+    }
+    assert.ok(largest(second.sizes) <= CHUNK, `her second reader read ${largest(second.sizes)}`);
+    assert.equal(leases.available, 2);
   });
 
   it('reads a chunk at a time without leases', async () => {
