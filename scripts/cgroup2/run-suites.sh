@@ -8,8 +8,8 @@ cd /project || exit 1
 echo "guest: $(uname -r), cgroup: $(stat -fc %T /sys/fs/cgroup), service cgroup: $(cut -d: -f3 /proc/self/cgroup)"
 echo "guest: controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 export PATH=/project/node_modules/.bin:/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1
-# As `npm test` does: under emulation stripping the TypeScript took most of a server's start
-# (17 s of it), which every test that starts a server paid again.
+# Under emulation stripping the TypeScript took half of a server's 17 s start, which every test
+# that starts a server paid again.
 export NODE_COMPILE_CACHE=/project/node_modules/.cache/node-compile-cache
 # The suites' guards against hangs, stretched: under emulation a server takes seconds to start.
 export JOBWORKER_TEST_TIME_SCALE=4

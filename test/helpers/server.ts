@@ -20,9 +20,10 @@ export type ClientName = (typeof CLIENTS)[number];
 
 /**
  * What every Node process a test starts with an environment of its own keeps from the test's:
- * the PATH, and the compile cache `npm test` turns on, so the hundreds of servers the suites
- * start do not each strip the same TypeScript again (about 0.2 s a start here, and most of a
- * start under the cgroup v2 guest's emulation).
+ * the PATH, and Node's compile cache where the run turns it on (the cgroup v2 guest does), so
+ * the servers the suites start do not each strip the same TypeScript again: half of a server's
+ * start under the guest's emulation. `npm test` leaves it off: a server started from the cache
+ * starts leaner, and the tests that bound a server's RSS growth are calibrated without it.
  */
 export function inheritedEnv(): Record<string, string> {
   const cache = process.env.NODE_COMPILE_CACHE;
