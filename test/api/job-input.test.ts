@@ -196,7 +196,9 @@ describe('a job reads what its owner writes to its input', () => {
     assert.deepEqual(input.details, { bytes: secret.length, ended: true });
   });
 
-  it('holds back a writer while the job does not read: 100 MiB pass, memory stays bounded', async () => {
+  it('holds back a writer while the job does not read: 200 MiB pass, memory stays bounded', async () => {
+    // Bounded, not flat: the growth is TLS buffers the collector has not reclaimed yet, 45-70 MiB
+    // here whether 100 or 200 MiB pass. A server that kept what it was sent would grow by 200.
     const job = await server.startJob('alice', {
       command: 'sh',
       args: ['-c', 'sleep 2; sha256sum'],
@@ -209,7 +211,7 @@ describe('a job reads what its owner writes to its input', () => {
     const hash = createHash('sha256');
     const chunk = randomBytes(1024 * 1024);
     let peak = before;
-    for (let i = 0; i < 100; i += 1) {
+    for (let i = 0; i < 200; i += 1) {
       hash.update(chunk);
       if (!request.write(chunk)) await new Promise((resolve) => request.once('drain', resolve));
       if (i % 10 === 0) peak = Math.max(peak, await rssBytes(pid));
@@ -218,7 +220,7 @@ describe('a job reads what its owner writes to its input', () => {
     assert.equal((await response).statusCode, 204);
     assert.equal((await outputOf(server, job.id)).split(' ')[0], hash.digest('hex'));
     assert.ok(
-      peak - before < 48 * 1024 * 1024,
+      peak - before < 100 * 1024 * 1024,
       `server RSS grew by ${((peak - before) / 2 ** 20).toFixed(0)} MiB`,
     );
   });
