@@ -53,13 +53,12 @@ export interface OutputReadOptions {
 export interface OutputStreamOptions extends OutputReadOptions {
   readonly select: OutputSelection;
   /**
-   * The server's large-read leases: with them a reader of everything ('all') reads larger
-   * pieces while it holds one. One stream is read a record at a time, and jobshim writes none
-   * larger than a chunk, so it has no use for them.
+   * The server's large-read leases, and the client reading (who holds few of them at once,
+   * LargeReadLeases.perClient): with them a reader of everything ('all') reads larger pieces
+   * while it holds one. One stream is read a record at a time, and jobshim writes none larger
+   * than a chunk, so it has no use for them.
    */
-  readonly leases?: LargeReadLeases;
-  /** Who is reading: a client holds few of the leases at once (LargeReadLeases.perClient). */
-  readonly reader?: string;
+  readonly leases?: { readonly pool: LargeReadLeases; readonly reader: string };
 }
 
 /**
@@ -213,9 +212,8 @@ async function openTerminal(options: OutputReadOptions): Promise<Source<OutputCh
 async function openBytes(options: OutputStreamOptions): Promise<Source<Buffer>> {
   if (options.select === 'all') {
     const log = new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
-    return options.leases === undefined
-      ? log
-      : new LeasedLog(log, options.leases, options.reader ?? '');
+    const leases = options.leases;
+    return leases === undefined ? log : new LeasedLog(log, leases.pool, leases.reader);
   }
   const chunks = await openIndexed(options.dir, options.select, options.offset);
   return {

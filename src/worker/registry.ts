@@ -595,8 +595,7 @@ export class JobRegistry {
     return new OutputStream({
       dir: this.#jobDir(id),
       signal: this.#signalOf(job),
-      leases: this.#largeReads,
-      reader: viewer.name,
+      leases: { pool: this.#largeReads, reader: viewer.name },
       ...request,
     });
   }

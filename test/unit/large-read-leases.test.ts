@@ -82,8 +82,7 @@ describe('large reads of the output under shared leases', () => {
         offset: 0,
         follow: true,
         signal,
-        reader: client,
-        ...(leases === undefined ? {} : { leases }),
+        ...(leases === undefined ? {} : { leases: { pool: leases, reader: client } }),
       }),
     );
 
