@@ -201,6 +201,7 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     reloader.close();
     policy.close();
     stop(server, registry, config, closeUpgraded)
+      .then(() => launcher.close())
       .then(() => audit.close())
       .then(() => shipper?.close())
       .then(() => store.close())

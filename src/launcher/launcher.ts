@@ -80,6 +80,8 @@ export interface Launcher {
   /** Throws a CodedError when the spec asks for a protection this host cannot give. */
   launch(request: LaunchRequest): Promise<LaunchResult>;
   reattach(jobId: string, dir: string): Promise<ReattachResult>;
+  /** Releases what the launcher holds; the jobs it started run on. */
+  close(): Promise<void>;
 }
 
 /** The outcome of a job that never ran, or whose end nobody recorded. */

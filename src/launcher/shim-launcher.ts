@@ -2,11 +2,9 @@
 // its cgroup before it runs, gives it its namespaces and user, records its output and exit status
 // on disk, and keeps doing so if the server dies. Node cannot set clone flags or exec in place,
 // hence the small C program rather than `child_process` alone.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
 import type { ResourceLimits } from '../jobs/job.ts';
@@ -35,6 +33,7 @@ import {
 } from './shim-handle.ts';
 import { describeBinds, sandboxArguments, type SandboxSettings } from './sandbox.ts';
 import { readShimStatus, shimFiles, writeEnvironmentFile } from './shim-files.ts';
+import { SupervisorSpawner, type SpawnReply } from './supervisor-spawner.ts';
 
 export const SHIM_PATH = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -70,6 +69,7 @@ export class ShimLauncher implements Launcher {
   readonly #cgroups: CgroupDriver | undefined;
   readonly #isolation: IsolationSettings;
   readonly #shimPath: string;
+  readonly #spawner: SupervisorSpawner;
   readonly #refusal: string | undefined;
 
   constructor(
@@ -83,6 +83,7 @@ export class ShimLauncher implements Launcher {
     this.#cgroups = cgroups;
     this.#isolation = isolation;
     this.#shimPath = shimPath;
+    this.#spawner = new SupervisorSpawner();
     this.protections = {
       cgroups: cgroups?.version ?? 'none',
       enforceableLimits: [...(cgroups?.enforceable ?? [])],
@@ -93,6 +94,11 @@ export class ShimLauncher implements Launcher {
       sandbox: sandboxProtections(isolation.sandbox),
     };
     this.#refusal = isolation.required ? missingProtection(cgroups, isolation) : undefined;
+  }
+
+  /** Supervisors already started run on; later launches fail. */
+  close(): Promise<void> {
+    return this.#spawner.close();
   }
 
   async launch(request: LaunchRequest): Promise<LaunchResult> {
@@ -228,24 +234,16 @@ export class ShimLauncher implements Launcher {
     environmentFile: string,
   ): Promise<LaunchResult> {
     const shimArguments = await this.#shimArguments(request, cgroup);
-    const logFd = openSync(shimFiles(request.dir).log, 'a', 0o600);
-    let child;
-    try {
-      child = spawn(this.#shimPath, ['--env-file', environmentFile, ...shimArguments], {
-        detached: true,
-        stdio: ['ignore', 'pipe', logFd],
-        // jobshim runs as root: a client's LD_PRELOAD or LD_LIBRARY_PATH must not reach its
-        // dynamic loader. The job's environment goes through the file, to the job alone.
-        env: {},
-        cwd: '/',
-      });
-    } finally {
-      closeSync(logFd);
-    }
-    // The supervisor must outlive us: nothing of it may keep our event loop alive.
-    child.unref();
-    // jobshim removes it once read; this covers a supervisor that never got that far.
-    const report = await readStartReport(child).finally(() => rm(environmentFile, { force: true }));
+    const log = shimFiles(request.dir).log;
+    await (await open(log, 'a', 0o600)).close();
+    // jobshim runs as root and is started with an empty environment: a client's LD_PRELOAD or
+    // LD_LIBRARY_PATH must not reach its dynamic loader. The job's environment goes through the
+    // file, to the job alone. jobshim removes the file once read; `finally` covers a supervisor
+    // that never got that far.
+    const reply = await this.#spawner
+      .spawn([this.#shimPath, '--env-file', environmentFile, ...shimArguments], log)
+      .finally(() => rm(environmentFile, { force: true }));
+    const report = startReportOf(reply);
     if (report.kind === 'failed') {
       const status = await readShimStatus(request.dir);
       await cgroup?.remove().catch(() => undefined);
@@ -288,38 +286,15 @@ type StartReport =
   | { readonly kind: 'failed'; readonly message: string };
 
 /** The supervisor's one-line report on its stdout: `started <pid> <ms>` or `failed <why>`. */
-function readStartReport(child: ReturnType<typeof spawn>): Promise<StartReport> {
-  return new Promise((resolve, reject) => {
-    const stdout = child.stdout;
-    if (stdout === null) {
-      reject(new LaunchFailedError('job supervisor has no stdout'));
-      return;
-    }
-    const lines = createInterface({ input: stdout });
-    let settled = false;
-    const settle = (report: StartReport | Error): void => {
-      if (settled) return;
-      settled = true;
-      lines.close();
-      stdout.destroy();
-      if (report instanceof Error) reject(report);
-      else resolve(report);
-    };
-    lines.once('line', (line) => settle(parseStartReport(line)));
-    child.once('error', (error) =>
-      settle(new LaunchFailedError('could not start the job supervisor', error)),
-    );
-    lines.once('close', () =>
-      settle(new LaunchFailedError('the job supervisor exited before reporting a start')),
-    );
-  });
-}
-
-function parseStartReport(line: string): StartReport | Error {
-  const [word, ...rest] = line.split(' ');
+function startReportOf(reply: SpawnReply): StartReport {
+  if (reply.kind === 'not-spawned')
+    throw new LaunchFailedError(`could not start the job supervisor: ${reply.reason}`);
+  if (reply.kind === 'silent')
+    throw new LaunchFailedError('the job supervisor exited before reporting a start');
+  const [word, ...rest] = reply.line.split(' ');
   if (word === 'started' && rest.length >= 2) {
     return { kind: 'started', startedAt: new Date(Number(rest[1])) };
   }
   if (word === 'failed') return { kind: 'failed', message: rest.join(' ') };
-  return new LaunchFailedError(`the job supervisor reported '${line.slice(0, 200)}'`);
+  throw new LaunchFailedError(`the job supervisor reported '${reply.line.slice(0, 200)}'`);
 }
