@@ -3,13 +3,18 @@
  * without CAP_SYS_ADMIN may not do, a job may not do either. Denied calls fail with EPERM, so
  * programs see an ordinary refusal; clone3 fails with ENOSYS, as in Docker's profile, so glibc
  * falls back to clone, whose flags (unlike clone3's, which sit behind a pointer) can be checked.
+ *
+ * This is a build-time program: libseccomp compiles the rules once, at install, into the BPF
+ * program it writes to stdout, which the build embeds in jobshim (native/seccomp-load.c).
+ * Compiling them for every job cost about 1 ms of each job's start.
  */
 #define _GNU_SOURCE
-#include "sandbox.h"
-
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 /* Calls Docker's profile leaves out for a container without extra capabilities. */
 static const char *const denied[] = {
@@ -72,14 +77,20 @@ static int build(scmp_filter_ctx ctx)
 	return 0;
 }
 
-int sandbox_install_seccomp(void)
+int main(void)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	if (ctx == NULL)
-		return -ENOMEM;
+	if (ctx == NULL) {
+		fprintf(stderr, "seccomp_init failed\n");
+		return 1;
+	}
 	int rc = build(ctx);
 	if (rc == 0)
-		rc = seccomp_load(ctx);
+		rc = seccomp_export_bpf(ctx, STDOUT_FILENO);
 	seccomp_release(ctx);
-	return rc;
+	if (rc < 0) {
+		fprintf(stderr, "seccomp filter: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
 }
