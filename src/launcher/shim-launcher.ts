@@ -238,13 +238,16 @@ export class ShimLauncher implements Launcher {
     await (await open(log, 'a', 0o600)).close();
     // jobshim runs as root and is started with an empty environment: a client's LD_PRELOAD or
     // LD_LIBRARY_PATH must not reach its dynamic loader. The job's environment goes through the
-    // file, to the job alone. jobshim removes the file once read; `finally` covers a supervisor
-    // that never got that far.
-    const reply = await this.#spawner
-      .spawn([this.#shimPath, '--env-file', environmentFile, ...shimArguments], log)
-      .finally(() => rm(environmentFile, { force: true }));
+    // file, to the job alone. jobshim removes the file once read, before it reports a start;
+    // launch() removes it after any error, and it is removed here after a failure jobshim
+    // reports, which may have come before it read the file.
+    const reply = await this.#spawner.spawn(
+      [this.#shimPath, '--env-file', environmentFile, ...shimArguments],
+      log,
+    );
     const report = startReportOf(reply);
     if (report.kind === 'failed') {
+      await rm(environmentFile, { force: true });
       const status = await readShimStatus(request.dir);
       await cgroup?.remove().catch(() => undefined);
       const outcome =

@@ -117,6 +117,8 @@ export class JobStore {
   readonly #insert: StatementSync;
   readonly #insertLabel: StatementSync;
   readonly #byId: StatementSync;
+  /** One prepared UPDATE per set of columns changed together: a job's few transitions reuse them. */
+  readonly #updates = new Map<string, StatementSync>();
   readonly #unfinished: StatementSync;
   readonly #delete: StatementSync;
   readonly #endedBefore: StatementSync;
@@ -229,9 +231,13 @@ export class JobStore {
     if (entries.length === 0) return;
     const assignments = entries.map(([key]) => `${COLUMN_OF[key]} = ?`).join(', ');
     const values = entries.map(([, value]) => toColumnValue(value));
-    writing(() =>
-      this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`).run(...values, id),
-    );
+    let statement = this.#updates.get(assignments);
+    if (statement === undefined) {
+      statement = this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`);
+      this.#updates.set(assignments, statement);
+    }
+    const update = statement;
+    writing(() => update.run(...values, id));
   }
 
   get(id: string): Job | undefined {

@@ -29,6 +29,8 @@ export async function keptEnvironment(
   }
 }
 
-export async function forgetEnvironment(dir: string): Promise<void> {
+/** Deletes the kept environment; a job without variables never had one to delete. */
+export async function forgetEnvironment(dir: string, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
   await rm(join(dir, FILE), { force: true });
 }

@@ -324,7 +324,7 @@ export class JobRegistry {
       );
       result = { kind: 'failed' as const, outcome: launchFailure(error) };
     }
-    await forgetEnvironment(dir);
+    await forgetEnvironment(dir, Object.keys(spec.env));
     const signal = this.#waiting.get(job.id);
     this.#waiting.delete(job.id);
     if (result.kind === 'failed') {
@@ -485,7 +485,7 @@ export class JobRegistry {
     this.#transition(job, 'stopped', { error: why, endedAt: new Date().toISOString() });
     this.#waiting.get(job.id)?.end();
     this.#waiting.delete(job.id);
-    forgetEnvironment(this.#jobDir(job.id)).catch((error: unknown) =>
+    forgetEnvironment(this.#jobDir(job.id), job.envNames).catch((error: unknown) =>
       this.#log.warn(
         { err: error, jobId: job.id, client: job.owner },
         'could not delete a kept environment',
