@@ -69,6 +69,9 @@ export class SupervisorSpawner {
     this.#helper = undefined;
     if (helper === undefined || helper.exitCode !== null || helper.signalCode !== null) return;
     const closed = once(helper, 'close');
+    // Unref'd until now: without this the server could exit before the helper is seen to go.
+    helper.ref();
+    pipeOf(helper.stdout).ref();
     helper.stdin?.end();
     await closed;
   }
