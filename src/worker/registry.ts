@@ -177,6 +177,9 @@ export class JobRegistry {
         this.#log.warn({ jobId: job.id, client: job.owner }, 'job queued again: never launched');
       } else if (result.kind === 'never-launched') {
         // Its client never had an answer (the 201 comes after the launch) and will ask again.
+        // The server may have died before it made the job's files: its (empty) output is
+        // readable like any ended job's.
+        await createOutputFiles(dir);
         this.#recordEndOrRetry(
           job.id,
           outcomeWithoutExit('lost', 'the job supervisor never started'),

@@ -470,6 +470,30 @@ describe('durability across restarts', () => {
   );
 
   it(
+    'settles a job recorded just before a crash, before its files were made, as lost with empty output',
+    { timeout: scaled(30_000) },
+    async () => {
+      const server = await launch();
+      const job = await server.startJob('alice', { command: 'true' });
+      await server.waitForEnd('alice', job.id);
+      await crash(server);
+      // As if the server had died right after recording the job: no files, no supervisor.
+      const db = new DatabaseSync(join(server.dataDir, 'jobworker.db'));
+      db.prepare("UPDATE jobs SET status = 'starting', ended_at = NULL WHERE id = ?").run(job.id);
+      db.close();
+      rmSync(join(server.dataDir, 'jobs', job.id), { recursive: true, force: true });
+
+      const restarted = await launch({ baseDir: server.baseDir });
+      const ended = await restarted.waitForEnd('alice', job.id);
+      assert.equal(ended.status, 'lost');
+      assert.match(String(ended.error), /never started/);
+      const output = await restarted.request('alice', 'GET', `/v1/jobs/${job.id}/output`);
+      assert.equal(output.status, 200, output.text());
+      assert.equal(output.text(), '');
+    },
+  );
+
+  it(
     'refuses to start on a database schema newer than it knows, then starts once restored',
     { timeout: scaled(60_000) },
     async () => {
