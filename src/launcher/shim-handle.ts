@@ -157,7 +157,7 @@ export async function collectOutcome(
   dir: string,
   cgroup: JobCgroup | undefined,
 ): Promise<JobOutcome> {
-  const status = await readShimStatus(dir);
+  const status = readShimStatus(dir);
   const usage = cgroup === undefined ? undefined : await cgroup.usage().catch(() => undefined);
   await cgroup?.remove().catch(() => undefined);
   return status === undefined

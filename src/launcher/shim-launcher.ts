@@ -136,7 +136,7 @@ export class ShimLauncher implements Launcher {
   async reattach(jobId: string, dir: string): Promise<ReattachResult> {
     const cgroup = this.#cgroups?.open(jobId);
     if (!existsSync(shimFiles(dir).events)) {
-      const status = await readShimStatus(dir);
+      const status = readShimStatus(dir);
       await cgroup?.remove().catch(() => undefined);
       if (status !== undefined) return { kind: 'ended', outcome: outcomeFromStatus(status) };
       // The supervisor's log is opened just before it is spawned: without it, no supervisor was
@@ -248,7 +248,7 @@ export class ShimLauncher implements Launcher {
     const report = startReportOf(reply);
     if (report.kind === 'failed') {
       await rm(environmentFile, { force: true });
-      const status = await readShimStatus(request.dir);
+      const status = readShimStatus(request.dir);
       await cgroup?.remove().catch(() => undefined);
       const outcome =
         status === undefined

@@ -16,7 +16,13 @@ import {
   type JobCgroup,
   type LimitKind,
 } from './cgroup.ts';
-import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
+import {
+  makeCgroupDir,
+  parseKeyValues,
+  readControl,
+  removeCgroupDir,
+  writeControl,
+} from './cgroup-files.ts';
 import { checkCgroupParent } from './cgroup-parent.ts';
 
 const CONTROLLER_OF: Readonly<Record<LimitKind, string>> = {
@@ -100,7 +106,7 @@ export class CgroupV2Driver implements CgroupDriver {
       await applyLimits(groupDir, group.totals, []);
     });
     const dir = join(groupDir, jobId);
-    await mkdir(dir);
+    await makeCgroupDir(dir);
     const cgroup = new CgroupV2(dir);
     try {
       await applyLimits(dir, limits, ioDevices);
