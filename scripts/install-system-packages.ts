@@ -14,7 +14,8 @@ interface Need {
 const NEEDS: Readonly<Record<string, readonly Need[]>> = {
   server: [
     { probe: 'cc', packages: ['gcc', 'libc6-dev'] },
-    // The supervisor's seccomp filter is compiled by libseccomp, as Docker's and systemd's are.
+    // The supervisor's seccomp filter is compiled by libseccomp at install, as Docker's and
+    // systemd's are; only the build needs it, not the supervisor at run time.
     { probe: '/usr/include/seccomp.h', packages: ['libseccomp-dev'] },
   ],
   test: [
