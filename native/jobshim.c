@@ -560,12 +560,22 @@ static int bring_loopback_up(void)
 
 /* SIG_IGN and the blocked mask survive exec: the shim's ignored SIGPIPE would break e.g.
  * `yes | head`, and its blocked SIGCHLD would confuse the job. SIGTERM: init's forwarder
- * must not run in the job between fork and exec. */
+ * must not run in the job between fork and exec. Every signal is reset, not only the shim's
+ * own: whatever started the shim (glibc's posix_spawn ignores its internal real-time signals
+ * in the child) must not decide what the job ignores. */
 static void reset_signals(void)
 {
-	static const int ignored[] = { SIGPIPE, SIGHUP, SIGINT, SIGTERM };
-	for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
-		signal(ignored[i], SIG_DFL);
+	/* The kernel's sigaction, called directly: glibc's refuses its two internal signals (32 and
+	 * 33), which are the ones posix_spawn leaves ignored. */
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned long mask;
+	} default_action = {.handler = SIG_DFL};
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof default_action.mask);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -4,7 +4,8 @@
  * event loop. This small process, started once by the server, spawns each jobshim with
  * posix_spawn (a vfork) and relays its one-line start report.
  *
- * Requests, on stdin: a 4-byte length in host byte order, then that many bytes of
+ * Requests, on stdin: a 4-byte length in host byte order (little-endian: the build refuses other
+ * hosts), then that many bytes of
  * NUL-terminated strings: the request's id, the supervisor's log file (which must exist: the
  * server creates it, so that a job whose log is missing is known never to have been started),
  * then the supervisor's argv, whose first element is the program.
@@ -12,8 +13,10 @@
  *   "<id> <report>"    the supervisor's start report ("started ..." or "failed ...")
  *   "<id>"             the supervisor closed its stdout without one
  *   "<id> ! <why>"     the supervisor could not be spawned
- * The supervisors run in their own sessions and outlive this process, which exits when the
- * server closes its stdin (or dies). Until then it reaps the supervisors that end.
+ * The supervisors run in their own sessions and outlive this process. It exits once the server
+ * has closed its stdin (or died) and every supervisor it started has reported, so no start is
+ * left without its answer; until then it reaps the supervisors that end. Terminal and stop
+ * signals are ignored: a Ctrl-C meant for the server must not drop the starts in flight.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -124,7 +127,9 @@ static size_t split_fields(char *body, size_t length, char **fields, size_t max_
 
 static void spawn_supervisor(char *body, size_t length)
 {
-	size_t max_fields = length + 1;
+	size_t max_fields = 0;
+	for (size_t i = 0; i < length; i++)
+		max_fields += body[i] == '\0';
 	char **fields = calloc(max_fields + 1, sizeof *fields);
 	if (fields == NULL)
 		fail("calloc");
@@ -193,7 +198,8 @@ static void read_report(size_t index)
 			*newline = '\0';
 		reply(p->id, p->report);
 	} else {
-		reply(p->id, NULL);
+		/* A last line without its newline is still the report. */
+		reply(p->id, p->length > 0 ? p->report : NULL);
 	}
 	untrack(index);
 }
@@ -214,11 +220,13 @@ static bool read_requests(char **buffer, size_t *length, size_t *capacity)
 		size_t grown_capacity = *capacity * 2;
 		if (grown_capacity > MAX_REQUEST + 4 + 65536)
 			grown_capacity = MAX_REQUEST + 4 + 65536;
-		char *grown = realloc(*buffer, grown_capacity);
-		if (grown == NULL)
-			fail("realloc");
-		*buffer = grown;
-		*capacity = grown_capacity;
+		if (grown_capacity > *capacity) {
+			char *grown = realloc(*buffer, grown_capacity);
+			if (grown == NULL)
+				fail("realloc");
+			*buffer = grown;
+			*capacity = grown_capacity;
+		}
 	}
 	ssize_t n = read(STDIN_FILENO, *buffer + *length, *capacity - *length);
 	if (n < 0)
@@ -246,7 +254,13 @@ static bool read_requests(char **buffer, size_t *length, size_t *capacity)
 
 int main(void)
 {
+	/* Nothing but the pipes and stderr is ours to keep, or to hand down. */
+	close_range(3, ~0U, 0);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
 	sigset_t child;
 	sigemptyset(&child);
 	sigaddset(&child, SIGCHLD);
@@ -261,7 +275,8 @@ int main(void)
 		fail("malloc");
 	struct pollfd *polled = NULL;
 	size_t polled_capacity = 0;
-	for (;;) {
+	bool requests_open = true;
+	while (requests_open || pending_count > 0) {
 		size_t needed = pending_count + 2;
 		if (needed > polled_capacity) {
 			polled_capacity = needed * 2;
@@ -269,7 +284,8 @@ int main(void)
 			if (polled == NULL)
 				fail("realloc");
 		}
-		polled[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+		/* A negative fd is skipped by poll: no more requests, only reports to relay. */
+		polled[0] = (struct pollfd){.fd = requests_open ? STDIN_FILENO : -1, .events = POLLIN};
 		polled[1] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
 		for (size_t i = 0; i < pending_count; i++)
 			polled[i + 2] = (struct pollfd){.fd = pending[i].fd, .events = POLLIN};
@@ -285,6 +301,7 @@ int main(void)
 			if (polled[i + 2].revents != 0)
 				read_report(i);
 		if (polled[0].revents != 0 && !read_requests(&buffer, &length, &capacity))
-			return 0;
+			requests_open = false;
 	}
+	return 0;
 }

@@ -24,10 +24,22 @@ export type SpawnReply =
   | { readonly kind: 'silent' }
   | { readonly kind: 'not-spawned'; readonly reason: string };
 
+/** At shutdown, how long the helper may take to relay the reports it still owes. */
+const CLOSE_GRACE_MS = 10_000;
+
+type Answer = (reply: SpawnReply | Error) => void;
+
+/** One run of the helper, and the replies it owes: a helper that dies answers only for its own. */
+interface Helper {
+  readonly process: ChildProcess;
+  readonly stdin: Socket;
+  readonly stdout: Socket;
+  readonly waiting: Map<string, Answer>;
+}
+
 export class SupervisorSpawner {
   readonly #path: string;
-  #helper: ChildProcess | undefined;
-  readonly #waiting = new Map<string, (reply: SpawnReply | Error) => void>();
+  #helper: Helper | undefined;
   #nextId = 0;
   #closed = false;
 
@@ -36,8 +48,12 @@ export class SupervisorSpawner {
       throw new Error(`job spawner ${path} is missing: run 'npm install' to build it`);
     }
     this.#path = path;
-    // Started now, so the first job does not wait for it, and its pipes are there from the start.
-    this.#running();
+    // Started now, so the first job does not wait for it; a failure here is retried by it.
+    try {
+      this.#running();
+    } catch {
+      // the next spawn() starts one, or says why it cannot
+    }
   }
 
   /**
@@ -49,87 +65,108 @@ export class SupervisorSpawner {
     if (this.#closed) return Promise.reject(new LaunchFailedError('the server is shutting down'));
     if (fields.some((field) => field.includes('\0')))
       return Promise.reject(new LaunchFailedError('a supervisor argument contains a NUL byte'));
-    const helper = this.#running();
+    let helper: Helper;
+    try {
+      helper = this.#running();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     const id = String(++this.#nextId);
     const body = Buffer.from([id, ...fields].map((field) => `${field}\0`).join(''));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(body.length);
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, (reply) => (reply instanceof Error ? reject(reply) : resolve(reply)));
+      helper.waiting.set(id, (reply) => (reply instanceof Error ? reject(reply) : resolve(reply)));
       // Keeps the event loop alive while a reply is due, and only then.
-      if (this.#waiting.size === 1) pipeOf(helper.stdout).ref();
-      helper.stdin?.write(Buffer.concat([length, body]));
+      if (helper.waiting.size === 1) helper.stdout.ref();
+      helper.stdin.write(Buffer.concat([length, body]));
     });
   }
 
-  /** Lets the helper exit, and waits for it; supervisors it started run on, no more start. */
+  /**
+   * Lets the helper exit once it has relayed the reports it owes, and waits for that; the
+   * supervisors it started run on, and no more start.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const helper = this.#helper;
     this.#helper = undefined;
-    if (helper === undefined || helper.exitCode !== null || helper.signalCode !== null) return;
-    const closed = once(helper, 'close');
+    const child = helper?.process;
+    if (helper === undefined || child === undefined) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const closed = once(child, 'close');
     // Unref'd until now: without this the server could exit before the helper is seen to go.
-    helper.ref();
-    pipeOf(helper.stdout).ref();
-    helper.stdin?.end();
-    await closed;
+    child.ref();
+    helper.stdout.ref();
+    helper.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  #running(): ChildProcess {
+  #running(): Helper {
     if (this.#helper !== undefined) return this.#helper;
-    const helper = spawn(this.#path, [], {
+    const child = spawn(this.#path, [], {
       stdio: ['pipe', 'pipe', 'inherit'],
       // Nothing of the server's environment may reach the supervisors it starts.
       env: {},
       cwd: '/',
+      // Its own process group: a Ctrl-C or hang-up meant for the server does not reach it.
+      detached: true,
     });
-    this.#helper = helper;
-    // Only requests in flight keep the server's event loop alive, through their callers.
-    helper.unref();
-    const stdin = pipeOf(helper.stdin);
-    const stdout = pipeOf(helper.stdout);
-    stdin.unref();
-    stdout.unref();
-    // A write to a helper that just died fails here; its waiters are answered on 'close'.
-    stdin.on('error', () => undefined);
-    createInterface({ input: stdout }).on('line', (line) => {
-      this.#deliver(line);
-      if (this.#waiting.size === 0) stdout.unref();
-    });
+    const waiting = new Map<string, Answer>();
     const abandon = (error: Error): void => {
-      if (this.#helper === helper) this.#helper = undefined;
-      for (const answer of this.#waiting.values()) answer(error);
-      this.#waiting.clear();
+      if (this.#helper?.process === child) this.#helper = undefined;
+      for (const answer of waiting.values()) answer(error);
+      waiting.clear();
     };
-    helper.once('error', (error) =>
+    // Listened to before anything else can throw: an 'error' nobody hears would end the server.
+    child.once('error', (error) =>
       abandon(new LaunchFailedError('could not start the job spawner', error)),
     );
     // 'close' comes after the last line of its stdout: every reply it sent is delivered.
-    helper.once('close', () =>
+    child.once('close', () =>
       abandon(new LaunchFailedError('the job spawner exited before the supervisor reported')),
     );
+    const { stdin, stdout } = child;
+    if (stdin === null || stdout === null)
+      throw new LaunchFailedError('could not start the job spawner: it has no pipes');
+    const helper: Helper = {
+      process: child,
+      // Piped stdio streams are net.Sockets, which can be unref'd; the child's types say less.
+      stdin: stdin as Socket,
+      stdout: stdout as Socket,
+      waiting,
+    };
+    // Only requests in flight keep the server's event loop alive, through their callers.
+    child.unref();
+    helper.stdin.unref();
+    helper.stdout.unref();
+    // A write to a helper that just died fails here; its waiters are answered on 'close'.
+    helper.stdin.on('error', () => undefined);
+    createInterface({ input: helper.stdout }).on('line', (line) => {
+      deliver(waiting, line);
+      if (waiting.size === 0) helper.stdout.unref();
+    });
+    this.#helper = helper;
     return helper;
   }
+}
 
-  #deliver(line: string): void {
-    const space = line.indexOf(' ');
-    const id = space < 0 ? line : line.slice(0, space);
-    const answer = this.#waiting.get(id);
-    if (answer === undefined) return;
-    this.#waiting.delete(id);
-    answer(parseReply(space < 0 ? undefined : line.slice(space + 1)));
-  }
+function deliver(waiting: Map<string, Answer>, line: string): void {
+  const space = line.indexOf(' ');
+  const id = space < 0 ? line : line.slice(0, space);
+  const answer = waiting.get(id);
+  if (answer === undefined) return;
+  waiting.delete(id);
+  answer(parseReply(space < 0 ? undefined : line.slice(space + 1)));
 }
 
 function parseReply(text: string | undefined): SpawnReply {
   if (text === undefined) return { kind: 'silent' };
   if (text.startsWith('! ')) return { kind: 'not-spawned', reason: text.slice(2) };
   return { kind: 'report', line: text };
-}
-
-/** A piped stdio stream is a net.Socket, which can be unref'd; the child's types do not say so. */
-function pipeOf(stream: ChildProcess['stdin'] | ChildProcess['stdout']): Socket {
-  if (stream === null) throw new Error('the job spawner has no pipes');
-  return stream as Socket;
 }

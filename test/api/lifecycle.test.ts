@@ -92,6 +92,15 @@ describe('job lifecycle over mutual TLS', () => {
     assert.deepEqual(job.envNames, ['GREETING'], 'names are recorded, values are not');
   });
 
+  it('starts a job with no signal ignored or blocked, whatever started its supervisor', async () => {
+    // Ignored signals survive exec: one the server, the spawner or glibc's posix_spawn ignores
+    // would break a job's own handling of it (a pipeline that should end on SIGPIPE, say).
+    const response = await server.request('alice', 'POST', '/v1/jobs?follow=true', {
+      json: { command: 'grep', args: ['-E', '^Sig(Ign|Blk):', '/proc/self/status'] },
+    });
+    assert.equal(response.text(), 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
   it('runs in the requested working directory', async () => {
     const response = await server.request('alice', 'POST', '/v1/jobs?follow=true', {
       json: { command: 'pwd', cwd: '/tmp' },

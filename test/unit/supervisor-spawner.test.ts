@@ -135,6 +135,19 @@ describe('the supervisor spawner', () => {
     assert.equal(helperPids().length, 1);
   });
 
+  it('relays the reports it owes before it exits at close, and ignores a Ctrl-C', async () => {
+    const [helper] = helperPids();
+    assert.ok(helper !== undefined);
+    // A Ctrl-C or hang-up at the server's terminal must not drop the starts in flight.
+    process.kill(helper, 'SIGINT');
+    process.kill(helper, 'SIGHUP');
+    const late = spawner.spawn([SH, '-c', 'sleep 0.3; echo started late'], log);
+    await spawner.spawn(['/bin/true'], log); // the helper has read the first request
+    assert.ok(isAlive(helper));
+    await spawner.close();
+    assert.deepEqual(await late, { kind: 'report', line: 'started late' });
+  });
+
   it('once closed, starts no more; the helper exits and what it started runs on', async () => {
     const reply = await spawner.spawn([SH, '-c', 'echo $$; exec sleep 30'], log);
     const supervisor = Number(reply.kind === 'report' ? reply.line : NaN);

@@ -1,22 +1,25 @@
 // Small file helpers shared by both cgroup drivers. cgroupfs reports errors through write(2),
 // so each helper names the file in the error it rethrows.
 //
-// They call the file system synchronously, on purpose: cgroupfs lives in memory and its reads,
-// writes and directories take microseconds, while each round trip to libuv's thread pool took
-// 0.1-0.5 ms here, and a job's start and end wait for a dozen of them. (What can be slow in a
-// cgroup, a process moved into one, is done by jobshim, not here.) They keep the shape of
-// promises, so the drivers read the same as with any other file system.
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+// Reads are synchronous, on purpose: cgroupfs lives in memory, a read of a counter takes
+// microseconds and takes no lock a writer holds for long, while each round trip to libuv's thread
+// pool took 0.1-0.5 ms here and a job's end waits for several. Writes and directories stay on
+// the thread pool: they take the kernel's cgroup lock, which a process being moved into a v1
+// cgroup holds through an RCU grace period (7-20 ms on a host without favordynmods), and a lower
+// memory limit written on a busy group reclaims memory inside the write.
+import { readFileSync } from 'node:fs';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 
-export function writeControl(path: string, value: string): Promise<void> {
+export async function writeControl(path: string, value: string): Promise<void> {
   try {
-    writeFileSync(path, value);
-    return Promise.resolve();
+    await writeFile(path, value);
   } catch (error) {
-    return Promise.reject(new Error(`write '${value}' to ${path}`, { cause: error }));
+    throw new Error(`write '${value}' to ${path}`, { cause: error });
   }
 }
 
+/** A control file's contents, trimmed; undefined if it cannot be read. Promise-shaped, to read
+ * like the writes beside it. */
 export function readControl(path: string): Promise<string | undefined> {
   try {
     return Promise.resolve(readFileSync(path, 'utf8').trim());
@@ -26,13 +29,8 @@ export function readControl(path: string): Promise<string | undefined> {
 }
 
 /** Makes one cgroup directory, whose parent exists. */
-export function makeCgroupDir(path: string): Promise<void> {
-  try {
-    mkdirSync(path);
-    return Promise.resolve();
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
+export async function makeCgroupDir(path: string): Promise<void> {
+  await mkdir(path);
 }
 
 /** Reads `key value` lines (memory.events, cpu.stat, memory.oom_control) into a map. */
@@ -52,7 +50,7 @@ export function parseKeyValues(text: string | undefined): Map<string, number> {
 export async function removeCgroupDir(path: string): Promise<void> {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      rmdirSync(path);
+      await rmdir(path);
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
