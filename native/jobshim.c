@@ -571,7 +571,7 @@ static void reset_signals(void)
 		void (*handler)(int);
 		unsigned long flags;
 		void (*restorer)(void);
-		unsigned long mask;
+		uint64_t mask; /* the kernel's sigset_t: 64 signals on every architecture */
 	} default_action = {.handler = SIG_DFL};
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)

@@ -15,8 +15,9 @@
  *   "<id> ! <why>"     the supervisor could not be spawned
  * The supervisors run in their own sessions and outlive this process. It exits once the server
  * has closed its stdin (or died) and every supervisor it started has reported, so no start is
- * left without its answer; until then it reaps the supervisors that end. Terminal and stop
- * signals are ignored: a Ctrl-C meant for the server must not drop the starts in flight.
+ * left without its answer, or the server is gone; until then it reaps the supervisors that end.
+ * SIGINT, SIGHUP, SIGTERM and SIGQUIT are ignored: a Ctrl-C meant for the server must not drop
+ * the starts in flight.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -284,8 +285,10 @@ int main(void)
 			if (polled == NULL)
 				fail("realloc");
 		}
-		/* A negative fd is skipped by poll: no more requests, only reports to relay. */
-		polled[0] = (struct pollfd){.fd = requests_open ? STDIN_FILENO : -1, .events = POLLIN};
+		/* No more requests: stdin is left out (poll skips a negative fd), and stdout is watched
+		 * instead, for the error that says nobody is left to read the reports. */
+		polled[0] = requests_open ? (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN}
+					  : (struct pollfd){.fd = STDOUT_FILENO, .events = 0};
 		polled[1] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
 		for (size_t i = 0; i < pending_count; i++)
 			polled[i + 2] = (struct pollfd){.fd = pending[i].fd, .events = POLLIN};
@@ -300,6 +303,8 @@ int main(void)
 		for (size_t i = needed - 2; i-- > 0;)
 			if (polled[i + 2].revents != 0)
 				read_report(i);
+		if (!requests_open && polled[0].revents != 0)
+			return 0;
 		if (polled[0].revents != 0 && !read_requests(&buffer, &length, &capacity))
 			requests_open = false;
 	}

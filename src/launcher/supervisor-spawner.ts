@@ -2,7 +2,6 @@
 // the server for each: a fork of a 150 MB Node.js process took 2-3 ms of the event loop per job,
 // a posix_spawn from the small helper a fraction of that, and none of the event loop.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -35,6 +34,8 @@ interface Helper {
   readonly stdin: Socket;
   readonly stdout: Socket;
   readonly waiting: Map<string, Answer>;
+  /** Settles once it has exited and its stdout has closed: every reply it sent is delivered. */
+  readonly closed: Promise<void>;
 }
 
 export class SupervisorSpawner {
@@ -91,17 +92,15 @@ export class SupervisorSpawner {
     this.#closed = true;
     const helper = this.#helper;
     this.#helper = undefined;
-    const child = helper?.process;
-    if (helper === undefined || child === undefined) return;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const closed = once(child, 'close');
+    if (helper === undefined) return;
+    const child = helper.process;
     // Unref'd until now: without this the server could exit before the helper is seen to go.
     child.ref();
     helper.stdout.ref();
     helper.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
     try {
-      await closed;
+      await helper.closed;
     } finally {
       clearTimeout(timer);
     }
@@ -123,14 +122,19 @@ export class SupervisorSpawner {
       for (const answer of waiting.values()) answer(error);
       waiting.clear();
     };
-    // Listened to before anything else can throw: an 'error' nobody hears would end the server.
-    child.once('error', (error) =>
-      abandon(new LaunchFailedError('could not start the job spawner', error)),
-    );
-    // 'close' comes after the last line of its stdout: every reply it sent is delivered.
-    child.once('close', () =>
-      abandon(new LaunchFailedError('the job spawner exited before the supervisor reported')),
-    );
+    // 'close' comes after the last line of its stdout: every reply it sent is delivered. A
+    // helper that could not be spawned at all has nothing to close.
+    const closed = new Promise<void>((resolve) => {
+      child.once('close', () => {
+        abandon(new LaunchFailedError('the job spawner exited before the supervisor reported'));
+        resolve();
+      });
+      // Listened to before anything can throw: an 'error' nobody hears would end the server.
+      child.on('error', (error) => {
+        abandon(new LaunchFailedError('could not start the job spawner', error));
+        if (child.pid === undefined) resolve();
+      });
+    });
     const { stdin, stdout } = child;
     if (stdin === null || stdout === null)
       throw new LaunchFailedError('could not start the job spawner: it has no pipes');
@@ -140,6 +144,7 @@ export class SupervisorSpawner {
       stdin: stdin as Socket,
       stdout: stdout as Socket,
       waiting,
+      closed,
     };
     // Only requests in flight keep the server's event loop alive, through their callers.
     child.unref();

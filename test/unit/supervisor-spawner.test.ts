@@ -136,6 +136,9 @@ describe('the supervisor spawner', () => {
   });
 
   it('relays the reports it owes before it exits at close, and ignores a Ctrl-C', async () => {
+    // Once it has answered, it has set its signals (a signal sent before its main() would not
+    // test the helper but the dynamic loader).
+    await spawner.spawn(['/bin/true'], log);
     const [helper] = helperPids();
     assert.ok(helper !== undefined);
     // A Ctrl-C or hang-up at the server's terminal must not drop the starts in flight.
@@ -146,6 +149,15 @@ describe('the supervisor spawner', () => {
     assert.ok(isAlive(helper));
     await spawner.close();
     assert.deepEqual(await late, { kind: 'report', line: 'started late' });
+  });
+
+  it('fails the starts, without crashing, when the helper itself cannot be started', async () => {
+    const notExecutable = join(dir, 'jobspawner');
+    await writeFile(notExecutable, '', { mode: 0o644 });
+    const broken = new SupervisorSpawner(notExecutable);
+    await assert.rejects(broken.spawn(['/bin/true'], log), LaunchFailedError);
+    await assert.rejects(broken.spawn(['/bin/true'], log), LaunchFailedError);
+    await broken.close();
   });
 
   it('once closed, starts no more; the helper exits and what it started runs on', async () => {

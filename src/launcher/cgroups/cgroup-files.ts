@@ -4,9 +4,10 @@
 // Reads are synchronous, on purpose: cgroupfs lives in memory, a read of a counter takes
 // microseconds and takes no lock a writer holds for long, while each round trip to libuv's thread
 // pool took 0.1-0.5 ms here and a job's end waits for several. Writes and directories stay on
-// the thread pool: they take the kernel's cgroup lock, which a process being moved into a v1
-// cgroup holds through an RCU grace period (7-20 ms on a host without favordynmods), and a lower
-// memory limit written on a busy group reclaims memory inside the write.
+// the thread pool: making and removing a cgroup (and cgroup.subtree_control) take the kernel's
+// cgroup lock, which a process being moved into a v1 cgroup holds through an RCU grace period
+// (7-20 ms on a host without favordynmods), and a lower memory limit written on a busy group
+// reclaims memory inside the write.
 import { readFileSync } from 'node:fs';
 import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 
