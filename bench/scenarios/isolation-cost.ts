@@ -28,7 +28,7 @@ import {
 } from '../../src/launcher/sandbox.ts';
 import type { JobSpec } from '../../src/jobs/job.ts';
 import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
-import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
+import { SHIM_PATH } from '../../src/launcher/built-programs.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
 import { compare, latency, single, type Figure } from '../lib/report.ts';
 import { interleave, Samples } from '../lib/stats.ts';

@@ -7,7 +7,7 @@
 // scenarios that ran earlier.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasEnded } from '../../src/jobs/job-status.ts';
-import { SHIM_PATH } from '../../src/launcher/shim-launcher.ts';
+import { SHIM_PATH } from '../../src/launcher/built-programs.ts';
 import { sized, type BenchContext, type Scenario, type ScenarioResult } from '../lib/context.ts';
 import {
   apiClient,

@@ -4,8 +4,6 @@
 // hence the small C program rather than `child_process` alone.
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
 import type { ResourceLimits } from '../jobs/job.ts';
 import { blockDevicesOf } from './block-devices.ts';
@@ -34,14 +32,7 @@ import {
 import { describeBinds, sandboxArguments, type SandboxSettings } from './sandbox.ts';
 import { readShimStatus, shimFiles, writeEnvironmentFile } from './shim-files.ts';
 import { SupervisorSpawner, type SpawnReply } from './supervisor-spawner.ts';
-
-export const SHIM_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'build',
-  'jobshim',
-);
+import { SHIM_PATH } from './built-programs.ts';
 
 export interface IsolationSettings {
   /** Own PID and mount namespaces (and /proc) per job. */

@@ -4,18 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { LaunchFailedError } from '../errors.ts';
-
-export const SPAWNER_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'build',
-  'jobspawner',
-);
+import { SPAWNER_PATH } from './built-programs.ts';
 
 /** What became of one supervisor: its one-line start report, or none. */
 export type SpawnReply =

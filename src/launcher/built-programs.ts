@@ -1,0 +1,10 @@
+// The C programs `npm install` builds into build/ (scripts/build-shim.ts).
+import { fileURLToPath } from 'node:url';
+
+const BUILD_DIR = new URL('../../build/', import.meta.url);
+
+/** The per-job supervisor (native/jobshim.c). */
+export const SHIM_PATH = fileURLToPath(new URL('jobshim', BUILD_DIR));
+
+/** The helper that spawns the supervisors (native/jobspawner.c). */
+export const SPAWNER_PATH = fileURLToPath(new URL('jobspawner', BUILD_DIR));
