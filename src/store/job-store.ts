@@ -231,13 +231,14 @@ export class JobStore {
     if (entries.length === 0) return;
     const assignments = entries.map(([key]) => `${COLUMN_OF[key]} = ?`).join(', ');
     const values = entries.map(([, value]) => toColumnValue(value));
-    let statement = this.#updates.get(assignments);
-    if (statement === undefined) {
-      statement = this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`);
-      this.#updates.set(assignments, statement);
-    }
-    const update = statement;
-    writing(() => update.run(...values, id));
+    const statement = this.#updates.get(assignments) ?? this.#prepareUpdate(assignments);
+    writing(() => statement.run(...values, id));
+  }
+
+  #prepareUpdate(assignments: string): StatementSync {
+    const statement = this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`);
+    this.#updates.set(assignments, statement);
+    return statement;
   }
 
   get(id: string): Job | undefined {

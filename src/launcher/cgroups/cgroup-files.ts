@@ -9,7 +9,7 @@
 // (7-20 ms on a host without favordynmods), and a lower memory limit written on a busy group
 // reclaims memory inside the write.
 import { readFileSync } from 'node:fs';
-import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { rmdir, writeFile } from 'node:fs/promises';
 
 export async function writeControl(path: string, value: string): Promise<void> {
   try {
@@ -27,11 +27,6 @@ export function readControl(path: string): Promise<string | undefined> {
   } catch {
     return Promise.resolve(undefined);
   }
-}
-
-/** Makes one cgroup directory, whose parent exists. */
-export async function makeCgroupDir(path: string): Promise<void> {
-  await mkdir(path);
 }
 
 /** Reads `key value` lines (memory.events, cpu.stat, memory.oom_control) into a map. */

@@ -16,13 +16,7 @@ import {
   type JobCgroup,
   type LimitKind,
 } from './cgroup.ts';
-import {
-  makeCgroupDir,
-  parseKeyValues,
-  readControl,
-  removeCgroupDir,
-  writeControl,
-} from './cgroup-files.ts';
+import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
 
 const HIERARCHIES = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio'] as const;
 type Hierarchy = (typeof HIERARCHIES)[number];
@@ -86,7 +80,9 @@ export class CgroupV1Driver implements CgroupDriver {
     const dirs = new Map<Hierarchy, string>();
     for (const [hierarchy, groupDir] of groupDirs) dirs.set(hierarchy, join(groupDir, jobId));
     const cgroup = new CgroupV1(dirs);
-    const made = await Promise.allSettled([...dirs.values()].map(makeCgroupDir));
+    // The hierarchies are independent: their directories and limits are written side by side,
+    // each a round trip to the thread pool, rather than one after another.
+    const made = await Promise.allSettled([...dirs.values()].map((dir) => mkdir(dir)));
     const failed = made.find((result) => result.status === 'rejected');
     try {
       if (failed !== undefined) throw failed.reason;

@@ -16,13 +16,7 @@ import {
   type JobCgroup,
   type LimitKind,
 } from './cgroup.ts';
-import {
-  makeCgroupDir,
-  parseKeyValues,
-  readControl,
-  removeCgroupDir,
-  writeControl,
-} from './cgroup-files.ts';
+import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
 import { checkCgroupParent } from './cgroup-parent.ts';
 
 const CONTROLLER_OF: Readonly<Record<LimitKind, string>> = {
@@ -106,7 +100,7 @@ export class CgroupV2Driver implements CgroupDriver {
       await applyLimits(groupDir, group.totals, []);
     });
     const dir = join(groupDir, jobId);
-    await makeCgroupDir(dir);
+    await mkdir(dir);
     const cgroup = new CgroupV2(dir);
     try {
       await applyLimits(dir, limits, ioDevices);
