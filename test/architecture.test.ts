@@ -52,14 +52,18 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'launcher'],
   'server.ts': ['*'],
   // The CLI is a client of the HTTP API: of the server's modules it runs only the PKI's, the
-  // status list and the attach channels; from `jobs/` and `contract/` it takes types, which are
+  // status list, the attach channels and the output's frames; from `jobs/` and `contract/` it takes types, which are
   // erased (checked below).
   cli: ['errors.ts', 'util', 'pki', 'jobs', 'contract'],
 };
 
 /** The modules of `jobs/` and `contract/` jobctl may load when it runs: they have no imports. */
 const STATUS_LIST = join(SRC, 'jobs', 'job-status.ts');
-const RUN_TIME_SHARED = [STATUS_LIST, join(SRC, 'contract', 'attach-channels.ts')];
+const RUN_TIME_SHARED = [
+  STATUS_LIST,
+  join(SRC, 'contract', 'attach-channels.ts'),
+  join(SRC, 'contract', 'multiplexed-stream.ts'),
+];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -132,7 +136,7 @@ describe('the layers of src/', () => {
     assert.deepEqual(wrong, []);
   });
 
-  it('lets jobctl load nothing of jobs/ and contract/ but the status list and the channels', () => {
+  it('lets jobctl load nothing of jobs/ and contract/ but the status list, channels and frames', () => {
     const wrong: string[] = [];
     for (const file of files.filter((candidate) => layerOf(candidate) === 'cli')) {
       for (const target of runtimeImportsOf(file)) {

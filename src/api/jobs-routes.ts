@@ -1,12 +1,14 @@
 // The /v1/jobs routes. Each handler reads like the API documentation: check the role, parse the
 // input, ask the registry, shape the answer. Errors are thrown and mapped in problem.ts.
-import { Transform, pipeline } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import Router from '@koa/router';
 import { attachQuery, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
+import { MULTIPLEXED_STREAM, encodeFrame } from '../contract/multiplexed-stream.ts';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
 import type { Job, JobFilter } from '../jobs/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
+import type { OutputChunk } from '../worker/output-stream.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { Attacher, type OutputStart } from './attach-route.ts';
 import { abortWhenClosed } from './client-gone.ts';
@@ -77,6 +79,10 @@ export function jobsRouter(
       return;
     }
     ctx.set('Job-Id', job.id);
+    // Said at once, with the headers: the output may not start for a long time.
+    if (job.status === 'queued' && job.queuePosition !== null) {
+      ctx.set('Job-Queue-Position', String(job.queuePosition));
+    }
     streamOutput(
       ctx,
       registry,
@@ -229,9 +235,11 @@ function jobId(ctx: AppContext): string {
 }
 
 /**
- * Streams a job's output as the response body, counting what is served. With `trailers`, the
- * job's final status and exit code follow the last byte as HTTP trailers, so one request can run
- * a command the way `ssh host cmd` does and still report how it ended.
+ * Streams a job's output as the response body, counting what is served. With `trailers`, how the
+ * job ended (status, exit code, signal, out of memory) follows the last byte as HTTP trailers, so one request can run
+ * a command the way `ssh host cmd` does and still report how it ended. A client that asks for
+ * both streams multiplexed gets them told apart (contract/multiplexed-stream.ts); any other gets
+ * the bytes.
  */
 function streamOutput(
   ctx: AppContext,
@@ -242,20 +250,29 @@ function streamOutput(
   options: { trailers: boolean; observer: OutputObserver; release: () => void },
 ): void {
   const { observer, trailers, release } = options;
-  let output;
+  const multiplexed = request.select === 'all' && asksForMultiplexed(ctx);
+  let output: Readable;
   try {
-    output = registry.output(viewer, job.id, request);
+    output = multiplexed
+      ? registry.outputChunks(viewer, job.id, { offset: request.offset, follow: request.follow })
+      : registry.output(viewer, job.id, request);
   } catch (error) {
     release();
     throw error;
   }
-  ctx.type = 'application/octet-stream';
+  ctx.type = multiplexed ? MULTIPLEXED_STREAM : 'application/octet-stream';
+  ctx.vary('Accept');
   ctx.set('Cache-Control', 'no-store');
-  if (trailers) ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal');
+  if (trailers) ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal, Job-OOM-Killed');
   const body = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      observer.outputServed(chunk.length);
-      callback(null, chunk);
+    writableObjectMode: multiplexed,
+    transform(chunk: Buffer | OutputChunk, _encoding, callback) {
+      if (Buffer.isBuffer(chunk)) {
+        observer.outputServed(chunk.length);
+        return callback(null, chunk);
+      }
+      observer.outputServed(chunk.bytes.length);
+      callback(null, encodeFrame(chunk.stream, chunk.bytes));
     },
     flush(callback) {
       if (!trailers) return callback();
@@ -265,6 +282,7 @@ function streamOutput(
             'Job-Status': ended.status,
             'Job-Exit-Code': ended.exitCode === null ? '' : String(ended.exitCode),
             'Job-Signal': ended.signal ?? '',
+            'Job-OOM-Killed': String(ended.oomKilled),
           });
           callback();
         },
@@ -281,4 +299,12 @@ function streamOutput(
   // it must be destroyed too so it releases its file handles.
   pipeline(output, body, () => undefined);
   ctx.body = body;
+  // The status and headers go now, not with the first byte of output, which may be minutes
+  // away: the client learns the job's id at once, to send it input or stop it.
+  ctx.flushHeaders();
+}
+
+/** `Accept` prefers the multiplexed stream to plain bytes (curl's any type gets the bytes). */
+function asksForMultiplexed(ctx: AppContext): boolean {
+  return ctx.accepts('application/octet-stream', MULTIPLEXED_STREAM) === MULTIPLEXED_STREAM;
 }

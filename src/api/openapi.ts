@@ -17,6 +17,7 @@ import { healthSchema } from '../contract/health.ts';
 import { jobRequestSchema } from '../contract/job-request.ts';
 import { limitsSchema } from '../contract/limits.ts';
 import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
+import { MULTIPLEXED_STREAM } from '../contract/multiplexed-stream.ts';
 import {
   attachQuery,
   jobListSchema,
@@ -478,13 +479,32 @@ const jobLocation: Header = {
 
 const noStore: Header = { description: 'output is never cached', schema: { const: 'no-store' } };
 
+const varyAccept: Header = {
+  description: 'the media type of the output depends on `Accept`',
+  schema: { const: 'Accept' },
+};
+
+/** How the multiplexed output is framed: the operations' descriptions say it. */
+const FRAMES =
+  "Docker's frames: an 8-byte header (the stream, 1 stdout or 2 stderr; three zero bytes; the " +
+  "payload's length as a big-endian uint32), then the payload, in the order the job wrote them";
+
+/** Both streams told apart in one body, for a client whose `Accept` prefers it (raw bytes). */
+const MULTIPLEXED_OUTPUT: Readonly<Record<string, MediaType>> = { [MULTIPLEXED_STREAM]: {} };
+
 const START_JOB = operation({
   operationId: 'startJob',
   summary: 'Start a job',
   description:
     'Runs a command (an argv array, never a shell line) under its own supervisor, cgroup and ' +
     "namespaces. With `?follow=true` the response is the job's output, streamed until the job " +
-    'ends, like `ssh host cmd`; its final status, exit code and signal follow as HTTP trailers.',
+    'ends, like `ssh host cmd`; how it ended (status, exit code, signal, out of memory) follows ' +
+    'as HTTP trailers. ' +
+    'The output is its bytes, or with `Accept: ' +
+    MULTIPLEXED_STREAM +
+    '` its stdout and stderr told apart, as `jobctl run -f` reads it: ' +
+    FRAMES +
+    '.',
   tag: 'jobs',
   action: 'start',
   parameters: queryParameters(startQuery),
@@ -509,7 +529,7 @@ const START_JOB = operation({
     201: {
       description:
         'the job was started: its record, or with `?follow=true` its output until it ends, ' +
-        'followed by the trailers `Job-Status`, `Job-Exit-Code` and `Job-Signal`',
+        'followed by the trailers `Job-Status`, `Job-Exit-Code`, `Job-Signal` and `Job-OOM-Killed`',
       headers: {
         ...requestId,
         Location: jobLocation,
@@ -517,15 +537,22 @@ const START_JOB = operation({
           description: "with `?follow=true`: the job's id, since the body is its output",
           schema: { type: 'string', format: 'uuid' },
         },
+        'Job-Queue-Position': {
+          description:
+            "with `?follow=true`, for a job that waits to start: its place in its client's queue",
+          schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+        },
         Trailer: {
           description: 'with `?follow=true`: the trailers that follow the output',
-          schema: { const: 'Job-Status, Job-Exit-Code, Job-Signal' },
+          schema: { const: 'Job-Status, Job-Exit-Code, Job-Signal, Job-OOM-Killed' },
         },
         'Cache-Control': noStore,
+        Vary: varyAccept,
       },
       content: {
         'application/json': { schema: ref('schemas', 'Job') },
         'application/octet-stream': {},
+        ...MULTIPLEXED_OUTPUT,
       },
       'x-trailers': {
         'Job-Status': {
@@ -542,6 +569,11 @@ const START_JOB = operation({
           description: 'the signal that ended it, e.g. SIGKILL; empty when none did',
           required: true,
           schema: { type: 'string', pattern: '^(SIG[A-Z0-9+-]+)?$' },
+        },
+        'Job-OOM-Killed': {
+          description: 'whether the kernel killed a process of the job for want of memory',
+          required: true,
+          schema: { enum: ['true', 'false'] },
         },
       },
     },
@@ -720,15 +752,19 @@ const GET_JOB_OUTPUT = operation({
   description:
     'The output recorded so far, from its first byte (or `offset`). With `?follow=true` the ' +
     'response stays open and streams new output until the job ends; any number of readers may ' +
-    'follow the same job.',
+    'follow the same job. With `stream=all` and `Accept: ' +
+    MULTIPLEXED_STREAM +
+    '` the two streams come told apart: ' +
+    FRAMES +
+    '.',
   tag: 'jobs',
   action: 'read',
   parameters: [ref('parameters', 'JobId'), ...queryParameters(outputQuery)],
   responses: {
     200: success(
-      'the output bytes',
-      { 'application/octet-stream': {} },
-      { 'Cache-Control': noStore },
+      'the output bytes, or both streams in frames',
+      { 'application/octet-stream': {}, ...MULTIPLEXED_OUTPUT },
+      { 'Cache-Control': noStore, Vary: varyAccept },
     ),
     400: ref('responses', 'InvalidQuery'),
     404: ref('responses', 'JobNotFound'),

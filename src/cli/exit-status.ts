@@ -27,7 +27,9 @@ export const EXIT = {
 const SIGNAL_BASE = 128;
 
 /** The status a shell would report for the job's process; the job must have ended. */
-export function exitStatusOf(job: JobRecord): number {
+export function exitStatusOf(
+  job: Pick<JobRecord, 'id' | 'status' | 'exitCode' | 'signal' | 'error'>,
+): number {
   switch (job.status) {
     case 'exited':
     case 'stopped':

@@ -1,76 +1,111 @@
-// Copies a job's output to local streams: each selected stream is its own request (stdout to
-// stdout, stderr to stderr, as `docker run` and `ssh` keep them apart), all over the client's
-// keep-alive agent. A follower can be paused while jobctl asks the user something, and destroyed
-// to detach.
+// Copies a job's output to local streams, stdout to stdout and stderr to stderr, as `docker run`
+// and `ssh` keep them apart. Both streams come told apart in one response (multiplexed frames,
+// contract/multiplexed-stream.ts): the answer of `POST /v1/jobs?follow=true` itself when jobctl
+// starts the job, otherwise one GET. One selected stream is read as plain bytes. A follower can be
+// paused while jobctl asks the user something, and destroyed to detach.
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { FrameDecoder, MULTIPLEXED_STREAM } from '../contract/multiplexed-stream.ts';
 import { CliError } from './errors.ts';
 import type { ApiClient } from './http-client.ts';
 
 export type StreamName = 'stdout' | 'stderr' | 'all';
 
-export interface OutputTarget {
-  readonly stream: StreamName;
-  readonly to: NodeJS.WritableStream;
-  /** A connection opened ahead (ApiClient.preconnect) to read this stream over. */
-  readonly connection?: TLSSocket;
+/** Where each of the job's streams goes when both are followed. */
+export interface Destinations {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Both streams, each to its own destination; or one selection of the output, as bytes. */
+export type OutputTarget =
+  | { readonly stream: 'both'; readonly to: Destinations }
+  | { readonly stream: StreamName; readonly to: NodeJS.WritableStream };
+
+/** How a followed job ended, as the trailers of `POST /v1/jobs?follow=true` say it. */
+export interface TrailerEnding {
+  readonly status: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly oomKilled: boolean;
 }
 
 /** Reading from here on gives nothing but the end: a wait for the job to end, with no output. */
 export const END_OFFSET = Number.MAX_SAFE_INTEGER;
 
 export class OutputFollower {
-  /** Resolves when every stream has ended (with the job, when following) or was destroyed. */
+  /** Resolves when the output has ended (with the job, when following) or was destroyed. */
   readonly done: Promise<void>;
-  readonly #responses: IncomingMessage[] = [];
+  readonly #client: ApiClient;
+  #response: IncomingMessage | undefined;
   #paused = false;
   #destroyed = false;
 
-  constructor(
+  /** Follows `target` of a job with a GET of its output. */
+  static read(
     client: ApiClient,
     jobId: string,
-    targets: readonly OutputTarget[],
+    target: OutputTarget,
     options: { follow: boolean; offset?: number },
-  ) {
-    this.done = Promise.all(
-      targets.map((target) => {
-        const query = new URLSearchParams({
-          follow: String(options.follow),
-          stream: target.stream,
-          ...(options.offset === undefined ? {} : { offset: String(options.offset) }),
-        });
-        return this.#copy(client, `/v1/jobs/${jobId}/output?${query.toString()}`, target);
-      }),
-    ).then(() => undefined);
+  ): OutputFollower {
+    const query = new URLSearchParams({
+      follow: String(options.follow),
+      stream: target.stream === 'both' ? 'all' : target.stream,
+      ...(options.offset === undefined ? {} : { offset: String(options.offset) }),
+    });
+    const path = `/v1/jobs/${jobId}/output?${query.toString()}`;
+    const accept = target.stream === 'both' ? MULTIPLEXED_STREAM : 'application/octet-stream';
+    return new OutputFollower(client, client.open('GET', path, undefined, { accept }), target);
+  }
+
+  /** Follows the output a response already carries: a job started with `?follow=true`. */
+  static ofResponse(
+    client: ApiClient,
+    response: IncomingMessage,
+    to: Destinations,
+  ): OutputFollower {
+    return new OutputFollower(client, Promise.resolve(response), { stream: 'both', to });
+  }
+
+  private constructor(client: ApiClient, response: Promise<IncomingMessage>, target: OutputTarget) {
+    this.#client = client;
+    this.done = this.#copy(response, target);
+  }
+
+  /** The job's ending from the trailers, once `done`; undefined if the server sent none. */
+  get ending(): TrailerEnding | undefined {
+    const trailers = this.#response?.trailers ?? {};
+    const status = trailers['job-status'];
+    if (status === undefined || status === '') return undefined;
+    const exitCode = trailers['job-exit-code'] ?? '';
+    return {
+      status,
+      exitCode: /^\d+$/.test(exitCode) ? Number(exitCode) : null,
+      signal: trailers['job-signal'] || null,
+      oomKilled: trailers['job-oom-killed'] === 'true',
+    };
   }
 
   pause(): void {
     this.#paused = true;
-    for (const response of this.#responses) response.pause();
+    this.#response?.pause();
   }
 
   resume(): void {
     this.#paused = false;
-    for (const response of this.#responses) response.resume();
+    this.#response?.resume();
   }
 
   destroy(): void {
     this.#destroyed = true;
-    for (const response of this.#responses) response.destroy();
+    this.#response?.destroy();
   }
 
-  async #copy(client: ApiClient, path: string, target: OutputTarget): Promise<void> {
-    const { to, connection } = target;
+  async #copy(opening: Promise<IncomingMessage>, target: OutputTarget): Promise<void> {
     let response: IncomingMessage;
     try {
-      response = await client.open(
-        'GET',
-        path,
-        undefined,
-        connection === undefined ? {} : { connection },
-      );
+      response = await opening;
     } catch (error) {
-      // After a detach nobody waits for this stream any more, so its failure does not matter.
+      // After a detach nobody waits for this output any more, so its failure does not matter.
       if (this.#destroyed) return;
       throw error;
     }
@@ -78,27 +113,66 @@ export class OutputFollower {
       response.destroy();
       return;
     }
-    this.#responses.push(response);
+    this.#response = response;
     if (this.#paused) response.pause();
+    const write = writerFor(response, target);
     await new Promise<void>((resolve, reject) => {
+      const fail = (error: CliError): void => {
+        response.destroy();
+        reject(error);
+      };
       response.on('data', (chunk: Buffer) => {
-        if (to.write(chunk)) return;
+        let blocked: NodeJS.WritableStream | undefined;
+        try {
+          blocked = write(chunk);
+        } catch (error) {
+          return fail(new CliError('PROTOCOL', (error as Error).message));
+        }
+        if (blocked === undefined) return;
         response.pause();
-        to.once('drain', () => {
+        blocked.once('drain', () => {
           if (!this.#paused && !this.#destroyed) response.resume();
         });
       });
       response.once('end', resolve);
       response.once('close', () => {
         if (this.#destroyed || response.complete) resolve();
-        else reject(lostConnection(client));
+        else reject(lostConnection(this.#client));
       });
       response.once('error', () => {
         if (this.#destroyed) resolve();
-        else reject(lostConnection(client));
+        else reject(lostConnection(this.#client));
       });
     });
   }
+}
+
+/**
+ * Writes a piece of the response where it belongs; returns the destination that asked to wait
+ * (its buffer is full), if any. Frames are taken apart only if the server sent frames: one that
+ * does not know them sends the output as bytes, which then all go to stdout, as curl shows them.
+ */
+function writerFor(
+  response: IncomingMessage,
+  target: OutputTarget,
+): (chunk: Buffer) => NodeJS.WritableStream | undefined {
+  if (target.stream !== 'both') {
+    const to = target.to;
+    return (chunk) => (to.write(chunk) ? undefined : to);
+  }
+  const { stdout } = target.to;
+  if (!(response.headers['content-type'] ?? '').startsWith(MULTIPLEXED_STREAM)) {
+    return (chunk) => (stdout.write(chunk) ? undefined : stdout);
+  }
+  const decoder = new FrameDecoder();
+  return (chunk) => {
+    let blocked: NodeJS.WritableStream | undefined;
+    for (const frame of decoder.push(chunk)) {
+      const destination = target.to[frame.stream];
+      if (!destination.write(frame.payload)) blocked = destination;
+    }
+    return blocked;
+  };
 }
 
 function lostConnection(client: ApiClient): CliError {
@@ -110,8 +184,10 @@ function lostConnection(client: ApiClient): CliError {
 
 /** Resolves when the job has ended, without reading any of its output. */
 export function waitForEnd(client: ApiClient, jobId: string): Promise<void> {
-  return new OutputFollower(client, jobId, [{ stream: 'all', to: process.stdout }], {
-    follow: true,
-    offset: END_OFFSET,
-  }).done;
+  return OutputFollower.read(
+    client,
+    jobId,
+    { stream: 'all', to: process.stdout },
+    { follow: true, offset: END_OFFSET },
+  ).done;
 }

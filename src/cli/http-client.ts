@@ -98,15 +98,18 @@ export class ApiClient {
     });
   }
 
-  /** Sends a request; resolves with the response when it is a success, as soon as headers come. */
+  /**
+   * Sends a request; resolves with the response when it is a success, as soon as headers come.
+   * `accept` names the media type wanted (JSON unless said).
+   */
   async open(
     method: string,
     path: string,
     body?: unknown,
-    options: { connection?: TLSSocket } = {},
+    options: { connection?: TLSSocket; accept?: string } = {},
   ): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return this.#exchange(method, path, payload, options.connection);
+    return this.#exchange(method, path, payload, options);
   }
 
   /**
@@ -119,20 +122,19 @@ export class ApiClient {
     source: Readable,
     options: { connection?: TLSSocket; request?: (request: ClientRequest) => void } = {},
   ): Promise<IncomingMessage> {
-    return this.#exchange(method, path, source, options.connection, options.request);
+    return this.#exchange(method, path, source, options);
   }
 
   async #exchange(
     method: string,
     path: string,
     payload: Buffer | Readable | undefined,
-    connection: TLSSocket | undefined,
-    onRequest?: (request: ClientRequest) => void,
+    options: ExchangeOptions,
   ): Promise<IncomingMessage> {
     const phase: RequestPhase = { secured: false, reused: false };
     let response: IncomingMessage;
     try {
-      response = await this.#send(method, path, payload, phase, connection, onRequest);
+      response = await this.#send(method, path, payload, phase, options);
     } catch (error) {
       if (error instanceof CliError) throw error;
       const { explainRequestError } = await import('./explain-error.ts');
@@ -195,9 +197,9 @@ export class ApiClient {
     path: string,
     payload: Buffer | Readable | undefined,
     phase: RequestPhase,
-    connection: TLSSocket | undefined,
-    onRequest?: (request: ClientRequest) => void,
+    options: ExchangeOptions,
   ): Promise<IncomingMessage> {
+    const { connection, accept = 'application/json', request: onRequest } = options;
     const { host, port } = this.#endpoint();
     const spare = connection !== undefined && !connection.destroyed ? connection : undefined;
     return new Promise((resolve, reject) => {
@@ -209,7 +211,7 @@ export class ApiClient {
           path,
           ...(spare === undefined ? { agent: this.#agent } : { createConnection: () => spare }),
           headers: {
-            accept: 'application/json',
+            accept,
             traceparent: this.#trace.traceparent(),
             ...bodyHeaders(payload),
           },
@@ -244,6 +246,14 @@ export class ApiClient {
       else req.end(payload);
     });
   }
+}
+
+/** How one request is sent: over a connection opened ahead, wanting a media type. */
+interface ExchangeOptions {
+  readonly connection?: TLSSocket | undefined;
+  readonly accept?: string;
+  /** Receives the request, to cut it short. */
+  readonly request?: (request: ClientRequest) => void;
 }
 
 function bodyHeaders(payload: Buffer | Readable | undefined): Record<string, string | number> {

@@ -49,6 +49,55 @@ describe('jobctl commands', () => {
       assert.equal(result.stderr, 'to-err\n');
     });
 
+    it('--follow starts and follows the job in one request', async () => {
+      const since = server.logs.length;
+      const result = await jobctl.run(
+        'run',
+        '-f',
+        '--',
+        'sh',
+        '-c',
+        'echo out; echo err >&2; exit 4',
+      );
+      assert.equal(result.code, 4);
+      assert.equal(result.stdout, 'out\n');
+      assert.equal(result.stderr, 'err\n');
+      // The server logs a request when its answer is sent: once a later one is logged, every
+      // request jobctl made is.
+      const marker = String(
+        (await server.request('alice', 'GET', '/healthz')).headers['x-request-id'],
+      );
+      await server.waitForLog((entry) => entry.requestId === marker, since);
+      const requests = server.logs
+        .slice(since)
+        .filter((entry) => entry.msg === 'request' && entry.requestId !== marker);
+      assert.deepEqual(
+        requests.map((entry) => `${String(entry.method)} ${String(entry.route)}`),
+        ['POST /v1/jobs'],
+      );
+    });
+
+    it('--follow says when the job ran out of memory (exit 137)', async (t) => {
+      const health = (await server.request('alice', 'GET', '/healthz')).json<{
+        protections: { enforceableLimits: string[] };
+      }>();
+      if (!health.protections.enforceableLimits.includes('memory')) {
+        return t.skip('the host cannot enforce memory limits');
+      }
+      const result = await jobctl.run(
+        'run',
+        '-f',
+        '--memory',
+        '64M',
+        '--',
+        'python3',
+        '-c',
+        'b = bytearray(256 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1',
+      );
+      assert.equal(result.code, 137, result.stderr);
+      assert.match(result.stderr, /ran out of memory/);
+    });
+
     it('--host-fs and --image choose the job filesystem within what the server allows', async () => {
       const health = await server.request('admin', 'GET', '/healthz');
       const sandboxed = health.json<{ protections: { sandbox: { privateRoot: boolean } } }>()

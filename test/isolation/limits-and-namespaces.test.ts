@@ -62,6 +62,9 @@ describe('limits and isolation', () => {
     const response = await server.request('alice', 'POST', '/v1/jobs?follow=true', { json: spec });
     assert.equal(response.status, 201, response.text());
     const job = (await server.request('alice', 'GET', response.headers.location!)).json<Job>();
+    // The trailers say what the record says, so a client of ?follow=true needs no second request.
+    assert.equal(response.trailers['job-oom-killed'], String(job.oomKilled));
+    assert.equal(response.trailers['job-signal'], job.signal ?? '');
     return { job, output: response.text() };
   }
 

@@ -53,18 +53,15 @@ export const command: Command = {
     if (stream !== undefined && !(STREAMS as readonly string[]).includes(stream)) {
       throw new UsageError(`unknown stream '${stream}': one of ${STREAMS.join(', ')}`);
     }
-    const targets: OutputTarget[] =
+    const target: OutputTarget =
       stream === undefined
-        ? [
-            { stream: 'stdout', to: process.stdout },
-            { stream: 'stderr', to: process.stderr },
-          ]
-        : [{ stream: stream as (typeof STREAMS)[number], to: process.stdout }];
+        ? { stream: 'both', to: { stdout: process.stdout, stderr: process.stderr } }
+        : { stream: stream as (typeof STREAMS)[number], to: process.stdout };
     const client = await connect(values);
     try {
       const id = await resolveJobId(client, text);
       const follow = values.follow === true;
-      const follower = new OutputFollower(client, id, targets, { follow });
+      const follower = OutputFollower.read(client, id, target, { follow });
       if (!follow) {
         await follower.done;
         return EXIT.OK;

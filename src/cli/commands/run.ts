@@ -4,9 +4,10 @@
 // also sends its own stdin to the job, like `docker run -i`.
 import type { TLSSocket } from 'node:tls';
 import type { Command } from '../command.ts';
-import { UsageError } from '../errors.ts';
+import { MULTIPLEXED_STREAM } from '../../contract/multiplexed-stream.ts';
+import { CliError, UsageError } from '../errors.ts';
 import { EXIT, exitStatusOf } from '../exit-status.ts';
-import { END_OFFSET, OutputFollower, type OutputTarget } from '../follow.ts';
+import { END_OFFSET, OutputFollower } from '../follow.ts';
 import type { ApiClient } from '../http-client.ts';
 import { InterruptHandler } from '../interrupt.ts';
 import { InputSender } from '../send-input.ts';
@@ -117,22 +118,22 @@ export const command: Command = {
     const request = jobRequest(values, name, commandArgs);
     const client = await connect(values);
     try {
-      // The job's stderr is read over a second connection: its handshake overlaps the start.
-      // (A terminal is one WebSocket: no spare connections for it.)
-      const spare = follow && values.tty !== true ? client.preconnect() : undefined;
-      const inputConnection =
-        values.interactive === true && values.tty !== true ? client.preconnect() : undefined;
-      const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
-      const job = await client.json<JobRecord>('POST', path, request);
-      // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
-      if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
       if (values.tty === true) {
+        const job = await startJob(client, request, values);
         const options = { from: 'start', terminal: true, input: true } as const;
         return await exitStatusAfter(client, job.id, await attachToJob(client, job.id, options));
       }
-      if (follow || values.wait === true) {
-        if (values.wait === true && values.json !== true && !follow) print(job.id);
-        return await attach(client, job, { ...values, follow }, { spare, inputConnection });
+      if (follow) return await runFollowing(client, request, values);
+      const job = await startJob(client, request, values);
+      if (values.wait === true) {
+        if (values.json !== true) print(job.id);
+        const follower = OutputFollower.read(
+          client,
+          job.id,
+          { stream: 'all', to: process.stdout },
+          { follow: true, offset: END_OFFSET },
+        );
+        return await watch(client, job.id, follower, values, undefined);
       }
       if (values.json === true) printJson(job);
       else print(job.id);
@@ -142,6 +143,53 @@ export const command: Command = {
     }
   },
 };
+
+/** Starts the job; its record is the answer. */
+async function startJob(
+  client: ApiClient,
+  request: JobRequest,
+  values: Values,
+): Promise<JobRecord> {
+  const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
+  const job = await client.json<JobRecord>('POST', path, request);
+  // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
+  if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
+  return job;
+}
+
+/**
+ * Starts the job and follows it in the same request, as `curl ...?follow=true` does: its answer
+ * is the job's stdout and stderr told apart, then how it ended. One request, where starting and
+ * then reading would take three (and a second connection).
+ */
+async function runFollowing(
+  client: ApiClient,
+  request: JobRequest,
+  values: Values,
+): Promise<number> {
+  // The job's input goes over a connection of its own, whose handshake overlaps the start.
+  const inputConnection = values.interactive === true ? client.preconnect() : undefined;
+  const query = new URLSearchParams({ follow: 'true' });
+  if (values['no-queue'] === true) query.set('queue', 'false');
+  const response = await client.open('POST', `/v1/jobs?${query.toString()}`, request, {
+    accept: MULTIPLEXED_STREAM,
+  });
+  const jobId = response.headers['job-id'];
+  if (typeof jobId !== 'string') {
+    response.destroy();
+    throw new CliError(
+      'PROTOCOL',
+      "the server's answer to POST /v1/jobs?follow=true has no Job-Id",
+    );
+  }
+  const position = response.headers['job-queue-position'];
+  if (typeof position === 'string') say(`queued (position ${position})`);
+  const follower = OutputFollower.ofResponse(client, response, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+  return watch(client, jobId, follower, values, inputConnection);
+}
 
 function jobRequest(values: Values, name: string, args: readonly string[]): JobRequest {
   const cpus = values.cpu ?? values.cpus;
@@ -220,41 +268,29 @@ function positiveInteger(option: string, text: string): number {
   return value;
 }
 
-/** Follows the job (its output, or only its end) until it ends or the user detaches. */
-async function attach(
+/**
+ * Watches the job through `follower` (its output, or only its end) until it ends or the user
+ * detaches, sending it jobctl's stdin with --interactive; the job's exit status is jobctl's.
+ */
+async function watch(
   client: ApiClient,
-  job: JobRecord,
+  jobId: string,
+  follower: OutputFollower,
   values: Values,
-  connections: { spare: TLSSocket | undefined; inputConnection: TLSSocket | undefined },
+  inputConnection: TLSSocket | undefined,
 ): Promise<number> {
-  const { spare, inputConnection } = connections;
-  const showOutput = values.follow === true;
-  const targets: OutputTarget[] = showOutput
-    ? [
-        { stream: 'stdout', to: process.stdout },
-        {
-          stream: 'stderr',
-          to: process.stderr,
-          ...(spare === undefined ? {} : { connection: spare }),
-        },
-      ]
-    : [{ stream: 'all', to: process.stdout }];
-  const follower = new OutputFollower(client, job.id, targets, {
-    follow: true,
-    ...(showOutput ? {} : { offset: END_OFFSET }),
-  });
   const interrupts = new InterruptHandler({
-    jobId: job.id,
+    jobId,
     stopOnInterrupt: values['stop-on-interrupt'] === true,
     follower,
     stop: async () => {
-      await client.json('POST', `/v1/jobs/${job.id}/stop`);
+      await client.json('POST', `/v1/jobs/${jobId}/stop`);
     },
     say,
   });
   const input =
     values.interactive === true
-      ? new InputSender(client, job.id, process.stdin, inputConnection)
+      ? new InputSender(client, jobId, process.stdin, inputConnection)
       : undefined;
   let outcome: 'ended' | 'detached';
   try {
@@ -268,7 +304,12 @@ async function attach(
     input?.stop();
   }
   if (outcome === 'detached') return EXIT.INTERRUPTED;
-  const ended = await client.json<JobRecord>('GET', `/v1/jobs/${job.id}`);
+  // A plain exit needs no explaining: the trailers say all of it, and no request is left to make.
+  const ending = follower.ending;
+  if (ending?.status === 'exited' && !ending.oomKilled && values.json !== true) {
+    return exitStatusOf({ ...ending, id: jobId, status: 'exited', error: null });
+  }
+  const ended = await client.json<JobRecord>('GET', `/v1/jobs/${jobId}`);
   explainEnding(ended, interrupts.interrupted);
   if (values.json === true) printJson(ended);
   return exitStatusOf(ended);

@@ -1,0 +1,59 @@
+// A job's stdout and stderr told apart in one response body, for a client that asks for them with
+// `Accept: application/vnd.jobworker.multiplexed-stream`: `jobctl run -f` then needs one request
+// where it needed three. The frames are Docker's (its attach and logs streams): an 8-byte header,
+// the stream (1 stdout, 2 stderr), three zero bytes and the payload's length as a big-endian
+// uint32, then the payload. Plain data and functions (no zod): jobctl uses them at run time.
+
+export const MULTIPLEXED_STREAM = 'application/vnd.jobworker.multiplexed-stream';
+
+export type FramedStream = 'stdout' | 'stderr';
+
+export const FRAME_HEADER_BYTES = 8;
+
+const STREAM_ID: Readonly<Record<FramedStream, number>> = { stdout: 1, stderr: 2 };
+
+/** One frame: its header and payload, ready to be written. */
+export function encodeFrame(stream: FramedStream, payload: Buffer): Buffer {
+  const header = Buffer.alloc(FRAME_HEADER_BYTES);
+  header[0] = STREAM_ID[stream];
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+export interface Frame {
+  readonly stream: FramedStream;
+  readonly payload: Buffer;
+}
+
+/**
+ * Turns the bytes of a multiplexed body, cut anywhere, back into frames. Holds at most one
+ * incomplete frame; a header that names no stream is an error, not a guess.
+ */
+export class FrameDecoder {
+  #pending: Buffer = Buffer.alloc(0);
+
+  /** The frames completed by `bytes`, in order. */
+  push(bytes: Buffer): Frame[] {
+    let buffer = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
+    const frames: Frame[] = [];
+    while (buffer.length >= FRAME_HEADER_BYTES) {
+      const stream = streamOf(buffer[0]);
+      const length = buffer.readUInt32BE(4);
+      if (buffer.length < FRAME_HEADER_BYTES + length) break;
+      frames.push({
+        stream,
+        payload: buffer.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length),
+      });
+      buffer = buffer.subarray(FRAME_HEADER_BYTES + length);
+    }
+    // Copied: a view would keep the whole chunk it came from alive.
+    this.#pending = Buffer.from(buffer);
+    return frames;
+  }
+}
+
+function streamOf(id: number | undefined): FramedStream {
+  if (id === STREAM_ID.stdout) return 'stdout';
+  if (id === STREAM_ID.stderr) return 'stderr';
+  throw new Error(`a multiplexed frame names stream ${String(id)}, not 1 (stdout) or 2 (stderr)`);
+}
