@@ -52,8 +52,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'launcher'],
   'server.ts': ['*'],
   // The CLI is a client of the HTTP API: of the server's modules it runs only the PKI's, the
-  // status list, the attach channels and the output's frames; from `jobs/` and `contract/` it takes types, which are
-  // erased (checked below).
+  // status list, the attach channels and the output's frames; from `jobs/` and `contract/` it
+  // takes types, which are erased (checked below).
   cli: ['errors.ts', 'util', 'pki', 'jobs', 'contract'],
 };
 

@@ -3,7 +3,7 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import Router from '@koa/router';
 import { attachQuery, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
-import { MULTIPLEXED_STREAM, encodeFrame } from '../contract/multiplexed-stream.ts';
+import { MULTIPLEXED_STREAM, frameHeader } from '../contract/multiplexed-stream.ts';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
 import type { Job, JobFilter } from '../jobs/job.ts';
@@ -236,10 +236,10 @@ function jobId(ctx: AppContext): string {
 
 /**
  * Streams a job's output as the response body, counting what is served. With `trailers`, how the
- * job ended (status, exit code, signal, out of memory) follows the last byte as HTTP trailers, so one request can run
- * a command the way `ssh host cmd` does and still report how it ended. A client that asks for
- * both streams multiplexed gets them told apart (contract/multiplexed-stream.ts); any other gets
- * the bytes.
+ * job ended (status, exit code, signal, out of memory) follows the last byte as HTTP trailers, so
+ * one request can run a command the way `ssh host cmd` does and still report how it ended. A
+ * client that asks for both streams multiplexed gets them told apart
+ * (contract/multiplexed-stream.ts); any other gets the bytes.
  */
 function streamOutput(
   ctx: AppContext,
@@ -265,14 +265,17 @@ function streamOutput(
   ctx.set('Cache-Control', 'no-store');
   if (trailers) ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal, Job-OOM-Killed');
   const body = new Transform({
-    writableObjectMode: multiplexed,
+    // One piece of output waits here, as in the reader: a client that stops reading holds up
+    // one 64 KiB piece, not the 16 an object-mode stream would take in by default.
+    ...(multiplexed ? { writableObjectMode: true, writableHighWaterMark: 1 } : {}),
     transform(chunk: Buffer | OutputChunk, _encoding, callback) {
       if (Buffer.isBuffer(chunk)) {
         observer.outputServed(chunk.length);
         return callback(null, chunk);
       }
       observer.outputServed(chunk.bytes.length);
-      callback(null, encodeFrame(chunk.stream, chunk.bytes));
+      this.push(frameHeader(chunk.stream, chunk.bytes.length));
+      callback(null, chunk.bytes);
     },
     flush(callback) {
       if (!trailers) return callback();

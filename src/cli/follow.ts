@@ -16,7 +16,10 @@ export interface Destinations {
   readonly stderr: NodeJS.WritableStream;
 }
 
-/** Both streams, each to its own destination; or one selection of the output, as bytes. */
+/**
+ * `both`: both streams, each to its own destination (read multiplexed); or one selection of the
+ * output as bytes, where `all` is both streams interleaved into one destination.
+ */
 export type OutputTarget =
   | { readonly stream: 'both'; readonly to: Destinations }
   | { readonly stream: StreamName; readonly to: NodeJS.WritableStream };
@@ -26,7 +29,8 @@ export interface TrailerEnding {
   readonly status: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
-  readonly oomKilled: boolean;
+  /** Undefined from a server that does not say (older than this jobctl). */
+  readonly oomKilled: boolean | undefined;
 }
 
 /** Reading from here on gives nothing but the end: a wait for the job to end, with no output. */
@@ -81,7 +85,7 @@ export class OutputFollower {
       status,
       exitCode: /^\d+$/.test(exitCode) ? Number(exitCode) : null,
       signal: trailers['job-signal'] || null,
-      oomKilled: trailers['job-oom-killed'] === 'true',
+      oomKilled: booleanOf(trailers['job-oom-killed']),
     };
   }
 
@@ -115,26 +119,37 @@ export class OutputFollower {
     }
     this.#response = response;
     if (this.#paused) response.pause();
-    const write = writerFor(response, target);
+    const sink = sinkFor(response, target);
     await new Promise<void>((resolve, reject) => {
-      const fail = (error: CliError): void => {
+      const failWith = (error: unknown): void => {
         response.destroy();
-        reject(error);
+        reject(new CliError('PROTOCOL', (error as Error).message));
       };
       response.on('data', (chunk: Buffer) => {
-        let blocked: NodeJS.WritableStream | undefined;
+        let blocked: NodeJS.WritableStream[];
         try {
-          blocked = write(chunk);
+          blocked = sink.write(chunk);
         } catch (error) {
-          return fail(new CliError('PROTOCOL', (error as Error).message));
+          return failWith(error);
         }
-        if (blocked === undefined) return;
+        if (blocked.length === 0) return;
         response.pause();
-        blocked.once('drain', () => {
-          if (!this.#paused && !this.#destroyed) response.resume();
-        });
+        let draining = blocked.length;
+        for (const destination of blocked) {
+          destination.once('drain', () => {
+            draining -= 1;
+            if (draining === 0 && !this.#paused && !this.#destroyed) response.resume();
+          });
+        }
       });
-      response.once('end', resolve);
+      response.once('end', () => {
+        try {
+          sink.end();
+          resolve();
+        } catch (error) {
+          failWith(error);
+        }
+      });
       response.once('close', () => {
         if (this.#destroyed || response.complete) resolve();
         else reject(lostConnection(this.#client));
@@ -147,32 +162,48 @@ export class OutputFollower {
   }
 }
 
+/** Where the pieces of a response go. */
+interface Sink {
+  /** Writes a piece; returns the destinations that asked to wait (their buffers are full). */
+  write(chunk: Buffer): NodeJS.WritableStream[];
+  /** Throws if the body ended in the middle of a frame. */
+  end(): void;
+}
+
 /**
- * Writes a piece of the response where it belongs; returns the destination that asked to wait
- * (its buffer is full), if any. Frames are taken apart only if the server sent frames: one that
- * does not know them sends the output as bytes, which then all go to stdout, as curl shows them.
+ * Frames are taken apart only if the server sent frames: a server older than this jobctl sends
+ * both streams as bytes, which then all go to stdout, as curl shows them.
  */
-function writerFor(
-  response: IncomingMessage,
-  target: OutputTarget,
-): (chunk: Buffer) => NodeJS.WritableStream | undefined {
-  if (target.stream !== 'both') {
-    const to = target.to;
-    return (chunk) => (to.write(chunk) ? undefined : to);
-  }
-  const { stdout } = target.to;
+function sinkFor(response: IncomingMessage, target: OutputTarget): Sink {
+  const whole = (to: NodeJS.WritableStream): Sink => ({
+    write: (chunk) => (to.write(chunk) ? [] : [to]),
+    end: () => undefined,
+  });
+  if (target.stream !== 'both') return whole(target.to);
   if (!(response.headers['content-type'] ?? '').startsWith(MULTIPLEXED_STREAM)) {
-    return (chunk) => (stdout.write(chunk) ? undefined : stdout);
+    return whole(target.to.stdout);
   }
   const decoder = new FrameDecoder();
-  return (chunk) => {
-    let blocked: NodeJS.WritableStream | undefined;
-    for (const frame of decoder.push(chunk)) {
-      const destination = target.to[frame.stream];
-      if (!destination.write(frame.payload)) blocked = destination;
-    }
-    return blocked;
+  return {
+    write: (chunk) => {
+      const blocked = new Set<NodeJS.WritableStream>();
+      for (const frame of decoder.push(chunk)) {
+        const destination = target.to[frame.stream];
+        if (!destination.write(frame.payload)) blocked.add(destination);
+      }
+      return [...blocked];
+    },
+    end: () => {
+      if (decoder.pendingBytes > 0) {
+        throw new Error(`the output ended ${decoder.pendingBytes} bytes into a frame`);
+      }
+    },
   };
+}
+
+function booleanOf(text: string | undefined): boolean | undefined {
+  if (text === 'true') return true;
+  return text === 'false' ? false : undefined;
 }
 
 function lostConnection(client: ApiClient): CliError {

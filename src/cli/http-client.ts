@@ -50,7 +50,7 @@ export class ApiClient {
   }
 
   /**
-   * Opens a connection now, for one request to be sent later with `open(..., { connection })`:
+   * Opens a connection now, for one request to be sent later with `upload(..., { connection })`:
    * its TLS handshake then overlaps whatever comes first. Closed after that one request.
    */
   preconnect(): TLSSocket {
@@ -106,7 +106,7 @@ export class ApiClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { connection?: TLSSocket; accept?: string } = {},
+    options: { accept?: string } = {},
   ): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return this.#exchange(method, path, payload, options);

@@ -10,14 +10,20 @@ export type FramedStream = 'stdout' | 'stderr';
 
 export const FRAME_HEADER_BYTES = 8;
 
+/**
+ * The largest payload a frame may carry. The server's frames are the pieces jobshim records, at
+ * most 64 KiB; a decoder refuses more rather than buffer whatever a header claims.
+ */
+export const MAX_FRAME_PAYLOAD_BYTES = 1024 * 1024;
+
 const STREAM_ID: Readonly<Record<FramedStream, number>> = { stdout: 1, stderr: 2 };
 
-/** One frame: its header and payload, ready to be written. */
-export function encodeFrame(stream: FramedStream, payload: Buffer): Buffer {
+/** A frame's header, to be written just before its payload. */
+export function frameHeader(stream: FramedStream, payloadBytes: number): Buffer {
   const header = Buffer.alloc(FRAME_HEADER_BYTES);
   header[0] = STREAM_ID[stream];
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
+  header.writeUInt32BE(payloadBytes, 4);
+  return header;
 }
 
 export interface Frame {
@@ -27,7 +33,8 @@ export interface Frame {
 
 /**
  * Turns the bytes of a multiplexed body, cut anywhere, back into frames. Holds at most one
- * incomplete frame; a header that names no stream is an error, not a guess.
+ * incomplete frame, of at most MAX_FRAME_PAYLOAD_BYTES; a header that names no stream, or a
+ * larger payload, is an error, not a guess.
  */
 export class FrameDecoder {
   #pending: Buffer = Buffer.alloc(0);
@@ -39,6 +46,9 @@ export class FrameDecoder {
     while (buffer.length >= FRAME_HEADER_BYTES) {
       const stream = streamOf(buffer[0]);
       const length = buffer.readUInt32BE(4);
+      if (length > MAX_FRAME_PAYLOAD_BYTES) {
+        throw new Error(`a multiplexed frame claims ${length} bytes, more than any frame has`);
+      }
       if (buffer.length < FRAME_HEADER_BYTES + length) break;
       frames.push({
         stream,
@@ -46,9 +56,14 @@ export class FrameDecoder {
       });
       buffer = buffer.subarray(FRAME_HEADER_BYTES + length);
     }
-    // Copied: a view would keep the whole chunk it came from alive.
-    this.#pending = Buffer.from(buffer);
+    // A view of the caller's chunk is copied: it would keep the whole chunk alive.
+    this.#pending = buffer.buffer === bytes.buffer ? Buffer.from(buffer) : buffer;
     return frames;
+  }
+
+  /** Bytes of a frame begun and not finished: a body that ends with some was cut short. */
+  get pendingBytes(): number {
+    return this.#pending.length;
   }
 }
 

@@ -62,15 +62,7 @@ describe('jobctl commands', () => {
       assert.equal(result.code, 4);
       assert.equal(result.stdout, 'out\n');
       assert.equal(result.stderr, 'err\n');
-      // The server logs a request when its answer is sent: once a later one is logged, every
-      // request jobctl made is.
-      const marker = String(
-        (await server.request('alice', 'GET', '/healthz')).headers['x-request-id'],
-      );
-      await server.waitForLog((entry) => entry.requestId === marker, since);
-      const requests = server.logs
-        .slice(since)
-        .filter((entry) => entry.msg === 'request' && entry.requestId !== marker);
+      const requests = (await server.logsSettled(since)).filter((entry) => entry.msg === 'request');
       assert.deepEqual(
         requests.map((entry) => `${String(entry.method)} ${String(entry.route)}`),
         ['POST /v1/jobs'],

@@ -181,6 +181,17 @@ export class TestServer {
    * Resolves with the first log entry from index `since` on that matches: take `since` from
    * `logs.length` before the action whose log line is awaited, so no line is missed.
    */
+  /**
+   * The log lines since `since`, once the lines of every request answered before this call are
+   * among them: the server logs a request when its answer is sent, so a request of its own is
+   * made, and waited for, as a marker that is left out.
+   */
+  async logsSettled(since: number): Promise<Record<string, unknown>[]> {
+    const marker = (await this.request('alice', 'GET', '/healthz')).headers['x-request-id'];
+    await this.waitForLog((entry) => entry.requestId === marker, since);
+    return this.logs.slice(since).filter((entry) => entry.requestId !== marker);
+  }
+
   waitForLog(
     matches: (entry: Record<string, unknown>) => boolean,
     since: number,

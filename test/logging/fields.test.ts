@@ -29,13 +29,13 @@ describe('correlation fields', () => {
     const since = server.logs.length;
     const result = await jobctl
       .with({ TRACEPARENT: `00-${traceId}-b7ad6b7169203331-01` })
-      .run('run', '-f', '--', 'echo', 'traced');
-    assert.equal(result.stdout, 'traced\n');
-    const requests = server.logs
-      .slice(since)
-      .filter((entry) => entry.msg === 'request' && entry.traceId === traceId);
-    // The start, the two output streams and the final record: all of one trace.
-    assert.ok(requests.length >= 3, JSON.stringify(requests));
+      .run('run', '--wait', '--', 'echo', 'traced');
+    assert.equal(result.code, 0, result.stderr);
+    const requests = (await server.logsSettled(since)).filter(
+      (entry) => entry.msg === 'request' && entry.traceId === traceId,
+    );
+    // The start, the wait for the job's end and the final record: all of one trace.
+    assert.equal(requests.length, 3, JSON.stringify(requests));
     for (const entry of requests) {
       assert.equal(entry.client, 'alice');
       assert.equal(entry.role, 'user');

@@ -4,11 +4,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  encodeFrame,
   FRAME_HEADER_BYTES,
   FrameDecoder,
+  frameHeader,
+  MAX_FRAME_PAYLOAD_BYTES,
   type FramedStream,
 } from '../../src/contract/multiplexed-stream.ts';
+
+/** A frame as the server writes it: its header, then its payload. */
+function encodeFrame(stream: FramedStream, payload: Buffer): Buffer {
+  return Buffer.concat([frameHeader(stream, payload.length), payload]);
+}
 
 const frameArbitrary = fc.record({
   stream: fc.constantFrom<FramedStream>('stdout', 'stderr'),
@@ -48,6 +54,20 @@ describe('multiplexed stream frames', () => {
         },
       ),
     );
+  });
+
+  it('counts the bytes of a frame not yet finished, so a cut body can be told', () => {
+    const frame = encodeFrame('stdout', Buffer.from('hello'));
+    const decoder = new FrameDecoder();
+    assert.deepEqual(decoder.push(frame.subarray(0, 10)), []);
+    assert.equal(decoder.pendingBytes, 10);
+    assert.equal(decoder.push(frame.subarray(10)).length, 1);
+    assert.equal(decoder.pendingBytes, 0);
+  });
+
+  it('refuses a header that claims more than a frame may carry, before waiting for it', () => {
+    const header = frameHeader('stderr', MAX_FRAME_PAYLOAD_BYTES + 1);
+    assert.throws(() => new FrameDecoder().push(header), /claims/);
   });
 
   it('refuses a frame for a stream that does not exist', () => {

@@ -152,9 +152,13 @@ async function startJob(
 ): Promise<JobRecord> {
   const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
   const job = await client.json<JobRecord>('POST', path, request);
-  // Waiting is not failing: said on stderr, so scripts reading the id are undisturbed.
-  if (job.status === 'queued') say(`queued (position ${job.queuePosition ?? '?'})`);
+  if (job.status === 'queued') sayQueued(job.queuePosition);
   return job;
+}
+
+/** Waiting is not failing: said on stderr, so scripts reading the id are undisturbed. */
+function sayQueued(position: number | string | null | undefined): void {
+  say(`queued (position ${position ?? '?'})`);
 }
 
 /**
@@ -183,7 +187,7 @@ async function runFollowing(
     );
   }
   const position = response.headers['job-queue-position'];
-  if (typeof position === 'string') say(`queued (position ${position})`);
+  if (typeof position === 'string') sayQueued(position);
   const follower = OutputFollower.ofResponse(client, response, {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -306,7 +310,7 @@ async function watch(
   if (outcome === 'detached') return EXIT.INTERRUPTED;
   // A plain exit needs no explaining: the trailers say all of it, and no request is left to make.
   const ending = follower.ending;
-  if (ending?.status === 'exited' && !ending.oomKilled && values.json !== true) {
+  if (ending?.status === 'exited' && ending.oomKilled === false) {
     return exitStatusOf({ ...ending, id: jobId, status: 'exited', error: null });
   }
   const ended = await client.json<JobRecord>('GET', `/v1/jobs/${jobId}`);
