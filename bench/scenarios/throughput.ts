@@ -122,6 +122,13 @@ export const outputThroughput: Scenario = {
             text: '≥ 2× ssh',
             met: (ratio) => ratio >= 2,
           }),
+          compare(
+            '1 follower (curl)',
+            of('server, curl'),
+            'Node https ceiling',
+            of('node https ceiling'),
+            { text: '≥ 0.8× ceiling', met: (ratio) => ratio >= 0.8 },
+          ),
         ],
         details: {
           bytes,

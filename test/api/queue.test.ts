@@ -177,6 +177,8 @@ describe('a client at its running-job cap', () => {
       json: { command: 'sh', args: ['-c', 'echo first; echo second'] },
     });
     assert.equal(followed.status, 201);
+    // Said with the headers, which come at once: the output may be a long wait away.
+    assert.equal(followed.headers['job-queue-position'], '1');
     assert.equal(followed.text(), 'first\nsecond\n');
     assert.equal(followed.trailers['job-status'], 'exited');
     const id = String(followed.headers['job-id']);
