@@ -1,11 +1,17 @@
 // Every jobctl command against a real server over mutual TLS: what it prints, piped and as JSON,
 // and the exit status it ends with, including the job's own status passed through by `run`.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { runCerts } from '../helpers/certs-script.ts';
-import { startServer, type Job, type TestServer } from '../helpers/server.ts';
+import { ROOT, startServer, type Job, type TestServer } from '../helpers/server.ts';
 import { jobctlFor, oneLine, type Jobctl } from './jobctl-process.ts';
 
+const run = promisify(execFile);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('jobctl commands', () => {
@@ -465,6 +471,24 @@ describe('jobctl commands', () => {
       const result = await jobctl.run('logs', 'fffffffffff');
       assert.equal(result.code, 1);
       assert.equal(oneLine(result), "jobctl: no job with id 'fffffffffff' (JOB_NOT_FOUND)");
+    });
+  });
+
+  describe('the jobctl command', () => {
+    it("runs on the project's Node.js through a link, whatever node comes first on PATH", async () => {
+      // As a user runs it: linked into a directory on PATH, with the machine's own (older) node
+      // first there; jobctl.js alone refuses a Node.js older than 24.
+      const dir = await mkdtemp(join(tmpdir(), 'jobctl-link-'));
+      try {
+        await symlink(join(ROOT, 'bin', 'jobctl'), join(dir, 'jobctl'));
+        const { stdout, stderr } = await run('jobctl', ['run', '-f', '--', 'echo', 'linked'], {
+          env: { ...jobctl.env, PATH: `${dir}:/usr/bin:/bin` },
+        });
+        assert.equal(stdout, 'linked\n');
+        assert.equal(stderr, '');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 

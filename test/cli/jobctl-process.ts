@@ -1,4 +1,4 @@
-// Runs the real jobctl (`bin/jobctl.js`, what `npx jobctl` runs) as a child process, the way a user does, with
+// Runs the real jobctl (`bin/jobctl.js`, what the `jobctl` command runs) as a child process, the way a user does, with
 // an environment of the test's choosing: by default pointed at a test server as alice, with a
 // config file of its own so no test ever reads or writes the user's.
 import { spawn, type ChildProcess } from 'node:child_process';
