@@ -7,8 +7,8 @@ const major = Number(process.versions.node.split('.')[0]);
 if (major < REQUIRED_MAJOR) {
   process.stderr.write(
     `jobworker needs Node.js ${REQUIRED_MAJOR} or later, this is ${process.version}. ` +
-      "Run it through npm (npm start, npm test, npx jobctl): 'npm install' puts Node.js " +
-      `${REQUIRED_MAJOR} into node_modules, and npm's scripts use it.\n`,
+      "Run it through npm (npm start, npm test) or bin/jobctl: 'npm install' puts Node.js " +
+      `${REQUIRED_MAJOR} into node_modules, and they use it.\n`,
   );
   process.exit(1);
 }
