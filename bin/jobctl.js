@@ -5,8 +5,8 @@
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
   console.error(
-    `jobctl needs Node.js 24 or later, this is ${process.version}; run the project's ` +
-      "bin/jobctl, which uses the Node.js that 'npm install' put in node_modules",
+    `jobctl needs Node.js 24 or later, this is ${process.version}; 'npm install' in the ` +
+      'project puts one in node_modules, and bin/jobctl runs on it',
   );
   process.exit(1);
 }

@@ -33,8 +33,9 @@ export interface Frame {
 
 /**
  * Turns the bytes of a multiplexed body, cut anywhere, back into frames. Holds at most one
- * incomplete frame, of at most MAX_FRAME_PAYLOAD_BYTES; a header that names no stream, or a
- * larger payload, is an error, not a guess.
+ * incomplete frame, of at most MAX_FRAME_PAYLOAD_BYTES; a header that names no stream, has
+ * anything but zeros in its three padding bytes, or claims a larger payload is an error, not a
+ * guess.
  */
 export class FrameDecoder {
   #pending: Buffer = Buffer.alloc(0);
@@ -45,6 +46,9 @@ export class FrameDecoder {
     const frames: Frame[] = [];
     while (buffer.length >= FRAME_HEADER_BYTES) {
       const stream = streamOf(buffer[0]);
+      if (buffer[1] !== 0 || buffer[2] !== 0 || buffer[3] !== 0) {
+        throw new Error('a multiplexed frame header has non-zero bytes where zeros belong');
+      }
       const length = buffer.readUInt32BE(4);
       if (length > MAX_FRAME_PAYLOAD_BYTES) {
         throw new Error(`a multiplexed frame claims ${length} bytes, more than any frame has`);

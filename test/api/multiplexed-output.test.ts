@@ -16,11 +16,13 @@ const MULTIPLEXED = { accept: MULTIPLEXED_STREAM };
 /** The frames of a whole multiplexed body, adjacent frames of one stream joined. */
 function framesOf(body: Buffer): { stream: string; text: string }[] {
   const joined: { stream: string; text: string }[] = [];
-  for (const frame of new FrameDecoder().push(body)) {
+  const decoder = new FrameDecoder();
+  for (const frame of decoder.push(body)) {
     const last = joined.at(-1);
     if (last?.stream === frame.stream) last.text += frame.payload.toString();
     else joined.push({ stream: frame.stream, text: frame.payload.toString() });
   }
+  assert.equal(decoder.pendingBytes, 0, 'the body ends with a whole frame');
   return joined;
 }
 
@@ -49,7 +51,7 @@ describe('output multiplexed in one response', () => {
       json: {
         command: 'sh',
         // Pauses in the job itself, so each line is read on its own: the order is the job's.
-        args: ['-c', 'echo out1; sleep 0.2; echo err >&2; sleep 0.2; echo out2; exit 3'],
+        args: ['-c', 'echo out1; sleep 0.5; echo err >&2; sleep 0.5; echo out2; exit 3'],
       },
       headers: MULTIPLEXED,
     });

@@ -2,7 +2,7 @@
 // and the exit status it ends with, including the job's own status passed through by `run`.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,21 +57,17 @@ describe('jobctl commands', () => {
 
     it('--follow starts and follows the job in one request', async () => {
       const since = server.logs.length;
-      const result = await jobctl.run(
-        'run',
-        '-f',
-        '--',
-        'sh',
-        '-c',
-        'echo out; echo err >&2; exit 4',
-      );
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const result = await jobctl
+        .with({ TRACEPARENT: `00-${traceId}-00f067aa0ba902b7-01` })
+        .run('run', '-f', '--', 'sh', '-c', 'echo out; echo err >&2; exit 4');
       assert.equal(result.code, 4);
       assert.equal(result.stdout, 'out\n');
       assert.equal(result.stderr, 'err\n');
       const requests = (await server.logsSettled(since)).filter((entry) => entry.msg === 'request');
       assert.deepEqual(
-        requests.map((entry) => `${String(entry.method)} ${String(entry.route)}`),
-        ['POST /v1/jobs'],
+        requests.map((entry) => [entry.method, entry.route, entry.traceId]),
+        [['POST', '/v1/jobs', traceId]],
       );
     });
 
@@ -476,12 +472,13 @@ describe('jobctl commands', () => {
 
   describe('the jobctl command', () => {
     it("runs on the project's Node.js through a link, whatever node comes first on PATH", async () => {
-      // As a user runs it: linked into a directory on PATH, with the machine's own (older) node
-      // first there; jobctl.js alone refuses a Node.js older than 24.
-      const dir = await mkdtemp(join(tmpdir(), 'jobctl-link-'));
+      // As a user runs it: linked under another name into a directory on PATH (one with a space
+      // in its name), where a `node` that is not the project's comes first.
+      const dir = await mkdtemp(join(tmpdir(), 'jobctl link-'));
       try {
-        await symlink(join(ROOT, 'bin', 'jobctl'), join(dir, 'jobctl'));
-        const { stdout, stderr } = await run('jobctl', ['run', '-f', '--', 'echo', 'linked'], {
+        await symlink(join(ROOT, 'bin', 'jobctl'), join(dir, 'jc'));
+        await writeFile(join(dir, 'node'), '#!/bin/sh\nexit 99\n', { mode: 0o755 });
+        const { stdout, stderr } = await run('jc', ['run', '-f', '--', 'echo', 'linked'], {
           env: { ...jobctl.env, PATH: `${dir}:/usr/bin:/bin` },
         });
         assert.equal(stdout, 'linked\n');

@@ -178,10 +178,6 @@ export class TestServer {
   }
 
   /**
-   * Resolves with the first log entry from index `since` on that matches: take `since` from
-   * `logs.length` before the action whose log line is awaited, so no line is missed.
-   */
-  /**
    * The log lines since `since`, once the lines of every request answered before this call are
    * among them: the server logs a request when its answer is sent, so a request of its own is
    * made, and waited for, as a marker that is left out.
@@ -192,6 +188,10 @@ export class TestServer {
     return this.logs.slice(since).filter((entry) => entry.requestId !== marker);
   }
 
+  /**
+   * Resolves with the first log entry from index `since` on that matches: take `since` from
+   * `logs.length` before the action whose log line is awaited, so no line is missed.
+   */
   waitForLog(
     matches: (entry: Record<string, unknown>) => boolean,
     since: number,

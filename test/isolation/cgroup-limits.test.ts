@@ -16,7 +16,14 @@ function jobCgroupDirs(jobId: string): string[] {
   const found: string[] = [];
   const walk = (dir: string, depth: number): void => {
     if (depth > 7) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      // Another cgroup, removed while the walk passed by.
+      return;
+    }
+    for (const entry of entries) {
       if (!entry.isDirectory()) continue;
       if (entry.name === jobId) found.push(join(dir, entry.name));
       else walk(join(dir, entry.name), depth + 1);
@@ -77,6 +84,7 @@ describe("a job's cgroup limits", () => {
       limits: { cpus: 0.5, memory: '64M', pids: 20 },
     });
     try {
+      assert.equal(job.status, 'running');
       const files = controlFiles(jobCgroupDirs(job.id));
       assert.equal(files.get('pids.max'), '20');
       if (files.has('cpu.max')) {

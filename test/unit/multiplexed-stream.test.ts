@@ -70,6 +70,12 @@ describe('multiplexed stream frames', () => {
     assert.throws(() => new FrameDecoder().push(header), /claims/);
   });
 
+  it('refuses a header whose padding is not zeros', () => {
+    const frame = encodeFrame('stdout', Buffer.from('x'));
+    frame[2] = 1;
+    assert.throws(() => new FrameDecoder().push(frame), /non-zero/);
+  });
+
   it('refuses a frame for a stream that does not exist', () => {
     const frame = encodeFrame('stdout', Buffer.from('x'));
     frame[0] = 0;

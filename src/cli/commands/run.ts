@@ -310,7 +310,7 @@ async function watch(
   if (outcome === 'detached') return EXIT.INTERRUPTED;
   // A plain exit needs no explaining: the trailers say all of it, and no request is left to make.
   const ending = follower.ending;
-  if (ending?.status === 'exited' && ending.oomKilled === false) {
+  if (ending?.status === 'exited' && ending.oomKilled === false && values.json !== true) {
     return exitStatusOf({ ...ending, id: jobId, status: 'exited', error: null });
   }
   const ended = await client.json<JobRecord>('GET', `/v1/jobs/${jobId}`);
