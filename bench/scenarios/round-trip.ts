@@ -5,8 +5,9 @@
 // jobctl is a Node.js program, so Node's start-up counts, and is measured: `node -e 0`, Node
 // loading a small TypeScript file, a minimal Node client making the same request (the floor for
 // any Node client), and jobctl as installed (bin/jobctl.js, which turns Node's compile cache on
-// before the TypeScript loads) against its TypeScript entry run directly, without any compile
-// cache, and stripped to JavaScript.
+// before the TypeScript loads; the `jobctl` command, bin/jobctl, only adds a sh that picks the
+// Node to run it on) against its TypeScript entry run directly, without any compile cache, and
+// stripped to JavaScript.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../test/helpers/server.ts';
