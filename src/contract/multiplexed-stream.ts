@@ -1,6 +1,6 @@
 // A job's stdout and stderr told apart in one response body, for a client that asks for them with
 // `Accept: application/vnd.jobworker.multiplexed-stream`: `jobctl run -f` then needs one request
-// where it needed three. The frames are Docker's (its attach and logs streams): an 8-byte header,
+// where it needed four. The frames are Docker's (its attach and logs streams): an 8-byte header,
 // the stream (1 stdout, 2 stderr), three zero bytes and the payload's length as a big-endian
 // uint32, then the payload. Plain data and functions (no zod): jobctl uses them at run time.
 

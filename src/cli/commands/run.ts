@@ -164,7 +164,8 @@ function sayQueued(position: number | string | null | undefined): void {
 /**
  * Starts the job and follows it in the same request, as `curl ...?follow=true` does: its answer
  * is the job's stdout and stderr told apart, then how it ended. One request, where starting and
- * then reading would take three (and a second connection).
+ * then reading took four (stdout and stderr apart, the record at the end) and a second
+ * connection.
  */
 async function runFollowing(
   client: ApiClient,
