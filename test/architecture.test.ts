@@ -52,8 +52,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'launcher'],
   'server.ts': ['*'],
   // The CLI is a client of the HTTP API: of the server's modules it runs only the PKI's, the
-  // status list, the attach channels and the output's frames; from `jobs/` and `contract/` it
-  // takes types, which are erased (checked below).
+  // status list, the attach channels, the output's frames and trailers; from `jobs/` and
+  // `contract/` it takes types, which are erased (checked below).
   cli: ['errors.ts', 'util', 'pki', 'jobs', 'contract'],
 };
 
@@ -63,6 +63,7 @@ const RUN_TIME_SHARED = [
   STATUS_LIST,
   join(SRC, 'contract', 'attach-channels.ts'),
   join(SRC, 'contract', 'multiplexed-stream.ts'),
+  join(SRC, 'contract', 'job-trailers.ts'),
 ];
 
 function sourceFiles(dir: string): string[] {
@@ -136,7 +137,7 @@ describe('the layers of src/', () => {
     assert.deepEqual(wrong, []);
   });
 
-  it('lets jobctl load nothing of jobs/ and contract/ but the status list, channels and frames', () => {
+  it('lets jobctl load nothing of jobs/ and contract/ but its plain-data modules', () => {
     const wrong: string[] = [];
     for (const file of files.filter((candidate) => layerOf(candidate) === 'cli')) {
       for (const target of runtimeImportsOf(file)) {

@@ -3,6 +3,7 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import Router from '@koa/router';
 import { attachQuery, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
+import { JOB_TRAILERS, TRAILER_HEADER } from '../contract/job-trailers.ts';
 import { MULTIPLEXED_STREAM, frameHeader } from '../contract/multiplexed-stream.ts';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
@@ -263,7 +264,7 @@ function streamOutput(
   ctx.type = multiplexed ? MULTIPLEXED_STREAM : 'application/octet-stream';
   ctx.vary('Accept');
   ctx.set('Cache-Control', 'no-store');
-  if (trailers) ctx.set('Trailer', 'Job-Status, Job-Exit-Code, Job-Signal, Job-OOM-Killed');
+  if (trailers) ctx.set('Trailer', TRAILER_HEADER);
   const body = new Transform({
     // One piece of output waits here, as in the reader: a client that stops reading holds up
     // one 64 KiB piece, not the 16 an object-mode stream would take in by default.
@@ -282,10 +283,10 @@ function streamOutput(
       registry.whenEnded(viewer, job.id).then(
         (ended) => {
           ctx.res.addTrailers({
-            'Job-Status': ended.status,
-            'Job-Exit-Code': ended.exitCode === null ? '' : String(ended.exitCode),
-            'Job-Signal': ended.signal ?? '',
-            'Job-OOM-Killed': String(ended.oomKilled),
+            [JOB_TRAILERS.status]: ended.status,
+            [JOB_TRAILERS.exitCode]: ended.exitCode === null ? '' : String(ended.exitCode),
+            [JOB_TRAILERS.signal]: ended.signal ?? '',
+            [JOB_TRAILERS.oomKilled]: String(ended.oomKilled),
           });
           callback();
         },

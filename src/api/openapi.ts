@@ -17,6 +17,7 @@ import { healthSchema } from '../contract/health.ts';
 import { jobRequestSchema } from '../contract/job-request.ts';
 import { limitsSchema } from '../contract/limits.ts';
 import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
+import { JOB_TRAILERS, TRAILER_HEADER } from '../contract/job-trailers.ts';
 import { MULTIPLEXED_STREAM } from '../contract/multiplexed-stream.ts';
 import {
   attachQuery,
@@ -529,7 +530,9 @@ const START_JOB = operation({
     201: {
       description:
         'the job was started: its record, or with `?follow=true` its output until it ends, ' +
-        'followed by the trailers `Job-Status`, `Job-Exit-Code`, `Job-Signal` and `Job-OOM-Killed`',
+        `followed by the trailers ${Object.values(JOB_TRAILERS)
+          .map((name) => `\`${name}\``)
+          .join(', ')}`,
       headers: {
         ...requestId,
         Location: jobLocation,
@@ -544,7 +547,7 @@ const START_JOB = operation({
         },
         Trailer: {
           description: 'with `?follow=true`: the trailers that follow the output',
-          schema: { const: 'Job-Status, Job-Exit-Code, Job-Signal, Job-OOM-Killed' },
+          schema: { const: TRAILER_HEADER },
         },
         'Cache-Control': noStore,
         Vary: varyAccept,
@@ -555,22 +558,22 @@ const START_JOB = operation({
         ...MULTIPLEXED_OUTPUT,
       },
       'x-trailers': {
-        'Job-Status': {
+        [JOB_TRAILERS.status]: {
           description: 'how the job ended',
           required: true,
           schema: { enum: [...ENDED_STATUSES] },
         },
-        'Job-Exit-Code': {
+        [JOB_TRAILERS.exitCode]: {
           description: 'its exit code; empty when it has none',
           required: true,
           schema: { type: 'string', pattern: '^(0|[1-9][0-9]*)?$' },
         },
-        'Job-Signal': {
+        [JOB_TRAILERS.signal]: {
           description: 'the signal that ended it, e.g. SIGKILL; empty when none did',
           required: true,
           schema: { type: 'string', pattern: '^(SIG[A-Z0-9+-]+)?$' },
         },
-        'Job-OOM-Killed': {
+        [JOB_TRAILERS.oomKilled]: {
           description: 'whether the kernel killed a process of the job for want of memory',
           required: true,
           schema: { enum: ['true', 'false'] },

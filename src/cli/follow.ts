@@ -4,6 +4,7 @@
 // starts the job, otherwise one GET. One selected stream is read as plain bytes. A follower can be
 // paused while jobctl asks the user something, and destroyed to detach.
 import type { IncomingMessage } from 'node:http';
+import { JOB_TRAILERS } from '../contract/job-trailers.ts';
 import { FrameDecoder, MULTIPLEXED_STREAM } from '../contract/multiplexed-stream.ts';
 import { CliError } from './errors.ts';
 import type { ApiClient } from './http-client.ts';
@@ -77,15 +78,17 @@ export class OutputFollower {
 
   /** The job's ending from the trailers, once `done`; undefined if the server sent none. */
   get ending(): TrailerEnding | undefined {
+    // Node gives trailers with lower-case names.
     const trailers = this.#response?.trailers ?? {};
-    const status = trailers['job-status'];
+    const trailer = (name: string): string | undefined => trailers[name.toLowerCase()];
+    const status = trailer(JOB_TRAILERS.status);
     if (status === undefined || status === '') return undefined;
-    const exitCode = trailers['job-exit-code'] ?? '';
+    const exitCode = trailer(JOB_TRAILERS.exitCode) ?? '';
     return {
       status,
       exitCode: /^\d+$/.test(exitCode) ? Number(exitCode) : null,
-      signal: trailers['job-signal'] || null,
-      oomKilled: booleanOf(trailers['job-oom-killed']),
+      signal: trailer(JOB_TRAILERS.signal) || null,
+      oomKilled: booleanOf(trailer(JOB_TRAILERS.oomKilled)),
     };
   }
 
