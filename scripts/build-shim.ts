@@ -8,13 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILD_DIR, SHIM_PATH, SPAWNER_PATH } from '../src/launcher/built-programs.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const buildDir = join(root, 'build');
 const compiler = process.env.CC ?? 'cc';
 const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11'];
 
-function build(output: string, files: string[], extra: string[] = []): string {
+function build(path: string, files: string[], extra: string[] = []): string {
   const sources = files.map((file) => join(root, 'native', file));
   for (const source of sources) {
     if (!existsSync(source)) {
@@ -22,7 +22,6 @@ function build(output: string, files: string[], extra: string[] = []): string {
       process.exit(1);
     }
   }
-  const path = join(buildDir, output);
   execFileSync(compiler, [...flags, '-o', path, ...sources, ...extra], { stdio: 'inherit' });
   console.log(`build-shim: built ${path}`);
   return path;
@@ -54,10 +53,10 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   console.error('build-shim: the embedded seccomp program assumes a little-endian host');
   process.exit(1);
 }
-mkdirSync(buildDir, { recursive: true });
-const exporter = build('seccomp-export', ['seccomp-filter.c'], ['-lseccomp']);
-const header = join(buildDir, 'seccomp-program.h');
+mkdirSync(BUILD_DIR, { recursive: true });
+const exporter = build(join(BUILD_DIR, 'seccomp-export'), ['seccomp-filter.c'], ['-lseccomp']);
+const header = join(BUILD_DIR, 'seccomp-program.h');
 writeFileSync(header, programHeader(execFileSync(exporter)));
 console.log(`build-shim: wrote ${header}`);
-build('jobshim', ['jobshim.c', 'sandbox.c', 'seccomp-load.c'], [`-I${buildDir}`]);
-build('jobspawner', ['jobspawner.c']);
+build(SHIM_PATH, ['jobshim.c', 'sandbox.c', 'seccomp-load.c'], [`-I${BUILD_DIR}`]);
+build(SPAWNER_PATH, ['jobspawner.c']);
