@@ -33,6 +33,8 @@ static const char *const readonly_proc[] = { "bus", "fs", "irq", "sys", "sysrq-t
 static const char *const masked_sys[] = { "firmware", "devices/virtual/powercap", NULL };
 static const char *const device_nodes[] = { "null", "zero", "full", "random", "urandom", "tty",
 					    NULL };
+/* The terminals one job may hold at once (its devpts instance's `max`). */
+#define JOB_MAX_PTYS "512"
 
 static int join_path(char *out, size_t len, const char *root, const char *path)
 {
@@ -258,10 +260,14 @@ static int mount_dev(const char *root, const struct sandbox_spec *spec)
 		    bind(host, path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) < 0)
 			return -1;
 	}
-	/* Its own devpts instance: the host's terminals are not listed or reachable. */
+	/*
+	 * Its own devpts instance: the host's terminals are not listed or reachable. Every instance
+	 * but the host's draws on one pool (kernel.pty.max less kernel.pty.reserve, 3,072 by
+	 * default), which one job once took whole; `max` bounds each job's share, then ENOSPC.
+	 */
 	if (join_path(path, sizeof path, dev, "pts") < 0 || make_dirs(path) < 0 ||
 	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		  "newinstance,ptmxmode=0666,mode=0620,max=" JOB_MAX_PTYS) < 0)
 		return -1;
 	if (make_symlink(dev, "ptmx", "pts/ptmx") < 0 ||
 	    make_symlink(dev, "fd", "/proc/self/fd") < 0 ||

@@ -31,6 +31,18 @@ static const char *const denied[] = {
 	"vhangup", "vm86", "vm86old",
 };
 
+/*
+ * Calls Docker's profile allows that draw on a pool the whole host shares and no cgroup bounds:
+ * every Linux AIO context counts against fs.aio-max-nr (65,536 by default), which one job took
+ * whole with 16 io_setup calls, after which io_setup failed with EAGAIN for the host and for
+ * every other job. Refused as io_uring is; glibc's POSIX AIO (aio_read and the rest) uses
+ * threads, not these calls, and keeps working.
+ */
+static const char *const host_pool_calls[] = {
+	"io_cancel", "io_destroy", "io_getevents", "io_pgetevents", "io_pgetevents_time64",
+	"io_setup", "io_submit",
+};
+
 /* vsock reaches the hypervisor's host side, which no network namespace covers. */
 #define AF_VSOCK_FAMILY 40
 
@@ -60,6 +72,9 @@ static int build(scmp_filter_ctx ctx)
 #endif
 	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
 		if ((rc = deny_by_name(ctx, denied[i], EPERM)) < 0)
+			return rc;
+	for (size_t i = 0; i < sizeof host_pool_calls / sizeof host_pool_calls[0]; i++)
+		if ((rc = deny_by_name(ctx, host_pool_calls[i], EPERM)) < 0)
 			return rc;
 	if ((rc = deny_by_name(ctx, "clone3", ENOSYS)) < 0)
 		return rc;

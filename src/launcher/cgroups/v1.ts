@@ -149,6 +149,20 @@ async function limitMemory(dir: string, bytes: number): Promise<void> {
   await writeControl(join(dir, 'memory.limit_in_bytes'), String(bytes));
   if (swapAccounted) await writeControl(memsw, String(bytes));
   await writeControl(join(dir, 'memory.swappiness'), '0').catch(() => undefined);
+  await limitSocketBuffers(dir, bytes);
+}
+
+/**
+ * v1 counts socket buffers apart from memory.usage, and only in a cgroup whose TCP limit has been
+ * written: without one a 64 MiB job held 700 MiB of the host's shared `tcp_mem` on its own
+ * loopback. The kernel ties a socket to a cgroup when it is created and only if accounting was on
+ * by then, so this is written before the job's first process joins (jobshim moves it in after
+ * `create` returns). v2 charges socket buffers to memory.current; it needs nothing.
+ */
+async function limitSocketBuffers(dir: string, bytes: number): Promise<void> {
+  const tcp = join(dir, 'memory.kmem.tcp.limit_in_bytes');
+  // A kernel without v1's socket accounting has no such file; Linux 6.x warns it is deprecated.
+  if (existsSync(tcp)) await writeControl(tcp, String(bytes));
 }
 
 async function limitIo(

@@ -134,6 +134,8 @@ async function applyLimits(
     await writeControl(join(dir, 'cpu.max'), `${quota} ${CPU_PERIOD_MICROS}`);
   }
   if (limits.memoryBytes !== undefined) {
+    // memory.max holds socket buffers too (memory.stat's `sock`): v2 needs no TCP limit of its
+    // own, unlike v1 (see v1.ts, limitSocketBuffers).
     await writeControl(join(dir, 'memory.max'), String(limits.memoryBytes));
     if (existsSync(join(dir, 'memory.swap.max')))
       await writeControl(join(dir, 'memory.swap.max'), '0');
