@@ -10,7 +10,7 @@ import type { LimitPolicy } from './policy/limit-policy.ts';
 import type { ResourceLimits } from './jobs/job.ts';
 import { DEFAULT_BINDS, parseBinds, type HostBind } from './launcher/sandbox.ts';
 import { isRole, type Role } from './pki/roles.ts';
-import type { ShutdownPolicy } from './jobs/job.ts';
+import type { RevocationPolicy, ShutdownPolicy } from './jobs/job.ts';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
 
@@ -26,8 +26,12 @@ export interface Config {
   readonly syslog:
     { readonly url: URL; readonly caFile: string; readonly queueBytes: number } | undefined;
   readonly shutdownPolicy: ShutdownPolicy;
+  /** What a revocation does to the running jobs its certificate started. */
+  readonly revocationPolicy: RevocationPolicy;
   readonly stopGraceMs: number;
   readonly maxOutputBytes: number;
+  /** Free space the data disk keeps: below it no job starts and output stops; 0 for none. */
+  readonly minFreeDiskBytes: number;
   readonly retentionMs: number;
   /** Account jobs run as when the server is root. */
   readonly jobUser: string;
@@ -53,9 +57,17 @@ export interface Config {
     readonly connections: number;
     /** Output streams (followers) one client may hold open. */
     readonly followers: number;
+    /** Jobs one client may create a minute (in bursts of as many); undefined for no limit. */
+    readonly jobsPerMinute: number | undefined;
+    /** What the records of one client's jobs may hold; undefined for no allowance. */
+    readonly recordBytes: number | undefined;
   };
-  /** Connections the server accepts at all; a tenth is held back from busy clients. */
+  /** Authenticated connections the server holds at all; a tenth is held back from busy clients. */
   readonly maxConnections: number;
+  /** Connections whose TLS handshake is under way: at all, and from one address. */
+  readonly handshakes: { readonly total: number; readonly perAddress: number };
+  /** How long an answer may wait for a client that has stopped reading it. */
+  readonly unreadAnswerMs: number;
 }
 
 /** The operator's sandbox: never a request's to set (a request chooses within it). */
@@ -125,6 +137,12 @@ export const SETTINGS = {
     fallback: 'leave-running',
     help: "on SIGTERM/SIGINT: 'leave-running' or 'stop' jobs",
   },
+  onRevoke: {
+    flag: 'on-revoke',
+    env: 'ON_REVOKE',
+    fallback: 'stop',
+    help: "when a client certificate is revoked: 'stop' the running jobs it started or 'leave' them running; its queued jobs never start either way",
+  },
   stopGrace: {
     flag: 'stop-grace',
     env: 'STOP_GRACE',
@@ -136,6 +154,12 @@ export const SETTINGS = {
     env: 'MAX_OUTPUT',
     fallback: '1GiB',
     help: 'output kept per job; more is dropped (0: no cap)',
+  },
+  minFreeDisk: {
+    flag: 'min-free-disk',
+    env: 'MIN_FREE_DISK',
+    fallback: '1GiB',
+    help: "free space the data disk keeps: below it no job starts (507) and jobs' output stops being recorded (0: no floor)",
   },
   retention: {
     flag: 'retention',
@@ -251,6 +275,12 @@ export const SETTINGS = {
     fallback: '16GiB',
     help: 'output kept for all jobs of one user-role client, running and ended (0: no budget)',
   },
+  clientRecordBytes: {
+    flag: 'client-record-bytes',
+    env: 'CLIENT_RECORD_BYTES',
+    fallback: '256MiB',
+    help: "what the records of one client's jobs may hold together: their command lines and environment variable names (507 beyond; 0: no allowance)",
+  },
   hostReserveMemory: {
     flag: 'host-reserve-memory',
     env: 'HOST_RESERVE_MEMORY',
@@ -275,17 +305,41 @@ export const SETTINGS = {
     fallback: '128',
     help: 'output streams (followers) one client may hold open at once (429 beyond)',
   },
+  unreadAnswerTimeout: {
+    flag: 'unread-answer-timeout',
+    env: 'UNREAD_ANSWER_TIMEOUT',
+    fallback: '30s',
+    help: 'how long an answer may wait for a client that has stopped reading it (its connection not draining) before the connection is closed',
+  },
   maxConnections: {
     flag: 'max-connections',
     env: 'MAX_CONNECTIONS',
     fallback: '4096',
-    help: 'connections the server accepts at all; the last tenth only for admins and light clients',
+    help: 'authenticated connections the server holds at all; the last tenth only for admins and light clients',
+  },
+  maxHandshakes: {
+    flag: 'max-handshakes',
+    env: 'MAX_HANDSHAKES',
+    fallback: '256',
+    help: 'connections whose TLS handshake is under way; past it the oldest that has sent nothing is closed',
+  },
+  maxHandshakesPerAddress: {
+    flag: 'max-handshakes-per-address',
+    env: 'MAX_HANDSHAKES_PER_ADDRESS',
+    fallback: '64',
+    help: 'connections from one address whose TLS handshake is under way; past it the oldest that has sent nothing is closed',
   },
   clientRate: {
     flag: 'client-rate',
     env: 'CLIENT_RATE_LIMIT',
     fallback: '100',
     help: 'requests per second each client may make (bursts of twice that)',
+  },
+  clientJobRate: {
+    flag: 'client-job-rate',
+    env: 'CLIENT_JOB_RATE',
+    fallback: '',
+    help: 'jobs one client may create a minute, in bursts of as many (429 beyond; 0: no limit) (default: 60 times --client-rate, at least 6000)',
   },
   clientMaxRunning: {
     flag: 'client-max-running',
@@ -354,8 +408,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       size('syslogQueue', read('syslogQueue'), false),
     ),
     shutdownPolicy: oneOf('shutdown', read('shutdown'), ['leave-running', 'stop'] as const),
+    revocationPolicy: oneOf('onRevoke', read('onRevoke'), ['stop', 'leave'] as const),
     stopGraceMs: duration('stopGrace', read('stopGrace')),
     maxOutputBytes: size('maxOutput', read('maxOutput'), true),
+    minFreeDiskBytes: size('minFreeDisk', read('minFreeDisk'), true),
     retentionMs: duration('retention', read('retention')),
     jobUser: read('jobUser'),
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
@@ -371,8 +427,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       maxQueuedJobs: integer('clientMaxQueued', read('clientMaxQueued'), 0, 1_000_000),
       connections: integer('clientConnections', read('clientConnections'), 1, 1_000_000),
       followers: integer('clientFollowers', read('clientFollowers'), 1, 1_000_000),
+      jobsPerMinute: jobsPerMinute(read),
+      recordBytes: size('clientRecordBytes', read('clientRecordBytes'), true) || undefined,
     },
     maxConnections: integer('maxConnections', read('maxConnections'), 10, 1_000_000),
+    handshakes: {
+      total: integer('maxHandshakes', read('maxHandshakes'), 1, 1_000_000),
+      perAddress: integer('maxHandshakesPerAddress', read('maxHandshakesPerAddress'), 1, 1_000_000),
+    },
+    unreadAnswerMs: positiveDuration('unreadAnswerTimeout', read('unreadAnswerTimeout')),
     limits: {
       defaults: {
         cpus: positiveNumber('defaultCpus', read('defaultCpus')),
@@ -407,6 +470,19 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       },
     },
   };
+}
+
+/**
+ * Jobs one client may create a minute. By default a minute of the request rate, and never fewer
+ * than 6,000 (100 a second): test suites and benchmarks start thousands of jobs a minute as one
+ * client, and the records such a rate writes are bounded by --client-record-bytes anyway.
+ */
+function jobsPerMinute(read: (name: SettingName) => string): number | undefined {
+  const text = read('clientJobRate');
+  if (text === '') {
+    return Math.max(6000, Math.ceil(60 * positiveNumber('clientRate', read('clientRate'))));
+  }
+  return integer('clientJobRate', text, 0, 1_000_000_000) || undefined;
 }
 
 function outputBudgets(user: number): LimitPolicy['outputBudgets'] {
@@ -479,6 +555,12 @@ function duration(name: SettingName, text: string): number {
     throw new ConfigError(
       `${settingName(name)} must be a duration such as 5s or 7d, got '${text}'`,
     );
+  return value;
+}
+
+function positiveDuration(name: SettingName, text: string): number {
+  const value = duration(name, text);
+  if (value === 0) throw new ConfigError(`${settingName(name)} must be longer than 0, got '${text}'`);
   return value;
 }
 

@@ -23,8 +23,11 @@ export type ErrorCode =
   | 'NOT_A_TERMINAL'
   | 'TOO_MANY_JOBS'
   | 'QUEUE_FULL'
+  | 'OUTPUT_BUDGET_SPENT'
   | 'LIMIT_EXCEEDS_CAPACITY'
   | 'INSUFFICIENT_STORAGE'
+  | 'RECORD_ALLOWANCE_EXCEEDED'
+  | 'JOB_RATE_EXCEEDED'
   | 'INVALID_STATE_TRANSITION'
   | 'LAUNCH_FAILED'
   | 'INTERNAL';
@@ -68,6 +71,17 @@ export class ForbiddenError extends CodedError {
   constructor(action: string, role: string) {
     super('FORBIDDEN', `role '${role}' may not ${action}`);
     this.name = 'ForbiddenError';
+  }
+}
+
+/**
+ * Thrown when a request under way as its client certificate was revoked would start a job: the
+ * job is not recorded. The revocation closes the connection, so the audit trail is its reader.
+ */
+export class CertificateRevokedError extends CodedError {
+  constructor(serial: string) {
+    super('FORBIDDEN', `the client certificate (serial ${serial}) was revoked: it starts no jobs`);
+    this.name = 'CertificateRevokedError';
   }
 }
 
@@ -213,18 +227,36 @@ export class TooManyJobsError extends CodedError {
   }
 }
 
-/** Thrown with `?queue=false` when the host has not the memory a job would reserve right now. */
+/**
+ * Thrown with `?queue=false` when a job cannot start now for another reason than its client's
+ * running cap: `why` is the job's queue reason (its client's memory total or output budget, its
+ * fair share, the host's memory), which gives no figures of the host or of other clients.
+ */
 export class NoCapacityNowError extends CodedError {
   readonly retryAfterSeconds = 1;
 
-  // The message gives no figures: how much of the host is free tells of other clients' jobs.
-  constructor() {
+  constructor(why = 'the host has not the memory this job reserves free right now') {
     super(
       'TOO_MANY_JOBS',
-      'the host has not the memory this job reserves free right now; wait for jobs to end, ' +
-        'or leave out ?queue=false to have it queued',
+      `${why}; wait for jobs to end, or leave out ?queue=false to have it queued`,
     );
     this.name = 'NoCapacityNowError';
+  }
+}
+
+/**
+ * Thrown when the output a client's ended jobs keep fills its output budget: no job of the
+ * client can start until some of it is deleted (a queued job whose turn comes ends `failed` with
+ * the same words).
+ */
+export class OutputBudgetSpentError extends CodedError {
+  constructor(owner: string, budget: string, kept: string) {
+    super(
+      'OUTPUT_BUDGET_SPENT',
+      `client '${owner}': its output budget (${budget}) is spent: its ended jobs keep ${kept} of ` +
+        'output; delete some of them (DELETE /v1/jobs/{id}, jobctl rm) to start more',
+    );
+    this.name = 'OutputBudgetSpentError';
   }
 }
 
@@ -264,6 +296,54 @@ export class InsufficientStorageError extends CodedError {
   constructor(cause: unknown) {
     super('INSUFFICIENT_STORAGE', 'the server has no space left to record a new job', { cause });
     this.name = 'InsufficientStorageError';
+  }
+}
+
+/**
+ * Thrown when the data disk has less free space than the floor the server keeps
+ * (`--min-free-disk`): no job starts, so the disk's last space goes to the records of jobs that
+ * run already, the database and the audit trail.
+ */
+export class DiskBelowFloorError extends CodedError {
+  constructor(freeBytes: string, floorBytes: string) {
+    super(
+      'INSUFFICIENT_STORAGE',
+      `the server's data disk has ${freeBytes} free, less than the ${floorBytes} it keeps free; ` +
+        'no job starts until space is freed (running jobs are unaffected)',
+    );
+    this.name = 'DiskBelowFloorError';
+  }
+}
+
+/**
+ * Thrown when a new job's record would take its client past what the records of its jobs may
+ * hold (`--client-record-bytes`): their command lines and environment variable names. 507, as
+ * WebDAV answers a quota (RFC 4331): waiting does not help, deleting ended jobs does.
+ */
+export class RecordAllowanceExceededError extends CodedError {
+  constructor(owner: string, keptBytes: string, jobBytes: string, allowanceBytes: string) {
+    super(
+      'RECORD_ALLOWANCE_EXCEEDED',
+      `client '${owner}' keeps ${keptBytes} of job records (command lines and environment ` +
+        `variable names), and this job's ${jobBytes} would pass its allowance of ` +
+        `${allowanceBytes}; delete ended jobs to make room`,
+    );
+    this.name = 'RecordAllowanceExceededError';
+  }
+}
+
+/** Thrown when a client creates jobs faster than one client may (`--client-job-rate`). */
+export class JobRateExceededError extends CodedError {
+  readonly retryAfterSeconds: number;
+
+  constructor(owner: string, perMinute: number, retryAfterSeconds: number) {
+    super(
+      'JOB_RATE_EXCEEDED',
+      `client '${owner}' is over its rate of ${perMinute} new jobs a minute (in bursts of as ` +
+        `many); retry in ${retryAfterSeconds} s`,
+    );
+    this.name = 'JobRateExceededError';
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -24,6 +24,7 @@ import { SyslogShipper } from './logging/syslog-shipper.ts';
 import { ensureDevelopmentPki } from './pki/development-pki.ts';
 import { pkiLayout } from './pki/layout.ts';
 import { dequeueRecord } from './audit/dequeue-record.ts';
+import { revocationRecord } from './audit/revocation-record.ts';
 import { openDatabase } from './store/database.ts';
 import { serverSecret } from './store/server-secrets.ts';
 import { JobStore } from './store/job-store.ts';
@@ -34,10 +35,17 @@ import { Metrics } from './metrics/metrics.ts';
 import { PolicyWatcher } from './policy/policy-watcher.ts';
 import { guardClientCertificates } from './tls/client-certificate-guard.ts';
 import { ClientConnections } from './tls/client-connections.ts';
-import { loadTlsCredentials } from './tls/credentials.ts';
+import { loadTlsCredentials, type TlsCredentials } from './tls/credentials.ts';
 import { CredentialsReloader } from './tls/credentials-reloader.ts';
 import { serverTlsOptions } from './tls/server-options.ts';
-import { connectionServerOptions, limitConnections } from './tls/connection-limits.ts';
+import {
+  CONNECTION_LIMITS,
+  connectionServerOptions,
+  limitConnections,
+} from './tls/connection-limits.ts';
+import { budgetHandshakes } from './tls/handshake-budget.ts';
+import { RefusalSummaries } from './tls/refusal-summaries.ts';
+import type { TlsRefusal } from './pki/tls-refusal.ts';
 import { routeUpgrades } from './api/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/malformed-requests.ts';
@@ -102,6 +110,9 @@ async function serve(config: Config, logging: Logging): Promise<void> {
   );
   const launcher = new ShimLauncher(...(await detectProtections(config, db, logger)));
   const store = new JobStore(db);
+  // The CRL in force, asked by the registry before a job is recorded or leaves the queue: the
+  // one loaded now, then the reloader's once it exists.
+  let credentialsInForce = (): TlsCredentials => credentials;
   const registry: JobRegistry = new JobRegistry({
     store,
     launcher,
@@ -112,8 +123,18 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     retentionMs: config.retentionMs,
     onTransition: metrics.jobTransition,
     onDequeue: (event) => audit.record(dequeueRecord(event)),
+    revokedSerials: () => credentialsInForce().revokedSerials,
+    onRevoke: config.revocationPolicy,
+    onRevokedJob: (event) => audit.record(revocationRecord(event)),
     maxUnfinishedPerOwner: config.perClient.maxRunningJobs,
     maxQueuedPerOwner: config.perClient.maxQueuedJobs,
+    minFreeDiskBytes: config.minFreeDiskBytes,
+    ...(config.perClient.recordBytes === undefined
+      ? {}
+      : { recordBytesPerClient: config.perClient.recordBytes }),
+    ...(config.perClient.jobsPerMinute === undefined
+      ? {}
+      : { jobsPerMinutePerClient: config.perClient.jobsPerMinute }),
     // Every running job reserves its memory limit against what the host leaves to jobs.
     ...(config.hostJobLimits.memoryBytes === undefined
       ? {}
@@ -123,6 +144,8 @@ async function serve(config: Config, logging: Logging): Promise<void> {
       : { defaultReservationBytes: config.limits.defaults.memoryBytes }),
   });
   await registry.recover();
+  // A certificate revoked while the server was down: what it started ends as at a revocation.
+  await endJobsOfRevoked(registry, credentials.revokedSerials, logger);
 
   const app = createApp({
     registry,
@@ -142,6 +165,7 @@ async function serve(config: Config, logging: Logging): Promise<void> {
       burst: 2 * config.perClient.requestsPerSecond,
     },
     followersPerClient: config.perClient.followers,
+    unreadAnswerMs: config.unreadAnswerMs,
     audit,
     listCursorKey: serverSecret(db, 'list-cursor'),
     metrics,
@@ -151,7 +175,29 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     { ...serverTlsOptions(credentials), ...connectionServerOptions },
     (req, res) => void handle(req, res),
   );
-  limitConnections(server, config.maxConnections);
+  const servers = [server];
+  // Refusals are summarised per source in the log and the audit; metrics count each one.
+  const refusals = new RefusalSummaries({
+    logger,
+    onSummary: (summary) => audit.record(tlsRefusalRecord(summary)),
+  });
+  const refused = (refusal: TlsRefusal): void => {
+    metrics.tlsRefused(refusal.code);
+    refusals.add(refusal);
+  };
+  // First, before anything else listens to its connections: it decides when TLS starts.
+  budgetHandshakes({
+    servers,
+    logger,
+    total: config.handshakes.total,
+    perAddress: config.handshakes.perAddress,
+    deadlineMs: CONNECTION_LIMITS.handshakeMs,
+    onRefused: refused,
+  });
+  limitConnections(server, {
+    logger,
+    budgeted: config.maxConnections + config.handshakes.total,
+  });
   const closeUpgraded = routeUpgrades(server, (req, res) => void handle(req, res));
   answerMalformedRequests(server);
   const connections = new ClientConnections();
@@ -161,9 +207,11 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     connections,
     logger,
     initial: credentials,
+    onRevoked: (serials) => void endJobsOfRevoked(registry, serials, logger),
   });
+  credentialsInForce = () => reloader.current;
   budgetConnections({
-    server,
+    servers,
     logger,
     perClient: config.perClient.connections,
     total: config.maxConnections,
@@ -174,10 +222,7 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     connections,
     logger,
     revokedSerials: () => reloader.current.revokedSerials,
-    onRefused: (refusal) => {
-      metrics.tlsRefused(refusal.code);
-      audit.record(tlsRefusalRecord(refusal));
-    },
+    onRefused: refused,
   });
   reloader.start();
   policy.start();
@@ -202,6 +247,8 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     policy.close();
     stop(server, registry, config, closeUpgraded)
       .then(() => launcher.close())
+      // The refusals counted since their last summary, recorded before the audit log closes.
+      .then(() => refusals.close())
       .then(() => audit.close())
       .then(() => shipper?.close())
       .then(() => store.close())
@@ -216,6 +263,19 @@ async function serve(config: Config, logging: Logging): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+}
+
+/** Never rejects: a job it could not end is logged, and the queue still starts none of them. */
+async function endJobsOfRevoked(
+  registry: JobRegistry,
+  serials: ReadonlySet<string>,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await registry.endJobsOfRevoked(serials);
+  } catch (error) {
+    logger.error({ err: error }, 'could not end the jobs of revoked client certificates');
+  }
 }
 
 async function stop(

@@ -5,6 +5,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
+import { normalizeSerial } from '../pki/crl.ts';
 import { identityFromSubject, type Identity } from '../pki/identity.ts';
 import { peerCertificate } from '../tls/peer-certificate.ts';
 import { RouteError } from './problem.ts';
@@ -23,7 +24,7 @@ export function identify(policy: IdentityPolicy = (identity) => identity) {
     if (certificate !== undefined && Date.parse(certificate.valid_to) <= Date.now()) {
       throw new RouteError('UNAUTHENTICATED', 'the client certificate has expired');
     }
-    if (fromCertificate === undefined) {
+    if (certificate === undefined || fromCertificate === undefined) {
       throw new RouteError(
         'UNAUTHENTICATED',
         'the client certificate does not name a known client and role',
@@ -37,6 +38,9 @@ export function identify(policy: IdentityPolicy = (identity) => identity) {
       );
     }
     ctx.state.identity = identity;
+    // Jobs record it, so that revoking this certificate ends what it started; in the form the
+    // CRL's serials are compared in.
+    ctx.state.certificateSerial = normalizeSerial(certificate.serialNumber);
     ctx.state.log = ctx.state.log.child({ client: identity.name, role: identity.role });
     await next();
   };

@@ -16,9 +16,11 @@ import { abortWhenClosed } from './client-gone.ts';
 import { receiveInput } from './job-input.ts';
 import { parseJobRequest } from './job-request.ts';
 import type { FollowerBudget } from './follower-budget.ts';
+import { listingBody, ListingTurns } from './job-listing.ts';
 import type { ListCursors } from './list-cursor.ts';
 import { readJsonBody } from './json-body.ts';
 import { parseQuery } from './query.ts';
+import type { ClientRateLimit } from './rate-limit.ts';
 import { may, type Action } from './permissions.ts';
 import type { AppContext, AppState } from './state.ts';
 
@@ -44,10 +46,12 @@ export function jobsRouter(
   limits: LimitPolicy,
   followers: FollowerBudget,
   cursors: ListCursors,
+  rateLimit: Pick<ClientRateLimit, 'charge' | 'owedMs'>,
   observer: OutputObserver = UNOBSERVED,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });
   const attacher = new Attacher();
+  const listingTurns = new ListingTurns();
 
   router.post('/', async (ctx) => {
     const viewer = authorize(ctx, 'start');
@@ -66,7 +70,7 @@ export function jobsRouter(
           totals: limits.clientTotals[role],
           ...(outputBytes === undefined ? {} : { outputBytes }),
         },
-        { queue },
+        { queue, clientSerial: ctx.state.certificateSerial },
       );
     } catch (error) {
       release?.();
@@ -115,7 +119,22 @@ export function jobsRouter(
       next.set('cursor', cursors.seal(page.next, scope));
       ctx.set('Link', `<${ctx.path}?${next.toString()}>; rel="next"`);
     }
-    ctx.body = { jobs: page.jobs };
+    ctx.type = 'application/json';
+    const body = listingBody(
+      {
+        positions: page.positions,
+        read: (positions) => registry.listed(viewer, positions),
+        charge: (requests) => rateLimit.charge(viewer.name, requests),
+        waitMs: () => rateLimit.owedMs(viewer.name),
+      },
+      listingTurns,
+    );
+    // The status has gone with the first bytes: a failure now can only cut the answer short.
+    body.once('error', (error) => {
+      ctx.state.log.error({ err: error }, 'listing failed after it began');
+      ctx.res.destroy();
+    });
+    ctx.body = body;
   });
 
   router.get('/:id', (ctx) => {

@@ -13,6 +13,8 @@ export interface AppState {
   log: Logger;
   /** Set by the identity middleware before any route runs. */
   identity: Identity;
+  /** The serial of the caller's certificate (normalised hex), set with `identity`. */
+  certificateSerial: string;
   /** The job a request acted on, once a route has found or created it: for the audit trail. */
   job?: Job;
   /** What a writer of a job's input sent, and whether it ended the input: for the audit trail. */

@@ -37,11 +37,12 @@ export const auditEventSchema = z.object({
       'job.delete',
       'job.dequeue',
       'job.queue_timeout',
+      'job.revoked',
       'auth.denied',
       'tls.refused',
     ],
     description:
-      "`job.dequeue` and `job.queue_timeout` are the server's own: a queued job started, or waited too long; their `status` is null",
+      "`job.dequeue`, `job.queue_timeout` and `job.revoked` are the server's own: a queued job started, or waited too long, or its client certificate was revoked (`details.outcome`: `never started`, `stopped` or `left running`); their `status` is null",
   }),
   outcome: z.enum(AUDIT_OUTCOMES).meta({ description: describeValues(OUTCOME_MEANINGS) }),
   status: z.int().nullable().meta({

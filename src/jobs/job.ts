@@ -11,7 +11,7 @@ import { JOB_STATUSES, type JobStatus } from './job-status.ts';
 // until it is described here.
 const STATUS_MEANINGS: Readonly<Record<JobStatus, string>> = {
   queued:
-    "accepted and waiting: its client runs its most jobs, or the host has not the memory it reserves; `queuePosition` is its place in its client's queue",
+    "accepted and waiting: `queueReason` says for what, `queuePosition` is its place in its client's queue",
   starting: 'accepted; its supervisor is starting it',
   running: 'running',
   stopping: 'a stop was requested; SIGKILL follows the grace period',
@@ -26,12 +26,54 @@ export const jobStatusSchema = z
   .enum(JOB_STATUSES)
   .meta({ description: describeValues(STATUS_MEANINGS) });
 
+/** What a queued job waits for: the rule of admission (worker/admission.ts) that holds it. */
+export const QUEUE_REASON_CODES = [
+  'behind-own-queue',
+  'running-cap',
+  'client-memory',
+  'output-budget',
+  'fair-share',
+  'host-memory',
+  'next',
+] as const;
+export type QueueReasonCode = (typeof QUEUE_REASON_CODES)[number];
+
+const QUEUE_REASON_MEANINGS: Readonly<Record<QueueReasonCode, string>> = {
+  'behind-own-queue': "its client's earlier queued jobs start first",
+  'running-cap': 'its client runs its most jobs at once (`--client-max-running`)',
+  'client-memory':
+    "its client's running jobs reserve so much of the client's memory total (`--client-memory`) that this job's reservation would pass it",
+  'output-budget':
+    "its client's running jobs hold the rest of the client's output budget (`--client-output`) at their caps; it starts as they end",
+  'fair-share':
+    "another client's job waits, and its client's running jobs already reserve its fair share of the host's memory for jobs (that memory divided by the clients with jobs running or queued)",
+  'host-memory': 'the host has not the memory it reserves free',
+  next: 'nothing holds it back: it starts as the queue moves',
+};
+
+/** Why a queued job has not started: a stable code, and the same said for a person. */
+export const queueReasonSchema = z
+  .object({
+    code: z.enum(QUEUE_REASON_CODES).meta({ description: describeValues(QUEUE_REASON_MEANINGS) }),
+    message: z.string().meta({
+      description: "for a person, with its own client's figures, e.g. `alice runs 2 jobs, ...`",
+    }),
+  })
+  .readonly();
+export type QueueReason = z.output<typeof queueReasonSchema>;
+
 /** The kinds of limit a host may or may not be able to enforce (a cgroup controller each). */
 export const LIMIT_KINDS = ['cpu', 'memory', 'pids', 'io'] as const;
 export type LimitKind = (typeof LIMIT_KINDS)[number];
 
 /** What the server does with running jobs when it stops: leave them for the next, or stop them. */
 export type ShutdownPolicy = 'leave-running' | 'stop';
+
+/**
+ * What becomes of the running jobs of a client certificate once it is revoked: stopped (with the
+ * usual grace) or left to run on. Its queued jobs never start either way.
+ */
+export type RevocationPolicy = 'stop' | 'leave';
 
 /** A point in time as the API writes it (ISO 8601 with `Z` or an offset). */
 export const timestampSchema = z.iso.datetime({ offset: true }).max(64);
@@ -62,9 +104,16 @@ export const resourceLimitsSchema = z
 
 export type ResourceLimits = z.output<typeof resourceLimitsSchema>;
 
-/** What a job used: CPU time and the most memory it held at once. */
+/** What a job used: CPU time, the most memory it held at once, and the index of its output. */
 export const resourceUsageSchema = z
-  .object({ cpuMs: z.number(), peakMemoryBytes: z.int() })
+  .object({
+    cpuMs: z.number(),
+    peakMemoryBytes: z.int(),
+    outputIndexBytes: z.int().min(0).exactOptional().meta({
+      description:
+        "bytes of the index kept beside its output, 4 for each piece of output as it was read: with `outputBytes`, what its output holds of `outputCapBytes` and of its client's output budget (absent for jobs recorded before it was counted)",
+    }),
+  })
   .readonly();
 
 export type ResourceUsage = z.output<typeof resourceUsageSchema>;
@@ -125,6 +174,10 @@ export const jobSchema = z
   .object({
     id: z.uuid(),
     owner: z.string().meta({ description: 'the name of the client that started it' }),
+    clientSerial: z.string().nullable().meta({
+      description:
+        'the serial number (hex, lower case) of the client certificate that started it: revoking that certificate ends the job (queued: never started; running: stopped, unless the server runs with `--on-revoke leave`); null for jobs recorded before serials were kept',
+    }),
     command: z.string(),
     args: z.array(z.string()).readonly(),
     envNames: z.array(z.string()).readonly().meta({
@@ -141,21 +194,29 @@ export const jobSchema = z
     status: jobStatusSchema,
     exitCode: z.int().nullable(),
     signal: z.string().nullable().meta({ description: 'e.g. SIGKILL' }),
-    error: z.string().nullable().meta({ description: 'why it failed to start or was lost' }),
+    error: z.string().nullable().meta({
+      description:
+        'why it failed to start, was lost, or was stopped by the server itself, or why its output stopped short of its cap',
+    }),
     oomKilled: z.boolean(),
     usage: resourceUsageSchema.nullable(),
     outputBytes: z.int().min(0),
-    outputTruncated: z
-      .boolean()
-      .meta({ description: 'output beyond `outputCapBytes` was dropped' }),
+    outputTruncated: z.boolean().meta({
+      description:
+        'output was dropped: past `outputCapBytes` (which counts `usage.outputIndexBytes` too), or once the data disk was down to the free space the server keeps (`error` says so)',
+    }),
     outputCapBytes: z.int().min(0).nullable().meta({
       description:
-        "the most output kept for this job: the server's per-job cap, or less when the client's output budget had less left when it started (0: the budget was spent); null for no cap",
+        "the most output kept for this job, fixed when it launches: the server's per-job cap, or less when its client's output budget had less left then (its ended jobs' output and its running jobs' caps counted, a small floor kept for each of its other running slots); while queued, the per-job cap; null for no cap",
     }),
     queueTimeoutMs: z.int().min(1).nullable(),
     queuePosition: z.int().min(1).nullable().meta({
       description:
         "while `queued`: its place in its own client's queue (1 starts first); null otherwise",
+    }),
+    queueReason: queueReasonSchema.nullable().meta({
+      description:
+        'while `queued`: why it has not started yet, worked out when asked (as `queuePosition` is); null otherwise',
     }),
     tty: terminalSizeSchema.nullable().meta({
       description:
@@ -194,8 +255,12 @@ export interface PageRequest {
   readonly limit: number;
 }
 
+/**
+ * One page of a listing: where its jobs are (their positions, newest first), to be read a few at
+ * a time as they are sent.
+ */
 export interface JobPage {
-  readonly jobs: readonly Job[];
+  readonly positions: readonly number[];
   /** Where the next page starts, when there may be more. */
   readonly next?: number;
 }

@@ -98,6 +98,12 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN stdin INTEGER NOT NULL DEFAULT 0;`,
   // Terminals: the size a job's terminal started with (JSON), null for a job without one.
   `ALTER TABLE jobs ADD COLUMN tty TEXT;`,
+  // The serial of the client certificate that started a job (normalised hex): its revocation ends
+  // the job. Null for jobs recorded before it was kept, which no revocation can then reach.
+  `ALTER TABLE jobs ADD COLUMN serial TEXT;`,
+  // The output budget of a job's client when it was accepted (null: none): a queued job's output
+  // cap is worked out from it when it launches, beside its client's totals.
+  `ALTER TABLE jobs ADD COLUMN output_budget INTEGER;`,
 ];
 
 export class SchemaTooNewError extends Error {

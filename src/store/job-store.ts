@@ -3,6 +3,7 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
 import { LogSync } from './log-sync.ts';
 import type {
+  ClientBudget,
   Job,
   JobFilter,
   JobPage,
@@ -17,6 +18,7 @@ import { SLOT_STATUSES, type JobStatus } from '../jobs/job-status.ts';
 interface JobRow {
   id: string;
   owner: string;
+  serial: string | null;
   command: string;
   args: string;
   env_names: string;
@@ -28,6 +30,7 @@ interface JobRow {
   labels: string;
   queue_timeout_ms: number | null;
   client_totals: string;
+  output_budget: number | null;
   queued_at: string | null;
   stdin: number;
   tty: string | null;
@@ -69,6 +72,43 @@ const SLOT_SQL = SLOT_STATUSES.map(sqlStatus).join(', ');
 export const UNFINISHED_JOBS_SQL = `SELECT * FROM jobs INDEXED BY jobs_status_seq
   WHERE status IN (${SLOT_SQL})`;
 
+/**
+ * Per client with jobs running or queued: its running jobs, the memory they reserve (the first
+ * parameter for a job without a limit), the memory total they were given, the output caps they
+ * hold; its queued jobs; the output its ended jobs keep.
+ */
+const CLIENT_LOADS_SQL = `SELECT jobs.owner AS owner,
+    SUM(status <> ${QUEUED_SQL}) AS running,
+    COALESCE(SUM(CASE WHEN status <> ${QUEUED_SQL}
+      THEN COALESCE(json_extract(limits, '$.memoryBytes'), ?) END), 0) AS reserved,
+    MAX(CASE WHEN status <> ${QUEUED_SQL} THEN json_extract(client_totals, '$.memoryBytes') END)
+      AS total,
+    COALESCE(SUM(CASE WHEN status <> ${QUEUED_SQL} THEN output_cap END), 0) AS held,
+    SUM(status = ${QUEUED_SQL}) AS queued,
+    COALESCE((SELECT bytes FROM client_output WHERE client_output.owner = jobs.owner), 0) AS kept
+  FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL}, ${QUEUED_SQL})
+  GROUP BY jobs.owner`;
+
+interface ClientLoadRow {
+  owner: string;
+  running: number;
+  reserved: number;
+  total: number | null;
+  held: number;
+  queued: number;
+  kept: number;
+}
+
+/** What one client runs and waits for: a row of admission's snapshot (worker/admission.ts). */
+export interface ClientLoad {
+  readonly running: number;
+  readonly reservedBytes: number;
+  readonly memoryTotalBytes: number | undefined;
+  readonly queued: number;
+  readonly keptOutputBytes: number;
+  readonly heldOutputBytes: number;
+}
+
 /** The oldest queued job of each client that has one. */
 const QUEUE_HEADS_SQL = `SELECT * FROM jobs WHERE seq IN (
   SELECT MIN(seq) FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL} GROUP BY owner)`;
@@ -76,6 +116,9 @@ const QUEUE_HEADS_SQL = `SELECT * FROM jobs WHERE seq IN (
 /** Up to a batch (the second parameter) of jobs that ended before a time (the first). */
 export const EXPIRED_JOBS_SQL =
   'SELECT id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?';
+
+/** recordCostOf over a row of the jobs table; octet_length reads no text, only its size. */
+const RECORD_BYTES_SQL = 'octet_length(command) + octet_length(args) + octet_length(env_names)';
 
 /** The fields of a job that change after it is created. */
 export type JobUpdate = Partial<
@@ -117,6 +160,7 @@ export class JobStore {
   readonly #insert: StatementSync;
   readonly #insertLabel: StatementSync;
   readonly #byId: StatementSync;
+  readonly #atPositions: StatementSync;
   /** One prepared UPDATE per set of columns changed together: a job's few transitions reuse them. */
   readonly #updates = new Map<string, StatementSync>();
   readonly #unfinished: StatementSync;
@@ -127,12 +171,20 @@ export class JobStore {
   readonly #countQueuedOf: StatementSync;
   readonly #queued: StatementSync;
   readonly #queueHeads: StatementSync;
+  readonly #clientLoads: StatementSync;
   readonly #queuedBefore: StatementSync;
   readonly #countQueued: StatementSync;
   readonly #wasQueued: StatementSync;
   readonly #reservedMemory: StatementSync;
   readonly #reservedMemoryOf: StatementSync;
   readonly #outputOf: StatementSync;
+  readonly #recordBytesOfOwner: StatementSync;
+  /**
+   * What the records of each client's jobs hold (recordCostOf), for the clients asked about since
+   * the store was opened: summed by SQLite once per client (tens of ms at 100,000 jobs, too much
+   * for every start), then kept in step by insert and delete, the only writes that change it.
+   */
+  readonly #recordBytes = new Map<string, number>();
   #seq: number;
 
   constructor(db: DatabaseSync) {
@@ -142,15 +194,20 @@ export class JobStore {
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
          image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
-         created_at, seq, stdin, tty)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         created_at, seq, stdin, tty, serial, output_budget)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
+    this.#atPositions = db.prepare(
+      'SELECT * FROM jobs WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq DESC',
+    );
     this.#unfinished = db.prepare(UNFINISHED_JOBS_SQL);
-    this.#delete = db.prepare('DELETE FROM jobs WHERE id = ?');
+    this.#delete = db.prepare(
+      `DELETE FROM jobs WHERE id = ? RETURNING owner, ${RECORD_BYTES_SQL} AS record_bytes`,
+    );
     this.#endedBefore = db.prepare(EXPIRED_JOBS_SQL);
     this.#countUnfinishedOf = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
@@ -162,6 +219,7 @@ export class JobStore {
       `SELECT * FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL} ORDER BY seq`,
     );
     this.#queueHeads = db.prepare(QUEUE_HEADS_SQL);
+    this.#clientLoads = db.prepare(CLIENT_LOADS_SQL);
     this.#countQueued = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL}`,
     );
@@ -184,15 +242,18 @@ export class JobStore {
     );
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
     this.#outputOf = db.prepare('SELECT bytes FROM client_output WHERE owner = ?');
+    this.#recordBytesOfOwner = db.prepare(
+      `SELECT COALESCE(SUM(${RECORD_BYTES_SQL}), 0) AS bytes FROM jobs WHERE owner = ?`,
+    );
     const max = db.prepare('SELECT MAX(seq) AS seq FROM jobs').get() as { seq: number | null };
     this.#seq = max.seq ?? 0;
   }
 
   /**
-   * Records a new job and its labels in one commit; `clientTotals` is kept for a queued start.
-   * Before the job is promised to anyone, `sync()` puts it on the disk.
+   * Records a new job and its labels in one commit; its client's `budget` (totals and output) is
+   * kept for a queued start. Before the job is promised to anyone, `sync()` puts it on the disk.
    */
-  insert(job: Job, clientTotals: ResourceLimits = {}): void {
+  insert(job: Job, budget: ClientBudget = { totals: {} }): void {
     this.#seq += 1;
     const seq = this.#seq;
     writing(() =>
@@ -210,7 +271,7 @@ export class JobStore {
           job.image,
           JSON.stringify(job.labels),
           job.queueTimeoutMs,
-          JSON.stringify(clientTotals),
+          JSON.stringify(budget.totals),
           job.outputCapBytes,
           job.status,
           job.status === 'queued' ? job.createdAt : null,
@@ -218,19 +279,24 @@ export class JobStore {
           seq,
           job.stdin ? 1 : 0,
           job.tty === null ? null : JSON.stringify(job.tty),
+          job.clientSerial,
+          budget.outputBytes ?? null,
         );
         for (const [key, value] of Object.entries(job.labels)) {
           this.#insertLabel.run(job.owner, key, value, seq);
         }
       }),
     );
+    this.#countRecordBytes(job.owner, recordCostOf(job));
   }
 
   update(id: string, changes: JobUpdate): void {
     const entries = Object.entries(changes) as [keyof JobUpdate, JobUpdate[keyof JobUpdate]][];
     if (entries.length === 0) return;
     const assignments = entries.map(([key]) => `${COLUMN_OF[key]} = ?`).join(', ');
-    const values = entries.map(([, value]) => toColumnValue(value));
+    const values = entries.map(([key, value]) =>
+      key === 'outputBytes' ? storedOutputBytes(changes) : toColumnValue(value),
+    );
     const statement = this.#updates.get(assignments) ?? this.#prepareUpdate(assignments);
     writing(() => statement.run(...values, id));
   }
@@ -246,17 +312,25 @@ export class JobStore {
     return row === undefined ? undefined : fromRow(row);
   }
 
-  /** One page of the jobs `filter` selects, newest first. */
+  /**
+   * One page of the jobs `filter` selects, newest first: where they are, read from the indexes
+   * alone. The jobs themselves are read a few at a time with atPositions(), as they are sent: a
+   * page of a thousand jobs with long arguments is tens of megabytes.
+   */
   list(filter: JobFilter, page: PageRequest): JobPage {
     const { sql, params } = listQuery(filter, page);
-    const rows = asRows(this.#db.prepare(sql).all(...params));
-    const more = rows.length > page.limit;
-    const shown = more ? rows.slice(0, page.limit) : rows;
-    const last = shown.at(-1);
+    const rows = this.#db.prepare(sql).all(...params) as { seq: number }[];
+    const positions = rows.slice(0, page.limit).map((row) => row.seq);
+    const last = positions.at(-1);
     return {
-      jobs: shown.map(fromRow),
-      ...(more && last !== undefined ? { next: last.seq } : {}),
+      positions,
+      ...(rows.length > page.limit && last !== undefined ? { next: last } : {}),
     };
+  }
+
+  /** The jobs at these positions of a page, newest first; a job deleted since is left out. */
+  atPositions(positions: readonly number[]): Job[] {
+    return asRows(this.#atPositions.all(JSON.stringify(positions))).map(fromRow);
   }
 
   /** Jobs that hold a slot (launched, or being launched, and not ended), oldest first. */
@@ -299,12 +373,38 @@ export class JobStore {
     return asRows(this.#queued.all()).map(fromRow);
   }
 
-  /** The oldest queued job of each client, with the totals its client had when it was queued. */
-  queueHeads(): { job: Job; clientTotals: ResourceLimits }[] {
+  /** The oldest queued job of each client, with the budget its client had when it was queued. */
+  queueHeads(): { job: Job; budget: ClientBudget }[] {
     return asRows(this.#queueHeads.all()).map((row) => ({
       job: fromRow(row),
-      clientTotals: JSON.parse(row.client_totals) as ResourceLimits,
+      budget: {
+        totals: JSON.parse(row.client_totals) as ResourceLimits,
+        ...(row.output_budget === null ? {} : { outputBytes: row.output_budget }),
+      },
     }));
+  }
+
+  /**
+   * What each client with jobs running or queued holds and wants, in one pass over the status
+   * index: admission's snapshot. A running job reserves its memory limit, or `defaultBytes`
+   * where it has none, and holds its output cap (a job without one, started with neither a
+   * per-job cap nor a budget, holds none).
+   */
+  clientLoads(defaultBytes: number): Map<string, ClientLoad> {
+    const rows = this.#clientLoads.all(defaultBytes) as unknown as ClientLoadRow[];
+    return new Map(
+      rows.map((row) => [
+        row.owner,
+        {
+          running: row.running,
+          reservedBytes: row.reserved,
+          memoryTotalBytes: row.total ?? undefined,
+          queued: row.queued,
+          keptOutputBytes: row.kept,
+          heldOutputBytes: row.held,
+        },
+      ]),
+    );
   }
 
   /** Whether the job waited in the queue (a job started at once never did). */
@@ -317,7 +417,10 @@ export class JobStore {
     return (this.#queuedBefore.get(job.owner, job.id) as { count: number }).count + 1;
   }
 
-  /** Output recorded for an owner's jobs (a running job's counts once it has ended). */
+  /**
+   * Output recorded for an owner's jobs, their logs and their indexes (see storedOutputBytes); a
+   * running job's counts once it has ended.
+   */
   outputBytesOf(owner: string): number {
     const row = this.#outputOf.get(owner) as { bytes: number } | undefined;
     return row?.bytes ?? 0;
@@ -339,14 +442,41 @@ export class JobStore {
 
   /** Before a client is told its job is gone, `sync()` puts the deletion on the disk. */
   delete(id: string): void {
-    this.#delete.run(id);
+    this.#forgetRecordBytes([this.#delete.get(id)]);
   }
 
   /** Deletes many jobs in one commit (not synced: retention deletes them again after a power loss). */
   deleteMany(ids: readonly string[]): void {
+    const deleted: unknown[] = [];
     this.#inTransaction(() => {
-      for (const id of ids) this.#delete.run(id);
+      for (const id of ids) deleted.push(this.#delete.get(id));
     });
+    this.#forgetRecordBytes(deleted);
+  }
+
+  /**
+   * What the records of an owner's jobs hold: their command lines and environment variable names
+   * as stored (recordCostOf), what `--client-record-bytes` allows.
+   */
+  recordBytesOf(owner: string): number {
+    const known = this.#recordBytes.get(owner);
+    if (known !== undefined) return known;
+    const { bytes } = this.#recordBytesOfOwner.get(owner) as { bytes: number };
+    this.#recordBytes.set(owner, bytes);
+    return bytes;
+  }
+
+  /** Adds to an owner's known total; an owner not yet asked about is summed when first asked. */
+  #countRecordBytes(owner: string, bytes: number): void {
+    const known = this.#recordBytes.get(owner);
+    if (known !== undefined) this.#recordBytes.set(owner, known + bytes);
+  }
+
+  /** Takes deleted rows (as `DELETE ... RETURNING` gave them) off their owners' totals. */
+  #forgetRecordBytes(rows: readonly unknown[]): void {
+    for (const row of rows as ({ owner: string; record_bytes: number } | undefined)[]) {
+      if (row !== undefined) this.#countRecordBytes(row.owner, -row.record_bytes);
+    }
   }
 
   /** Runs `work` in one commit, or as part of the caller's transaction when one is open. */
@@ -369,7 +499,8 @@ export class JobStore {
 
 /**
  * The SELECT behind list(): every condition in SQL, newest first by seq (the order jobs were
- * created in), one row more than the page so the caller knows whether there is a next page.
+ * created in), one row more than the page so the caller knows whether there is a next page, and
+ * only the seq of each (most listings read it from an index alone).
  * Keyset paging (seq below the last one shown) returns every job that exists throughout a paging
  * exactly once, however many are added or deleted between pages.
  */
@@ -412,12 +543,35 @@ export function listQuery(filter: JobFilter, page: PageRequest): Query {
   }
   const condition = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
   params.push(page.limit + 1);
-  return { sql: `SELECT * FROM jobs ${condition} ORDER BY seq DESC LIMIT ?`, params };
+  return { sql: `SELECT seq FROM jobs ${condition} ORDER BY seq DESC LIMIT ?`, params };
 }
 
 /** node:sqlite types rows loosely; the schema in database.ts is what guarantees their shape. */
 function asRows(rows: unknown[]): JobRow[] {
   return rows as JobRow[];
+}
+
+/**
+ * What a job's record costs its client's allowance: its command, arguments and environment
+ * variable names as the jobs table holds them, in bytes. RECORD_BYTES_SQL says the same in SQL.
+ */
+export function recordCostOf(job: Pick<Job, 'command' | 'args' | 'envNames'>): number {
+  return (
+    Buffer.byteLength(job.command) +
+    Buffer.byteLength(JSON.stringify(job.args)) +
+    Buffer.byteLength(JSON.stringify(job.envNames))
+  );
+}
+
+/**
+ * The output_bytes column holds what a job's output holds on disk, its log and its index, so the
+ * triggers that keep client_output (database.ts) count the index against its client's output
+ * budget with no column of its own: a job of one-byte writes keeps four bytes of index for each
+ * byte of log. The record's `outputBytes` is the log's share, `usage.outputIndexBytes` the
+ * index's; the registry records them together, when the job ends.
+ */
+function storedOutputBytes(changes: JobUpdate): number {
+  return (changes.outputBytes ?? 0) + (changes.usage?.outputIndexBytes ?? 0);
 }
 
 function toColumnValue(value: JobUpdate[keyof JobUpdate]): SQLInputValue {
@@ -428,9 +582,11 @@ function toColumnValue(value: JobUpdate[keyof JobUpdate]): SQLInputValue {
 }
 
 function fromRow(row: JobRow): Job {
+  const usage = row.usage === null ? null : (JSON.parse(row.usage) as ResourceUsage);
   return {
     id: row.id,
     owner: row.owner,
+    clientSerial: row.serial,
     command: row.command,
     args: JSON.parse(row.args) as string[],
     envNames: JSON.parse(row.env_names) as string[],
@@ -442,6 +598,7 @@ function fromRow(row: JobRow): Job {
     labels: JSON.parse(row.labels) as Record<string, string>,
     queueTimeoutMs: row.queue_timeout_ms,
     queuePosition: null,
+    queueReason: null,
     stdin: row.stdin === 1,
     tty: row.tty === null ? null : (JSON.parse(row.tty) as TerminalSize),
     status: row.status as JobStatus,
@@ -449,8 +606,8 @@ function fromRow(row: JobRow): Job {
     signal: row.signal,
     error: row.error,
     oomKilled: row.oom_killed === 1,
-    usage: row.usage === null ? null : (JSON.parse(row.usage) as ResourceUsage),
-    outputBytes: row.output_bytes,
+    usage,
+    outputBytes: row.output_bytes - (usage?.outputIndexBytes ?? 0),
     outputTruncated: row.output_truncated === 1,
     outputCapBytes: row.output_cap,
     createdAt: row.created_at,

@@ -1,7 +1,8 @@
 // Keeps the running server's TLS material current: on a change to the CA, the server certificate
 // or key, or the CRL (or on SIGHUP), it loads and checks the new set, swaps it in for new
 // handshakes, invalidates session tickets so no one resumes a session its certificate no longer
-// allows, and closes the open connections of revoked clients. Healthy connections are untouched.
+// allows, closes the open connections of revoked clients, and tells whoever ends what revoked
+// certificates started. Healthy connections are untouched.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:https';
 import type { Logger } from 'pino';
@@ -25,6 +26,7 @@ export class CredentialsReloader {
   readonly #files: TlsFiles;
   readonly #connections: ClientConnections;
   readonly #logger: Logger;
+  readonly #onRevoked: ((revokedSerials: ReadonlySet<string>) => void) | undefined;
   #current: TlsCredentials;
   #running: Promise<void> | undefined;
   #again = false;
@@ -37,12 +39,18 @@ export class CredentialsReloader {
     connections: ClientConnections;
     logger: Logger;
     initial: TlsCredentials;
+    /**
+     * Told of the serials the CRL in force revokes whenever a reload revokes more, once the new
+     * set is in force: the jobs those certificates started end too.
+     */
+    onRevoked?: (revokedSerials: ReadonlySet<string>) => void;
   }) {
     this.#server = options.server;
     this.#files = options.files;
     this.#connections = options.connections;
     this.#logger = options.logger;
     this.#current = options.initial;
+    this.#onRevoked = options.onRevoked;
   }
 
   get current(): TlsCredentials {
@@ -105,9 +113,10 @@ export class CredentialsReloader {
     // A resumed session skips certificate checks: new ticket keys make every client present its
     // certificate again, against the new CA and CRL. Other changes keep sessions resumable (a
     // new secure context would otherwise come with new keys of its own).
-    const trustNarrowed =
-      next.ca !== this.#current.ca ||
-      [...next.revokedSerials].some((serial) => !this.#current.revokedSerials.has(serial));
+    const moreRevoked = [...next.revokedSerials].some(
+      (serial) => !this.#current.revokedSerials.has(serial),
+    );
+    const trustNarrowed = next.ca !== this.#current.ca || moreRevoked;
     const ticketKeys = trustNarrowed
       ? randomBytes(TICKET_KEYS_BYTES)
       : this.#server.getTicketKeys();
@@ -115,6 +124,7 @@ export class CredentialsReloader {
     this.#server.setTicketKeys(ticketKeys);
     const closed = this.#connections.closeRevoked(next.revokedSerials);
     this.#current = next;
+    if (moreRevoked) this.#onRevoked?.(next.revokedSerials);
     this.#logger.info(
       {
         trigger,

@@ -1,8 +1,8 @@
 // The job registry: the one place that starts, queues, stops, lists and forgets jobs. It records
 // every job in the store, hands launching to a Launcher, and answers every query through a
-// Viewer, so a client only ever sees the jobs it may see. A job that cannot start now (its client
-// runs its most jobs, or the host has not the memory it would reserve) waits in the queue, which
-// is the store's: it survives a restart in the same order. It knows nothing of HTTP.
+// Viewer, so a client only ever sees the jobs it may see. A job that admission (admission.ts)
+// does not let start now waits in the queue, which is the store's: it survives a restart in the
+// same order. It knows nothing of HTTP.
 import { randomUUID } from 'node:crypto';
 import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
+  CertificateRevokedError,
   CodedError,
   InputBusyError,
   InputClosedError,
@@ -22,6 +23,7 @@ import {
   JobStillRunningError,
   LimitExceedsCapacityError,
   NoCapacityNowError,
+  OutputBudgetSpentError,
   OutputUnavailableError,
   QueueFullError,
   TooManyJobsError,
@@ -41,17 +43,29 @@ import type {
   JobPage,
   JobSpec,
   PageRequest,
+  QueueReason,
   ResourceLimits,
+  RevocationPolicy,
   ShutdownPolicy,
   TerminalSize,
 } from '../jobs/job.ts';
 import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
 import type { Capacity } from '../jobs/protections.ts';
+import {
+  admit,
+  IDLE_CLIENT,
+  readableBytes,
+  type Admission,
+  type BudgetSpent,
+  type Candidate,
+  type Snapshot,
+} from './admission.ts';
 import { assertTransition } from './job-state.ts';
 import { LargeReadLeases } from './large-read-leases.ts';
 import { LaunchWaiters } from './launch-waiters.ts';
 import { forgetEnvironment, keepEnvironment, keptEnvironment } from './pending-environment.ts';
 import { nextToStart } from './queue-order.ts';
+import { RecordAdmission } from './record-admission.ts';
 import { endedSignal, OutputSignal } from './output-signal.ts';
 import {
   OUTPUT_INDEX,
@@ -88,10 +102,36 @@ export interface RegistryOptions {
   readonly capacityBytes?: number;
   /** What a job without a memory limit reserves. */
   readonly defaultReservationBytes?: number;
+  /**
+   * Free space the data disk keeps: below it no job starts (queued jobs wait) and jobs' output
+   * stops being recorded; 0 or absent for no floor.
+   */
+  readonly minFreeDiskBytes?: number;
+  /** What the records of one client's jobs may hold (command lines, environment names). */
+  readonly recordBytesPerClient?: number;
+  /** Jobs one client may create a minute. */
+  readonly jobsPerMinutePerClient?: number;
   /** Told of every status change after it is stored: how metrics count jobs. */
   readonly onTransition?: (transition: Transition) => void;
   /** Told when a queued job leaves the queue: the audit trail records it. */
   readonly onDequeue?: (event: DequeueEvent) => void;
+  /**
+   * The serials the CRL in force revokes, asked whenever a job is recorded or leaves the queue:
+   * a revoked certificate starts nothing, even before endJobsOfRevoked has been told of it.
+   */
+  readonly revokedSerials?: () => ReadonlySet<string>;
+  /** What a revocation does to running jobs: `stop` them (the default) or `leave` them running. */
+  readonly onRevoke?: RevocationPolicy;
+  /** Told of every job a revocation ended or left running: the audit trail records it. */
+  readonly onRevokedJob?: (event: RevokedJobEvent) => void;
+}
+
+export interface RevokedJobEvent {
+  readonly job: Job;
+  /** The revoked certificate's serial, as the job recorded it. */
+  readonly serial: string;
+  /** `never started`: it was queued; `stopped`: it was running; `left running`: `--on-revoke leave`. */
+  readonly outcome: 'never started' | 'stopped' | 'left running';
 }
 
 export interface DequeueEvent {
@@ -104,6 +144,8 @@ export interface DequeueEvent {
 /** Whether a job that cannot start now waits (the default) or is refused with a 429. */
 export interface StartOptions {
   readonly queue?: boolean;
+  /** The serial of the client certificate that asked (normalised hex): its revocation ends the job. */
+  readonly clientSerial?: string;
 }
 
 export interface Transition {
@@ -118,6 +160,20 @@ export interface OutputRequest {
   readonly follow: boolean;
 }
 
+/** Admission's answer for a queued job whose turn has come: it starts, or it fails. */
+type Turn = Extract<Admission, { start: true }> | Extract<Admission, { budgetSpent: BudgetSpent }>;
+
+function hasTurn(admission: Admission): admission is Turn {
+  return admission.start || 'budgetSpent' in admission;
+}
+
+/** A queued job whose turn has come, with its client's totals and admission's answer. */
+interface QueueTurn {
+  readonly job: Job;
+  readonly clientTotals: ResourceLimits;
+  readonly admission: Turn;
+}
+
 interface ActiveJob {
   readonly owner: string;
   readonly handle: JobHandle;
@@ -129,6 +185,8 @@ const RETENTION_SWEEP_MS = 60 * 60 * 1000;
 const EXPIRY_BATCH = 128;
 /** How often the end of a job is retried while the disk is too full to record it. */
 const END_RECORD_RETRY_MS = 5000;
+/** How often a queue held back by the disk's floor looks again: no event says space was freed. */
+const DISK_FLOOR_RETRY_MS = 5000;
 
 export class JobRegistry {
   readonly #options: RegistryOptions;
@@ -153,16 +211,27 @@ export class JobRegistry {
   readonly #stopOnceLaunched = new Set<string>();
   /** Shared by this registry's output readers: few of them read large pieces at once. */
   readonly #largeReads = new LargeReadLeases();
+  /** What each new job record passes: the disk's floor, its client's allowance and job rate. */
+  readonly #records: RecordAdmission;
+  /** The next look at the disk while the queue waits for space above its floor. */
+  #diskRetry: NodeJS.Timeout | undefined;
   /** The queue is drained by one loop at a time; `#drainAgain` asks it for one more pass. */
   #draining: Promise<void> = Promise.resolve();
   #drainScheduled = false;
   #servedLast: string | undefined;
+  /** The serials endJobsOfRevoked was last told of: a job left running is reported once. */
+  #revokedBefore: ReadonlySet<string> = new Set();
   #closed = false;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#store = options.store;
     this.#log = options.logger.child({ component: 'registry' });
+    this.#records = new RecordAdmission(options.store, options.dataDir, {
+      minFreeDiskBytes: options.minFreeDiskBytes ?? 0,
+      recordBytesPerClient: options.recordBytesPerClient,
+      jobsPerMinutePerClient: options.jobsPerMinutePerClient,
+    });
   }
 
   /** Re-attaches jobs that were running when the server last stopped; reconciles the ended. */
@@ -213,9 +282,9 @@ export class JobRegistry {
   }
 
   /**
-   * Starts a job now, or queues it when its client already runs its most jobs, already has jobs
-   * waiting (they go first), or the host has not the memory it would reserve. With
-   * `queue: false`, a job that cannot start now is refused instead.
+   * Starts a job now, or queues it when admission (admission.ts) says it cannot start yet. With
+   * `queue: false`, a job that cannot start now is refused instead; a client whose ended jobs
+   * keep its whole output budget is refused either way.
    */
   async start(
     owner: string,
@@ -224,22 +293,33 @@ export class JobRegistry {
     options: StartOptions = {},
   ): Promise<Job> {
     // Checked and created in one synchronous step, so concurrent starts cannot both slip past.
-    const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
     const reservation = this.#reservationOf(spec.limits);
     const capacity = this.#options.capacityBytes ?? Infinity;
     if (reservation > capacity) {
       throw new LimitExceedsCapacityError(mebibytes(reservation), mebibytes(capacity));
     }
-    const atCap = this.#store.countUnfinished(owner) >= cap;
-    const fits = this.#fits(owner, budget.totals, reservation);
-    if (options.queue === false) {
-      if (atCap) throw new TooManyJobsError(owner, cap);
-      if (!fits) throw new NoCapacityNowError();
-    } else if (atCap || !fits || this.#store.countQueued(owner) > 0) {
-      return this.#enqueue(owner, spec, budget);
+    // A client that asks not to wait does not wait behind its own queued jobs either.
+    const queuedAhead = options.queue === false ? 0 : this.#store.countQueued(owner);
+    const admission = admit(
+      this.#candidateOf(owner, spec.limits, budget, queuedAhead),
+      this.#snapshot(this.#store.queueHeads(), owner),
+    );
+    if (!admission.start) {
+      if ('budgetSpent' in admission) throw budgetSpentError(owner, admission.budgetSpent);
+      if (options.queue !== false) return this.#enqueue(owner, spec, budget, options.clientSerial);
+      if (admission.reason.code === 'running-cap') {
+        throw new TooManyJobsError(owner, this.#options.maxUnfinishedPerOwner ?? Infinity);
+      }
+      throw new NoCapacityNowError(admission.reason.message);
     }
-    const outputCap = this.#outputCap(owner, budget);
-    const job = this.#create(owner, spec, outputCap, 'starting', budget.totals);
+    const job = this.#create(
+      owner,
+      spec,
+      admission.outputCapBytes,
+      'starting',
+      budget,
+      options.clientSerial,
+    );
     // The record reaches the disk while the job is launched; the answer waits for both.
     const [, started] = await Promise.all([
       this.#store.sync(),
@@ -257,10 +337,16 @@ export class JobRegistry {
     };
   }
 
-  async #enqueue(owner: string, spec: JobSpec, budget: ClientBudget): Promise<Job> {
+  async #enqueue(
+    owner: string,
+    spec: JobSpec,
+    budget: ClientBudget,
+    clientSerial: string | undefined,
+  ): Promise<Job> {
     const most = this.#options.maxQueuedPerOwner ?? Infinity;
     if (this.#store.countQueued(owner) >= most) throw new QueueFullError(owner, most);
-    const job = this.#create(owner, spec, this.#outputCap(owner, budget), 'queued', budget.totals);
+    // Its output cap is worked out when it launches; until then it shows the per-job cap.
+    const job = this.#create(owner, spec, this.#perJobOutputCap(), 'queued', budget, clientSerial);
     const dir = this.#jobDir(job.id);
     // The drain passes it (and so its client's later jobs) over until its files are written.
     this.#enqueuing.add(job.id);
@@ -277,8 +363,11 @@ export class JobRegistry {
     } finally {
       this.#enqueuing.delete(job.id);
     }
+    // Revoked while its files were written: endJobsOfRevoked passed it over then.
+    const revoked = this.#revokedSerialOf(job);
+    if (revoked !== undefined) this.#neverStart(job.id, revoked);
     await this.#store.sync();
-    this.#armQueueTimeout(job);
+    if (revoked === undefined) this.#armQueueTimeout(job);
     this.#log.info({ jobId: job.id, client: owner }, 'job queued');
     // Its own turn may have come already: a slot or memory freed while it was being written.
     this.#drainQueue();
@@ -313,6 +402,7 @@ export class JobRegistry {
         dir,
         spec,
         maxOutputBytes: job.outputCapBytes ?? undefined,
+        minFreeDiskBytes: this.#records.floor.bytes,
       });
     } catch (error) {
       if (error instanceof CodedError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
@@ -343,6 +433,11 @@ export class JobRegistry {
           if (!(error instanceof JobAlreadyEndedError)) throw error;
         });
       }
+      // Revoked while it was being launched: endJobsOfRevoked passed it over then.
+      const revoked = this.#revokedSerialOf(job);
+      if (revoked !== undefined) {
+        await this.#endRunningOfRevoked(this.#mustGet(job.id), revoked, new Set());
+      }
     }
     return this.#mustGet(job.id);
   }
@@ -356,35 +451,71 @@ export class JobRegistry {
         this.#drainScheduled = false;
         for (let next = this.#nextQueued(); next !== undefined; next = this.#nextQueued()) {
           if (this.#closed) return;
-          await this.#startQueued(next.job, next.clientTotals);
+          if (this.#records.floor.reached()) {
+            this.#drainOnceDiskFrees();
+            return;
+          }
+          await this.#startQueued(next);
         }
       })
       .catch((error: unknown) => this.#log.error({ err: error }, 'could not start queued jobs'));
   }
 
-  /** The queued job whose turn it is, if one can start now. */
-  #nextQueued(): { job: Job; clientTotals: ResourceLimits } | undefined {
-    const cap = this.#options.maxUnfinishedPerOwner ?? Infinity;
-    const heads = this.#store
-      .queueHeads()
-      .filter(({ job }) => !this.#enqueuing.has(job.id))
-      .map((head) => ({ ...head, owner: head.job.owner }));
-    return nextToStart(
-      heads,
-      this.#servedLast,
-      ({ job, clientTotals }) =>
-        this.#store.countUnfinished(job.owner) < cap &&
-        this.#fits(job.owner, clientTotals, this.#reservationOf(job.limits)),
+  /**
+   * Below the disk's floor, a queued job whose turn has come waits in its place rather than
+   * fail: space comes back (retention, deleted jobs, the operator) and the client asked for the
+   * job to run. The queue looks again every few seconds; its jobs' queue timeouts still hold.
+   */
+  #drainOnceDiskFrees(): void {
+    if (this.#diskRetry !== undefined || this.#closed) return;
+    this.#log.warn(
+      { freeBytes: this.#records.floor.freeBytes(), floorBytes: this.#records.floor.bytes },
+      'queued jobs wait: the data disk is below the free space the server keeps',
     );
+    this.#diskRetry = setTimeout(() => {
+      this.#diskRetry = undefined;
+      this.#drainQueue();
+    }, DISK_FLOOR_RETRY_MS);
+    // The queue is in the store: a timer alone does not keep a stopping server alive.
+    this.#diskRetry.unref();
+  }
+
+  /** The queued job whose turn it is, if admission lets one start (or refuses one) now. */
+  #nextQueued(): QueueTurn | undefined {
+    const heads = this.#store.queueHeads();
+    const snapshot = this.#snapshot(heads);
+    const turns = heads
+      .filter(({ job }) => !this.#enqueuing.has(job.id))
+      .map(({ job, budget }) => ({
+        job,
+        owner: job.owner,
+        clientTotals: budget.totals,
+        admission: admit(this.#candidateOf(job.owner, job.limits, budget, 0), snapshot),
+      }));
+    const next = nextToStart(turns, this.#servedLast, ({ admission }) => hasTurn(admission));
+    if (next === undefined || !hasTurn(next.admission)) return undefined;
+    return { job: next.job, clientTotals: next.clientTotals, admission: next.admission };
   }
 
   /**
-   * Takes a job off the queue. It becomes `starting` in the same synchronous step that chose it,
-   * so its slot and memory are taken before anything else runs: no request can stop it as a
-   * queued job, or take what it was chosen for, while its environment is read.
+   * Takes a job off the queue. It becomes `starting`, with the output cap admission gave it, in
+   * the same synchronous step that chose it, so its slot, memory and output are taken before
+   * anything else runs: no request can stop it as a queued job, or take what it was chosen for,
+   * while its environment is read. One whose client's output budget is spent fails instead.
    */
-  async #startQueued(job: Job, clientTotals: ResourceLimits): Promise<void> {
-    this.#transition(job, 'starting', {});
+  async #startQueued({ job, clientTotals, admission }: QueueTurn): Promise<void> {
+    const revoked = this.#revokedSerialOf(job);
+    if (revoked !== undefined) {
+      this.#neverStart(job.id, revoked);
+      return;
+    }
+    if (!admission.start) {
+      // Only deleting output frees what ended jobs keep: it would wait for ever.
+      const why = budgetSpentError(job.owner, admission.budgetSpent).message;
+      this.#endQueued(job, `${why}; it never started`, 'failed');
+      return;
+    }
+    this.#transition(job, 'starting', { outputCapBytes: admission.outputCapBytes });
     this.#clearQueueTimeout(job.id);
     this.#servedLast = job.owner;
     this.#options.onDequeue?.({
@@ -409,6 +540,12 @@ export class JobRegistry {
       this.#failUnstarted(job.id, 'the server could not write its records to disk');
       return;
     }
+    // Revoked while its environment was read: told or not yet, the registry starts nothing of it.
+    const revokedMeanwhile = this.#revokedSerialOf(job);
+    if (revokedMeanwhile !== undefined) {
+      this.#neverStart(job.id, revokedMeanwhile);
+      return;
+    }
     await this.#launch(this.#mustGet(job.id), specOf(job, env), clientTotals, 'queue');
   }
 
@@ -420,24 +557,93 @@ export class JobRegistry {
     this.#drainQueue();
   }
 
+  /** A queued job (or one just taken off the queue) of a revoked certificate: it never starts. */
+  #neverStart(id: string, serial: string): void {
+    const job = this.#mustGet(id);
+    // Stopped by its client meanwhile: it has ended already, and not for this.
+    if (job.status !== 'queued' && job.status !== 'starting') return;
+    this.#endQueued(job, `its client certificate (serial ${serial}) was revoked; it never started`);
+    this.#stopOnceLaunched.delete(id);
+    this.#options.onRevokedJob?.({ job: this.#mustGet(id), serial, outcome: 'never started' });
+  }
+
+  /** The job's certificate serial when the CRL in force revokes it. */
+  #revokedSerialOf(job: Job): string | undefined {
+    const serial = job.clientSerial;
+    if (serial === null || this.#options.revokedSerials?.().has(serial) !== true) return undefined;
+    return serial;
+  }
+
   /** Memory running jobs reserve: each its memory limit, or the default where it has none. */
   #reservedBytes(): number {
     return this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0);
   }
 
   /**
-   * Whether the host has the memory a new job of `owner` would reserve. A client reserves at most
-   * its own memory total (the limit on its cgroup, which holds its jobs to it whatever they ask
-   * for), so one client's many jobs cannot reserve the whole host and hold every other client's
-   * jobs in the queue.
+   * What runs and waits now, as admission sees it: read from the store in a few queries, so it
+   * is taken at every start and every turn of the queue. `asking`, a client whose request may
+   * be its only job, is there too: the output its ended jobs keep counts.
    */
-  #fits(owner: string, totals: ResourceLimits, reservation: number): boolean {
-    const capacity = this.#options.capacityBytes;
-    if (capacity === undefined) return true;
-    const own = this.#store.reservedMemory(this.#options.defaultReservationBytes ?? 0, owner);
-    const total = totals.memoryBytes ?? Infinity;
-    const after = this.#reservedBytes() - Math.min(own, total) + Math.min(own + reservation, total);
-    return after <= capacity;
+  #snapshot(heads = this.#store.queueHeads(), asking?: string): Snapshot {
+    const clients = this.#store.clientLoads(this.#options.defaultReservationBytes ?? 0);
+    if (asking !== undefined && !clients.has(asking)) {
+      clients.set(asking, { ...IDLE_CLIENT, keptOutputBytes: this.#store.outputBytesOf(asking) });
+    }
+    return {
+      hostMemoryBytes: this.#options.capacityBytes,
+      runningCap: this.#options.maxUnfinishedPerOwner ?? Infinity,
+      maxOutputBytes: this.#perJobOutputCap(),
+      clients,
+      queueHeads: heads.map(({ job, budget }) =>
+        this.#candidateOf(job.owner, job.limits, budget, 0),
+      ),
+    };
+  }
+
+  #candidateOf(
+    owner: string,
+    limits: ResourceLimits,
+    budget: ClientBudget,
+    queuedAhead: number,
+  ): Candidate {
+    return {
+      owner,
+      reservationBytes: this.#reservationOf(limits),
+      clientMemoryBytes: budget.totals.memoryBytes,
+      outputBudgetBytes: budget.outputBytes,
+      queuedAhead,
+    };
+  }
+
+  /**
+   * Why a queued job has not started, asked when it is shown. Its client's budget is the one its
+   * oldest queued job was accepted with.
+   */
+  #queueReasonOf(job: Job, queuePosition: number, snapshot: Snapshot): QueueReason {
+    const head = snapshot.queueHeads.find((candidate) => candidate.owner === job.owner);
+    const admission = admit(
+      {
+        owner: job.owner,
+        reservationBytes: this.#reservationOf(job.limits),
+        clientMemoryBytes: head?.clientMemoryBytes,
+        outputBudgetBytes: head?.outputBudgetBytes,
+        queuedAhead: queuePosition - 1,
+      },
+      snapshot,
+    );
+    if (admission.start) {
+      return { code: 'next', message: 'nothing holds it back: it starts as the queue moves' };
+    }
+    if ('budgetSpent' in admission) {
+      const why = budgetSpentError(job.owner, admission.budgetSpent).message;
+      return { code: 'output-budget', message: `${why}; it fails when its turn comes` };
+    }
+    return admission.reason;
+  }
+
+  /** The most output one job may keep; null for no cap. */
+  #perJobOutputCap(): number | null {
+    return this.#options.maxOutputBytes > 0 ? this.#options.maxOutputBytes : null;
   }
 
   #reservationOf(limits: ResourceLimits): number {
@@ -482,10 +688,10 @@ export class JobRegistry {
     this.#queueTimers.delete(id);
   }
 
-  /** Ends a queued job as `stopped` without ever running it. */
-  #endQueued(job: Job, why: string): void {
+  /** Ends a queued job as `stopped` (or `failed`) without ever running it. */
+  #endQueued(job: Job, why: string, status: 'stopped' | 'failed' = 'stopped'): void {
     this.#clearQueueTimeout(job.id);
-    this.#transition(job, 'stopped', { error: why, endedAt: new Date().toISOString() });
+    this.#transition(job, status, { error: why, endedAt: new Date().toISOString() });
     this.#waiting.get(job.id)?.end();
     this.#waiting.delete(job.id);
     forgetEnvironment(this.#jobDir(job.id), job.envNames).catch((error: unknown) =>
@@ -516,20 +722,37 @@ export class JobRegistry {
     return this.#present(job);
   }
 
-  /** A page of the jobs the viewer may see and `filter` selects, newest first. */
+  /**
+   * A page of the jobs the viewer may see and `filter` selects, newest first: where they are,
+   * for `listed` to read a few at a time.
+   */
   list(viewer: Viewer, filter: Omit<JobFilter, 'owner'>, page: PageRequest): JobPage {
     const scoped: JobFilter = viewer.seesAll ? filter : { ...filter, owner: viewer.name };
-    const found = this.#store.list(scoped, page);
-    return { ...found, jobs: found.jobs.map((job) => this.#present(job)) };
+    return this.#store.list(scoped, page);
+  }
+
+  /** The jobs at these positions of a page `list` gave; a job deleted since is left out. */
+  listed(viewer: Viewer, positions: readonly number[]): Job[] {
+    // One snapshot for all the queued jobs read together, taken only if there is one.
+    let taken: Snapshot | undefined;
+    const snapshot = (): Snapshot => (taken ??= this.#snapshot());
+    return this.#store
+      .atPositions(positions)
+      .filter((job) => canSee(viewer, job))
+      .map((job) => this.#present(job, snapshot));
   }
 
   /**
    * A job as clients see it. The store learns a job's output size when it ends; while it runs,
    * the size is what its supervisor has written so far (one stat of the output file). A queued
-   * job's place in its client's queue is counted when asked for.
+   * job's place in its client's queue, and why it waits, are worked out when asked for.
    */
-  #present(job: Job): Job {
-    if (job.status === 'queued') return { ...job, queuePosition: this.#store.queuePosition(job) };
+  #present(job: Job, snapshot = (): Snapshot => this.#snapshot()): Job {
+    if (job.status === 'queued') {
+      const queuePosition = this.#store.queuePosition(job);
+      const queueReason = this.#queueReasonOf(job, queuePosition, snapshot());
+      return { ...job, queuePosition, queueReason };
+    }
     if (!this.#active.has(job.id)) return job;
     const outputBytes = this.#liveOutputBytes(job.id);
     return outputBytes === undefined ? job : { ...job, outputBytes };
@@ -543,11 +766,14 @@ export class JobRegistry {
     }
   }
 
-  /** Asks a running job to stop; returns at once, the job ends in its own time. */
-  async stop(viewer: Viewer, id: string): Promise<Job> {
+  /**
+   * Asks a running job to stop; returns at once, the job ends in its own time. `why`, when the
+   * server itself stops it, is kept in the job's `error`.
+   */
+  async stop(viewer: Viewer, id: string, why?: string): Promise<Job> {
     const job = this.get(viewer, id);
     if (job.status === 'queued') {
-      this.#endQueued(job, 'stopped while queued; it never started');
+      this.#endQueued(job, why ?? 'stopped while queued; it never started');
       return this.#mustGet(id);
     }
     const active = this.#active.get(id);
@@ -560,7 +786,10 @@ export class JobRegistry {
       throw new JobAlreadyEndedError(id, job.status);
     if (job.status === 'running') {
       try {
-        this.#transition(job, 'stopping', { stopRequestedAt: new Date().toISOString() });
+        this.#transition(job, 'stopping', {
+          stopRequestedAt: new Date().toISOString(),
+          ...(why === undefined ? {} : { error: why }),
+        });
       } catch (error) {
         // Stopping matters more than recording that it was asked for: the end is recorded.
         if (!(error instanceof InsufficientStorageError)) throw error;
@@ -572,6 +801,66 @@ export class JobRegistry {
     }
     await active.handle.stop(this.#options.stopGraceMs);
     return this.#mustGet(id);
+  }
+
+  /**
+   * Ends what revoked certificates started; told whenever the CRL in force revokes more, and once
+   * at start. Their queued jobs never start (they end `stopped`, the revocation in their
+   * `error`); their running jobs are stopped with the usual grace, or run on under `onRevoke:
+   * 'leave'`. A job being launched is left to #startQueued and #launch, which check again; a job
+   * recorded without a serial is out of reach.
+   */
+  async endJobsOfRevoked(serials: ReadonlySet<string>): Promise<void> {
+    const revokedBefore = this.#revokedBefore;
+    this.#revokedBefore = serials;
+    const serialOf = (job: Job): string | undefined =>
+      job.clientSerial !== null && serials.has(job.clientSerial) ? job.clientSerial : undefined;
+    let neverStarted = 0;
+    for (const job of this.#store.queued()) {
+      const serial = serialOf(job);
+      // One whose files are still being written is ended by #enqueue once they are.
+      if (serial === undefined || this.#enqueuing.has(job.id)) continue;
+      this.#neverStart(job.id, serial);
+      neverStarted += 1;
+    }
+    const running = this.#store.unfinished().filter((job) => job.status === 'running');
+    const ends = running.flatMap((job) => {
+      const serial = serialOf(job);
+      return serial === undefined ? [] : [this.#endRunningOfRevoked(job, serial, revokedBefore)];
+    });
+    await Promise.all(ends);
+    if (neverStarted > 0 || ends.length > 0) {
+      this.#log.warn(
+        { neverStarted, running: ends.length, policy: this.#options.onRevoke ?? 'stop' },
+        'jobs of revoked client certificates ended',
+      );
+    }
+  }
+
+  /** Stops a running job of a revoked certificate, or reports it left running (once). */
+  async #endRunningOfRevoked(
+    job: Job,
+    serial: string,
+    revokedBefore: ReadonlySet<string>,
+  ): Promise<void> {
+    if (job.status !== 'running') return;
+    if (this.#options.onRevoke === 'leave') {
+      // Reported once: a later revocation of another certificate finds it again.
+      if (revokedBefore.has(serial)) return;
+      this.#options.onRevokedJob?.({ job, serial, outcome: 'left running' });
+      return;
+    }
+    try {
+      const why = `its client certificate (serial ${serial}) was revoked`;
+      const stopping = await this.stop({ name: job.owner, seesAll: false }, job.id, why);
+      this.#options.onRevokedJob?.({ job: stopping, serial, outcome: 'stopped' });
+    } catch (error) {
+      if (error instanceof JobAlreadyEndedError) return;
+      this.#log.error(
+        { err: error, jobId: job.id, client: job.owner, serial },
+        'could not stop a job of a revoked client certificate',
+      );
+    }
   }
 
   /** Throws OutputUnavailableError when the job's output files are gone or unreadable. */
@@ -688,6 +977,7 @@ export class JobRegistry {
   async close(policy: ShutdownPolicy): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
+    clearTimeout(this.#diskRetry);
     for (const timer of this.#queueTimers.values()) clearTimeout(timer);
     // A launch under way finishes; queued jobs stay in the store for the next server.
     await Promise.all([this.#sweeping, this.#draining]);
@@ -705,33 +995,22 @@ export class JobRegistry {
     for (const [, { handle }] of active) handle.detach();
   }
 
-  /**
-   * The most output a new job of `owner` may keep: the per-job cap, or what is left of the
-   * client's budget after the output of its other jobs (ended ones as recorded, running ones as
-   * written so far). Jobs running at once may together pass the budget by what each of them was
-   * allowed when it started; jobs started after that get nothing until output is deleted.
-   */
-  #outputCap(owner: string, budget: ClientBudget): number | null {
-    const perJob = this.#options.maxOutputBytes > 0 ? this.#options.maxOutputBytes : null;
-    if (budget.outputBytes === undefined) return perJob;
-    let used = this.#store.outputBytesOf(owner);
-    for (const [id, active] of this.#active) {
-      if (active.owner === owner) used += this.#liveOutputBytes(id) ?? 0;
-    }
-    const left = Math.max(0, budget.outputBytes - used);
-    return perJob === null ? left : Math.min(perJob, left);
-  }
-
   #create(
     owner: string,
     spec: JobSpec,
     outputCapBytes: number | null,
     status: 'queued' | 'starting',
-    clientTotals: ResourceLimits = {},
+    budget: ClientBudget = { totals: {} },
+    clientSerial?: string,
   ): Job {
+    // Checked again here: the request may have been under way when its certificate was revoked.
+    if (clientSerial !== undefined && this.#options.revokedSerials?.().has(clientSerial) === true) {
+      throw new CertificateRevokedError(clientSerial);
+    }
     const job: Job = {
       id: randomUUID(),
       owner,
+      clientSerial: clientSerial ?? null,
       command: spec.command,
       args: spec.args,
       envNames: Object.keys(spec.env).sort(),
@@ -743,6 +1022,7 @@ export class JobRegistry {
       labels: spec.labels,
       queueTimeoutMs: spec.queueTimeoutMs ?? null,
       queuePosition: null,
+      queueReason: null,
       stdin: spec.stdin,
       tty: spec.tty ?? null,
       status,
@@ -759,7 +1039,9 @@ export class JobRegistry {
       stopRequestedAt: null,
       endedAt: null,
     };
-    this.#store.insert(job, clientTotals);
+    this.#records.admit(job);
+    // Its client's budget is kept with it: a queued job is admitted with it when its turn comes.
+    this.#store.insert(job, budget);
     return job;
   }
 
@@ -811,7 +1093,8 @@ export class JobRegistry {
     this.#transition(job, outcome.reason, {
       exitCode: outcome.exitCode,
       signal: outcome.signal,
-      error: outcome.error,
+      // A job the server stopped keeps the reason it gave when it asked.
+      error: outcome.error ?? job.error,
       oomKilled: outcome.oomKilled,
       usage: outcome.usage,
       outputBytes: outcome.outputBytes,
@@ -931,6 +1214,14 @@ function specOf(job: Job, env: Record<string, string>): JobSpec {
 
 function mebibytes(bytes: number): string {
   return `${Math.round(bytes / 1024 ** 2)} MiB`;
+}
+
+function budgetSpentError(owner: string, spent: BudgetSpent): OutputBudgetSpentError {
+  return new OutputBudgetSpentError(
+    owner,
+    readableBytes(spent.budgetBytes),
+    readableBytes(spent.keptBytes),
+  );
 }
 
 function canSee(viewer: Viewer, job: Job): boolean {

@@ -20,6 +20,8 @@ export interface SeedOptions {
   readonly endedAt?: (index: number) => Date;
   /** Creates each job's (empty) output directory too, as a real job leaves one. */
   readonly withOutput?: boolean;
+  /** The arguments of every job; default `['seeded']`. */
+  readonly args?: readonly string[];
 }
 
 /** Inserts the jobs oldest first, in one transaction; returns their ids in that order. */
@@ -32,7 +34,10 @@ export function seedEndedJobs(options: SeedOptions): string[] {
   try {
     for (let index = 0; index < options.count; index++) {
       const ended = options.endedAt?.(index) ?? new Date(now - (options.count - index) * 10);
-      const job = endedJob(options.owner, ended, options.labelsOf?.(index) ?? {});
+      const job = {
+        ...endedJob(options.owner, ended, options.labelsOf?.(index) ?? {}),
+        ...(options.args === undefined ? {} : { args: options.args }),
+      };
       // The store records a job as it is created, and its end as an update, as the server does.
       store.insert(job);
       const { status, exitCode, usage, startedAt, endedAt } = job;
@@ -58,6 +63,7 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
   return {
     id: randomUUID(),
     owner,
+    clientSerial: null,
     command: 'echo',
     args: ['seeded'],
     tty: null,
@@ -71,6 +77,7 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
     labels,
     queueTimeoutMs: null,
     queuePosition: null,
+    queueReason: null,
     status: 'exited',
     exitCode: 0,
     signal: null,
