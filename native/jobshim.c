@@ -41,6 +41,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -52,6 +53,11 @@
 
 #define CHUNK_SIZE (64 * 1024)
 #define STDERR_BIT 0x80000000u
+/* One index record per chunk of output.log (src/worker/output-stream.ts reads them). */
+#define RECORD_BYTES 4
+/* With --min-free-disk, the disk's free space is looked at again after at most this much output
+ * (log and index): an fstatvfs per MiB, whatever the size of the job's writes. */
+#define DISK_CHECK_BYTES (1024 * 1024)
 #define DEFAULT_GRACE_MS 5000
 /* Bounds the fds and DIR buffers held open by the recursive /proc walk. Deeper processes
  * are still reached: the process group kill covers most, and the final SIGKILL sweep
@@ -78,7 +84,10 @@ struct options {
 	long long timeout_ms; /* 0 = none */
 	long long grace_ms;
 	bool cap_output;               /* --max-output given: keep at most max_output bytes */
-	unsigned long long max_output; /* may be 0: the client's output budget is spent */
+	unsigned long long max_output; /* log and index together; 0: the client's budget is spent */
+	/* --min-free-disk: output stops for good once recording it would leave the data disk less
+	 * free than this; 0 for no floor. */
+	unsigned long long min_free_disk;
 	const char *env_file;
 	char **envp; /* the job's environment, read from env_file; never jobshim's own */
 	bool sandbox;  /* a private root built on DIR (needs --pidns) */
@@ -115,9 +124,14 @@ struct shim {
 	bool job_ended;
 	int job_status;
 	struct rusage usage;
-	unsigned long long output_bytes;
+	unsigned long long output_bytes; /* of output.log */
+	unsigned long long index_bytes;  /* of output.idx */
 	bool output_truncated;
 	bool output_broken; /* a write to output.log/idx failed: drop the rest */
+	/* With a disk floor: what may be recorded before the free space is looked at again. */
+	unsigned long long disk_room;
+	/* Why output stopped short of its cap (the disk's floor), for status.json's error. */
+	char output_stopped[256];
 	char control_line[256];
 	size_t control_len;
 	bool control_overflow;
@@ -357,10 +371,11 @@ static int format_status(const struct shim *s, const char *error, char *out, siz
 
 	return snprintf(out, len,
 			"{\"reason\":\"%s\",\"exitCode\":%s,\"signal\":%s,\"error\":%s,"
-			"\"startedAt\":%s,\"endedAt\":%lld,\"outputBytes\":%llu,\"outputTruncated\":%s,"
+			"\"startedAt\":%s,\"endedAt\":%lld,\"outputBytes\":%llu,\"indexBytes\":%llu,"
+			"\"outputTruncated\":%s,"
 			"\"cpuUserMs\":%lld,\"cpuSystemMs\":%lld,\"maxRssKb\":%ld}\n",
 			reasons[s->reason], exit_code, signal_json, error_json, started, s->ended_at_ms,
-			s->output_bytes, s->output_truncated ? "true" : "false",
+			s->output_bytes, s->index_bytes, s->output_truncated ? "true" : "false",
 			timeval_ms(s->usage.ru_utime), timeval_ms(s->usage.ru_stime), s->usage.ru_maxrss);
 }
 
@@ -1059,24 +1074,93 @@ static void start_job(struct shim *s)
 
 /* ---------- shim side: supervising ---------- */
 
+/* Bytes that may still be recorded within --max-output, which counts output.log and output.idx
+ * together: both are disk the job's client holds, and a job of one-byte writes keeps four bytes
+ * of index for each byte of output. */
+static unsigned long long room_within_cap(const struct shim *s)
+{
+	if (!s->opt->cap_output)
+		return ULLONG_MAX;
+	unsigned long long stored = s->output_bytes + s->index_bytes;
+	return s->opt->max_output > stored ? s->opt->max_output - stored : 0;
+}
+
+static void format_mib(char *out, size_t len, unsigned long long bytes)
+{
+	snprintf(out, len, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+}
+
+/* Output stops for good at the floor: output recorded again after a gap would read as if
+ * nothing were missing. */
+static void stop_output_at_floor(struct shim *s, unsigned long long free_bytes)
+{
+	char free_text[32], floor_text[32];
+	format_mib(free_text, sizeof free_text, free_bytes);
+	format_mib(floor_text, sizeof floor_text, s->opt->min_free_disk);
+	snprintf(s->output_stopped, sizeof s->output_stopped,
+		 "output stopped after %llu bytes: the server's data disk had %s free, and no output "
+		 "is recorded below its floor of %s",
+		 s->output_bytes, free_text, floor_text);
+	diag("%s", s->output_stopped);
+}
+
+/* Bytes that may still be recorded above the disk's floor. The free space is looked at (one
+ * fstatvfs) only once the room found last time is used up, and that room is at most a MiB: a
+ * job's writes, however small, cost a look per MiB. */
+static unsigned long long room_above_floor(struct shim *s, unsigned long long wanted)
+{
+	unsigned long long floor = s->opt->min_free_disk;
+	if (floor == 0)
+		return ULLONG_MAX;
+	if (s->output_stopped[0] != '\0')
+		return 0;
+	if (s->disk_room >= wanted)
+		return s->disk_room;
+	struct statvfs disk;
+	if (fstatvfs(s->log_fd, &disk) < 0) {
+		diag("fstatvfs of the output: %s", strerror(errno));
+		s->disk_room = wanted; /* this chunk is kept; the next one looks again */
+		return wanted;
+	}
+	unsigned long long free_bytes = (unsigned long long)disk.f_bavail * disk.f_frsize;
+	/* Each of the two files may start a new block before the next look. */
+	unsigned long long needed = floor + 2ULL * disk.f_frsize;
+	unsigned long long above = free_bytes > needed ? free_bytes - needed : 0;
+	s->disk_room = above < DISK_CHECK_BYTES ? above : DISK_CHECK_BYTES;
+	if (s->disk_room < wanted)
+		stop_output_at_floor(s, free_bytes);
+	return s->disk_room;
+}
+
+/* Of `len` bytes read, how many are recorded: each chunk costs its bytes and its index record. */
+static size_t bytes_to_keep(struct shim *s, size_t len)
+{
+	if (s->output_broken)
+		return 0;
+	unsigned long long room = room_within_cap(s);
+	if (room <= RECORD_BYTES)
+		return 0;
+	unsigned long long wanted = len + RECORD_BYTES < room ? len + RECORD_BYTES : room;
+	unsigned long long disk = room_above_floor(s, wanted);
+	if (disk < room)
+		room = disk;
+	if (room <= RECORD_BYTES)
+		return 0;
+	room -= RECORD_BYTES;
+	return len < room ? len : (size_t)room;
+}
+
 static void append_output(struct shim *s, const char *data, size_t len, bool is_stderr)
 {
-	size_t keep = len;
-	if (s->output_broken)
-		keep = 0;
-	else if (s->opt->cap_output) {
-		unsigned long long room = s->opt->max_output - s->output_bytes;
-		if (keep > room)
-			keep = (size_t)room;
-	}
+	size_t keep = bytes_to_keep(s, len);
 	if (keep < len)
 		s->output_truncated = true;
 	if (keep == 0)
 		return;
 
 	uint32_t record = (uint32_t)keep | (is_stderr ? STDERR_BIT : 0);
-	unsigned char le[4] = { record & 0xff, (record >> 8) & 0xff, (record >> 16) & 0xff,
-				(unsigned char)(record >> 24) };
+	unsigned char le[RECORD_BYTES] = { record & 0xff, (record >> 8) & 0xff,
+					   (record >> 16) & 0xff, (unsigned char)(record >> 24) };
 	/* Bytes first, then their index record: a reader that sees a record may trust it. */
 	if (write_all(s->log_fd, data, keep) < 0 || write_all(s->idx_fd, le, sizeof le) < 0) {
 		diag("writing output: %s; dropping further output", strerror(errno));
@@ -1085,6 +1169,9 @@ static void append_output(struct shim *s, const char *data, size_t len, bool is_
 		return;
 	}
 	s->output_bytes += keep;
+	s->index_bytes += sizeof le;
+	if (s->opt->min_free_disk > 0)
+		s->disk_room -= keep + sizeof le;
 	/* Only a hint; if the FIFO is full (EAGAIN) the server has unread hints already. */
 	if (write(s->events_fd, "o", 1) < 0 && errno != EAGAIN)
 		diag("events FIFO: %s", strerror(errno));
@@ -1526,6 +1613,8 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 			o->cap_output = true;
 			o->max_output = (unsigned long long)n;
 		}
+		else if (strcmp(arg, "--min-free-disk") == 0 && numeric_ok)
+			o->min_free_disk = (unsigned long long)n;
 		else if (strcmp(arg, "--env-file") == 0)
 			o->env_file = value;
 		else if (strcmp(arg, "--tmpfs-size") == 0 && numeric_ok && n > 0)
@@ -1624,5 +1713,5 @@ int main(int argc, char **argv)
 	open_shim_files(&s);
 	start_job(&s);
 	supervise(&s);
-	finish(&s, NULL, 0);
+	finish(&s, s.output_stopped[0] != '\0' ? s.output_stopped : NULL, 0);
 }

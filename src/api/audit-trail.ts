@@ -2,6 +2,7 @@
 // authentication or authorization denial in the audit trail, with who asked (name, role, and the
 // certificate's serial and fingerprint), what happened and how it ended. Runs outside the problem
 // mapping, so it sees the status the client actually got.
+import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AuditClient, AuditEvent, AuditOutcome } from '../contract/audit.ts';
@@ -13,6 +14,14 @@ import type { AppContext } from './state.ts';
 export interface AuditSink {
   record(event: AuditEvent): void;
 }
+
+/**
+ * A list longer than this in a start's record (its arguments, its environment variable names),
+ * in bytes of JSON, is recorded as its start, its size and its SHA-256 instead: the trail says
+ * what ran, and the job's record (GET /v1/jobs/{id}) has the rest, which the hash pins. Whole,
+ * 250 jobs of `true` with a 60,000-byte argument grew the trail by 19 MiB.
+ */
+const AUDIT_LIST_BYTES = 1024;
 
 const JOB_ACTIONS: Readonly<Record<string, string>> = {
   'POST /v1/jobs': 'job.start',
@@ -74,9 +83,9 @@ function detailsOf(
     // Environment values may be secrets: the trail keeps their names, as the job record does.
     return {
       command: job.command,
-      args: job.args,
+      ...listOrDigest('args', job.args),
       cwd: job.cwd,
-      envNames: job.envNames,
+      ...listOrDigest('envNames', job.envNames),
       limits: job.limits,
       timeoutMs: job.timeoutMs,
       sandbox: job.sandbox,
@@ -105,6 +114,48 @@ function detailsOf(
     return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)), ...labels };
   }
   return labels;
+}
+
+/**
+ * `{ [name]: list }`, or for a list of more than AUDIT_LIST_BYTES `{ [name + 'Digest']: ... }`:
+ * the items that fit in that many bytes (the last one cut short), how many items there are, and
+ * the length and SHA-256 (hex) of the whole list as JSON in UTF-8, as the job's record has it.
+ */
+function listOrDigest(name: string, list: readonly string[]): Record<string, unknown> {
+  const json = Buffer.from(JSON.stringify(list));
+  if (json.length <= AUDIT_LIST_BYTES) return { [name]: list };
+  return {
+    [`${name}Digest`]: {
+      head: headOf(list, AUDIT_LIST_BYTES),
+      count: list.length,
+      bytes: json.length,
+      sha256: createHash('sha256').update(json).digest('hex'),
+    },
+  };
+}
+
+/** The first items of a list, within `budget` bytes of UTF-8; the last one cut at a character. */
+function headOf(list: readonly string[], budget: number): string[] {
+  const head: string[] = [];
+  let left = budget;
+  for (const item of list) {
+    if (left <= 0) break;
+    const bytes = Buffer.byteLength(item);
+    if (bytes <= left) {
+      head.push(item);
+      left -= bytes;
+      continue;
+    }
+    let cut = '';
+    for (const character of item) {
+      left -= Buffer.byteLength(character);
+      if (left < 0) break;
+      cut += character;
+    }
+    head.push(cut);
+    break;
+  }
+  return head;
 }
 
 function clientOf(ctx: AppContext): AuditClient {

@@ -95,7 +95,9 @@ function problemFieldsOf(error: unknown): {
   details: readonly { field: string; message: string }[];
 } {
   if (error instanceof CodedError) {
-    const internal = STATUS_OF[error.code] >= 500;
+    // A 500 is the server's own fault, told in its log only; a 507 (the disk's floor, a client's
+    // allowance) says what the client can do about it.
+    const internal = STATUS_OF[error.code] === 500;
     return {
       code: error.code,
       message: internal ? 'the server could not complete the request' : error.message,

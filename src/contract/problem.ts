@@ -36,9 +36,13 @@ export const STATUS_OF: Readonly<Record<ProblemCode, number>> = {
   REQUEST_TIMEOUT: 408,
   TOO_MANY_JOBS: 429,
   QUEUE_FULL: 429,
+  JOB_RATE_EXCEEDED: 429,
   TOO_MANY_REQUESTS: 429,
   TOO_MANY_FOLLOWERS: 429,
   INSUFFICIENT_STORAGE: 507,
+  // RFC 4918's 507 is also a quota's answer: the client's own output fills its budget.
+  OUTPUT_BUDGET_SPENT: 507,
+  RECORD_ALLOWANCE_EXCEEDED: 507,
   INVALID_STATE_TRANSITION: 500,
   LAUNCH_FAILED: 500,
   INTERNAL: 500,

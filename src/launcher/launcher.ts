@@ -16,8 +16,13 @@ export interface LaunchRequest {
   /** The job's directory: the launcher's supervisor writes output and exit status there. */
   readonly dir: string;
   readonly spec: JobSpec;
-  /** Output beyond this many bytes is dropped (the job keeps running); undefined for no cap. */
+  /**
+   * Output beyond this many bytes, its log and its index together, is dropped (the job keeps
+   * running); undefined for no cap.
+   */
   readonly maxOutputBytes: number | undefined;
+  /** Output stops for good once recording it would leave the data disk less free; 0 for never. */
+  readonly minFreeDiskBytes: number;
 }
 
 /** How a job that ran (or tried to) came to an end, as its supervisor recorded it. */

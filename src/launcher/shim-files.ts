@@ -40,7 +40,10 @@ export interface ShimStatus {
   readonly error: string | null;
   readonly startedAt: number | null;
   readonly endedAt: number;
+  /** Bytes of output.log. */
   readonly outputBytes: number;
+  /** Bytes of output.idx; absent from the status of a supervisor that did not count them. */
+  readonly indexBytes?: number;
   readonly outputTruncated: boolean;
   readonly cpuUserMs: number;
   readonly cpuSystemMs: number;

@@ -173,6 +173,8 @@ export function outcomeFromStatus(
     cpuMs: status.cpuUserMs + status.cpuSystemMs,
     peakMemoryBytes: status.maxRssKb * 1024,
   };
+  const outputIndex =
+    status.indexBytes === undefined ? {} : { outputIndexBytes: status.indexBytes };
   return {
     reason: status.reason,
     exitCode: status.exitCode,
@@ -188,6 +190,7 @@ export function outcomeFromStatus(
         : {
             cpuMs: cgroupUsage?.cpuMs ?? rusage.cpuMs,
             peakMemoryBytes: cgroupUsage?.peakMemoryBytes ?? rusage.peakMemoryBytes,
+            ...outputIndex,
           },
     // A memory-cgroup kill arrives as SIGKILL; only the cgroup's own counter tells it apart.
     oomKilled: (cgroupUsage?.oomKilled ?? false) && status.signal === 'SIGKILL',

@@ -203,6 +203,8 @@ export class ShimLauncher implements Launcher {
       args.push('--timeout', String(request.spec.timeoutMs));
     if (request.maxOutputBytes !== undefined)
       args.push('--max-output', String(request.maxOutputBytes));
+    if (request.minFreeDiskBytes > 0)
+      args.push('--min-free-disk', String(request.minFreeDiskBytes));
     args.push('--', request.spec.command, ...request.spec.args);
     return args;
   }

@@ -68,3 +68,15 @@ export function formatBytes(bytes: number): string {
   }
   return `${bytes} bytes`;
 }
+
+/** A size for people to read, to a tenth of its unit: `31.9 MiB`, `58.6 KiB`, `512 bytes`. */
+export function roughBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size) return `${(bytes / size).toFixed(1).replace(/\.0$/, '')} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}

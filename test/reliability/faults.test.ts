@@ -242,7 +242,8 @@ describe('a full data disk', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', dataDir]);
     mounted = true;
     filler = join(dataDir, 'filler');
-    server = await startServer({ baseDir });
+    // No floor of free space (--min-free-disk): this is the disk filling up all the same.
+    server = await startServer({ baseDir, env: { MIN_FREE_DISK: '0' } });
     before1 = await server.waitForEnd(
       'alice',
       (await server.startJob('alice', { command: 'echo', args: ['before'] })).id,

@@ -33,6 +33,26 @@ describe('configuration', () => {
     assert.throws(() => loadConfig(['--port', 'x'], {}), ConfigError);
   });
 
+  it("bounds a client's records and job rate, and keeps a floor of free disk, by default", () => {
+    const config = loadConfig([], {});
+    assert.equal(config.minFreeDiskBytes, 1024 ** 3);
+    assert.equal(config.perClient.recordBytes, 256 * 1024 ** 2);
+    // A minute of the request rate, and at least 6,000 a minute whatever that rate is.
+    assert.equal(config.perClient.jobsPerMinute, 6000);
+    assert.equal(loadConfig([], { CLIENT_RATE_LIMIT: '500' }).perClient.jobsPerMinute, 30_000);
+    assert.equal(loadConfig([], { CLIENT_RATE_LIMIT: '10' }).perClient.jobsPerMinute, 6000);
+    assert.equal(loadConfig(['--client-job-rate', '8'], {}).perClient.jobsPerMinute, 8);
+    // 0 turns each off.
+    const off = loadConfig([], {
+      CLIENT_JOB_RATE: '0',
+      CLIENT_RECORD_BYTES: '0',
+      MIN_FREE_DISK: '0',
+    });
+    assert.equal(off.perClient.jobsPerMinute, undefined);
+    assert.equal(off.perClient.recordBytes, undefined);
+    assert.equal(off.minFreeDiskBytes, 0);
+  });
+
   it('takes a cgroup parent below the root as /proc/self/cgroup names it, and nothing else', () => {
     assert.equal(loadConfig([], {}).cgroupParent, undefined);
     const parent = '/system.slice/jobworker-jobs.service';
