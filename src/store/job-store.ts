@@ -167,7 +167,6 @@ export class JobStore {
   readonly #delete: StatementSync;
   readonly #endedBefore: StatementSync;
   readonly #countByStatus: StatementSync;
-  readonly #countUnfinishedOf: StatementSync;
   readonly #countQueuedOf: StatementSync;
   readonly #queued: StatementSync;
   readonly #queueHeads: StatementSync;
@@ -176,7 +175,6 @@ export class JobStore {
   readonly #countQueued: StatementSync;
   readonly #wasQueued: StatementSync;
   readonly #reservedMemory: StatementSync;
-  readonly #reservedMemoryOf: StatementSync;
   readonly #outputOf: StatementSync;
   readonly #recordBytesOfOwner: StatementSync;
   /**
@@ -209,9 +207,6 @@ export class JobStore {
       `DELETE FROM jobs WHERE id = ? RETURNING owner, ${RECORD_BYTES_SQL} AS record_bytes`,
     );
     this.#endedBefore = db.prepare(EXPIRED_JOBS_SQL);
-    this.#countUnfinishedOf = db.prepare(
-      `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
-    );
     this.#countQueuedOf = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = ${QUEUED_SQL}`,
     );
@@ -231,10 +226,6 @@ export class JobStore {
            SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)),
            COALESCE(MAX(json_extract(client_totals, '$.memoryBytes')), 9e18)) AS reserved
          FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL}) GROUP BY owner)`,
-    );
-    this.#reservedMemoryOf = db.prepare(
-      `SELECT COALESCE(SUM(COALESCE(json_extract(limits, '$.memoryBytes'), ?)), 0) AS bytes
-       FROM jobs WHERE owner = ? AND status IN (${SLOT_SQL})`,
     );
     this.#queuedBefore = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = ${QUEUED_SQL}
@@ -344,22 +335,13 @@ export class JobStore {
     return (this.#endedBefore.all(isoTime, limit) as { id: string }[]).map((row) => row.id);
   }
 
-  /** Jobs of one owner that hold a slot: launched, or being launched, and not ended. */
-  countUnfinished(owner: string): number {
-    return (this.#countUnfinishedOf.get(owner) as { count: number }).count;
-  }
-
   /**
    * Memory the jobs that hold a slot reserve: each its memory limit, or `defaultBytes` where it
-   * has none; for all clients, each client's at most its memory total; for one `owner`, the
-   * plain sum. Summed by SQLite, as it is asked at every start.
+   * has none; each client's at most its memory total. What /healthz reports; admission reads
+   * the same per client from clientLoads.
    */
-  reservedMemory(defaultBytes: number, owner?: string): number {
-    const row =
-      owner === undefined
-        ? this.#reservedMemory.get(defaultBytes)
-        : this.#reservedMemoryOf.get(defaultBytes, owner);
-    return (row as { bytes: number }).bytes;
+  reservedMemory(defaultBytes: number): number {
+    return (this.#reservedMemory.get(defaultBytes) as { bytes: number }).bytes;
   }
 
   /** Queued jobs of one owner, or of all owners. */

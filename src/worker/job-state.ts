@@ -5,9 +5,9 @@ import { InvalidStateTransitionError } from '../errors.ts';
 import type { JobStatus } from '../jobs/job-status.ts';
 
 const ALLOWED: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  // A queued job starts when a slot and memory are free, or is stopped (by a client or its queue
-  // timeout) without ever running.
-  queued: ['starting', 'stopped'],
+  // A queued job starts when admission lets it, or is stopped (by a client or its queue timeout)
+  // without ever running, or fails when its turn comes and its client's output budget is spent.
+  queued: ['starting', 'stopped', 'failed'],
   // A job whose launch the server never reached (it was killed first) goes back to the queue.
   // A job may end before its start was recorded: the server crashed while launching it, and on
   // restart finds that its supervisor ran it to the end.

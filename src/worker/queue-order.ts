@@ -8,7 +8,7 @@ export interface QueueHead {
 
 /**
  * The first head, in client order starting after the client served last, that `canStart`
- * allows; undefined when none can start now.
+ * allows (the registry asks admission.ts); undefined when none can start now.
  */
 export function nextToStart<T extends QueueHead>(
   heads: readonly T[],

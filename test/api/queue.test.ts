@@ -270,22 +270,27 @@ describe("a client's own memory total", () => {
   });
   after(() => server.dispose());
 
-  it('is the most her jobs reserve, so she cannot hold the host for everyone', async () => {
+  it('holds her jobs beyond it in the queue, so she cannot hold the host for everyone', async () => {
     const heavy = { command: 'sleep', args: ['30'], limits: { memory: '100M' } };
-    // 300 MiB of limits, but her cgroup gives them 150 MiB: that is what they reserve.
+    // 300 MiB of limits, and her cgroup gives all of her jobs 150 MiB: together they would run
+    // toward one OOM kill, so one runs and the others wait.
     const alices = await submitAll(server, 'alice', [heavy, heavy, heavy]);
     try {
       assert.deepEqual(
         alices.map((job) => job.status),
-        ['running', 'running', 'running'],
+        ['running', 'queued', 'queued'],
+      );
+      assert.deepEqual(
+        alices.map((job) => job.queueReason?.code ?? null),
+        [null, 'client-memory', 'behind-own-queue'],
       );
       const health = await server.request('admin', 'GET', '/healthz');
       const capacity = health.json<{ capacity: Record<string, number> }>().capacity;
-      assert.equal(capacity.reservedMemoryBytes, 150 * MIB);
+      assert.equal(capacity.reservedMemoryBytes, 100 * MIB);
       const [bobs] = await submitAll(server, 'bob', [heavy]);
       assert.equal(bobs?.status, 'running', "alice's jobs do not hold bob back");
       const [bobsSecond] = await submitAll(server, 'bob', [heavy]);
-      assert.equal(bobsSecond?.status, 'queued', '150 + 200 MiB would not fit the host');
+      assert.equal(bobsSecond?.status, 'queued', '200 MiB would pass his 150 MiB too');
       for (const job of [bobs, bobsSecond]) {
         await server.request('bob', 'POST', `/v1/jobs/${job?.id ?? ''}/stop`);
       }

@@ -182,9 +182,9 @@ function endOf(job) {
   if (job.oomKilled) return 'killed: out of memory';
   if (job.signal !== null) return `by ${job.signal}`;
   if (job.exitCode !== null) return `exit code ${job.exitCode}`;
-  return job.queuePosition === null
-    ? 'not yet'
-    : `not yet (number ${job.queuePosition} in the queue)`;
+  if (job.queuePosition === null) return 'not yet';
+  const why = job.queueReason === null ? '' : `: ${job.queueReason.message}`;
+  return `not yet (number ${job.queuePosition} in the queue${why})`;
 }
 
 /** @param {import('./api.js').Job} job */
