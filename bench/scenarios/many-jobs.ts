@@ -5,6 +5,7 @@
 // jobs are stopped through the API, and a supervisor still alive after that is killed by its pid.
 // The scenario has a fresh server of its own, so the server's memory before is not that of the
 // scenarios that ran earlier.
+import { totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasEnded } from '../../src/jobs/job-status.ts';
 import { SHIM_PATH } from '../../src/launcher/built-programs.ts';
@@ -33,8 +34,12 @@ export const manyJobs: Scenario = {
   name: 'many-jobs',
   title: 'concurrent running jobs',
   async run(context: BenchContext): Promise<ScenarioResult> {
-    // A server of its own, so its memory before the jobs is not that of earlier scenarios.
-    const server = await context.freshServer();
+    // A server of its own, so its memory before the jobs is not that of earlier scenarios. One
+    // client's running jobs reserve at most its memory total (half the host by default; past it
+    // they wait): the bench's one client may have the host's.
+    const server = await context.freshServer({
+      CLIENT_MEMORY: `${Math.floor(totalmem() / MIB)}MiB`,
+    });
     const probe = new ResourceProbe(server.pid);
     probe.start();
     const count = sized(context, 1000, 50);
@@ -56,7 +61,8 @@ export const manyJobs: Scenario = {
         async () => {
           const began = performance.now();
           // Each job reserves its memory limit: 1,000 of the default 512 MiB would not fit the
-          // host, and all but the first few dozen would queue.
+          // host, and all but the first few dozen would queue. 1,000 of 16 MiB need a host with
+          // 16 GiB for jobs.
           const job = await startJob(client, 'sleep', ['300'], { limits: { memory: '16M' } });
           startLatency.add('start', performance.now() - began);
           ids.push(job.id);
