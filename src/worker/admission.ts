@@ -136,16 +136,17 @@ type OutputAllowance =
 /**
  * The most output a job launched now may keep. Under a budget, what is left of it counts ended
  * jobs' output as recorded and running jobs' at the caps they were given (they may yet write
- * that much), so jobs running at once cannot together pass it. Each of the client's other free
- * running slots keeps a floor in reserve, so that a client can still run its most jobs at once
- * when the budget is less than the per-job cap times its running slots (16 GiB against 64 jobs
- * of 1 GiB by default): the first jobs get the per-job cap, the last ones the floor.
+ * that much), so jobs running at once cannot together pass it. A floor is kept in reserve for
+ * each of the client's other free running slots, up to a quarter of the budget, so that a client
+ * can still run many jobs at once when the budget is less than the per-job cap times its running
+ * slots (16 GiB against 64 jobs of 1 GiB by default): the first jobs get the per-job cap, the
+ * later ones the floor.
  */
 function outputAllowance(job: Candidate, load: ClientLoad, snapshot: Snapshot): OutputAllowance {
   const perJob = snapshot.maxOutputBytes;
   const budget = job.outputBudgetBytes;
   if (budget === undefined) return { kind: 'cap', capBytes: perJob };
-  const floor = outputFloor(budget, snapshot);
+  const floor = outputFloor(budget, perJob);
   const kept = load.keptOutputBytes;
   // Only deleting output frees what ended jobs keep: waiting would be for ever.
   if (budget - kept < floor)
@@ -162,26 +163,20 @@ function outputAllowance(job: Candidate, load: ClientLoad, snapshot: Snapshot): 
       ),
     };
   }
-  const otherFreeSlots = Number.isFinite(snapshot.runningCap)
-    ? Math.max(0, snapshot.runningCap - load.running - 1)
-    : 0;
-  const cap = Math.max(floor, left - floor * otherFreeSlots);
+  const otherFreeSlots = Math.max(0, snapshot.runningCap - load.running - 1);
+  const reserve = Math.min(floor * otherFreeSlots, Math.floor(budget / 4));
+  const cap = Math.max(floor, left - reserve);
   return { kind: 'cap', capBytes: perJob === null ? cap : Math.min(perJob, cap) };
 }
 
 /**
- * The least a job under this budget may keep: 1 MiB, or less for a small budget, so that the
- * floors of all of a client's running slots together are at most a quarter of its budget.
+ * The least a job under a budget may keep: 1 MiB, or less for a small budget (a quarter of it)
+ * or a smaller per-job cap.
  */
-export function outputFloor(budgetBytes: number, snapshot: Snapshot): number {
-  const slots = Number.isFinite(snapshot.runningCap) ? snapshot.runningCap : 1;
+export function outputFloor(budgetBytes: number, maxOutputBytes: number | null): number {
   return Math.max(
     1,
-    Math.min(
-      OUTPUT_FLOOR_BYTES,
-      snapshot.maxOutputBytes ?? Infinity,
-      Math.floor(budgetBytes / (4 * slots)),
-    ),
+    Math.min(OUTPUT_FLOOR_BYTES, maxOutputBytes ?? Infinity, Math.floor(budgetBytes / 4)),
   );
 }
 

@@ -247,6 +247,9 @@ describe('durability across restarts', () => {
             `sleep 2; head -c 1000000 /dev/urandom > ${file}; cat ${file}; ` +
               `sha256sum < ${file} | cut -d" " -f1 >&2; rm ${file}; exit ${10 + i}`,
           ],
+          // All 20 at once within alice's memory total (half the host) on any host: each job
+          // reserves its limit, and 20 of the default 512 MiB would pass it below 20 GiB.
+          limits: { memory: '64MiB' },
         };
       };
       const jobs = await Promise.all(

@@ -172,7 +172,7 @@ describe('admission: the output budget', () => {
   const budget = { outputBudgetBytes: 8 * MIB };
 
   it('counts running jobs at their caps: two jobs take an 8 MiB budget, the third waits', () => {
-    assert.equal(outputFloor(8 * MIB, small), MIB);
+    assert.equal(outputFloor(8 * MIB, 4 * MIB), MIB);
     assert.equal(capOf(admit(candidate('alice', budget), small)), 4 * MIB);
     const oneRuns = new Map([['alice', load({ running: 1, heldOutputBytes: 4 * MIB })]]);
     assert.equal(capOf(admit(candidate('alice', budget), { ...small, clients: oneRuns })), 4 * MIB);
@@ -237,15 +237,38 @@ describe('admission: the output budget', () => {
     assert.equal(verdict(more), 'output-budget', 'a 65th would find nothing left');
   });
 
-  it('keeps the floors of all slots to a quarter of a small budget', () => {
+  it('keeps at most a quarter of the budget for the other slots', () => {
+    // 3 MiB: a floor of 768 KiB, kept once however many slots are free.
     const many = snapshot({ runningCap: 64, maxOutputBytes: GIB });
-    assert.equal(outputFloor(3 * MIB, many), 12 * KIB);
-    assert.equal(
-      capOf(admit(candidate('alice', { outputBudgetBytes: 3 * MIB }), many)),
-      3 * MIB - 63 * 12 * KIB,
-    );
-    // No per-job cap and no running cap: the budget's rest, all of it.
+    assert.equal(outputFloor(3 * MIB, GIB), 768 * KIB);
+    const small = { outputBudgetBytes: 3 * MIB };
+    assert.equal(capOf(admit(candidate('alice', small), many)), 3 * MIB - 768 * KIB);
+    const oneRuns = new Map([
+      ['alice', load({ running: 1, heldOutputBytes: 3 * MIB - 768 * KIB })],
+    ]);
+    assert.equal(capOf(admit(candidate('alice', small), { ...many, clients: oneRuns })), 768 * KIB);
+    // No running cap: the same quarter kept.
     const open = snapshot({ runningCap: Infinity, maxOutputBytes: null });
-    assert.equal(capOf(admit(candidate('alice', { outputBudgetBytes: 3 * MIB }), open)), 3 * MIB);
+    assert.equal(capOf(admit(candidate('alice', small), open)), 3 * MIB - 768 * KIB);
+  });
+
+  it('gives jobs the floor once the quarter is all that is left, with a running cap of 5,000', () => {
+    const tests = snapshot({ runningCap: 5000, maxOutputBytes: GIB });
+    let client = load();
+    const caps: number[] = [];
+    for (let launch = 0; launch < 20; launch++) {
+      const admission = admit(candidate('alice', { outputBudgetBytes: 16 * GIB }), {
+        ...tests,
+        clients: new Map([['alice', client]]),
+      });
+      const cap = capOf(admission) ?? 0;
+      caps.push(cap);
+      client = {
+        ...client,
+        running: client.running + 1,
+        heldOutputBytes: client.heldOutputBytes + cap,
+      };
+    }
+    assert.deepEqual(caps, [...Array<number>(12).fill(GIB), ...Array<number>(8).fill(MIB)]);
   });
 });
