@@ -2,11 +2,12 @@
 // jobctl, the command-line client of the job worker's API (docs/jobctl.md). This file only checks
 // the Node.js version, so that an old Node fails with one clear line, and loads the rest.
 import '../util/require-node.ts';
+import { printable } from './printable.ts';
 
 // Errors that escape every handler are bugs; the user still gets one line, not a stack trace.
 const lastResort = (error: unknown): void => {
   process.stderr.write(
-    `jobctl: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
+    `jobctl: unexpected error: ${printable(error instanceof Error ? error.message : String(error))}\n`,
   );
   process.exit(1);
 };

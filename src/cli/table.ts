@@ -1,6 +1,8 @@
 // Renders rows as an aligned table for a terminal, docker-style: columns padded with spaces, the
-// last column cut to the terminal's width. Cells are padded as plain text before they are
+// last column cut to the terminal's width. Cells are made printable (printable.ts: another
+// client's control characters shown, not obeyed) and padded as plain text before they are
 // colored, so escape codes never upset the alignment.
+import { printable } from './printable.ts';
 
 export interface TableOptions {
   readonly columns: number;
@@ -15,8 +17,9 @@ export function renderTable(
   rows: readonly (readonly string[])[],
   options: TableOptions,
 ): string {
+  const printed = rows.map((row) => row.map((cell) => printable(cell)));
   const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+    Math.max(header.length, ...printed.map((row) => (row[column] ?? '').length)),
   );
   const style = options.style ?? ((_row, _column, text) => text);
   const render = (cells: readonly string[], row: number): string => {
@@ -31,7 +34,7 @@ export function renderTable(
     });
     return parts.join(GAP).trimEnd();
   };
-  return [render(headers, -1), ...rows.map(render)].map((line) => `${line}\n`).join('');
+  return [render(headers, -1), ...printed.map(render)].map((line) => `${line}\n`).join('');
 }
 
 function fit(text: string, width: number): string {

@@ -18,6 +18,7 @@ import { CliError, UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { parseCommandLine, withConnection, type Parsed } from '../options.ts';
 import { print, printJson, say } from '../output.ts';
+import { printable } from '../printable.ts';
 import { renderTable } from '../table.ts';
 import { terminalOf } from '../terminal.ts';
 
@@ -119,7 +120,8 @@ function list(path: string, values: Values): number {
     // Pipes get: NAME, "*" for the current one, SERVER, CA, CERT, KEY, tab-separated.
     print(
       rows
-        .map(([name = '', ...rest]) => [name, name === current ? '*' : '', ...rest].join('\t'))
+        .map(([name = '', ...rest]) => [name, name === current ? '*' : '', ...rest])
+        .map((fields) => fields.map((field) => printable(field)).join('\t'))
         .map((line) => `${line}\n`)
         .join(''),
     );

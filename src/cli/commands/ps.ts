@@ -9,6 +9,7 @@ import { age, commandLine, endingOf, shortId, statusText } from '../job-view.ts'
 import { parseCommandLine, withConnection } from '../options.ts';
 import { jobPages, type JobQuery } from '../job-pages.ts';
 import { print, printPaced } from '../output.ts';
+import { printable, readableJson } from '../printable.ts';
 import { connect } from '../session.ts';
 import { renderTable } from '../table.ts';
 import { paint, terminalOf, type Color, type Terminal } from '../terminal.ts';
@@ -176,7 +177,7 @@ function jsonArrayView(): View {
   return {
     add: (jobs) => {
       const items = jobs.map((job) => {
-        const item = JSON.stringify(job, null, 2).replaceAll('\n', '\n  ');
+        const item = readableJson(job).replaceAll('\n', '\n  ');
         return `${count++ === 0 ? '[\n  ' : ',\n  '}${item}`;
       });
       return printPaced(items.join(''));
@@ -212,7 +213,8 @@ function printJobs(jobs: readonly JobRecord[], terminal: Terminal): void {
 }
 
 function tsvLine(job: JobRecord): string {
-  // Tabs and newlines inside a command line would break the fields: they are escaped.
-  const command = commandLine(job).replaceAll('\t', '\\t').replaceAll('\n', '\\n');
-  return [job.id, job.owner, job.status, endingOf(job) ?? '-', job.createdAt, command].join('\t');
+  // Each field printable on its own: a tab or newline inside a command line would break the
+  // fields, any other control character would reach whatever terminal the pipe ends in.
+  const fields = [job.id, job.owner, job.status, endingOf(job) ?? '-', job.createdAt];
+  return [...fields, commandLine(job)].map((field) => printable(field)).join('\t');
 }
