@@ -1,12 +1,13 @@
 // Requests so malformed that they never reach the Koa app (bad framing, oversized headers, a
 // request that took too long, an Expect the server does not meet) still get a problem+json
-// answer, instead of Node's bare status line.
+// answer, instead of Node's bare status line, and one no cache keeps, like the app's own.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { HttpOnlyCode } from '../contract/problem.ts';
 import { bareProblem } from './problem.ts';
+import { NO_STORE } from './security-headers.ts';
 
 function problemFor(error: NodeJS.ErrnoException): { code: HttpOnlyCode; detail: string } {
   if (error.code === 'HPE_HEADER_OVERFLOW') {
@@ -39,7 +40,7 @@ export function answerMalformedRequests(server: Server): void {
     // (slowloris) must not keep a half-closed connection open.
     socket.write(
       `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/problem+json\r\n` +
-        `X-Request-Id: ${requestId}\r\n` +
+        `Cache-Control: ${NO_STORE}\r\nX-Request-Id: ${requestId}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     socket.destroy();
@@ -52,6 +53,7 @@ export function answerMalformedRequests(server: Server): void {
     );
     response.writeHead(status, {
       'Content-Type': 'application/problem+json',
+      'Cache-Control': NO_STORE,
       'X-Request-Id': requestId,
     });
     response.end(body);

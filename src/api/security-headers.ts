@@ -3,6 +3,8 @@
 // site's page can do with this server's answers: frame them (frame-ancestors, X-Frame-Options),
 // load them as a script or style (nosniff, Cross-Origin-Resource-Policy), or make the console
 // run code that is not the server's own (a Content-Security-Policy without inline scripts).
+// Nothing is kept by a cache either: an answer names jobs, their commands and their clients, and
+// a browser's or a proxy's copy would outlive the certificate that was allowed to see it.
 import type { Next } from 'koa';
 import type { AppContext } from './state.ts';
 
@@ -24,6 +26,8 @@ export const CONTENT_SECURITY_POLICY = [
   "require-trusted-types-for 'script'",
 ].join('; ');
 
+export const NO_STORE = 'no-store';
+
 const HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
@@ -33,9 +37,14 @@ const HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   // Job ids in the console's paths are nobody else's business.
   'Referrer-Policy': 'no-referrer',
+  // Every answer, problems included; only the console's own files say otherwise (they hold no
+  // data, and are revalidated on every load: console-routes.ts).
+  'Cache-Control': NO_STORE,
 };
 
 export async function securityHeaders(ctx: AppContext, next: Next): Promise<void> {
   ctx.set(HEADERS);
   await next();
+  // A problem is never kept, whatever the route that failed had meant to allow.
+  if (ctx.status >= 400) ctx.set('Cache-Control', NO_STORE);
 }

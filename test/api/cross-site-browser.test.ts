@@ -1,7 +1,9 @@
 // A client certificate is an ambient credential: a browser that holds alice's presents it to
 // every request for the server, also those another site's page makes it send. Tried in a real
 // browser (Debian's Chromium, driven by Playwright, holding alice's certificate): a page of another
-// origin cannot stop, delete or start alice's jobs, while the server's own origin still can.
+// origin cannot stop, delete or start alice's jobs, nor make the browser read as her (an <img>,
+// a <script>, a no-cors fetch), while the server's own origin still can, and a link on another
+// site still opens the console.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -34,11 +36,39 @@ function evilPage(target: string, jobId: string): string {
 </script>`;
 }
 
+/** Another site's page: reads as alice in every way a page may, then offers a link to the console. */
+function readingPage(target: string, jobId: string): string {
+  const reads = [
+    `${target}/healthz`,
+    `${target}/v1/jobs?limit=1000`,
+    `${target}/v1/jobs/${jobId}/output`,
+  ];
+  return `<!doctype html><title>reading</title>
+<a id="console" href="${target}/jobs/${jobId}">the job</a>
+<script>
+  const loaded = (element) =>
+    new Promise((resolve) => {
+      element.onload = element.onerror = resolve;
+      document.body.append(element);
+    });
+  const image = document.createElement('img');
+  image.src = ${JSON.stringify(reads[0])};
+  const script = document.createElement('script');
+  script.src = ${JSON.stringify(reads[1])};
+  Promise.allSettled([
+    loaded(image),
+    loaded(script),
+    fetch(${JSON.stringify(reads[2])}, { mode: 'no-cors', credentials: 'include' }),
+  ]).then(() => { document.title = 'read'; });
+</script>`;
+}
+
 describe('cross-site requests in a real browser', () => {
   let server: TestServer;
-  let browser: Browser;
+  // Undefined until made: a browser that failed to start must not keep the server running.
+  let browser: Browser | undefined;
   let context: BrowserContext;
-  let site: Server;
+  let site: Server | undefined;
   let sitePort = 0;
   let page = '';
 
@@ -55,9 +85,9 @@ describe('cross-site requests in a real browser', () => {
     sitePort = typeof address === 'object' && address !== null ? address.port : 0;
   });
   after(async () => {
-    await context.close();
-    await browser.close();
-    site.close();
+    // Closing the browser closes its contexts.
+    await browser?.close();
+    site?.close();
     await server.dispose();
   });
 
@@ -92,6 +122,43 @@ describe('cross-site requests in a real browser', () => {
     );
     assert.ok(refused.length >= 3, `refused: ${JSON.stringify(refused)}`);
     assert.ok(await refusalAudited(server, 'alice', `/v1/jobs/${job.id}/stop`));
+    await tab.close();
+    await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
+    await server.waitForEnd('alice', job.id);
+  });
+
+  it("cannot read as alice from another site's page, whose link to the console still opens it", async () => {
+    const target = `https://localhost:${server.port}`;
+    const job = await server.startJob('alice', { command: 'sleep', args: ['60'] });
+    const tab = await context.newPage();
+    const since = server.logs.length;
+
+    page = readingPage(target, job.id);
+    await tab.goto(`http://127.0.0.1:${sitePort}/`);
+    await tab.waitForFunction('document.title === "read"');
+
+    const answered = (await server.logsSettled(since)).filter(
+      (entry) => entry.msg === 'request' && entry.client === 'alice',
+    );
+    const statusOf = (route: string): unknown[] =>
+      answered.filter((entry) => entry.route === route).map((entry) => entry.status);
+    assert.deepEqual(statusOf('/healthz'), [403]);
+    assert.deepEqual(statusOf('/v1/jobs'), [403]);
+    assert.deepEqual(statusOf(`/v1/jobs/${job.id}/output`), [403]);
+    // Records are appended after the answers, in a queue a verification waits in.
+    await server.request('admin', 'GET', '/v1/audit/verify');
+    assert.ok(await refusalAudited(server, 'alice', `/v1/jobs/${job.id}/output`));
+    const records = (await server.request('auditor', 'GET', `/v1/audit?job=${job.id}`)).json<{
+      records: { action: string }[];
+    }>().records;
+    assert.ok(!records.some((record) => record.action === 'job.output'), 'not read as alice');
+
+    // Following the link is a navigation to the console: it opens, and reads her job as her.
+    const opened = tab.waitForResponse(`${target}/jobs/${job.id}`);
+    await tab.click('#console');
+    assert.equal((await opened).status(), 200);
+    await tab.locator('#status').getByText('running').waitFor();
+
     await tab.close();
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     await server.waitForEnd('alice', job.id);
