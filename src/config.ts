@@ -305,9 +305,9 @@ export const SETTINGS = {
     fallback: '128',
     help: 'output streams (followers) one client may hold open at once (429 beyond)',
   },
-  unreadAnswerTimeout: {
-    flag: 'unread-answer-timeout',
-    env: 'UNREAD_ANSWER_TIMEOUT',
+  unreadTimeout: {
+    flag: 'unread-timeout',
+    env: 'UNREAD_TIMEOUT',
     fallback: '30s',
     help: 'how long an answer may wait for a client that has stopped reading it (its connection not draining) before the connection is closed',
   },
@@ -320,13 +320,13 @@ export const SETTINGS = {
   maxHandshakes: {
     flag: 'max-handshakes',
     env: 'MAX_HANDSHAKES',
-    fallback: '256',
+    fallback: '512',
     help: 'connections whose TLS handshake is under way; past it the oldest that has sent nothing is closed',
   },
-  maxHandshakesPerAddress: {
-    flag: 'max-handshakes-per-address',
-    env: 'MAX_HANDSHAKES_PER_ADDRESS',
-    fallback: '64',
+  addressHandshakes: {
+    flag: 'address-handshakes',
+    env: 'ADDRESS_HANDSHAKES',
+    fallback: '256',
     help: 'connections from one address whose TLS handshake is under way; past it the oldest that has sent nothing is closed',
   },
   clientRate: {
@@ -433,9 +433,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     maxConnections: integer('maxConnections', read('maxConnections'), 10, 1_000_000),
     handshakes: {
       total: integer('maxHandshakes', read('maxHandshakes'), 1, 1_000_000),
-      perAddress: integer('maxHandshakesPerAddress', read('maxHandshakesPerAddress'), 1, 1_000_000),
+      perAddress: integer('addressHandshakes', read('addressHandshakes'), 1, 1_000_000),
     },
-    unreadAnswerMs: positiveDuration('unreadAnswerTimeout', read('unreadAnswerTimeout')),
+    unreadAnswerMs: positiveDuration('unreadTimeout', read('unreadTimeout')),
     limits: {
       defaults: {
         cpus: positiveNumber('defaultCpus', read('defaultCpus')),
@@ -560,7 +560,8 @@ function duration(name: SettingName, text: string): number {
 
 function positiveDuration(name: SettingName, text: string): number {
   const value = duration(name, text);
-  if (value === 0) throw new ConfigError(`${settingName(name)} must be longer than 0, got '${text}'`);
+  if (value === 0)
+    throw new ConfigError(`${settingName(name)} must be longer than 0, got '${text}'`);
   return value;
 }
 

@@ -21,9 +21,10 @@ import { refuseCrossSiteRequests } from './cross-site.ts';
 import { FollowerBudget } from './follower-budget.ts';
 import { ListCursors } from './list-cursor.ts';
 import { problemDetails } from './problem.ts';
-import { rateLimitPerClient, type RateLimit } from './rate-limit.ts';
+import { ClientRateLimit, type RateLimit } from './rate-limit.ts';
 import { requestLog, type FinishedRequest } from './request-log.ts';
 import { securityHeaders } from './security-headers.ts';
+import { closeUnreadAnswers } from './unread-answers.ts';
 import type { AppState } from './state.ts';
 
 export interface AppOptions {
@@ -35,6 +36,8 @@ export interface AppOptions {
   readonly rateLimit: RateLimit;
   /** Output streams one client may hold open at once. */
   readonly followersPerClient: number;
+  /** How long an answer may wait for a client that has stopped reading it before it is closed. */
+  readonly unreadAnswerMs: number;
   readonly audit: AuditSink & AuditReader;
   /** Seals the cursors of paged listings; kept across restarts so a paging can go on. */
   readonly listCursorKey: Buffer;
@@ -48,13 +51,15 @@ export function createApp(options: AppOptions): Koa<AppState> {
   // them to stderr a second time.
   app.silent = true;
   app.use(requestLog(options.logger, options.metrics.requestFinished));
+  app.use(closeUnreadAnswers(options.unreadAnswerMs));
   app.use(securityHeaders);
   app.use(auditTrail(options.audit));
   app.use(problemDetails);
   app.use(identify(options.identityPolicy));
   // After identity, so the log and the audit trail say whose certificate was used.
   app.use(refuseCrossSiteRequests);
-  app.use(rateLimitPerClient(options.rateLimit));
+  const rateLimit = new ClientRateLimit(options.rateLimit);
+  app.use(rateLimit.middleware);
 
   const health = new Router<AppState>();
   health.get('/healthz', (ctx) => {
@@ -73,7 +78,14 @@ export function createApp(options: AppOptions): Koa<AppState> {
 
   const followers = new FollowerBudget(options.followersPerClient);
   const cursors = new ListCursors(options.listCursorKey);
-  const jobs = jobsRouter(options.registry, options.limits, followers, cursors, options.metrics);
+  const jobs = jobsRouter(
+    options.registry,
+    options.limits,
+    followers,
+    cursors,
+    rateLimit,
+    options.metrics,
+  );
   const limits = limitsRouter(options.limits);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);

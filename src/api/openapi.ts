@@ -22,6 +22,8 @@ import { MULTIPLEXED_STREAM } from '../contract/multiplexed-stream.ts';
 import {
   attachQuery,
   jobListSchema,
+  LISTED_ARGS_CHARACTERS,
+  listedJobSchema,
   listQuery,
   outputQuery,
   startQuery,
@@ -36,6 +38,7 @@ import {
 import { ENDED_STATUSES } from '../jobs/job-status.ts';
 import { labelsSchema } from '../jobs/labels.ts';
 import { ROLES } from '../pki/roles.ts';
+import { BYTES_PER_REQUEST } from './job-listing.ts';
 import { MAX_BODY_BYTES } from './json-body.ts';
 import { may, type Action } from './permissions.ts';
 
@@ -186,6 +189,7 @@ const ANSWERS: Readonly<Record<string, z.ZodType>> = {
   ResourceUsage: resourceUsageSchema,
   Labels: labelsSchema,
   JobList: jobListSchema,
+  ListedJob: listedJobSchema,
   Problem: problemSchema,
   AuditRecord: signedAuditRecordSchema,
   AuditRecordList: auditRecordListSchema,
@@ -328,6 +332,11 @@ function problem(
   };
 }
 
+/** When a browser's request is refused for coming from another site (api/cross-site.ts). */
+const CROSS_SITE =
+  "a browser sent the request from another site's page (Sec-Fetch-Site or Origin), and it is " +
+  'not a navigation to a page of the console';
+
 const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   InvalidQuery: problem(
     400,
@@ -364,12 +373,16 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
     403,
     "`FORBIDDEN`: the caller's role may not do this; `CLIENT_DISABLED`: the server's identity " +
       "policy disables the client; `SANDBOX_NOT_ALLOWED`: the caller's role may not run jobs on " +
-      "the host's filesystem; `CROSS_SITE_REQUEST`: a browser sent a state-changing request " +
-      "from another site's page (Sec-Fetch-Site or Origin)",
+      "the host's filesystem; `CROSS_SITE_REQUEST`: " +
+      CROSS_SITE,
   ),
-  ClientDisabled: problem(403, "the server's identity policy disables the client", [
-    'CLIENT_DISABLED',
-  ]),
+  ClientDisabledOrCrossSite: problem(
+    403,
+    "`CLIENT_DISABLED`: the server's identity policy disables the client; " +
+      '`CROSS_SITE_REQUEST`: ' +
+      CROSS_SITE,
+    ['CLIENT_DISABLED', 'CROSS_SITE_REQUEST'],
+  ),
   JobNotFound: problem(404, "no such job, or another client's job: the two answers are identical", [
     'JOB_NOT_FOUND',
   ]),
@@ -395,11 +408,13 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   TooManyRequestsOrJobs: problem(
     429,
     '`TOO_MANY_REQUESTS`: the client is over its request rate; `TOO_MANY_JOBS` (with ' +
-      '`?queue=false`): it already runs as many jobs as one client may, or the host has not the ' +
-      'memory the job reserves; `QUEUE_FULL`: it already has as many jobs queued as one client ' +
-      'may; `TOO_MANY_FOLLOWERS` (with `?follow=true`): it already holds as many output streams ' +
+      '`?queue=false`): the job cannot start now, for the reason it would be queued for (its ' +
+      "client runs its most jobs; its client's memory total, output budget or fair share; the " +
+      "host's memory), which the detail gives; `QUEUE_FULL`: it already has as many jobs " +
+      'queued as one client may; `JOB_RATE_EXCEEDED`: it creates jobs faster than one client may a minute; ' +
+      '`TOO_MANY_FOLLOWERS` (with `?follow=true`): it already holds as many output streams ' +
       'open as one client may. Try again after `Retry-After` seconds',
-    ['QUEUE_FULL', 'TOO_MANY_FOLLOWERS', 'TOO_MANY_JOBS', 'TOO_MANY_REQUESTS'],
+    ['JOB_RATE_EXCEEDED', 'QUEUE_FULL', 'TOO_MANY_FOLLOWERS', 'TOO_MANY_JOBS', 'TOO_MANY_REQUESTS'],
     retryAfter,
   ),
   TooManyRequestsOrFollowers: problem(
@@ -413,7 +428,12 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
   InternalError: problem(500, 'the server could not complete the request; its log says why'),
   InsufficientStorage: problem(
     507,
-    'the data disk is full, so no new job can be recorded; running jobs are unaffected',
+    '`INSUFFICIENT_STORAGE`: the data disk is full, or has less free than the floor the server ' +
+      'keeps (the detail says how much is free), so no new job is recorded; running jobs are ' +
+      "unaffected. `RECORD_ALLOWANCE_EXCEEDED`: the records of the client's jobs (command lines " +
+      "and environment variable names) hold as much as one client's may; deleting ended jobs " +
+      "makes room. `OUTPUT_BUDGET_SPENT`: the output the client's ended jobs keep fills its " +
+      'output budget (`--client-output`); deleting ended jobs gives it back',
   ),
 };
 
@@ -432,7 +452,7 @@ function withCommonResponses(
     417: ref('responses', 'ExpectationFailed'),
     431: ref('responses', 'HeadersTooLarge'),
     401: ref('responses', 'Unauthenticated'),
-    403: ref('responses', everyRoleMay ? 'ClientDisabled' : 'Forbidden'),
+    403: ref('responses', everyRoleMay ? 'ClientDisabledOrCrossSite' : 'Forbidden'),
     405: ref('responses', 'MethodNotAllowed'),
     429: ref('responses', 'TooManyRequests'),
     500: ref('responses', 'InternalError'),
@@ -596,7 +616,12 @@ const LIST_JOBS = operation({
     "auditors. A user never learns that another client's job exists. One page at a time: " +
     'when there are more, the `Link` header (RFC 8288) names the next page, whose opaque ' +
     '`cursor` is valid only for this client and these filters. Paging while jobs are added ' +
-    'and deleted returns every job that existed throughout exactly once.',
+    'and deleted returns every job that existed throughout exactly once. An entry is the ' +
+    "job's record, except that args longer together than " +
+    `${LISTED_ARGS_CHARACTERS} characters are cut (\`argsTruncated\`). The answer is sent a ` +
+    'few jobs at a time as the client reads it, and costs its request rate one request per ' +
+    `${BYTES_PER_REQUEST / 1024} KiB of the records it reads, past the first: while the ` +
+    "client's budget is spent, its other requests get 429 and its listings wait to read on.",
   tag: 'jobs',
   action: 'read',
   parameters: queryParameters(listQuery),
@@ -954,7 +979,12 @@ the roles that may call it (\`x-roles\`); every other role is answered \`403 FOR
 responses each operation lists, any path answers \`404 NOT_FOUND\` when it is not one of these, and
 every path answers \`405 METHOD_NOT_ALLOWED\` to a method it does not list. Every path answers
 \`OPTIONS\` with \`200\` and its methods in \`Allow\`, and \`HEAD\` wherever it answers \`GET\`.
-Every response carries \`X-Request-Id\`.`;
+Every response carries \`X-Request-Id\`, and \`Cache-Control: no-store\` but for the console's
+files (\`no-cache\`: they hold no data).
+
+**Browsers** hold a client certificate as an ambient credential, so a request a browser marks as
+coming from another site's page (\`Sec-Fetch-Site\` or \`Origin\`) is answered
+\`403 CROSS_SITE_REQUEST\`, reads included; only a navigation to a page of the console is not.`;
 
 export const OPENAPI_DOCUMENT: OpenApiDocument = {
   openapi: '3.1.1',

@@ -1,6 +1,10 @@
 // A request rate limit per client identity (not per address: many clients may share a NAT, and
 // one client may come from many hosts). A token bucket per client: a steady rate with room for
 // bursts; a client over it gets 429 with the seconds until its next request would be accepted.
+// A request costs one token when it arrives; an answer that costs the server more (a large
+// listing) charges the rest as it is sent, and may leave the bucket below zero: the client's next
+// requests then wait until it has filled again, so a loop of large answers is paced like a loop
+// of as many small ones.
 import type { Next } from 'koa';
 import { RouteError } from './problem.ts';
 import type { AppContext } from './state.ts';
@@ -17,26 +21,30 @@ interface Bucket {
   refilledAt: number;
 }
 
-export function rateLimitPerClient(limit: RateLimit, now: () => number = () => performance.now()) {
+export class ClientRateLimit {
+  readonly #limit: RateLimit;
+  readonly #now: () => number;
   // One bucket per certificate name: bounded by the number of clients the CA certified.
-  const buckets = new Map<string, Bucket>();
-  return async function rateLimit(ctx: AppContext, next: Next): Promise<void> {
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(limit: RateLimit, now: () => number = () => performance.now()) {
+    this.#limit = limit;
+    this.#now = now;
+  }
+
+  /** The middleware: each request costs one token, and is refused while there is not one. */
+  readonly middleware = async (ctx: AppContext, next: Next): Promise<void> => {
+    const limit = this.#limit;
     const name = ctx.state.identity.name;
-    const time = now();
-    const bucket = buckets.get(name) ?? { tokens: limit.burst, refilledAt: time };
-    bucket.tokens = Math.min(
-      limit.burst,
-      bucket.tokens + ((time - bucket.refilledAt) / 1000) * limit.perSecond,
-    );
-    bucket.refilledAt = time;
-    buckets.set(name, bucket);
+    const bucket = this.#refilled(name);
     if (bucket.tokens < 1) {
       announce(ctx, limit, bucket.tokens);
       const retryAfterSeconds = Math.ceil((1 - bucket.tokens) / limit.perSecond);
       throw new RouteError(
         'TOO_MANY_REQUESTS',
         `client '${name}' is over its limit of ${limit.perSecond} requests per second ` +
-          `(bursts of ${limit.burst}); retry in ${retryAfterSeconds} s`,
+          `(bursts of ${limit.burst}, large answers counting as several); retry in ` +
+          `${retryAfterSeconds} s`,
         { retryAfterSeconds },
       );
     }
@@ -44,6 +52,31 @@ export function rateLimitPerClient(limit: RateLimit, now: () => number = () => p
     announce(ctx, limit, bucket.tokens);
     await next();
   };
+
+  /** Charges a client `requests` more for an answer being made; its bucket may go below zero. */
+  charge(client: string, requests: number): void {
+    this.#refilled(client).tokens -= requests;
+  }
+
+  /** How long until a client's bucket is no longer below zero: 0 when it is not. */
+  owedMs(client: string): number {
+    const { tokens } = this.#refilled(client);
+    return tokens >= 0 ? 0 : Math.ceil((-tokens / this.#limit.perSecond) * 1000);
+  }
+
+  /** The client's bucket, refilled for the time since it was last touched. */
+  #refilled(name: string): Bucket {
+    const limit = this.#limit;
+    const time = this.#now();
+    const bucket = this.#buckets.get(name) ?? { tokens: limit.burst, refilledAt: time };
+    bucket.tokens = Math.min(
+      limit.burst,
+      bucket.tokens + ((time - bucket.refilledAt) / 1000) * limit.perSecond,
+    );
+    bucket.refilledAt = time;
+    this.#buckets.set(name, bucket);
+    return bucket;
+  }
 }
 
 /**

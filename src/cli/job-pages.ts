@@ -2,7 +2,7 @@
 // listing, in order, fetched only as the caller asks for the next, so `jobctl ps` prints the
 // first jobs before the last are fetched and holds one page in memory.
 import type { ApiClient } from './http-client.ts';
-import type { JobRecord } from './job-record.ts';
+import type { ListedJobRecord } from './job-record.ts';
 
 /** What to list; every field is a query parameter of GET /v1/jobs. */
 export interface JobQuery {
@@ -17,11 +17,11 @@ export interface JobQuery {
 export async function* jobPages(
   client: ApiClient,
   query: JobQuery,
-): AsyncGenerator<readonly JobRecord[]> {
+): AsyncGenerator<readonly ListedJobRecord[]> {
   let path: string | undefined = `/v1/jobs${queryString(query)}`;
   while (path !== undefined) {
-    const page: { body: { jobs: JobRecord[] }; next?: string } = await client.jsonWithLinks<{
-      jobs: JobRecord[];
+    const page: { body: { jobs: ListedJobRecord[] }; next?: string } = await client.jsonWithLinks<{
+      jobs: ListedJobRecord[];
     }>('GET', path);
     yield page.body.jobs;
     path = page.next;

@@ -7,9 +7,13 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-/** `exited (0)`, `exited (SIGKILL)`, `stopped (SIGTERM)`, `running`... */
+/** `exited (0)`, `exited (SIGKILL)`, `stopped (SIGTERM)`, `queued (2, running-cap)`... */
 export function statusText(job: JobRecord): string {
-  if (job.status === 'queued' && job.queuePosition !== null) return `queued (${job.queuePosition})`;
+  if (job.status === 'queued' && job.queuePosition !== null) {
+    // The reason's code only: its message (`jobctl inspect`) would not fit a table's column.
+    const why = job.queueReason === null ? '' : `, ${job.queueReason.code}`;
+    return `queued (${job.queuePosition}${why})`;
+  }
   const how = endingOf(job);
   return how === undefined ? job.status : `${job.status} (${how})`;
 }
@@ -20,8 +24,12 @@ export function endingOf(job: JobRecord): string | undefined {
   return job.signal ?? undefined;
 }
 
-export function commandLine(job: Pick<JobRecord, 'command' | 'args'>): string {
-  return [job.command, ...job.args].map(shellQuote).join(' ');
+/** The command line; `…` after it when a listing cut the args (`jobctl inspect` has them all). */
+export function commandLine(
+  job: Pick<JobRecord, 'command' | 'args'> & { readonly argsTruncated?: true },
+): string {
+  const line = [job.command, ...job.args].map(shellQuote).join(' ');
+  return job.argsTruncated === true ? `${line} …` : line;
 }
 
 export function shellQuote(word: string): string {

@@ -1,6 +1,6 @@
 // The /v1/jobs routes' query strings and listing, as zod schemas: the routes parse queries with
 // them, and the OpenAPI document's query parameters (each field's description included) and its
-// `JobList` component are generated from them.
+// `JobList` and `ListedJob` components are generated from them.
 import { z } from 'zod';
 import { jobSchema, timestampSchema } from '../jobs/job.ts';
 import { JOB_STATUSES } from '../jobs/job-status.ts';
@@ -22,7 +22,7 @@ export const startQuery = z.strictObject({
   }),
   queue: flag.prefault('true').meta({
     description:
-      'when the job cannot start now (its client runs its most jobs, or the host has not the memory it reserves): `true` (the default) queues it, `false` answers 429 `TOO_MANY_JOBS`',
+      'when the job cannot start now (for a reason a queued job gives in `queueReason`): `true` (the default) queues it, `false` answers 429 `TOO_MANY_JOBS`',
   }),
 });
 
@@ -145,5 +145,27 @@ export const listQuery = z.strictObject({
     .meta({ description: 'where to go on: from the `Link` of the previous page' }),
 });
 
+/**
+ * How much of a job's args a listing shows, in characters: a page of a thousand jobs each with
+ * 60,000 bytes of arguments would be 60 MB. Past it a listing cuts them (its job record keeps them
+ * whole); below it an entry is the job's record exactly.
+ */
+export const LISTED_ARGS_CHARACTERS = 4096;
+
+/** A job as a listing shows it: its record, with long args cut. */
+export const listedJobSchema = jobSchema
+  .unwrap()
+  .extend({
+    argsTruncated: z
+      .literal(true)
+      .exactOptional()
+      .meta({
+        description: `present when \`args\` were cut: together they were longer than ${LISTED_ARGS_CHARACTERS} characters, and the listing shows only their first ${LISTED_ARGS_CHARACTERS} (the argument that crosses the line cut short, the rest left out). \`GET /v1/jobs/{id}\` has them whole`,
+      }),
+  })
+  .readonly();
+
+export type ListedJob = z.output<typeof listedJobSchema>;
+
 /** One page of GET /v1/jobs. */
-export const jobListSchema = z.object({ jobs: z.array(jobSchema).readonly() }).readonly();
+export const jobListSchema = z.object({ jobs: z.array(listedJobSchema).readonly() }).readonly();

@@ -113,6 +113,10 @@ export interface ClientLoad {
 const QUEUE_HEADS_SQL = `SELECT * FROM jobs WHERE seq IN (
   SELECT MIN(seq) FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL} GROUP BY owner)`;
 
+/** The jobs at the positions of a page (a JSON array of seqs), newest first. */
+export const JOBS_AT_POSITIONS_SQL =
+  'SELECT * FROM jobs WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq DESC';
+
 /** Up to a batch (the second parameter) of jobs that ended before a time (the first). */
 export const EXPIRED_JOBS_SQL =
   'SELECT id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?';
@@ -199,9 +203,7 @@ export class JobStore {
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
     );
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
-    this.#atPositions = db.prepare(
-      'SELECT * FROM jobs WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq DESC',
-    );
+    this.#atPositions = db.prepare(JOBS_AT_POSITIONS_SQL);
     this.#unfinished = db.prepare(UNFINISHED_JOBS_SQL);
     this.#delete = db.prepare(
       `DELETE FROM jobs WHERE id = ? RETURNING owner, ${RECORD_BYTES_SQL} AS record_bytes`,

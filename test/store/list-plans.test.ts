@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../src/store/database.ts';
-import { EXPIRED_JOBS_SQL, listQuery, UNFINISHED_JOBS_SQL } from '../../src/store/job-store.ts';
+import {
+  EXPIRED_JOBS_SQL,
+  JOBS_AT_POSITIONS_SQL,
+  listQuery,
+  UNFINISHED_JOBS_SQL,
+} from '../../src/store/job-store.ts';
 import type { JobFilter, PageRequest } from '../../src/jobs/job.ts';
 import { seedEndedJobs } from '../helpers/seed-jobs.ts';
 
@@ -66,6 +71,16 @@ describe('the query plans of job listings', () => {
       });
     }
   }
+
+  it("reads a page's jobs, a batch of positions at a time, through the seq index", () => {
+    const positions = JSON.stringify(Array.from({ length: 25 }, (_, i) => 12_345 - i));
+    const rows = db.prepare(`EXPLAIN QUERY PLAN ${JOBS_AT_POSITIONS_SQL}`).all(positions) as {
+      detail: string;
+    }[];
+    const steps = rows.map((row) => row.detail).filter((line) => /\bjobs\b/.test(line));
+    assert.ok(steps.length > 0);
+    for (const step of steps) assert.match(step, /SEARCH jobs USING INDEX/, JSON.stringify(rows));
+  });
 
   it('finds unfinished jobs (start-up) and expired ones (retention) through indexes', () => {
     const plans = [

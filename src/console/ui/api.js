@@ -4,6 +4,7 @@
 
 /**
  * @typedef {import('../../jobs/job.ts').Job} Job
+ * @typedef {import('../../contract/jobs.ts').ListedJob} ListedJob
  * @typedef {import('../../contract/health.ts').Health} Health
  * @typedef {import('../../contract/problem.ts').Problem} Problem
  * @typedef {import('../../contract/audit.ts').AuditRecord} AuditRecord
@@ -116,11 +117,11 @@ export async function send(method, path, body) {
 /**
  * A page of a listing and where the next one is (the `Link: rel="next"` header).
  * @param {string} path
- * @returns {Promise<{ jobs: Job[], next: string | undefined }>}
+ * @returns {Promise<{ jobs: ListedJob[], next: string | undefined }>}
  */
 export async function listJobs(path) {
   const response = await request(path);
-  const body = /** @type {{ jobs: Job[] }} */ (await bodyOf(response));
+  const body = /** @type {{ jobs: ListedJob[] }} */ (await bodyOf(response));
   const next = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') ?? '')?.[1];
   return { jobs: body.jobs, next };
 }

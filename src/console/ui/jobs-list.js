@@ -102,11 +102,12 @@ export function jobsList(section, session) {
 }
 
 /**
- * @param {import('./api.js').Job} job
+ * @param {import('./api.js').ListedJob} job
  * @param {boolean} withOwner
  */
 function row(job, withOwner) {
-  const command = commandLine(job.command, job.args);
+  // A listing cuts long args; the job's own page has them all.
+  const command = `${commandLine(job.command, job.args)}${job.argsTruncated === true ? ' …' : ''}`;
   return el(
     'tr',
     { 'data-job': job.id },
