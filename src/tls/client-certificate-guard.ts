@@ -1,11 +1,14 @@
 // The door of the server, after the TLS handshake and before HTTP: a client whose certificate
 // did not verify (another CA, expired, revoked, not for client authentication) or that lacks the
 // clientAuth extended key usage (OpenSSL accepts a certificate with no EKU for any purpose) is
-// disconnected, and the log says who and why: the client only sees its connection closed.
-// Accepted connections are tracked so a later revocation can close them.
+// disconnected, and reported with who and why (the log and the audit trail summarise the reports
+// per source: tls/refusal-summaries.ts): the client only sees its connection closed. Accepted
+// connections are tracked so a later revocation can close them. What fails before the handshake
+// ends is the handshake budget's to report (tls/handshake-budget.ts).
 import type { Server } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import type { TlsRefusal } from '../pki/tls-refusal.ts';
 import { normalizeSerial } from '../pki/crl.ts';
 import type { ClientConnections } from './client-connections.ts';
 import { peerCertificate } from './peer-certificate.ts';
@@ -30,20 +33,13 @@ const REASON_OF: Readonly<Record<string, string>> = {
   UNABLE_TO_GET_CRL: "certificate not issued by this server's CA",
 };
 
-/** What the audit trail and metrics learn of each refused client. */
-export interface TlsRefusal {
-  readonly code: string;
-  readonly reason: string;
-  readonly certificate: PeerCertificate | undefined;
-  readonly remoteAddress: string | undefined;
-}
-
 export function guardClientCertificates(options: {
   server: Server;
   connections: ClientConnections;
   logger: Logger;
   /** The serials revoked by the CRL in force now, which a handshake begun earlier may predate. */
   revokedSerials: () => ReadonlySet<string>;
+  /** Told of each refusal, for metrics and the summaries the log and the audit trail keep. */
   onRefused?: (refusal: TlsRefusal) => void;
 }): void {
   const { server, connections, logger } = options;
@@ -59,18 +55,16 @@ export function guardClientCertificates(options: {
     certificate: PeerCertificate | undefined,
     code: string,
   ): void => {
-    const reason = REASON_OF[code] ?? code;
-    logger.warn(
-      {
-        ...(certificate === undefined ? {} : describeCertificate(certificate)),
-        code,
-        reason,
-        remoteAddress: socket.remoteAddress,
-      },
-      'TLS client refused',
-    );
+    // Read before the socket is destroyed: a destroyed socket no longer knows its peer.
+    const remoteAddress = socket.remoteAddress;
     socket.destroy();
-    report({ code, reason, certificate, remoteAddress: socket.remoteAddress });
+    report({
+      code,
+      reason: REASON_OF[code] ?? code,
+      certificate,
+      remoteAddress,
+      stage: 'certificate',
+    });
   };
   // Prepended, so no HTTP handler ever sees a socket this guard refuses.
   server.prependListener('secureConnection', (socket: TLSSocket) => {
@@ -85,18 +79,6 @@ export function guardClientCertificates(options: {
     }
     connections.track(socket, certificate.serialNumber);
   });
-  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-    logger.info(
-      { code: error.code, reason: error.message, remoteAddress: socket.remoteAddress },
-      'TLS handshake refused',
-    );
-    report({
-      code: error.code ?? 'HANDSHAKE_FAILED',
-      reason: error.message,
-      certificate: undefined,
-      remoteAddress: socket.remoteAddress,
-    });
-  });
 }
 
 /** Node types authorizationError as an Error, but hands over OpenSSL's code as a string. */
@@ -105,14 +87,4 @@ function verificationCode(socket: TLSSocket): string {
   if (typeof error === 'string') return error;
   if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
   return 'UNVERIFIED';
-}
-
-function describeCertificate(certificate: PeerCertificate): Record<string, unknown> {
-  return {
-    subject: certificate.subject,
-    issuer: certificate.issuer.CN,
-    serial: certificate.serialNumber,
-    fingerprint256: certificate.fingerprint256,
-    validTo: certificate.valid_to,
-  };
 }

@@ -1,9 +1,12 @@
 // How many connections one client may hold, decided as soon as its certificate names it (after
 // the handshake, before HTTP). Without it one client's thousands of open connections fill the
-// server's cap and everyone else fails at connect. Two rules:
+// server's cap and everyone else fails at connect. Only authenticated connections count here
+// (pending handshakes are a budget of their own: handshake-budget.ts), on every port the server
+// opens. Three rules:
 //   - a client holds at most `perClient` connections;
-//   - the last `reserve` of the server's cap goes only to admins and to clients holding fewer
-//     than LIGHT_USE connections, so a few busy clients together cannot shut the others out.
+//   - the server holds at most `total`;
+//   - the last `reserve` of `total` goes only to admins and to clients holding fewer than
+//     LIGHT_USE connections, so a few busy clients together cannot shut the others out.
 // A refused connection is closed (there is no HTTP yet to answer on) and logged with the name.
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -17,17 +20,18 @@ const LIGHT_USE = 8;
 const LOG_EVERY_MS = 10_000;
 
 export interface ConnectionBudgetOptions {
-  readonly server: Server;
+  /** Every server whose connections count: they share one budget. */
+  readonly servers: readonly Server[];
   readonly logger: Logger;
   readonly perClient: number;
-  /** The server's cap on connections (its maxConnections). */
+  /** Authenticated connections the server holds at most (--max-connections). */
   readonly total: number;
   /** Told of each refusal, for metrics. */
   readonly onRefused?: (client: string) => void;
 }
 
 export function budgetConnections(options: ConnectionBudgetOptions): void {
-  const { server, logger, perClient, total } = options;
+  const { logger, perClient, total } = options;
   const reserve = Math.floor(total / 10);
   const open = new ClientCounts();
   const lastLogged = new Map<string, number>();
@@ -44,9 +48,7 @@ export function budgetConnections(options: ConnectionBudgetOptions): void {
     );
   };
 
-  // Prepended before the certificate guard is, so it runs after the guard: only a connection
-  // the guard let through is counted.
-  server.prependListener('secureConnection', (socket: TLSSocket) => {
+  const admit = (socket: TLSSocket): void => {
     if (socket.destroyed) return;
     const certificate = peerCertificate(socket);
     if (certificate === undefined) return;
@@ -54,8 +56,12 @@ export function budgetConnections(options: ConnectionBudgetOptions): void {
     const role = String(certificate.subject.OU);
     const mine = open.of(client);
     if (mine >= perClient) return refuse(socket, client, `holds ${mine}, the most one client may`);
+    if (open.total >= total) return refuse(socket, client, 'the server holds all it may');
     if (open.total >= total - reserve && role !== 'admin' && mine >= LIGHT_USE)
       return refuse(socket, client, 'the server is nearly full; the rest is kept for others');
     socket.once('close', open.take(client));
-  });
+  };
+  // Prepended before the certificate guard is, so it runs after the guard: only a connection
+  // the guard let through is counted.
+  for (const server of options.servers) server.prependListener('secureConnection', admit);
 }

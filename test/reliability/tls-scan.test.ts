@@ -185,10 +185,21 @@ describe('TLS configuration seen by a scanner', () => {
     }
   });
 
-  it('let the scanner no further than the handshake', () => {
-    const refusals = server.logs.filter((line) => line.msg === 'TLS client refused');
-    assert.ok(refusals.length > 0);
-    assert.ok(refusals.every((line) => line.code === 'NO_CLIENT_CERTIFICATE'));
+  it('let the scanner no further than the handshake', async () => {
+    // The scanner's refusals, all from one address, are summarised: its first is logged at
+    // once, the rest when the minute ends or, as here, when the server stops. The handshakes it
+    // finished were refused for want of a certificate, and no request reached the application.
+    await server.stop();
+    const refusals = server.logs.filter((line) =>
+      /^TLS (client|handshake) refused$/.test(String(line.msg)),
+    );
+    const summaries = server.logs.filter((line) => line.msg === 'TLS refusals summarised');
+    assert.ok(refusals.length >= 1);
+    const codes = new Set([
+      ...refusals.map((line) => String(line.code)),
+      ...summaries.flatMap((line) => Object.keys(line.codes as object)),
+    ]);
+    assert.ok(codes.has('NO_CLIENT_CERTIFICATE'), [...codes].join());
     assert.equal(
       server.logs.filter((line) => line.msg === 'request').length,
       0,
