@@ -127,14 +127,31 @@ function quoted(word) {
 }
 
 /**
- * A job's status as a chip; an exit other than 0 says its code and is shown as a failure.
+ * A job's status as a chip, in the words people know from docker and Kubernetes: an exit other
+ * than 0 says its code, a job a signal ended says which (`killed (SIGTERM)`), one the kernel
+ * killed for memory is `OOMKilled`. The last three are shown as failures.
  * @param {import('./api.js').Job} job
  * @param {Props} [props]
  */
 export function statusChip(job, props = {}) {
-  const failed = job.status === 'exited' && job.exitCode !== 0;
-  const text = failed ? `exited ${job.exitCode}` : job.status;
+  const { text, failed } = statusOf(job);
   return el('span', { ...props, class: `status ${failed ? 'failed' : job.status}` }, text);
+}
+
+/**
+ * What a job's status chip says, and whether it is shown as a failure.
+ * @param {Pick<import('./api.js').Job, 'status' | 'exitCode' | 'signal' | 'oomKilled'>} job
+ */
+export function statusOf(job) {
+  if (job.oomKilled) return { text: 'OOMKilled', failed: true };
+  // A stop's signal is what the owner asked for: the job is `stopped`, not killed.
+  if (job.status === 'exited' && job.signal !== null) {
+    return { text: `killed (${job.signal})`, failed: true };
+  }
+  if (job.status === 'exited' && job.exitCode !== null && job.exitCode !== 0) {
+    return { text: `exited ${job.exitCode}`, failed: true };
+  }
+  return { text: job.status, failed: false };
 }
 
 /**

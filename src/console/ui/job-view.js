@@ -13,6 +13,7 @@ import {
   labelChips,
   show,
   statusChip,
+  statusOf,
 } from './dom.js';
 import { ENDED_STATUSES } from './job-status.js';
 import { outputView } from './output-view.js';
@@ -35,9 +36,11 @@ export function jobView(main, session, id) {
   const message = el('p', { class: 'error', role: 'alert' });
   const output = el('section', { class: 'card', id: 'output' });
   const heading = el('h1', { class: 'command' });
+  const banner = el('div', { class: 'banner', id: 'failure', role: 'status', hidden: true });
   show(
     main,
     el('a', { href: '/', class: 'back' }, '← jobs'),
+    banner,
     heading,
     message,
     actions,
@@ -88,6 +91,7 @@ export function jobView(main, session, id) {
     document.title = `${job.command} · ${job.status} · jobworker`;
     show(heading, command.length > HEADING_CHARS ? `${command.slice(0, HEADING_CHARS)}…` : command);
     show(facts, jobFacts(job));
+    showFailure(banner, job);
     const ended = ENDED_STATUSES.includes(job.status);
     const { permissions } = session.health;
     show(
@@ -161,6 +165,29 @@ function jobFacts(job) {
   return factList(facts);
 }
 
+/**
+ * A job that ended other than as its owner asked (it failed, was lost or killed, or the worker
+ * ended it: revocation, the disk floor, its output budget) says why at the top of its page.
+ * @param {HTMLElement} banner
+ * @param {import('./api.js').Job} job
+ */
+function showFailure(banner, job) {
+  const reason = failureOf(job);
+  banner.hidden = reason === undefined;
+  show(banner, reason === undefined ? [] : [el('strong', {}, statusOf(job).text), ': ', reason]);
+}
+
+/** @param {import('./api.js').Job} job */
+function failureOf(job) {
+  if (!ENDED_STATUSES.includes(job.status)) return undefined;
+  if (job.error !== null) return job.error;
+  if (job.oomKilled) return 'killed by the kernel: out of memory (its memory limit)';
+  if (job.status === 'exited' && job.signal !== null) return `killed by ${job.signal}`;
+  if (job.status === 'timedout') return 'its time limit passed';
+  if (job.status === 'failed' || job.status === 'lost') return 'the worker gave no reason';
+  return undefined;
+}
+
 /** Each argument whole, one to a line, as the job received it. @param {readonly string[]} args */
 function argumentList(args) {
   if (args.length === 0) return 'none';
@@ -179,8 +206,9 @@ function labelsOf(job) {
 /** @param {import('./api.js').Job} job */
 function endOf(job) {
   if (job.error !== null) return job.error;
-  if (job.oomKilled) return 'killed: out of memory';
-  if (job.signal !== null) return `by ${job.signal}`;
+  if (job.oomKilled) return 'OOMKilled: the kernel killed it for memory';
+  if (job.signal !== null)
+    return `${job.status === 'exited' ? 'killed' : 'stopped'} by ${job.signal}`;
   if (job.exitCode !== null) return `exit code ${job.exitCode}`;
   if (job.queuePosition === null) return 'not yet';
   const why = job.queueReason === null ? '' : `: ${job.queueReason.message}`;
