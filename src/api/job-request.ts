@@ -23,7 +23,8 @@ import {
   type LimitPolicy,
   type SandboxPolicy,
 } from '../policy/limit-policy.ts';
-import { formatBytes, MAX_SIZE_BYTES, parseDuration, parseSize } from '../util/quantities.ts';
+import { describeIssues } from './validation-messages.ts';
+import { formatBytesAs, MAX_SIZE_BYTES, parseDuration, parseSize } from '../util/quantities.ts';
 
 /** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
 const SANDBOX_WORK_DIR = '/work';
@@ -31,10 +32,11 @@ const SANDBOX_WORK_DIR = '/work';
 export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy): JobSpec {
   const parsed = jobRequestSchema.safeParse(body);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({
-      field: issue.path.map(String).join('.') || '(body)',
-      message: issue.message,
-    }));
+    const details = describeIssues(
+      parsed.error.issues,
+      body,
+      (path) => path.map(String).join('.') || '(body)',
+    );
     const summary = details.map((detail) => `${detail.field}: ${detail.message}`).join('; ');
     throw new InvalidRequestError(`invalid job request: ${summary}`, details);
   }
@@ -101,27 +103,31 @@ function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): Re
       ? {}
       : { ioWriteBytesPerSecond: sizeField('limits.ioWriteBps', asked.ioWriteBps) }),
   };
+  // Errors name sizes in the unit the user wrote them in: `300Gi exceeds the ceiling 4Gi`.
+  const asMemory = (bytes: number): string => formatBytesAs(bytes, asked.memory ?? 'Mi');
+  const asReadRate = (bytes: number): string => formatBytesAs(bytes, asked.ioReadBps ?? 'Mi');
+  const asWriteRate = (bytes: number): string => formatBytesAs(bytes, asked.ioWriteBps ?? 'Mi');
   const ceiling = policy.ceilings[role];
   checkCeiling('limits.cpus', requested.cpus, ceiling.cpus, role, String);
-  checkCeiling('limits.memory', requested.memoryBytes, ceiling.memoryBytes, role, formatBytes);
+  checkCeiling('limits.memory', requested.memoryBytes, ceiling.memoryBytes, role, asMemory);
   checkCeiling('limits.pids', requested.pids, ceiling.pids, role, String);
   checkCeiling(
     'limits.ioReadBps',
     requested.ioReadBytesPerSecond,
     ceiling.ioReadBytesPerSecond,
     role,
-    formatBytes,
+    asReadRate,
   );
   checkCeiling(
     'limits.ioWriteBps',
     requested.ioWriteBytesPerSecond,
     ceiling.ioWriteBytesPerSecond,
     role,
-    formatBytes,
+    asWriteRate,
   );
   const totals = policy.clientTotals[role];
   checkTotal('limits.cpus', requested.cpus, totals.cpus, String);
-  checkTotal('limits.memory', requested.memoryBytes, totals.memoryBytes, formatBytes);
+  checkTotal('limits.memory', requested.memoryBytes, totals.memoryBytes, asMemory);
   checkTotal('limits.pids', requested.pids, totals.pids, String);
   return { ...defaultLimitsOf(policy, role), ...requested };
 }

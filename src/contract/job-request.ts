@@ -16,7 +16,10 @@ const size = z
     z.number().int().positive().max(MAX_SIZE_BYTES).meta({ format: 'int64' }),
     z.string().min(1).max(32).regex(SIZE_TEXT, 'expected a size such as 67108864 or "64M"'),
   ])
-  .meta({ description: 'bytes, or a size with a unit such as "64M", "1.5GiB" or "500MB"' });
+  .meta({
+    description:
+      'bytes, or a size with a binary unit as docker and Kubernetes write them: "64M", "512Mi", "1.5GiB", "500MB" (MB is 1024 ** 2 bytes, as docker says)',
+  });
 const duration = z
   .union([
     z.number().positive(),

@@ -1,25 +1,17 @@
-// Parses the human forms users type for sizes ("64M", "1.5GiB") and durations ("30s", "5m"),
-// as docker and kubectl accept them. Plain numbers are bytes and seconds.
+// Parses the human forms users type for sizes ("64M", "1.5GiB", "512Mi") and durations ("30s",
+// "5m"). Sizes are binary whatever their spelling, as docker documents `-m` (`k`, `m`, `g` with or
+// without `b`, in either case), plus Kubernetes' `Ki`, `Mi`, `Gi` and the `KiB` forms: `MB` is
+// 1024 ** 2 bytes, not 10 ** 6. Plain numbers are bytes and seconds. One parser for the server, its
+// configuration and jobctl.
 
 /** The most bytes a size may name (1 PiB): far above any host, far below what JSON numbers lose. */
 export const MAX_SIZE_BYTES = 2 ** 50;
 
-const SIZE_UNITS: Readonly<Record<string, number>> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1000 ** 4,
-  tib: 1024 ** 4,
-};
+/** Powers of 1024 by unit letter; every spelling of a unit (`m`, `mb`, `Mi`, `MiB`) is binary. */
+const SIZE_POWERS: Readonly<Record<string, number>> = { '': 0, k: 1, m: 2, g: 3, t: 4 };
+
+/** A unit: a letter, then `b`, `i` or `ib` in either case; or `b` alone (bytes). */
+const SIZE_UNIT = /^(?:([kmgt])(?:i?b?)?|b?)$/i;
 
 const DURATION_UNITS: Readonly<Record<string, number>> = {
   ms: 1,
@@ -31,12 +23,41 @@ const DURATION_UNITS: Readonly<Record<string, number>> = {
 };
 
 /** The written forms of a size and of a duration that parseSize and parseDuration take. */
-export const SIZE_TEXT = /^\s*\d+(\.\d+)?\s*([bB]|[kKmMgGtT]([iI]?[bB])?)?\s*$/;
+export const SIZE_TEXT = /^\s*\d+(\.\d+)?\s*([bB]|[kKmMgGtT][iI]?[bB]?)?\s*$/;
 export const DURATION_TEXT = /^\s*\d+(\.\d+)?\s*([mM][sS]|[sSmMhHdD])?\s*$/;
 
 /** Bytes, or undefined when the text is not a size. */
 export function parseSize(value: number | string): number | undefined {
-  return parseQuantity(value, SIZE_UNITS);
+  if (typeof value === 'number') return parseQuantity(value, {});
+  const written = splitSize(value);
+  return written === undefined
+    ? undefined
+    : Math.round(written.amount * 1024 ** powerOf(written.unit));
+}
+
+/** The number and unit of a written size (`{ amount: 1.5, unit: 'Gi' }`), or undefined. */
+function splitSize(text: string): { amount: number; unit: string } | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  if (match === null || !SIZE_UNIT.test(match[2] ?? '')) return undefined;
+  return { amount: Number(match[1]), unit: match[2] ?? '' };
+}
+
+function powerOf(unit: string): number {
+  return SIZE_POWERS[(SIZE_UNIT.exec(unit)?.[1] ?? '').toLowerCase()] ?? 0;
+}
+
+/**
+ * A number of bytes written in the unit the user wrote `asWritten` in, so an error about their
+ * `300Gi` names the ceiling as `4Gi`, not `4294967296` or `4GiB`: to two decimals where it is not
+ * whole. A plain number, or bytes, gives bytes.
+ */
+export function formatBytesAs(bytes: number, asWritten: number | string): string {
+  const unit = typeof asWritten === 'string' ? (splitSize(asWritten)?.unit ?? '') : '';
+  const power = powerOf(unit);
+  if (power === 0)
+    return typeof asWritten === 'string' && unit !== '' ? `${bytes}${unit}` : String(bytes);
+  const amount = bytes / 1024 ** power;
+  return `${Number.isInteger(amount) ? amount : Number(amount.toFixed(2))}${unit}`;
 }
 
 /** Milliseconds, or undefined when the text is not a duration. */
