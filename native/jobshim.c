@@ -8,7 +8,8 @@
  * not when a writer (or the server) goes away. With --tty the job runs on a pseudo-terminal it
  * allocates from the devpts it sees (its sandbox's own) and passes to the shim over a socket;
  * the shim copies the terminal's output to the log and the input FIFO into the terminal, and
- * sets its size when told ("resize ROWS COLS").
+ * sets its size when told ("resize ROWS COLS"). With --merge-stderr the job's stderr is its
+ * stdout pipe: one stream, in the order the job wrote it.
  *
  * Process tree it builds:
  *   jobshim (own session, child subreaper)
@@ -76,6 +77,9 @@ struct options {
 	const char *cgroup_dir;
 	bool pidns, netns;
 	bool tty; /* --tty: the job's stdin, stdout and stderr are one pseudo-terminal */
+	/* --merge-stderr: the job's fd 2 is its stdout pipe, so what it writes to both reaches the
+	 * log in the order it was written (two pipes read by one poll loop cannot keep it). */
+	bool merge_stderr;
 	unsigned short tty_rows, tty_cols;
 	bool set_uid, set_gid;
 	uid_t uid;
@@ -698,8 +702,8 @@ static noreturn void exec_job(const struct options *o, const struct job_pipes *p
 	} else {
 		int in = p->stdin_read >= 0 ? dup2(p->stdin_read, STDIN_FILENO)
 					    : redirect_to_dev_null(STDIN_FILENO, O_RDONLY);
-		if (in < 0 || dup2(p->out[1], STDOUT_FILENO) < 0 ||
-		    dup2(p->err[1], STDERR_FILENO) < 0)
+		int err = o->merge_stderr ? p->out[1] : p->err[1];
+		if (in < 0 || dup2(p->out[1], STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
 			fail_child(error_fd, STAGE_STDIO, errno);
 	}
 	reset_signals();
@@ -1564,6 +1568,10 @@ static const char *parse_options(int argc, char **argv, struct options *o)
 		}
 		if (strcmp(arg, "--tty") == 0) {
 			o->tty = true;
+			continue;
+		}
+		if (strcmp(arg, "--merge-stderr") == 0) {
+			o->merge_stderr = true;
 			continue;
 		}
 		if (strcmp(arg, "--ro-bind") == 0 || strcmp(arg, "--rw-bind") == 0) {

@@ -89,6 +89,7 @@ const BENCH_SANDBOX: SandboxSettings = {
 };
 const BENCH_SPEC: JobSpec = {
   stdin: false,
+  stderr: 'separate',
   command: 'true',
   args: [],
   env: {},

@@ -62,6 +62,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     labels: request.labels,
     ...(queueTimeoutMs === undefined ? {} : { queueTimeoutMs }),
     stdin: request.stdin || request.tty,
+    stderr: request.stderr,
     ...(request.tty ? { tty: request.ttySize ?? DEFAULT_TERMINAL_SIZE } : {}),
   };
 }

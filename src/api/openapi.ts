@@ -508,7 +508,9 @@ const varyAccept: Header = {
 /** How the multiplexed output is framed: the operations' descriptions say it. */
 const FRAMES =
   "Docker's frames: an 8-byte header (the stream, 1 stdout or 2 stderr; three zero bytes; the " +
-  "payload's length as a big-endian uint32), then the payload, in the order the job wrote them";
+  "payload's length as a big-endian uint32), then the payload, in the order the worker read them " +
+  '(each stream in its own order; across the two only with `"stderr": "merged"`, which makes ' +
+  'all of it stdout)';
 
 /** Both streams told apart in one body, for a client whose `Accept` prefers it (raw bytes). */
 const MULTIPLEXED_OUTPUT: Readonly<Record<string, MediaType>> = { [MULTIPLEXED_STREAM]: {} };
@@ -675,7 +677,7 @@ const ATTACH_JOB = operation({
     "A WebSocket (RFC 6455; `Upgrade: websocket`, subprotocol `v5.channel.k8s.io`) carrying the job's " +
     'output, input and terminal size, for interactive use (`jobctl run -it`, `jobctl attach`). ' +
     'Every binary message starts with its channel: `0` client to job, bytes for its input; `1` and ' +
-    "`2` job to client, its stdout and stderr, in the order the job wrote them (a terminal's " +
+    "`2` job to client, its stdout and stderr, in the order the worker read them (a terminal's " +
     'output is all on `1`); `3` job to ' +
     'client, once it has ended, `{"status", "exitCode", "signal"}` as JSON, after which the ' +
     'socket closes; `4` client to job, `{"Width": cols, "Height": rows}`, a new size of its ' +

@@ -3,7 +3,12 @@
 // things. Pure shape: src/api/job-request.ts applies the server's defaults and the caller's role
 // ceilings to what it accepts. jobctl takes the type of what it sends from here.
 import { z } from 'zod';
-import { IMAGE_NAME, sandboxModeSchema, terminalSizeSchema } from '../jobs/job.ts';
+import {
+  IMAGE_NAME,
+  sandboxModeSchema,
+  stderrModeSchema,
+  terminalSizeSchema,
+} from '../jobs/job.ts';
 import { labelsSchema } from '../jobs/labels.ts';
 import { DURATION_TEXT, MAX_SIZE_BYTES, SIZE_TEXT } from '../util/quantities.ts';
 
@@ -109,6 +114,10 @@ export const jobRequestSchema = z.strictObject({
   stdin: z.boolean().default(false).meta({
     description:
       "keep the job's standard input open for its owner to write to (`PUT /v1/jobs/{id}/stdin`); without it the job reads an empty input",
+  }),
+  stderr: stderrModeSchema.default('separate').meta({
+    description:
+      "`merged`: the job's stderr is its stdout pipe, so the order of what it writes to both is kept and all of it is the `stdout` stream (as `2>&1`); `separate` (the default): two pipes, each in order, but not across each other",
   }),
   tty: z.boolean().default(false).meta({
     description:

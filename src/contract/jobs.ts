@@ -28,10 +28,10 @@ export const startQuery = z.strictObject({
 
 export const outputQuery = z.strictObject({
   follow: flag.prefault('false').meta({ description: 'keep streaming until the job ends' }),
-  stream: z
-    .enum(['stdout', 'stderr', 'all'])
-    .default('all')
-    .meta({ description: 'which output: stdout, stderr, or both as written' }),
+  stream: z.enum(['stdout', 'stderr', 'all']).default('all').meta({
+    description:
+      'which output: stdout, stderr, or both as the worker read them (their order across each other is kept only for a job started with `"stderr": "merged"`)',
+  }),
   offset: z.coerce
     .number()
     .int()

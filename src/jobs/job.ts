@@ -139,6 +139,10 @@ export const DEFAULT_TERMINAL_SIZE: TerminalSize = { rows: 24, cols: 80 };
 /** An image's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/** Whether a job's stderr is a pipe of its own or its stdout's (one stream, in order). */
+export const stderrModeSchema = z.enum(['separate', 'merged']);
+export type StderrMode = z.output<typeof stderrModeSchema>;
+
 export interface JobSpec {
   readonly command: string;
   readonly args: readonly string[];
@@ -159,6 +163,8 @@ export interface JobSpec {
   readonly stdin: boolean;
   /** A pseudo-terminal for stdin, stdout and stderr, of this size at start; undefined for none. */
   readonly tty?: TerminalSize;
+  /** `merged`: stderr is the stdout pipe, so the two keep the order they were written in. */
+  readonly stderr: StderrMode;
 }
 
 /** What one client may use across all of its jobs: the operator's configuration for its role. */
@@ -224,6 +230,10 @@ export const jobSchema = z
     }),
     stdin: z.boolean().meta({
       description: 'its standard input is a stream its owner writes to (`PUT /v1/jobs/{id}/stdin`)',
+    }),
+    stderr: stderrModeSchema.meta({
+      description:
+        '`merged`: its stderr was its stdout pipe, so its output is one stream (all of it `stdout`) in the order it was written; `separate`: two pipes, whose order across each other is not kept',
     }),
     createdAt: timestampSchema,
     startedAt: timestampSchema.nullable(),

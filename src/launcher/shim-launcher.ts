@@ -195,6 +195,7 @@ export class ShimLauncher implements Launcher {
     }
     args.push('--cwd', request.spec.cwd);
     if (request.spec.stdin) args.push('--stdin', files.stdin);
+    if (request.spec.stderr === 'merged') args.push('--merge-stderr');
     const { tty } = request.spec;
     if (tty !== undefined) {
       args.push('--tty', '--tty-rows', String(tty.rows), '--tty-cols', String(tty.cols));

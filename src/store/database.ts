@@ -104,6 +104,8 @@ const MIGRATIONS: readonly string[] = [
   // The output budget of a job's client when it was accepted (null: none): a queued job's output
   // cap is worked out from it when it launches, beside its client's totals.
   `ALTER TABLE jobs ADD COLUMN output_budget INTEGER;`,
+  // Whether a job's stderr went down its stdout pipe ("stderr": "merged"), one stream in order.
+  `ALTER TABLE jobs ADD COLUMN stderr_merged INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export class SchemaTooNewError extends Error {

@@ -33,6 +33,7 @@ interface JobRow {
   output_budget: number | null;
   queued_at: string | null;
   stdin: number;
+  stderr_merged: number;
   tty: string | null;
   status: string;
   exit_code: number | null;
@@ -177,6 +178,7 @@ export class JobStore {
   readonly #clientLoads: StatementSync;
   readonly #queuedBefore: StatementSync;
   readonly #countQueued: StatementSync;
+  readonly #oldestQueuedAt: StatementSync;
   readonly #wasQueued: StatementSync;
   readonly #reservedMemory: StatementSync;
   readonly #outputOf: StatementSync;
@@ -196,8 +198,8 @@ export class JobStore {
     this.#insert = db.prepare(
       `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
          image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
-         created_at, seq, stdin, tty, serial, output_budget)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         created_at, seq, stdin, tty, serial, output_budget, stderr_merged)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
@@ -219,6 +221,11 @@ export class JobStore {
     this.#clientLoads = db.prepare(CLIENT_LOADS_SQL);
     this.#countQueued = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL}`,
+    );
+    // The queue's head by the index, not a scan: metrics ask it at every scrape.
+    this.#oldestQueuedAt = db.prepare(
+      `SELECT queued_at FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL}
+         ORDER BY seq LIMIT 1`,
     );
     this.#wasQueued = db.prepare('SELECT queued_at IS NOT NULL AS queued FROM jobs WHERE id = ?');
     // Per client, what its jobs reserve is at most its own memory total (its cgroup's limit).
@@ -274,6 +281,7 @@ export class JobStore {
           job.tty === null ? null : JSON.stringify(job.tty),
           job.clientSerial,
           budget.outputBytes ?? null,
+          job.stderr === 'merged' ? 1 : 0,
         );
         for (const [key, value] of Object.entries(job.labels)) {
           this.#insertLabel.run(job.owner, key, value, seq);
@@ -350,6 +358,13 @@ export class JobStore {
   countQueued(owner?: string): number {
     const row = owner === undefined ? this.#countQueued.get() : this.#countQueuedOf.get(owner);
     return (row as { count: number }).count;
+  }
+
+  /** When the job at the head of the queue was queued; undefined while none is. */
+  oldestQueuedAt(): Date | undefined {
+    const row = this.#oldestQueuedAt.get() as { queued_at: string | null } | undefined;
+    if (row === undefined || row.queued_at === null) return undefined;
+    return new Date(row.queued_at);
   }
 
   /** Every queued job, oldest first. */
@@ -584,6 +599,7 @@ function fromRow(row: JobRow): Job {
     queuePosition: null,
     queueReason: null,
     stdin: row.stdin === 1,
+    stderr: row.stderr_merged === 1 ? 'merged' : 'separate',
     tty: row.tty === null ? null : (JSON.parse(row.tty) as TerminalSize),
     status: row.status as JobStatus,
     exitCode: row.exit_code,

@@ -1024,6 +1024,7 @@ export class JobRegistry {
       queuePosition: null,
       queueReason: null,
       stdin: spec.stdin,
+      stderr: spec.stderr,
       tty: spec.tty ?? null,
       status,
       exitCode: null,
@@ -1109,6 +1110,11 @@ export class JobRegistry {
   /** How many jobs there are in each status, for metrics. */
   countByStatus(): Map<JobStatus, number> {
     return this.#store.countByStatus();
+  }
+
+  /** When the job longest in the queue was queued, for metrics; undefined while none is. */
+  oldestQueuedAt(): Date | undefined {
+    return this.#store.oldestQueuedAt();
   }
 
   #transition(job: Job, to: JobStatus, changes: JobUpdate): void {
@@ -1208,6 +1214,7 @@ function specOf(job: Job, env: Record<string, string>): JobSpec {
     labels: job.labels,
     ...(job.queueTimeoutMs === null ? {} : { queueTimeoutMs: job.queueTimeoutMs }),
     stdin: job.stdin,
+    stderr: job.stderr,
     ...(job.tty === null ? {} : { tty: job.tty }),
   };
 }

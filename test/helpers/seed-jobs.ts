@@ -68,6 +68,7 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
     args: ['seeded'],
     tty: null,
     stdin: false,
+    stderr: 'separate',
     envNames: [],
     cwd: '/work',
     limits: {},
