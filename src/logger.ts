@@ -1,7 +1,8 @@
 // The process-wide pino logger, and where its lines go: stdout (as JSON, or as readable lines
-// when stdout is a terminal, with pino-pretty), and any destination added later (the syslog
-// collector, once the server's certificate is loaded). Redaction is a second line of defence:
-// nothing secret is logged on purpose (no keys, no job output or input, no environment values).
+// when stdout is a terminal and pino-pretty is installed), and any destination added later (the
+// syslog collector, once the server's certificate is loaded). Redaction is a second line of
+// defence: nothing secret is logged on purpose (no keys, no job output or input, no environment
+// values).
 import { pino, type DestinationStream, type Logger } from 'pino';
 
 export interface Logging {
@@ -38,11 +39,24 @@ export async function createLogging(level: string): Promise<Logging> {
 /** JSON for machines (a service's journal, a pipe); readable lines for a person at a terminal. */
 async function consoleDestination(): Promise<DestinationStream> {
   if (!process.stdout.isTTY) return pino.destination(1);
-  const { default: pretty } = await import('pino-pretty');
-  return pretty({
-    sync: true,
-    colorize: true,
-    translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,service',
-  });
+  return (await prettyLines()) ?? pino.destination(1);
+}
+
+/**
+ * pino-pretty, when it is installed: it is a development dependency, so a production install
+ * (`npm ci --omit=dev`) writes JSON to a terminal too.
+ */
+async function prettyLines(): Promise<DestinationStream | undefined> {
+  try {
+    const { default: pretty } = await import('pino-pretty');
+    return pretty({
+      sync: true,
+      colorize: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw error;
+  }
 }
