@@ -1,9 +1,9 @@
-// `npm run audit -- verify [file]`: checks a signed audit log offline and names the first bad
-// record. The public key comes from the server's JWK Set (`--jwks`, as served at
+// `npm run audit -- verify [file]`: checks a signed audit log offline, the closed files rotated
+// out of it included (audit-SEQ.log beside it), and names the first bad record. The public key comes from the server's JWK Set (`--jwks`, as served at
 // /.well-known/jwks.json) or, on the server's own host, from its audit key in the certs directory.
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { auditKeyPath } from '../src/audit/audit-key.ts';
 import { verifyAuditLog } from '../src/audit/verify-log.ts';
@@ -12,10 +12,12 @@ import { SETTINGS } from '../src/config.ts';
 const USAGE = `Usage: npm run audit -- verify [FILE] [--jwks FILE | --key FILE] [--head FILE | --no-head]
 
 Checks every record's signature, sequence number and link to the one before, and the signed
-head that says how many records there should be. Exits 0 if the log is intact, 1 naming the
-first bad record otherwise.
+head that says how many records there should be, across the closed files rotated out of the
+log (audit-SEQ.log beside it, oldest first) and the log itself. If the oldest closed files were
+shipped away, it starts from the oldest one present and says after which record. Exits 0 if the
+trail is intact, 1 naming the file and line of the first bad record otherwise.
 
-  FILE          the audit log (default: audit.log in $DATA_DIR or ./data)
+  FILE          the current audit log (default: audit.log in $DATA_DIR or ./data)
   --jwks FILE   the server's public keys, as served at GET /.well-known/jwks.json
   --key FILE    a PEM key (the server's certs/audit-key.pem, or its public half)
   --head FILE   the signed head (default: FILE.head)
@@ -56,10 +58,15 @@ async function main(argv: string[]): Promise<number> {
   });
   if (verdict.ok) {
     const head = verdict.headChecked ? 'and the signed head agrees' : 'no head file to compare';
-    console.log(`audit: ${path}: intact, ${verdict.records} records, ${head}`);
+    const start =
+      verdict.startsAfter === undefined
+        ? ''
+        : ` (starting after record ${verdict.startsAfter}: the files before it are not here)`;
+    console.log(`audit: ${path}: intact, ${verdict.records} records${start}, ${head}`);
     return 0;
   }
-  console.log(`audit: ${path}: record ${verdict.line} is bad: ${verdict.reason}`);
+  const where = join(dirname(path), verdict.file);
+  console.log(`audit: ${where}: record ${verdict.line} is bad: ${verdict.reason}`);
   return 1;
 }
 

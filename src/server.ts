@@ -107,6 +107,7 @@ async function serve(config: Config, logging: Logging): Promise<void> {
     await ensureAuditKey(config.certsDir),
     logger,
     shipper === undefined ? undefined : (record) => shipAuditRecord(shipper, record),
+    { rotateBytes: config.auditRotateBytes },
   );
   const launcher = new ShimLauncher(...(await detectProtections(config, db, logger)));
   const store = new JobStore(db);

@@ -2,11 +2,14 @@
 // signed head (`audit.head`: the last sequence number and its hash) so that cutting records off
 // the end is as detectable as editing one. Appends are queued and written one at a time, in
 // order, so callers never wait on the disk and the chain never forks. The live log is verified
-// from a snapshot taken in that same order (see verify).
+// from a snapshot taken in that same order (see verify). With a rotation size, a full
+// `audit.log` is closed and renamed before the next append (audit-files.ts names the files), and
+// the chain goes on in a new one: its first record links to the last of the closed file.
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
+import { closedAuditPath, listAuditFiles, type AuditFile } from './audit-files.ts';
 import type { Logger } from 'pino';
 import type { JWK } from 'jose';
 import { auditHeadPath, type AuditHead } from './audit-head.ts';
@@ -18,7 +21,12 @@ import type {
   SignedAuditRecord,
 } from '../contract/audit.ts';
 import { decodeRecord, linkHash, signJson, verifyJson } from './audit-record.ts';
-import { readHeadText, verifyAuditSnapshot, type AuditSnapshot } from './verify-log.ts';
+import {
+  readHeadText,
+  verifyAuditSnapshot,
+  type AuditFileSnapshot,
+  type AuditSnapshot,
+} from './verify-log.ts';
 
 export interface AuditQuery {
   readonly client?: string | undefined;
@@ -28,14 +36,23 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
+export interface AuditLogOptions {
+  /** The size at which the current file is closed and a new one started; 0 for never. */
+  readonly rotateBytes?: number;
+}
+
 const TAIL_PROBE_BYTES = 64 * 1024;
 
 export class AuditLog {
   readonly #path: string;
   readonly #key: AuditKey;
   readonly #logger: Logger;
-  readonly #file: FileHandle;
+  #file: FileHandle;
   readonly #onAppended: ((record: AuditRecord) => void) | undefined;
+  readonly #rotateBytes: number;
+  /** The current file's size, and the sequence number of its first record (undefined: none). */
+  #bytes: number;
+  #firstSeq: number | undefined;
   #seq: number;
   #prev: string | null;
   #queue: Promise<void> = Promise.resolve();
@@ -50,8 +67,12 @@ export class AuditLog {
     file: FileHandle,
     head: AuditHead,
     onAppended: ((record: AuditRecord) => void) | undefined,
+    current: { bytes: number; firstSeq: number | undefined; rotateBytes: number },
   ) {
     this.#onAppended = onAppended;
+    this.#bytes = current.bytes;
+    this.#firstSeq = current.firstSeq;
+    this.#rotateBytes = current.rotateBytes;
     this.#path = path;
     this.#key = key;
     this.#logger = logger;
@@ -67,15 +88,24 @@ export class AuditLog {
     key: AuditKey,
     logger: Logger,
     onAppended?: (record: AuditRecord) => void,
+    options: AuditLogOptions = {},
   ): Promise<AuditLog> {
-    const { head, partialBytes } = await readTail(path);
+    const tail = await readTail(path);
+    const { partialBytes } = tail;
+    // A current file without records (just rotated) goes on from the last closed file's.
+    const head = tail.head.seq > 0 ? tail.head : await closedTail(path);
     if (partialBytes > 0) {
       // A crash in the middle of an append leaves half a line: it is cut off (and the cut is
       // itself recorded below) so that the chain goes on from the last complete record.
       await truncate(path, (await stat(path)).size - partialBytes);
     }
     const file = await open(path, 'a', 0o600);
-    const log = new AuditLog(path, key, logger, file, head, onAppended);
+    const current = {
+      bytes: (await file.stat()).size,
+      firstSeq: tail.head.seq > 0 ? await firstSeqOf(path) : undefined,
+      rotateBytes: options.rotateBytes ?? 0,
+    };
+    const log = new AuditLog(path, key, logger, file, head, onAppended, current);
     // The signed head says how long the log was: records cut off the end (or the head removed)
     // while the server was down are recorded, so continuing the chain does not hide them.
     const signedHead = await readSignedHead(auditHeadPath(path), key);
@@ -125,18 +155,23 @@ export class AuditLog {
       );
   }
 
-  /** The newest `limit` records that match, newest first. */
+  /**
+   * The newest `limit` records that match, newest first. Files are read newest first, and the
+   * older ones only while fewer than `limit` records have matched.
+   */
   async query(filter: AuditQuery): Promise<SignedAuditRecord[]> {
-    const matches: SignedAuditRecord[] = [];
-    const lines = createInterface({ input: createReadStream(this.#path), crlfDelay: Infinity });
-    for await (const jws of lines) {
-      if (jws === '') continue;
-      const record = decodeRecord(jws);
-      if (!matchesQuery(record, filter)) continue;
-      matches.push({ ...record, jws });
-      if (matches.length > filter.limit) matches.shift();
+    const snapshot = await this.#snapshot();
+    try {
+      let matches: SignedAuditRecord[] = [];
+      for (const file of [...snapshot.files].reverse()) {
+        if (matches.length >= filter.limit) break;
+        const older = await matchesIn(file, filter);
+        matches = [...older, ...matches].slice(-filter.limit);
+      }
+      return matches.reverse();
+    } finally {
+      await releaseSnapshot(snapshot);
     }
-    return matches.reverse();
   }
 
   /**
@@ -160,10 +195,16 @@ export class AuditLog {
 
   async #verifyOnce(): Promise<AuditVerdict> {
     const snapshot = await this.#snapshot();
-    // A log without records has no head yet: the first append writes it.
-    return verifyAuditSnapshot(snapshot, this.#key.publicKey, { requireHead: snapshot.bytes > 0 });
+    try {
+      // A log without records has no head yet: the first append writes it.
+      const requireHead = snapshot.files.some((file) => file.bytes > 0);
+      return await verifyAuditSnapshot(snapshot, this.#key.publicKey, { requireHead });
+    } finally {
+      await releaseSnapshot(snapshot);
+    }
   }
 
+  /** The files as they stand between two appends; the caller releases it. */
   #snapshot(): Promise<AuditSnapshot> {
     const taken = this.#queue.then(() => snapshotOf(this.#path));
     this.#queue = taken.then(
@@ -181,6 +222,7 @@ export class AuditLog {
   }
 
   async #append(event: AuditEvent): Promise<void> {
+    if (this.#rotateBytes > 0 && this.#bytes >= this.#rotateBytes) await this.#rotate();
     const record: AuditRecord = {
       seq: this.#seq + 1,
       time: new Date().toISOString(),
@@ -188,11 +230,29 @@ export class AuditLog {
       ...event,
     };
     const jws = await signJson(record, this.#key.privateKey, this.#key.kid);
-    await this.#file.write(`${jws}\n`);
+    const line = `${jws}\n`;
+    await this.#file.write(line);
+    this.#bytes += Buffer.byteLength(line);
+    this.#firstSeq ??= record.seq;
     this.#seq = record.seq;
     this.#prev = linkHash(jws);
     await this.#writeHead();
     this.#onAppended?.(record);
+  }
+
+  /**
+   * Closes the full file under its closed name and starts an empty one. The head is left as it
+   * is: it names the last record, now in the closed file, until the next append. A crash between
+   * the rename and the open leaves no current file, and open() goes on from the closed one.
+   */
+  async #rotate(): Promise<void> {
+    if (this.#firstSeq === undefined) return;
+    await this.#file.close();
+    await rename(this.#path, closedAuditPath(this.#path, this.#firstSeq));
+    this.#file = await open(this.#path, 'a', 0o600);
+    this.#bytes = 0;
+    this.#firstSeq = undefined;
+    this.#logger.info({ closedAfter: this.#seq }, 'audit log rotated');
   }
 
   async #writeHead(): Promise<void> {
@@ -223,11 +283,68 @@ async function readSignedHead(
   return verifyJson<AuditHead>(jws, key.publicKey).catch(() => 'invalid' as const);
 }
 
-/** The log's length and its head's text, named without the server's directories. */
+/**
+ * Every file's length and the head's text, named without the server's directories. The current
+ * file is held open: a rotation may rename it before it is read.
+ */
 async function snapshotOf(path: string): Promise<AuditSnapshot> {
   const headPath = auditHeadPath(path);
-  const [bytes, head] = await Promise.all([sizeOf(path), readHeadText(headPath)]);
-  return { path, bytes, head, headName: basename(headPath) };
+  const listed = await listAuditFiles(path);
+  const closed = listed.filter((file) => file.firstSeq !== undefined);
+  const [closedFiles, current, head] = await Promise.all([
+    Promise.all(closed.map(closedSnapshot)),
+    currentSnapshot(path),
+    readHeadText(headPath),
+  ]);
+  const files = [...closedFiles.filter((file) => file !== undefined), current];
+  return { files, head, headName: basename(headPath) };
+}
+
+/** A closed file's size; undefined if it was deleted (shipped away) since it was listed. */
+async function closedSnapshot(file: AuditFile): Promise<AuditFileSnapshot | undefined> {
+  const bytes = await sizeOf(file.path);
+  return bytes === 0 ? undefined : { ...file, bytes };
+}
+
+async function currentSnapshot(path: string): Promise<AuditFileSnapshot> {
+  try {
+    const handle = await open(path, 'r');
+    return { path, firstSeq: undefined, bytes: (await handle.stat()).size, handle };
+  } catch (error) {
+    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
+      return { path, firstSeq: undefined, bytes: 0 };
+    }
+    throw error;
+  }
+}
+
+async function releaseSnapshot(snapshot: AuditSnapshot): Promise<void> {
+  for (const file of snapshot.files) await file.handle?.close();
+}
+
+/** The newest `limit` records of one file that match, oldest first. */
+async function matchesIn(
+  file: AuditFileSnapshot,
+  filter: AuditQuery,
+): Promise<SignedAuditRecord[]> {
+  if (file.bytes === 0) return [];
+  const input =
+    file.handle === undefined
+      ? createReadStream(file.path, { start: 0, end: file.bytes - 1 })
+      : file.handle.createReadStream({ start: 0, end: file.bytes - 1, autoClose: false });
+  const matches: SignedAuditRecord[] = [];
+  try {
+    for await (const jws of createInterface({ input, crlfDelay: Infinity })) {
+      if (jws === '') continue;
+      const record = decodeRecord(jws);
+      if (!matchesQuery(record, filter)) continue;
+      matches.push({ ...record, jws });
+      if (matches.length > filter.limit) matches.shift();
+    }
+  } finally {
+    input.destroy();
+  }
+  return matches;
 }
 
 /** A log that is gone is verified as empty: its head, if any, then says what is missing. */
@@ -247,6 +364,26 @@ function matchesQuery(record: AuditRecord, filter: AuditQuery): boolean {
   if (filter.since !== undefined && time < filter.since.getTime()) return false;
   if (filter.until !== undefined && time > filter.until.getTime()) return false;
   return true;
+}
+
+/** The last record of the newest closed file: where a current file without records goes on. */
+async function closedTail(path: string): Promise<AuditHead> {
+  const closed = (await listAuditFiles(path)).filter((file) => file.firstSeq !== undefined);
+  const newest = closed.at(-1);
+  return newest === undefined ? { seq: 0, hash: null } : (await readTail(newest.path)).head;
+}
+
+/** The sequence number of the file's first record. */
+async function firstSeqOf(path: string): Promise<number | undefined> {
+  const input = createReadStream(path);
+  try {
+    for await (const jws of createInterface({ input, crlfDelay: Infinity })) {
+      if (jws !== '') return decodeRecord(jws).seq;
+    }
+    return undefined;
+  } finally {
+    input.destroy();
+  }
 }
 
 /** The last complete record's sequence number and hash, and how many bytes follow it. */

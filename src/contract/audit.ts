@@ -131,14 +131,22 @@ export const auditVerdictSchema = z
           description:
             'the signed head was there and agrees (false only for a log with no records yet)',
         }),
+        startsAfter: z.int().min(1).optional().meta({
+          description:
+            'the oldest audit files were shipped away: verification starts after this record (the first one present is trusted to link to it)',
+        }),
       })
       .readonly(),
     z
       .object({
         ok: z.literal(false),
+        file: z.string().meta({
+          examples: ['audit.log', 'audit-000000000001.log'],
+          description: 'the file of the data directory that holds the first bad record',
+        }),
         line: z.int().min(1).meta({
           description:
-            'the first bad record, by its line in the log (one past the last for records cut off the end)',
+            'the first bad record, by its line in that file (one past the last for records cut off the end)',
         }),
         reason: z.string().meta({
           examples: ['the signature does not verify (edited or forged)'],

@@ -146,12 +146,14 @@ describe('GET /v1/audit/verify', () => {
       await writeFile(logPath, edited.join('\n') + '\n');
       assert.deepEqual(await verify(), {
         ok: false,
+        file: 'audit.log',
         line: 3,
         reason: 'the signature does not verify (edited or forged)',
       });
       await writeFile(logPath, log.slice(0, -1).join('\n') + '\n');
       assert.deepEqual(await verify(), {
         ok: false,
+        file: 'audit.log',
         line: log.length,
         reason: `the signed head says ${log.length} records, the file has ${log.length - 1} (records cut off the end)`,
       });
