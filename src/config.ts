@@ -1,11 +1,14 @@
-// The one place that reads flags and environment variables. Every setting has a flag, an
-// environment variable and a default; flags win over the environment.
+// The one place that reads flags, environment variables and the config file. Every setting has
+// a flag, an environment variable, a key of the config file (its flag's name) and a default; a
+// flag wins over the environment, which wins over the file.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from './util/quantities.ts';
+import { nearest } from './util/did-you-mean.ts';
+import { FlatYamlError, parseFlatYaml } from './util/flat-yaml.ts';
 import type { LimitPolicy } from './policy/limit-policy.ts';
 import type { ResourceLimits } from './jobs/job.ts';
 import { DEFAULT_BINDS, parseBinds, type HostBind } from './launcher/sandbox.ts';
@@ -86,6 +89,8 @@ interface Setting {
   readonly env: string;
   readonly fallback: string;
   readonly help: string;
+  /** The default as the example config file shows it, where it is worked out on each host. */
+  readonly exampleFallback?: string;
 }
 
 export const SETTINGS = {
@@ -95,12 +100,14 @@ export const SETTINGS = {
     flag: 'data-dir',
     env: 'DATA_DIR',
     fallback: resolve(PROJECT_ROOT, 'data'),
+    exampleFallback: 'data (in the project directory)',
     help: 'database and job output',
   },
   certsDir: {
     flag: 'certs-dir',
     env: 'CERTS_DIR',
     fallback: resolve(PROJECT_ROOT, 'certs'),
+    exampleFallback: 'certs (in the project directory)',
     help: 'CA, server and client certificates',
   },
   policy: {
@@ -263,12 +270,14 @@ export const SETTINGS = {
     flag: 'client-cpus',
     env: 'CLIENT_CPUS',
     fallback: String(Math.max(2, Math.round(availableParallelism() * 0.75 * 100) / 100)),
+    exampleFallback: "3/4 of the host's CPUs, at least 2",
     help: "CPUs all running jobs of one user-role client may use together (3/4 of the host's, at least 2)",
   },
   clientMemory: {
     flag: 'client-memory',
     env: 'CLIENT_MEMORY',
     fallback: `${Math.floor(totalmem() / 2 / 1024 ** 2)}MiB`,
+    exampleFallback: "half the host's memory",
     help: "memory all running jobs of one user-role client may use together (half the host's)",
   },
   clientPids: {
@@ -363,14 +372,49 @@ export const SETTINGS = {
   },
 } as const satisfies Record<string, Setting>;
 
-type SettingName = keyof typeof SETTINGS;
+export type SettingName = keyof typeof SETTINGS;
 
+/** The config file's own flag and variable: not a setting, since a file cannot name another. */
+export const CONFIG_FILE = {
+  flag: 'config',
+  env: 'CONFIG_FILE',
+  help: 'a YAML file of settings, one `key: value` a line, keyed by flag (port: 8443)',
+} as const;
+
+/** Where a setting's value came from: `--check` prints it, and an error names it. */
+export type SettingOrigin =
+  | { readonly kind: 'flag' }
+  | { readonly kind: 'environment' }
+  | { readonly kind: 'file'; readonly path: string; readonly line: number }
+  | { readonly kind: 'default' };
+
+/** A setting's value as text, before it is checked, and where it came from. */
+export interface EffectiveSetting {
+  readonly text: string;
+  readonly origin: SettingOrigin;
+}
+
+export type EffectiveSettings = ReadonlyMap<SettingName, EffectiveSetting>;
+
+/**
+ * A setting that cannot be used, or a config file that cannot be read. `setting` and `problem`
+ * are set when one setting's value is at fault, so the error can say where that value came from.
+ */
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
-  constructor(message: string) {
+  readonly setting: SettingName | undefined;
+  readonly problem: string | undefined;
+  constructor(message: string, setting?: SettingName, problem?: string) {
     super(message);
     this.name = 'ConfigError';
+    this.setting = setting;
+    this.problem = problem;
   }
+}
+
+/** A value of one setting that is wrong: "--port (PORT) must be ...". */
+function settingError(name: SettingName, problem: string): ConfigError {
+  return new ConfigError(`${settingName(name)} ${problem}`, name, problem);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -381,29 +425,170 @@ export function usage(): string {
     const fallback = setting.fallback === '' ? '' : ` (default ${setting.fallback})`;
     return `  --${setting.flag} VALUE, ${setting.env}=VALUE${fallback}\n      ${setting.help}\n`;
   });
-  return `Usage: npm start -- [--SETTING VALUE]...   (or node src/server.ts [--SETTING VALUE]...)
+  return `Usage: npm start -- [--config FILE] [--SETTING VALUE]... [--check]
+       (or node src/server.ts ...)
 
-Serves the job API over mutual TLS. Every setting is a flag or an environment variable;
-the flag wins. A development PKI is made in the certificates directory on first start.
+Serves the job API over mutual TLS. Every setting is a flag, an environment variable or a
+key of the config file (the flag's name: \`port: 8443\`); a flag wins over the environment,
+which wins over the file. A development PKI is made in the certificates directory on first
+start.
+
+  --${CONFIG_FILE.flag} FILE, ${CONFIG_FILE.env}=FILE
+      ${CONFIG_FILE.help}
+  --check
+      check the settings (flags, environment, config file), print each with where it came
+      from, and exit: 0 if they are valid, 2 naming the bad one; starts nothing
+  --help
+      this
 
 Settings:
 ${rows.join('')}`;
 }
 
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+/**
+ * Each setting's value as text and where it came from: the flag, else the environment, else the
+ * config file (`--config` or CONFIG_FILE), else the default. Reads the file; checks no value.
+ */
+export function effectiveSettings(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): EffectiveSettings {
   const { values } = parseArgs({
     args: [...argv],
     options: Object.fromEntries(
-      Object.values(SETTINGS).map((setting) => [setting.flag, { type: 'string' as const }]),
+      [CONFIG_FILE, ...Object.values(SETTINGS)].map((setting) => [
+        setting.flag,
+        { type: 'string' as const },
+      ]),
     ),
     strict: true,
     allowPositionals: false,
   });
-  const read = (name: SettingName): string => {
-    const setting = SETTINGS[name];
+  const configPath = values[CONFIG_FILE.flag] ?? env[CONFIG_FILE.env] ?? '';
+  const file = configPath === '' ? new Map<string, FileValue>() : readConfigFile(configPath);
+  const settings = new Map<SettingName, EffectiveSetting>();
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
     const fromFlag = values[setting.flag];
-    return typeof fromFlag === 'string' ? fromFlag : (env[setting.env] ?? setting.fallback);
-  };
+    const fromEnv = env[setting.env];
+    const fromFile = file.get(setting.flag);
+    if (typeof fromFlag === 'string') {
+      settings.set(name, { text: fromFlag, origin: { kind: 'flag' } });
+    } else if (fromEnv !== undefined) {
+      settings.set(name, { text: fromEnv, origin: { kind: 'environment' } });
+    } else if (fromFile !== undefined) {
+      settings.set(name, {
+        text: fromFile.text,
+        origin: { kind: 'file', path: resolve(configPath), line: fromFile.line },
+      });
+    } else {
+      settings.set(name, { text: setting.fallback, origin: { kind: 'default' } });
+    }
+  }
+  return settings;
+}
+
+/** A value of the config file, with its line. */
+interface FileValue {
+  readonly text: string;
+  readonly line: number;
+}
+
+/** The config file's values by key; every key must be a setting's flag. */
+function readConfigFile(path: string): Map<string, FileValue> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file: ${(error as Error).message}`);
+  }
+  let entries;
+  try {
+    entries = parseFlatYaml(text);
+  } catch (error) {
+    if (!(error instanceof FlatYamlError)) throw error;
+    throw new ConfigError(`${resolve(path)}:${error.line}: ${error.message}`);
+  }
+  const flags = new Set<string>(Object.values(SETTINGS).map((setting) => setting.flag));
+  for (const { key, line } of entries) {
+    if (!flags.has(key)) {
+      throw new ConfigError(`${resolve(path)}:${line}: unknown setting '${key}'${suggestion(key)}`);
+    }
+  }
+  return new Map(entries.map(({ key, text, line }) => [key, { text, line }]));
+}
+
+/** " (did you mean 'client-rate'?)" for a near miss of a flag, or of its variable's name. */
+function suggestion(key: string): string {
+  const flagOf = new Map<string, string>(
+    Object.values(SETTINGS).flatMap((setting) => [
+      [setting.flag, setting.flag],
+      [setting.env, setting.flag],
+    ]),
+  );
+  const near = nearest(key, [...flagOf.keys()]);
+  return near === undefined ? '' : ` (did you mean '${flagOf.get(near)}'?)`;
+}
+
+/** Where a value came from, as `--check` prints it. */
+export function describeOrigin(name: SettingName, origin: SettingOrigin): string {
+  switch (origin.kind) {
+    case 'flag':
+      return `flag --${SETTINGS[name].flag}`;
+    case 'environment':
+      return `environment ${SETTINGS[name].env}`;
+    case 'file':
+      return `file ${origin.path}:${origin.line}`;
+    case 'default':
+      return 'default';
+  }
+}
+
+/**
+ * `--check`'s report: every effective setting as a line of a config file (so it can be pasted
+ * into one), with where it came from as the line's comment.
+ */
+export function describeSettings(settings: EffectiveSettings): string {
+  const lines = [...settings].map(([name, { text, origin }]) => [
+    `${SETTINGS[name].flag}: ${yamlValue(text)}`,
+    describeOrigin(name, origin),
+  ]);
+  const width = Math.max(...lines.map(([line]) => (line ?? '').length));
+  return lines.map(([line, origin]) => `${(line ?? '').padEnd(width)}  # ${origin}\n`).join('');
+}
+
+/** A value as a YAML scalar: plain where that reads back the same, else double-quoted. */
+function yamlValue(text: string): string {
+  const plain = /^[A-Za-z0-9/._][A-Za-z0-9/._:,@+ -]*$/.test(text) && !/:\s|\s$/.test(text);
+  return plain && !/^(~|null|Null|NULL)$/.test(text) ? text : JSON.stringify(text);
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  return checkSettings(effectiveSettings(argv, env));
+}
+
+/** The configuration the settings make, or a ConfigError naming the first bad one. */
+export function checkSettings(settings: EffectiveSettings): Config {
+  const read = (name: SettingName): string => settings.get(name)?.text ?? SETTINGS[name].fallback;
+  try {
+    return configFrom(read);
+  } catch (error) {
+    throw error instanceof ConfigError ? withOrigin(error, settings) : error;
+  }
+}
+
+/** A bad value from the config file is named by its key, file and line rather than its flag. */
+function withOrigin(error: ConfigError, settings: EffectiveSettings): ConfigError {
+  const origin = error.setting === undefined ? undefined : settings.get(error.setting)?.origin;
+  if (origin?.kind !== 'file' || error.setting === undefined) return error;
+  const key = SETTINGS[error.setting].flag;
+  return new ConfigError(
+    `${origin.path}:${origin.line}: ${key} ${error.problem ?? error.message}`,
+    error.setting,
+    error.problem,
+  );
+}
+
+function configFrom(read: (name: SettingName) => string): Config {
   const defaultTimeoutMs = duration('defaultTimeout', read('defaultTimeout'));
   return {
     host: read('host'),
@@ -514,7 +699,7 @@ function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
   try {
     binds = parseBinds(read('sandboxBinds'));
   } catch (error) {
-    throw new ConfigError(`${settingName('sandboxBinds')}: ${(error as Error).message}`);
+    throw settingError('sandboxBinds', (error as Error).message);
   }
   const first = integer('sandboxUidFirst', read('sandboxUidFirst'), 1, 2 ** 31 - 2);
   const count = integer('sandboxUidCount', read('sandboxUidCount'), 1, 2 ** 31 - 1 - first);
@@ -524,9 +709,7 @@ function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
     .filter((role) => role !== '');
   const unknown = roles.filter((role) => !isRole(role));
   if (unknown.length > 0) {
-    throw new ConfigError(
-      `${settingName('sandboxHostRoles')}: unknown roles ${unknown.join(', ')}`,
-    );
+    throw settingError('sandboxHostRoles', `has unknown roles ${unknown.join(', ')}`);
   }
   return {
     mode: oneOf('sandbox', read('sandbox'), ['private', 'off'] as const),
@@ -543,9 +726,7 @@ function settingName(name: SettingName): string {
 function integer(name: SettingName, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(
-      `${settingName(name)} must be an integer from ${min} to ${max}, got '${text}'`,
-    );
+    throw settingError(name, `must be an integer from ${min} to ${max}, got '${text}'`);
   }
   return value;
 }
@@ -553,7 +734,7 @@ function integer(name: SettingName, text: string, min: number, max: number): num
 function positiveNumber(name: SettingName, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(`${settingName(name)} must be a positive number, got '${text}'`);
+    throw settingError(name, `must be a positive number, got '${text}'`);
   }
   return value;
 }
@@ -561,23 +742,20 @@ function positiveNumber(name: SettingName, text: string): number {
 function duration(name: SettingName, text: string): number {
   const value = parseDuration(text);
   if (value === undefined)
-    throw new ConfigError(
-      `${settingName(name)} must be a duration such as 5s or 7d, got '${text}'`,
-    );
+    throw settingError(name, `must be a duration such as 5s or 7d, got '${text}'`);
   return value;
 }
 
 function positiveDuration(name: SettingName, text: string): number {
   const value = duration(name, text);
-  if (value === 0)
-    throw new ConfigError(`${settingName(name)} must be longer than 0, got '${text}'`);
+  if (value === 0) throw settingError(name, `must be longer than 0, got '${text}'`);
   return value;
 }
 
 function size(name: SettingName, text: string, zeroAllowed = false): number {
   const value = parseSize(text);
   if (value === undefined || (!zeroAllowed && value === 0)) {
-    throw new ConfigError(`${settingName(name)} must be a size such as 512MiB, got '${text}'`);
+    throw settingError(name, `must be a size such as 512MiB, got '${text}'`);
   }
   return value;
 }
@@ -590,8 +768,9 @@ function cgroupPath(name: SettingName, text: string): string | undefined {
   if (text === '') return undefined;
   const segments = text.split('/').slice(1);
   if (!text.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw new ConfigError(
-      `${settingName(name)} must be a cgroup below the root as /proc/self/cgroup names it, ` +
+    throw settingError(
+      name,
+      'must be a cgroup below the root as /proc/self/cgroup names it, ' +
         `such as /system.slice/jobworker-jobs.service, got '${text.slice(0, 100)}'`,
     );
   }
@@ -600,9 +779,7 @@ function cgroupPath(name: SettingName, text: string): string | undefined {
 
 function oneOf<T extends string>(name: SettingName, text: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(text)) {
-    throw new ConfigError(
-      `${settingName(name)} must be one of ${allowed.join(', ')}, got '${text}'`,
-    );
+    throw settingError(name, `must be one of ${allowed.join(', ')}, got '${text}'`);
   }
   return text as T;
 }
@@ -619,10 +796,40 @@ function syslogTarget(
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError(`invalid --syslog '${text.slice(0, 100)}': expected tls://HOST:PORT`);
+    throw settingError('syslog', `must be tls://HOST:PORT, got '${text.slice(0, 100)}'`);
   }
   if (url.protocol !== 'tls:' || url.hostname === '' || url.port === '' || url.pathname !== '') {
-    throw new ConfigError(`invalid --syslog '${text.slice(0, 100)}': expected tls://HOST:PORT`);
+    throw settingError('syslog', `must be tls://HOST:PORT, got '${text.slice(0, 100)}'`);
   }
   return { url, caFile: resolve(caFile || join(certsDir, 'ca.pem')), queueBytes: queueBytes() };
+}
+
+/**
+ * An example config file: `header`, then every setting's help, variable and default as comments,
+ * and below the default the value `active` gives it, if any. systemd/config.yaml is made by this
+ * (`node scripts/config-example.ts`), and a test keeps it so.
+ */
+export function exampleConfig(header: string, active: ReadonlyMap<string, string>): string {
+  const blocks = Object.values(SETTINGS).map((setting: Setting) => {
+    const help = wrapComment(`${setting.help} (${setting.env})`);
+    const fallback = setting.exampleFallback ?? setting.fallback;
+    const value = active.get(setting.flag);
+    const set = value === undefined ? '' : `${setting.flag}: ${yamlValue(value)}\n`;
+    return `${help}#${setting.flag}: ${yamlValue(fallback)}\n${set}`;
+  });
+  return `${header.trimEnd()}\n\n${blocks.join('\n')}`;
+}
+
+/** Text as `# ` lines of at most 100 columns. */
+function wrapComment(text: string): string {
+  const lines: string[] = [];
+  let line = '#';
+  for (const word of text.split(' ')) {
+    if (line.length + 1 + word.length > 100 && line !== '#') {
+      lines.push(line);
+      line = '#';
+    }
+    line += ` ${word}`;
+  }
+  return `${[...lines, line].join('\n')}\n`;
 }
