@@ -1,6 +1,7 @@
 // `npm run certs -- <command>`: the operator's tool for the job worker's PKI. It parses
 // arguments and prints; src/pki/authority.ts does the work. Nothing is written when an argument
 // is wrong, and errors are one line each.
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +9,7 @@ import { SETTINGS } from '../src/config.ts';
 import { CertificateAuthority, VALIDITY_DAYS } from '../src/pki/authority.ts';
 import { defaultServerAltNames } from '../src/pki/development-pki.ts';
 import { PkiError } from '../src/pki/errors.ts';
-import { CRL_REASONS, type CrlReason } from '../src/pki/crl.ts';
+import { CRL_REASONS, parseCrl, type CrlReason } from '../src/pki/crl.ts';
 import type { InventoryEntry } from '../src/pki/inventory.ts';
 import { generateP12Password } from '../src/pki/pkcs12.ts';
 import { assertRole, ROLES, type Role } from '../src/pki/roles.ts';
@@ -29,12 +30,13 @@ Commands:
   revoke NAME [--reason ${CRL_REASONS.join('|')}]
       Revokes every certificate of NAME; a running server refuses it within a second.
   list [--json]
-      Every certificate issued: kind, name, role, serial, expiry, state.
+      The CA, the CRL and every certificate issued: kind, name, role, serial, expiry, days
+      left, state. The CRL's expiry is its next update: past it every client is refused.
   server [--san NAME]... [--days N]
       Rotates the server certificate (same SANs unless given); the server reloads it.
   crl
       Publishes a fresh CRL (valid ${VALIDITY_DAYS.crl} days). Every other command does this too;
-      run it from cron if the PKI may go a month unchanged.
+      systemd/jobworker-crl.timer runs it daily so the PKI can go months unchanged.
 
 Options:
   --certs-dir DIR   the PKI's directory (default: $CERTS_DIR or ./certs of the project)
@@ -183,21 +185,24 @@ async function revokeClient(certsDir: string, name: string, values: Values): Pro
 
 async function list(certsDir: string, values: Values): Promise<number> {
   const authority = await CertificateAuthority.open(certsDir);
-  const entries = await authority.list();
   const now = new Date();
-  const rows = entries.map((entry) => ({ ...entry, state: stateOf(entry, now) }));
+  const rows = [
+    ...(await authorityRows(authority, now)),
+    ...(await authority.list()).map((entry) => ({ ...entry, state: stateOf(entry, now) })),
+  ].map((row) => ({ ...row, daysLeft: daysLeft(row.notAfter, now) }));
   if (values.json === true) {
     console.log(JSON.stringify(rows, null, 2));
     return 0;
   }
   const table = [
-    ['KIND', 'NAME', 'ROLE', 'SERIAL', 'EXPIRES', 'STATE'],
+    ['KIND', 'NAME', 'ROLE', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'STATE'],
     ...rows.map((row) => [
       row.kind,
       row.name,
       row.role ?? '-',
       row.serial,
       row.notAfter,
+      String(row.daysLeft),
       row.state,
     ]),
   ];
@@ -210,6 +215,48 @@ async function list(certsDir: string, values: Values): Promise<number> {
         .trimEnd(),
     );
   return 0;
+}
+
+/**
+ * The CA's certificate and its CRL, listed first: the CRL is valid for 30 days only and, once
+ * expired, makes the server refuse every client (jobworker-crl.timer re-signs it daily). The
+ * CRL's row shows its number as its serial and its nextUpdate as its expiry.
+ */
+async function authorityRows(
+  authority: CertificateAuthority,
+  now: Date,
+): Promise<
+  { kind: string; name: string; role?: string; serial: string; notAfter: string; state: string }[]
+> {
+  const ca = new X509Certificate(await readFile(authority.layout.caCert, 'utf8'));
+  const rows = [
+    {
+      kind: 'ca',
+      name: /^CN=(.*)$/m.exec(ca.subject)?.[1] ?? 'ca',
+      serial: ca.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+      notAfter: new Date(ca.validTo).toISOString(),
+      state: new Date(ca.validTo) <= now ? 'expired' : 'active',
+    },
+  ];
+  const crlPem = await readFile(authority.layout.crl, 'utf8').catch(() => undefined);
+  if (crlPem === undefined) return rows;
+  const crl = parseCrl(crlPem);
+  const expired = crl.nextUpdate <= now;
+  return [
+    ...rows,
+    {
+      kind: 'crl',
+      name: 'crl',
+      serial: String(crl.crlNumber ?? '-'),
+      notAfter: crl.nextUpdate.toISOString(),
+      state: expired ? 'expired: every client is refused (npm run certs -- crl)' : 'active',
+    },
+  ];
+}
+
+/** Whole days until `notAfter`, rounded down; negative once past. */
+function daysLeft(notAfter: string, now: Date): number {
+  return Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000);
 }
 
 async function rotateServer(certsDir: string, values: Values): Promise<number> {

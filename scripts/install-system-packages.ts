@@ -39,6 +39,8 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: '/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', packages: ['rsyslog-gnutls'] },
     // The operations suite checks the systemd unit with systemd-analyze.
     { probe: 'systemd-analyze', packages: ['systemd'] },
+    // The monitoring suite and CI check ops/'s alert rules and scrape configuration.
+    { probe: 'promtool', packages: ['prometheus'] },
   ],
 };
 

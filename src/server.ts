@@ -32,6 +32,8 @@ import { AuditLog } from './audit/audit-log.ts';
 import { ensureAuditKey } from './audit/audit-key.ts';
 import { tlsRefusalRecord } from './audit/tls-refusal.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { DiskFloor } from './worker/disk-floor.ts';
+import { credentialExpiries } from './tls/credential-expiries.ts';
 import { PolicyWatcher } from './policy/policy-watcher.ts';
 import { guardClientCertificates } from './tls/client-certificate-guard.ts';
 import { ClientConnections } from './tls/client-connections.ts';
@@ -98,8 +100,14 @@ async function serve(config: Config, logging: Logging): Promise<void> {
   const layout = pkiLayout(config.certsDir);
   const credentials = await loadTlsCredentials(layout);
 
-  // Job counts are read from the registry when scraped, long after it exists.
-  const metrics = new Metrics(() => registry.countByStatus());
+  // Job counts and the queue are read from the registry when scraped, long after it exists;
+  // expiries from the credentials in force, the reloader's once it exists.
+  const metrics = new Metrics({
+    jobsByStatus: () => registry.countByStatus(),
+    oldestQueuedAt: () => registry.oldestQueuedAt(),
+    dataDisk: new DiskFloor(config.dataDir, config.minFreeDiskBytes),
+    credentialExpiries: credentialExpiries(() => credentialsInForce(), layout),
+  });
   const shipper = await shipLogs(config, credentials, logging, metrics);
   const db = openDatabase(join(config.dataDir, 'jobworker.db'));
   const audit = await AuditLog.open(

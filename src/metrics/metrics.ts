@@ -1,10 +1,14 @@
 // What operators graph and alert on, in Prometheus terms. The worker and the API know nothing of
 // Prometheus: they call the plain hooks below (a request finished, a job changed status, bytes
-// were served, a TLS client was refused), and job counts by status are read when scraped.
+// were served, a TLS client was refused), and what is a state rather than an event (job counts
+// by status, the oldest queued job, the data disk's free space, credential expiries) is read when
+// scraped. Node's own process metrics come unprefixed, under the names every dashboard knows.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DiskFloor } from '../worker/disk-floor.ts';
 import type { Transition } from '../worker/registry.ts';
-import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
+import { ENDED_STATUSES, hasEnded, JOB_STATUSES, type JobStatus } from '../jobs/job-status.ts';
+import { buildInfo } from './build-info.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -13,6 +17,24 @@ export interface RequestObservation {
   readonly route: string;
   readonly status: number;
   readonly durationMs: number;
+}
+
+/** When a credential stops working; `crl` is the CRL's nextUpdate, the rest certificates. */
+export interface CredentialExpiry {
+  readonly kind: 'ca' | 'server' | 'client' | 'crl';
+  readonly name: string;
+  readonly expiresAt: Date;
+}
+
+/** What the server's state gauges read at each scrape. */
+export interface MetricsSources {
+  readonly jobsByStatus: () => ReadonlyMap<JobStatus, number>;
+  /** When the job longest in the queue was queued; undefined while none is. */
+  readonly oldestQueuedAt: () => Date | undefined;
+  /** The data disk and the free space the server keeps on it (--min-free-disk). */
+  readonly dataDisk: Pick<DiskFloor, 'bytes' | 'freeBytes'>;
+  /** The credentials in force and the clients the CA issued to. */
+  readonly credentialExpiries: () => Promise<readonly CredentialExpiry[]>;
 }
 
 export class Metrics {
@@ -72,7 +94,12 @@ export class Metrics {
 
   readonly #eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
 
-  constructor(jobsByStatus: () => ReadonlyMap<JobStatus, number>) {
+  constructor(sources: MetricsSources) {
+    collectDefaultMetrics({ register: this.#registry });
+    // A counter with no series yet makes `increase()` miss its first event after a restart: the
+    // first lost supervisor is the one an alert must not miss.
+    for (const status of ENDED_STATUSES) this.#jobsEnded.inc({ status }, 0);
+    this.#stateGauges(sources);
     const delay = this.#eventLoopDelay;
     delay.enable();
     new Gauge({
@@ -90,8 +117,67 @@ export class Metrics {
       labelNames: ['status'] as const,
       registers: [this.#registry],
       collect() {
+        // Every status has its series, 0 when no job has it: a missing series is not a zero to
+        // Prometheus, and a panel or alert on one would show nothing.
+        const counts = sources.jobsByStatus();
+        for (const status of JOB_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+      },
+    });
+  }
+
+  #stateGauges(sources: MetricsSources): void {
+    const registers = [this.#registry];
+    const { version, node } = buildInfo();
+    new Gauge({
+      name: 'jobworker_build_info',
+      help: 'The running version of the job worker and of Node.js, as labels; always 1.',
+      labelNames: ['version', 'node'] as const,
+      registers,
+    }).set({ version, node }, 1);
+    new Gauge({
+      name: 'jobworker_queue_oldest_age_seconds',
+      help: 'How long the job longest in the queue has waited so far; 0 when none waits.',
+      registers,
+      collect() {
+        const queuedAt = sources.oldestQueuedAt();
+        this.set(
+          queuedAt === undefined ? 0 : Math.max(0, (Date.now() - queuedAt.getTime()) / 1000),
+        );
+      },
+    });
+    new Gauge({
+      name: 'jobworker_data_disk_free_bytes',
+      help: "Bytes free for unprivileged writers on the data directory's disk, read at each scrape.",
+      registers,
+      collect() {
+        this.set(sources.dataDisk.freeBytes());
+      },
+    });
+    new Gauge({
+      name: 'jobworker_data_disk_floor_bytes',
+      help: 'The free space the server keeps on the data disk (--min-free-disk): below it no job starts and output stops being recorded; 0 for none.',
+      registers,
+    }).set(sources.dataDisk.bytes);
+    new Gauge({
+      name: 'jobworker_certificate_expiry_timestamp_seconds',
+      help: "When each certificate stops being valid (Unix time): the CA, the server certificate in force, and each client's current certificate in the CA's inventory.",
+      labelNames: ['kind', 'name'] as const,
+      registers,
+      async collect() {
+        const expiries = await sources.credentialExpiries();
         this.reset();
-        for (const [status, count] of jobsByStatus()) this.set({ status }, count);
+        for (const { kind, name, expiresAt } of expiries)
+          if (kind !== 'crl') this.set({ kind, name }, expiresAt.getTime() / 1000);
+      },
+    });
+    new Gauge({
+      name: 'jobworker_crl_next_update_timestamp_seconds',
+      help: 'The nextUpdate of the CRL in force (Unix time): past it every client is refused. Absent while there is no CRL.',
+      registers,
+      async collect() {
+        const crl = (await sources.credentialExpiries()).find(({ kind }) => kind === 'crl');
+        this.reset();
+        if (crl !== undefined) this.set(crl.expiresAt.getTime() / 1000);
       },
     });
   }

@@ -143,3 +143,19 @@ function parseJson(text: string): unknown {
 function isMissing(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'ENOENT';
 }
+
+/**
+ * The certificate each client name holds now: the latest-expiring of its unrevoked ones. A
+ * renewed client's older certificate still works until it expires, but nobody will use it, so an
+ * alert on its expiry would only be noise; a revoked one never works again.
+ */
+export function currentClientCertificates(inventory: Inventory): InventoryEntry[] {
+  const latest = new Map<string, InventoryEntry>();
+  for (const entry of inventory.entries) {
+    if (entry.kind !== 'client' || entry.revokedAt !== undefined) continue;
+    const held = latest.get(entry.name);
+    if (held === undefined || Date.parse(entry.notAfter) > Date.parse(held.notAfter))
+      latest.set(entry.name, entry);
+  }
+  return [...latest.values()];
+}

@@ -136,8 +136,9 @@ describe('certs script', () => {
       new X509Certificate(alicePem).serialNumber.toLowerCase().replace(/^0+/, ''),
     );
     const table = await runCerts(server.certsDir, ['list']);
-    assert.match(table.stdout, /^KIND\s+NAME\s+ROLE\s+SERIAL\s+EXPIRES\s+STATE/);
-    assert.match(table.stdout, /client\s+erin\s+user\s+[0-9a-f]+\s+\S+\s+revoked/);
+    assert.match(table.stdout, /^KIND\s+NAME\s+ROLE\s+SERIAL\s+EXPIRES\s+DAYS LEFT\s+STATE/);
+    assert.match(table.stdout, /client\s+erin\s+user\s+[0-9a-f]+\s+\S+\s+\d+\s+revoked/);
+    assert.match(table.stdout, /\ncrl\s+crl\s+-\s+\d+\s+\S+\s+(29|30)\s+active\n/);
   });
 
   it('refuses a second certificate for an active client, and renew replaces it', async () => {
