@@ -942,10 +942,15 @@ static pid_t clone_job(const struct options *o, unsigned long long flags, bool *
 static void describe_child_error(const struct options *o, const struct child_error *e, char *out,
 				 size_t len)
 {
-	if (e->stage == STAGE_EXEC)
-		snprintf(out, len, "exec %s: %s", o->command[0], strerror(e->err));
+	/* In the words a shell uses: the server tells the client these as they are (a 422 naming the
+	 * command, or a queued job's error), adding the PATH that was searched. */
+	if (e->stage == STAGE_EXEC && e->err == ENOENT)
+		snprintf(out, len, "command not found: %s", o->command[0]);
+	else if (e->stage == STAGE_EXEC)
+		snprintf(out, len, "cannot run %s: %s", o->command[0], strerror(e->err));
 	else if (e->stage == STAGE_CWD)
-		snprintf(out, len, "cwd %s: %s", o->cwd, strerror(e->err));
+		snprintf(out, len, "cannot run %s: cwd %s: %s", o->command[0], o->cwd,
+			 strerror(e->err));
 	else if (e->stage == STAGE_SANDBOX)
 		snprintf(out, len, "sandbox: %.64s: %s", e->detail, strerror(e->err));
 	else if (e->stage >= 0 && e->stage <= STAGE_EXEC)

@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'JOB_RATE_EXCEEDED'
   | 'INVALID_STATE_TRANSITION'
   | 'LAUNCH_FAILED'
+  | 'COMMAND_NOT_FOUND'
+  | 'COMMAND_CANNOT_RUN'
   | 'INTERNAL';
 
 export interface ErrorDetail {
@@ -357,6 +359,30 @@ export class InvalidStateTransitionError extends CodedError {
     this.name = 'InvalidStateTransitionError';
     this.from = from;
     this.to = to;
+  }
+}
+
+/**
+ * Thrown when a job's command is not a program on the PATH it was looked up in (or not a file at
+ * all): the usual first mistake is a whole shell line as `command`.
+ */
+export class CommandNotFoundError extends CodedError {
+  constructor(command: string, path: string) {
+    super('COMMAND_NOT_FOUND', `command not found: ${command} (PATH=${path})`, {
+      details: [{ field: 'command', message: `not found on PATH=${path}` }],
+    });
+    this.name = 'CommandNotFoundError';
+  }
+}
+
+/**
+ * Thrown when a job's command was found but could not be run: not executable, permission denied,
+ * a `cwd` that does not exist. `reason` is the system's, as the supervisor reported it.
+ */
+export class CommandCannotRunError extends CodedError {
+  constructor(reason: string) {
+    super('COMMAND_CANNOT_RUN', reason);
+    this.name = 'CommandCannotRunError';
   }
 }
 

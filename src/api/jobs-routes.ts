@@ -3,7 +3,7 @@
 import { Transform, pipeline, type Readable } from 'node:stream';
 import Router from '@koa/router';
 import { attachQuery, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
-import { JOB_TRAILERS, TRAILER_HEADER } from '../contract/job-trailers.ts';
+import { JOB_TRAILERS, TRAILER_HEADER, WORKER_LINE_PREFIX } from '../contract/job-trailers.ts';
 import { MULTIPLEXED_STREAM, frameHeader } from '../contract/multiplexed-stream.ts';
 import { ForbiddenError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
@@ -301,11 +301,19 @@ function streamOutput(
       if (!trailers) return callback();
       registry.whenEnded(viewer, job.id).then(
         (ended) => {
+          // The reason, where the owner did not end it, is the last line of its stderr as well
+          // as a trailer: curl -v does not show trailers.
+          if (ended.error !== null) {
+            const line = Buffer.from(`${WORKER_LINE_PREFIX}${ended.error}\n`);
+            if (multiplexed) this.push(frameHeader('stderr', line.length));
+            this.push(line);
+          }
           ctx.res.addTrailers({
             [JOB_TRAILERS.status]: ended.status,
             [JOB_TRAILERS.exitCode]: ended.exitCode === null ? '' : String(ended.exitCode),
             [JOB_TRAILERS.signal]: ended.signal ?? '',
             [JOB_TRAILERS.oomKilled]: String(ended.oomKilled),
+            [JOB_TRAILERS.error]: fieldValueOf(ended.error ?? ''),
           });
           callback();
         },
@@ -325,6 +333,17 @@ function streamOutput(
   // The status and headers go now, not with the first byte of output, which may be minutes
   // away: the client learns the job's id at once, to send it input or stop it.
   ctx.flushHeaders();
+}
+
+/**
+ * Text as an HTTP field value: visible ASCII and spaces, anything else (a command's control
+ * characters or UTF-8) as a `\u{...}` escape, so the trailer can always be sent.
+ */
+function fieldValueOf(text: string): string {
+  return text.replace(
+    /[^\x20-\x7e]/gu,
+    (char) => `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`,
+  );
 }
 
 /** `Accept` prefers the multiplexed stream to plain bytes (curl's any type gets the bytes). */

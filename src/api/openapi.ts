@@ -425,6 +425,16 @@ const RESPONSES: Readonly<Record<string, ResponseObject>> = {
     ['TOO_MANY_FOLLOWERS', 'TOO_MANY_REQUESTS'],
     retryAfter,
   ),
+  CommandCannotRun: problem(
+    422,
+    "`COMMAND_NOT_FOUND`: the job's command is not a program on the PATH it was looked up in " +
+      '(`command not found: echo hello world (PATH=...)`: `command` is a program, `args` its ' +
+      'arguments, never a shell line); `COMMAND_CANNOT_RUN`: it was found but could not be run ' +
+      "(permission denied, not executable, a `cwd` that does not exist), in the system's words. " +
+      'Nothing is recorded. A queued job, whose answer has begun, ends `failed` with this as its ' +
+      '`error` instead',
+    ['COMMAND_CANNOT_RUN', 'COMMAND_NOT_FOUND'],
+  ),
   InternalError: problem(500, 'the server could not complete the request; its log says why'),
   InsufficientStorage: problem(
     507,
@@ -600,11 +610,18 @@ const START_JOB = operation({
           required: true,
           schema: { enum: ['true', 'false'] },
         },
+        [JOB_TRAILERS.error]: {
+          description:
+            "why it ended, when its owner did not end it (the job's `error`: a queued job's command that could not run, a timeout, an OOM kill, a revoked certificate, the disk floor, the output budget); empty otherwise. The same text ends the body's stderr as a line of its own, after `jobworker: `. Characters outside printable ASCII are written `\\u{hex}`",
+          required: true,
+          schema: { type: 'string' },
+        },
       },
     },
     400: ref('responses', 'InvalidJobRequest'),
     413: ref('responses', 'PayloadTooLarge'),
     415: ref('responses', 'UnsupportedMediaType'),
+    422: ref('responses', 'CommandCannotRun'),
     429: ref('responses', 'TooManyRequestsOrJobs'),
     507: ref('responses', 'InsufficientStorage'),
   },

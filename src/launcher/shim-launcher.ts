@@ -4,8 +4,13 @@
 // hence the small C program rather than `child_process` alone.
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { LaunchFailedError, LimitNotEnforceableError } from '../errors.ts';
-import type { ResourceLimits } from '../jobs/job.ts';
+import {
+  CommandCannotRunError,
+  CommandNotFoundError,
+  LaunchFailedError,
+  LimitNotEnforceableError,
+} from '../errors.ts';
+import type { JobSpec, ResourceLimits } from '../jobs/job.ts';
 import { blockDevicesOf } from './block-devices.ts';
 import {
   groupNameOf,
@@ -13,7 +18,7 @@ import {
   type JobCgroup,
   type LimitKind,
 } from './cgroups/cgroup.ts';
-import { jobEnvironment, SANDBOX_ACCOUNT } from './environment.ts';
+import { DEFAULT_PATH, jobEnvironment, SANDBOX_ACCOUNT } from './environment.ts';
 import type { JobUser } from './job-user.ts';
 import {
   outcomeWithoutExit,
@@ -244,6 +249,10 @@ export class ShimLauncher implements Launcher {
       await rm(environmentFile, { force: true });
       const status = readShimStatus(request.dir);
       await cgroup?.remove().catch(() => undefined);
+      // The command's own fault, told as such: a request's start is refused with it (422), a
+      // queued job ends failed with it as its error.
+      const unrunnable = unrunnableCommand(report.message, request.spec);
+      if (unrunnable !== undefined) throw unrunnable;
       const outcome =
         status === undefined
           ? outcomeWithoutExit('failed', report.message)
@@ -275,6 +284,20 @@ function missingProtection(
   if (cgroups === undefined)
     return 'isolation is required but no writable cgroup hierarchy was found';
   if (!isolation.pidNamespace) return 'isolation is required but namespaces are unavailable';
+  return undefined;
+}
+
+/**
+ * The error for a start that failed because of the command itself (jobshim reports `command not
+ * found: NAME` or `cannot run NAME: why`), or undefined for any other failure, which is the
+ * worker's. A missing command names the PATH the job's environment searched.
+ */
+function unrunnableCommand(message: string, spec: JobSpec): Error | undefined {
+  // By prefix: the report is one line of at most 1 KiB, where a command may be longer.
+  if (message.startsWith('command not found: ')) {
+    return new CommandNotFoundError(spec.command, spec.env.PATH ?? DEFAULT_PATH);
+  }
+  if (message.startsWith('cannot run ')) return new CommandCannotRunError(message);
   return undefined;
 }
 

@@ -12,6 +12,8 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   CertificateRevokedError,
+  CommandCannotRunError,
+  CommandNotFoundError,
   CodedError,
   InputBusyError,
   InputClosedError,
@@ -411,7 +413,10 @@ export class JobRegistry {
         this.#drainQueue();
         throw error;
       }
-      this.#log.error(
+      // A command that cannot run is its owner's mistake, told in the job's error, not the log's.
+      const unrunnable =
+        error instanceof CommandNotFoundError || error instanceof CommandCannotRunError;
+      this.#log[unrunnable ? 'info' : 'error'](
         { err: error, jobId: job.id, client: job.owner },
         'job could not be launched',
       );
@@ -753,9 +758,14 @@ export class JobRegistry {
       const queueReason = this.#queueReasonOf(job, queuePosition, snapshot());
       return { ...job, queuePosition, queueReason };
     }
-    if (!this.#active.has(job.id)) return job;
+    const active = this.#active.get(job.id);
+    if (active === undefined) return job;
     const outputBytes = this.#liveOutputBytes(job.id);
-    return outputBytes === undefined ? job : { ...job, outputBytes };
+    const live = active.handle.liveUsage();
+    // Live while it runs: its cgroup's counters, read at once (a few bytes the kernel makes up).
+    const usage =
+      live === undefined ? job.usage : { ...job.usage, ...live, memoryBytes: live.memoryBytes };
+    return { ...job, usage, ...(outputBytes === undefined ? {} : { outputBytes }) };
   }
 
   #liveOutputBytes(id: string): number | undefined {
@@ -1094,8 +1104,9 @@ export class JobRegistry {
     this.#transition(job, outcome.reason, {
       exitCode: outcome.exitCode,
       signal: outcome.signal,
-      // A job the server stopped keeps the reason it gave when it asked.
-      error: outcome.error ?? job.error,
+      // A job the server stopped keeps the reason it gave when it asked; a timeout or an OOM
+      // kill, which nobody asked for either, is told too (the follower's Job-Error says it).
+      error: outcome.error ?? job.error ?? unaskedEnding(job, outcome),
       oomKilled: outcome.oomKilled,
       usage: outcome.usage,
       outputBytes: outcome.outputBytes,
@@ -1233,6 +1244,18 @@ function budgetSpentError(owner: string, spent: BudgetSpent): OutputBudgetSpentE
 
 function canSee(viewer: Viewer, job: Job): boolean {
   return viewer.seesAll || job.owner === viewer.name;
+}
+
+/** Why a job ended that its owner did not end, when its supervisor gave no reason of its own. */
+function unaskedEnding(job: Job, outcome: JobOutcome): string | null {
+  if (outcome.reason === 'timedout' && job.timeoutMs !== null) {
+    return `timed out after ${job.timeoutMs / 1000}s (its timeout)`;
+  }
+  if (outcome.oomKilled) {
+    const limit = job.limits.memoryBytes;
+    return `killed: out of memory${limit === undefined ? '' : ` (its limit is ${readableBytes(limit)})`}`;
+  }
+  return null;
 }
 
 function launchFailure(error: unknown, reason: 'failed' | 'lost' = 'failed'): JobOutcome {

@@ -72,12 +72,13 @@ describe('job lifecycle over mutual TLS', () => {
     assert.equal(output.text(), 'o1\ne1\no2\ne2\no3\ne3\no4\ne4\no5\ne5\n');
   });
 
-  it('reports a command that cannot start as failed, with the reason', async () => {
-    const job = await server.startJob('alice', { command: 'definitely-not-a-command' });
-    assert.equal(job.status, 'failed');
-    assert.match(job.error ?? '', /definitely-not-a-command.*No such file or directory/);
-    assert.equal(job.startedAt, null);
-    assert.notEqual(job.endedAt, null);
+  it('refuses a command that cannot start, with the reason', async () => {
+    const refused = await server.request('alice', 'POST', '/v1/jobs', {
+      json: { command: 'definitely-not-a-command' },
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.json().code, 'COMMAND_NOT_FOUND');
+    assert.match(String(refused.json().detail), /^command not found: definitely-not-a-command /);
   });
 
   it('gives a job only the environment it asked for, on top of a minimal base', async () => {

@@ -503,7 +503,13 @@ describe('durability across restarts', () => {
       const server = await launch();
       const done = await server.startJob('alice', { command: 'sh', args: ['-c', 'exit 5'] });
       await server.waitForEnd('alice', done.id);
-      const failed = await server.startJob('bob', { command: 'definitely-not-a-command' });
+      // A command that cannot run is refused now (422); a timed-out job ends without an exit.
+      const failed = await server.startJob('bob', {
+        command: 'sleep',
+        args: ['10'],
+        timeout: '0.2s',
+      });
+      await server.waitForEnd('bob', failed.id);
       const before = (await server.request('admin', 'GET', '/v1/jobs')).json<{ jobs: Job[] }>()
         .jobs;
       assert.equal(before.length, 2);
@@ -552,7 +558,7 @@ describe('durability across restarts', () => {
       }>().jobs;
       assert.deepEqual(afterRestore, before);
       assert.equal(afterRestore.find((job) => job.id === done.id)?.exitCode, 5);
-      assert.equal(afterRestore.find((job) => job.id === failed.id)?.status, 'failed');
+      assert.equal(afterRestore.find((job) => job.id === failed.id)?.status, 'timedout');
       const output = await restored.request('alice', 'POST', '/v1/jobs?follow=true', {
         json: { command: 'echo', args: ['back'] },
       });

@@ -686,13 +686,16 @@ describe('hostile input', () => {
       assert.match(output.toString(), /^PATH=\/opt\/evil:\/usr\/bin:\/bin$/m);
       // The policy (src/launcher/environment.ts): a client may override every variable,
       // PATH included, for its own job; its PATH only changes how its own command is found.
-      const found = await run({
-        command: 'printenv',
-        args: ['PATH'],
-        env: { PATH: '/nonexistent' },
+      const found = await send('alice', 'POST', '/v1/jobs?follow=true', {
+        body: JSON.stringify({
+          command: 'printenv',
+          args: ['PATH'],
+          env: { PATH: '/nonexistent' },
+        }),
+        headers: { 'content-type': 'application/json' },
       });
-      assert.equal(found.status, 'failed', 'printenv is not found on a PATH that lacks it');
-      assert.match(found.job.error ?? '', /printenv/);
+      assert.equal(found.status, 422, 'printenv is not found on a PATH that lacks it');
+      assert.match(found.text, /command not found: printenv \(PATH=\/nonexistent\)/);
     });
 
     it('LD_PRELOAD and LD_LIBRARY_PATH reach only the job, never the root supervisor', async () => {
@@ -732,8 +735,12 @@ describe('hostile input', () => {
       const shellish = ['--', '$(id)', '`id`', '; rm -rf /', '*', '~', '${PATH}', "'", '"', ''];
       const printed = await run({ command: 'printf', args: ['%s\\0', ...shellish] });
       assert.deepEqual(printed.output.toString().split('\0').slice(0, -1), shellish);
-      const option = await run({ command: '--help' });
-      assert.equal(option.status, 'failed', 'a command named like an option is just not found');
+      const option = await send('alice', 'POST', '/v1/jobs?follow=true', {
+        body: JSON.stringify({ command: '--help' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(option.status, 422, 'a command named like an option is just not found');
+      assert.match(option.text, /command not found: --help /);
     });
 
     it('round-trips any argv byte for byte', { timeout: 60_000 }, async () => {
