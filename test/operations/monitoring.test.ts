@@ -103,6 +103,16 @@ describe('monitoring', () => {
     assert.match(output, /SUCCESS: \d+ rules found/);
   });
 
+  it('each alert fires on the series it is for and not on its near misses', async () => {
+    // test/operations/alerts.promtool.yml: CRL, certificates, disk, lost supervisor, 5xx, queue.
+    const output = await promtool(
+      'test',
+      'rules',
+      join(ROOT, 'test', 'operations', 'alerts.promtool.yml'),
+    );
+    assert.match(output, /SUCCESS/);
+  });
+
   it('the scrape configuration passes promtool check config with a real client', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'jobworker-prometheus-'));
     try {
