@@ -109,6 +109,10 @@ export const resourceUsageSchema = z
   .object({
     cpuMs: z.number(),
     peakMemoryBytes: z.int(),
+    memoryBytes: z.int().min(0).nullable().exactOptional().meta({
+      description:
+        "the memory it holds now (its cgroup's current charge), while it runs; null once it has ended, when it holds none (`peakMemoryBytes` keeps the most it held)",
+    }),
     outputIndexBytes: z.int().min(0).exactOptional().meta({
       description:
         "bytes of the index kept beside its output, 4 for each piece of output as it was read: with `outputBytes`, what its output holds of `outputCapBytes` and of its client's output budget (absent for jobs recorded before it was counted)",

@@ -4,6 +4,7 @@
 import type { Writable } from 'node:stream';
 import type { JobSpec, ResourceLimits, ResourceUsage, TerminalSize } from '../jobs/job.ts';
 import type { Protections } from '../jobs/protections.ts';
+import type { LiveUsage } from './cgroups/cgroup.ts';
 
 export type { Protections, SandboxProtections } from '../jobs/protections.ts';
 
@@ -66,6 +67,8 @@ export interface JobHandle {
    * job no longer reads it, InputNotOpenError when the job was not started with one.
    */
   openInput(jobId: string): Promise<JobInput>;
+  /** What the job uses now (its cgroup's counters, read at once); undefined without a cgroup. */
+  liveUsage(): LiveUsage | undefined;
   /** Sets the size of the job's terminal (a job started with `tty`); the job gets SIGWINCH. */
   resize(size: TerminalSize): Promise<void>;
 }

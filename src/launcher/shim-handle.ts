@@ -5,7 +5,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import type { JobCgroup } from './cgroups/cgroup.ts';
+import type { JobCgroup, LiveUsage } from './cgroups/cgroup.ts';
 import { InputClosedError } from '../errors.ts';
 import type { TerminalSize } from '../jobs/job.ts';
 import { outcomeWithoutExit, type JobHandle, type JobInput, type JobOutcome } from './launcher.ts';
@@ -17,6 +17,7 @@ export class ShimJobHandle implements JobHandle {
   readonly #dir: string;
   readonly #listeners = new Set<() => void>();
   readonly #events: Socket;
+  readonly #cgroup: JobCgroup | undefined;
   /** We stopped watching (the server is going away): the job has not ended for that. */
   #detached = false;
 
@@ -24,6 +25,7 @@ export class ShimJobHandle implements JobHandle {
     this.#dir = dir;
     this.startedAt = startedAt;
     this.#events = events;
+    this.#cgroup = cgroup;
     events.on('data', () => {
       for (const listener of this.#listeners) listener();
     });
@@ -73,6 +75,10 @@ export class ShimJobHandle implements JobHandle {
   }
 
   /** Stops listening without touching the job: used when the server shuts down and leaves it running. */
+  liveUsage(): LiveUsage | undefined {
+    return this.#cgroup?.liveUsage();
+  }
+
   detach(): void {
     this.#detached = true;
     this.#events.destroy();
@@ -190,6 +196,8 @@ export function outcomeFromStatus(
         : {
             cpuMs: cgroupUsage?.cpuMs ?? rusage.cpuMs,
             peakMemoryBytes: cgroupUsage?.peakMemoryBytes ?? rusage.peakMemoryBytes,
+            // Ended, it holds none: the figure was live while it ran.
+            memoryBytes: null,
             ...outputIndex,
           },
     // A memory-cgroup kill arrives as SIGKILL; only the cgroup's own counter tells it apart.

@@ -12,6 +12,13 @@ export interface CgroupUsage {
   readonly oomKilled: boolean;
 }
 
+/** What a running job uses now: its CPU so far, its peak and the memory it holds this moment. */
+export interface LiveUsage {
+  readonly cpuMs: number;
+  readonly peakMemoryBytes: number;
+  readonly memoryBytes: number;
+}
+
 export interface JobCgroup {
   /** `cgroup.procs` files the job's first process must be written into before it runs. */
   readonly procsFiles: readonly string[];
@@ -22,6 +29,8 @@ export interface JobCgroup {
    */
   readonly directory: string | undefined;
   usage(): Promise<CgroupUsage>;
+  /** Read at once from the kernel's counters (see readControlNow), while the job runs. */
+  liveUsage(): LiveUsage;
   /** Removes the cgroup; its processes must already be gone. */
   remove(): Promise<void>;
 }

@@ -15,8 +15,15 @@ import {
   type CgroupUsage,
   type JobCgroup,
   type LimitKind,
+  type LiveUsage,
 } from './cgroup.ts';
-import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
+import {
+  parseKeyValues,
+  readControl,
+  readControlNow,
+  removeCgroupDir,
+  writeControl,
+} from './cgroup-files.ts';
 
 const HIERARCHIES = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio'] as const;
 type Hierarchy = (typeof HIERARCHIES)[number];
@@ -194,6 +201,18 @@ class CgroupV1 implements JobCgroup {
   constructor(dirs: ReadonlyMap<Hierarchy, string>) {
     this.#dirs = dirs;
     this.procsFiles = [...dirs.values()].map((dir) => join(dir, 'cgroup.procs'));
+  }
+
+  liveUsage(): LiveUsage {
+    const cpuacct = this.#dirs.get('cpuacct');
+    const memory = this.#dirs.get('memory');
+    const read = (dir: string | undefined, file: string): number =>
+      dir === undefined ? 0 : Number(readControlNow(join(dir, file)) ?? 0);
+    return {
+      cpuMs: Math.round(read(cpuacct, 'cpuacct.usage') / 1e6),
+      peakMemoryBytes: read(memory, 'memory.max_usage_in_bytes'),
+      memoryBytes: read(memory, 'memory.usage_in_bytes'),
+    };
   }
 
   async usage(): Promise<CgroupUsage> {

@@ -15,8 +15,15 @@ import {
   type CgroupUsage,
   type JobCgroup,
   type LimitKind,
+  type LiveUsage,
 } from './cgroup.ts';
-import { parseKeyValues, readControl, removeCgroupDir, writeControl } from './cgroup-files.ts';
+import {
+  parseKeyValues,
+  readControl,
+  readControlNow,
+  removeCgroupDir,
+  writeControl,
+} from './cgroup-files.ts';
 import { checkCgroupParent } from './cgroup-parent.ts';
 
 const CONTROLLER_OF: Readonly<Record<LimitKind, string>> = {
@@ -204,6 +211,15 @@ class CgroupV2 implements JobCgroup {
     this.#dir = dir;
     this.directory = dir;
     this.procsFiles = [join(dir, 'cgroup.procs')];
+  }
+
+  liveUsage(): LiveUsage {
+    const cpu = parseKeyValues(readControlNow(join(this.#dir, 'cpu.stat')));
+    return {
+      cpuMs: Math.round((cpu.get('usage_usec') ?? 0) / 1000),
+      peakMemoryBytes: Number(readControlNow(join(this.#dir, 'memory.peak')) ?? 0),
+      memoryBytes: Number(readControlNow(join(this.#dir, 'memory.current')) ?? 0),
+    };
   }
 
   async usage(): Promise<CgroupUsage> {
