@@ -9,7 +9,14 @@ import { createServer, type Server } from 'node:https';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
-import { loadConfig, PROJECT_ROOT, usage, type Config } from './config.ts';
+import {
+  checkSettings,
+  describeSettings,
+  effectiveSettings,
+  PROJECT_ROOT,
+  usage,
+  type Config,
+} from './config.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
 import { favourFastMoves } from './launcher/cgroups/fast-moves.ts';
 import { hostAccountIds, resolveJobUser } from './launcher/job-user.ts';
@@ -52,6 +59,7 @@ import { routeUpgrades } from './api/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
+import { SystemdNotifier, type ServiceState } from './util/systemd-notify.ts';
 
 /** The extended key usage of a TLS client certificate (RFC 5280). */
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
@@ -65,17 +73,31 @@ async function main(): Promise<void> {
     process.stdout.write(usage());
     return;
   }
+  // --check is what to do, not a setting: the rest of the line is the settings.
+  const check = argv.includes('--check');
   let config: Config;
   try {
-    config = loadConfig(argv, process.env);
+    const settings = effectiveSettings(
+      argv.filter((arg) => arg !== '--check'),
+      process.env,
+    );
+    config = checkSettings(settings);
+    if (check) {
+      process.stdout.write(
+        `# valid: the settings a start would use\n${describeSettings(settings)}`,
+      );
+      return;
+    }
   } catch (error) {
     console.error(`jobworker: ${(error as Error).message}`);
     process.exit(2);
   }
+  // Before any child is started, so that none inherits the socket.
+  const systemd = SystemdNotifier.fromEnvironment();
   const logging = await createLogging(config.logLevel);
   const { logger } = logging;
   try {
-    await serve(config, logging);
+    await serve(config, logging, systemd);
   } catch (error) {
     // Start-up errors are the operator's to fix (a bad policy file, mismatched certificates, a
     // newer database): the message says what, the err field has the rest.
@@ -89,7 +111,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function serve(config: Config, logging: Logging): Promise<void> {
+async function serve(config: Config, logging: Logging, systemd: SystemdNotifier): Promise<void> {
   const { logger } = logging;
   const pki = await ensureDevelopmentPki(config.certsDir);
   if (pki.created)
@@ -246,11 +268,13 @@ async function serve(config: Config, logging: Logging): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   logger.info({ host: config.host, port, protections: launcher.protections }, 'listening');
+  tellSystemd(systemd, 'READY=1', logger);
   registry.startRetention();
   if (pki.created) printTryIt(config, port);
 
   const shutdown = (signal: string): void => {
     logger.info({ signal, policy: config.shutdownPolicy }, 'shutting down');
+    tellSystemd(systemd, 'STOPPING=1', logger);
     process.off('SIGHUP', reloadAll);
     reloader.close();
     policy.close();
@@ -272,6 +296,18 @@ async function serve(config: Config, logging: Logging): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+}
+
+/**
+ * Tells systemd (Type=notify) the service is ready or stopping, without waiting: a message that
+ * cannot be sent is logged, and the server goes on (systemd times the start out if never told).
+ */
+function tellSystemd(systemd: SystemdNotifier, state: ServiceState, logger: Logger): void {
+  if (!systemd.listening) return;
+  systemd
+    .notify(state)
+    .then(() => logger.info({ state }, 'told systemd'))
+    .catch((error: unknown) => logger.error({ err: error }, 'could not tell systemd'));
 }
 
 /** Never rejects: a job it could not end is logged, and the queue still starts none of them. */

@@ -1,9 +1,12 @@
-// docs/operations.md's systemd commands, as written, under systemd as PID 1: install and start
-// the units, reload the server (SIGHUP), restart it with a job running (the job survives, is
-// re-attached and its output goes on: systemd 252 starts the new server in the unit's own cgroup,
-// which the jobs' cgroups are not in), stop it (the job still survives), then stop the jobs' unit
-// (every job ends, and the server with it). These machines do not boot systemd, so this runs in
-// the cgroup v2 guest (`npm run test:cgroup2`) and is skipped elsewhere.
+// docs/operations.md's systemd commands, as written, under systemd as PID 1: install the config
+// file and check it, install and start the units (Type=notify: `systemctl start` and `restart`
+// return once the server answers; the config file is read: state in /var/lib/jobworker, the
+// jobs' cgroups where its cgroup-parent says), reload the server (SIGHUP), restart it with a
+// job running (the job survives, is re-attached and its output goes on: systemd 252 starts the
+// new server in the unit's own cgroup, which the jobs' cgroups are not in), stop it (the job
+// still survives), then stop the jobs' unit (every job ends, and the server with it). These
+// machines do not boot systemd, so this runs in the cgroup v2 guest (`npm run test:cgroup2`) and
+// is skipped elsewhere.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +19,8 @@ import { ROOT } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 const INSTALL_DIR = '/opt/jobworker';
+/** The unit's StateDirectory, where systemd/config.yaml's data-dir and certs-dir point. */
+const STATE_DIR = '/var/lib/jobworker';
 const underSystemd = existsSync('/run/systemd/system');
 
 /** The `sh` lines of a docs/operations.md section, as an operator would paste them. */
@@ -37,7 +42,7 @@ async function sh(script: string): Promise<string> {
 
 /** The admin's TLS files, once the first start has written its development PKI. */
 function adminCredentials(): { ca: Buffer; cert: Buffer; key: Buffer } | undefined {
-  const certs = join(INSTALL_DIR, 'certs');
+  const certs = join(STATE_DIR, 'certs');
   try {
     return {
       ca: readFileSync(join(certs, 'ca.pem')),
@@ -123,12 +128,21 @@ async function serving(): Promise<void> {
   throw new Error(`the service never answered: ${await sh('systemctl status jobworker || true')}`);
 }
 
+/**
+ * The service answers at once: with Type=notify, `systemctl start` and `restart` return only
+ * once the server has said it listens (under Type=simple they returned as soon as it was forked).
+ */
+async function answersAtOnce(command: string): Promise<void> {
+  const answer = await api('GET', '/healthz');
+  assert.equal(answer?.status, 200, `nothing answered right after \`${command}\` returned`);
+}
+
 describe('the service under systemd', { skip: !underSystemd && 'needs systemd as PID 1' }, () => {
   after(async () => {
     await sh(
       'systemctl disable --now jobworker || true; systemctl stop jobworker-jobs || true; ' +
         'rm -f /etc/systemd/system/jobworker.service /etc/systemd/system/jobworker-jobs.service; ' +
-        'systemctl daemon-reload',
+        `rm -rf /etc/jobworker ${STATE_DIR}; systemctl daemon-reload`,
     );
   });
 
@@ -141,12 +155,19 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
         await run('mkdir', ['-p', INSTALL_DIR]);
         await run('mount', ['--bind', ROOT, INSTALL_DIR]);
       }
-      const install = section('Install').replace(/^cd \/opt\/jobworker && npm ci$/m, '');
+      const install = section('Install').replace(/^cd \/opt\/jobworker && npm ci.*$/m, '');
+      assert.match(install, /--check --config \/etc\/jobworker\/config\.yaml/);
       await sh(install).catch(async (error: unknown) => {
         const journal = await sh('journalctl -u jobworker --no-pager -n 40 || true');
         throw new Error(`${(error as Error).message}\n${journal}`);
       });
-      await serving();
+      assert.equal(await sh('systemctl show -p Type --value jobworker'), 'notify\n');
+      await answersAtOnce('systemctl enable --now jobworker');
+      // The config file was read: the state is in the StateDirectory it names.
+      assert.ok(
+        existsSync(join(STATE_DIR, 'data', 'jobworker.db')),
+        'data-dir from the config file',
+      );
       const started = await api('POST', '/v1/jobs', {
         command: 'sh',
         args: ['-c', 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'],
@@ -168,7 +189,7 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
         const status = await sh('systemctl status jobworker || true');
         throw new Error(`${(error as Error).message}\n${status}`);
       });
-      await serving();
+      await answersAtOnce('systemctl restart jobworker');
       assert.equal((await job(id)).status, 'running', 're-attached after the restart');
       const sofar = (await api('GET', `/v1/jobs/${id}/output`))?.body ?? '';
       assert.match(await nextOutput(id, Buffer.byteLength(sofar)), /^tick \d+\n/);
@@ -179,7 +200,7 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
         "the job's supervisor outlives the stopped service",
       );
       await sh('systemctl start jobworker');
-      await serving();
+      await answersAtOnce('systemctl start jobworker');
       assert.equal((await job(id)).status, 'running');
 
       // The jobs' unit: its stop ends every job, and the server, which is bound to it.

@@ -2,9 +2,10 @@
 // their install path, /opt/jobworker, is replaced by this checkout's, since verify checks that
 // the programs they name exist), and their settings are what docs/operations.md says. The
 // server's unit is hardened (`systemd-analyze security` 7.7, where the unhardened unit was 9.6),
-// stops only the server, and builds the jobs' tree in jobworker-jobs.service, the unit it is
-// bound to; that one is delegated and stops every job when stopped, with no policy that would
-// bind the jobs below it.
+// is Type=notify, reads /etc/jobworker/config.yaml and keeps its state in its StateDirectory,
+// stops only the server, and builds the jobs' tree in jobworker-jobs.service (the config file's
+// cgroup-parent), the unit it is bound to; that one is delegated and stops every job when
+// stopped, with no policy that would bind the jobs below it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { parseFlatYaml } from '../../src/util/flat-yaml.ts';
 import { ROOT } from '../helpers/server.ts';
 
 const run = promisify(execFile);
@@ -50,7 +52,11 @@ describe('the systemd units', () => {
     const lines = settings(await readFile(unit(SERVER), 'utf8'));
     for (const setting of [
       `BindsTo=${JOBS}`,
-      'Environment=CGROUP_PARENT=/system.slice/jobworker-jobs.service',
+      `ExecStart=${ROOT}/node_modules/.bin/node src/server.ts --config /etc/jobworker/config.yaml`,
+      'Type=notify',
+      'NotifyAccess=all',
+      'StateDirectory=jobworker',
+      'StateDirectoryMode=0700',
       'KillMode=process',
       'ProtectSystem=strict',
       'ProtectHome=read-only',
@@ -61,6 +67,19 @@ describe('the systemd units', () => {
     }
     const after = lines.find((line) => line.startsWith('After='))?.split(/[=\s]/) ?? [];
     assert.ok(after.includes(JOBS), `starts after ${JOBS}: ${after.join(' ')}`);
+    assert.ok(!lines.some((line) => line.startsWith('Environment=')), 'settings are in the file');
+  });
+
+  it('the config file it reads: state under its StateDirectory, the jobs in the jobs unit', async () => {
+    const text = await readFile(join(ROOT, 'systemd', 'config.yaml'), 'utf8');
+    const values = Object.fromEntries(
+      parseFlatYaml(text).map(({ key, text: value }) => [key, value]),
+    );
+    assert.deepEqual(values, {
+      'data-dir': '/var/lib/jobworker/data',
+      'certs-dir': '/var/lib/jobworker/certs',
+      'cgroup-parent': `/system.slice/${JOBS}`,
+    });
   });
 
   it('the jobs unit: delegated, kills every job when stopped, binds no job by its cgroup', async () => {
