@@ -80,6 +80,10 @@ describe('the systemd units', () => {
       'certs-dir': '/var/lib/jobworker/certs',
       'cgroup-parent': `/system.slice/${JOBS}`,
     });
+    // The CRL's unit runs scripts/certs.ts, which reads CERTS_DIR rather than the file.
+    const crl = settings(await readFile(join(ROOT, 'systemd', 'jobworker-crl.service'), 'utf8'));
+    assert.ok(crl.includes(`Environment=CERTS_DIR=${values['certs-dir']}`), 'the CRL unit');
+    assert.ok(crl.includes(`ReadWritePaths=${values['certs-dir']}`), 'the CRL unit may write');
   });
 
   it('the jobs unit: delegated, kills every job when stopped, binds no job by its cgroup', async () => {
