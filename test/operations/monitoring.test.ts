@@ -2,17 +2,20 @@
 // ops/ pass Debian's promtool, and every metric they and the Grafana dashboard name is one a
 // running server exports; /metrics has Node's process metrics, the data disk's free space and
 // floor, the build, a series for every job status, the oldest queued job's age and the expiry
-// of every credential, the last updated when the credentials reload; and the CRL timer's command
-// re-signs the CRL, which the server takes up.
+// of every credential, the last updated when the credentials reload; the CRL timer's command
+// re-signs the CRL, which the server takes up; and a real Prometheus scrapes the server with the
+// shipped configuration and a client certificate of its own.
 
 // node:test reports failures itself; the promises its describe/it return need no handling.
 /* eslint @typescript-eslint/no-floating-promises: ["error", { "allowForKnownSafeCalls": [{ "from": "package", "package": "node:test", "name": ["describe", "it"] }] }] */
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { statfsSync } from 'node:fs';
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -54,6 +57,16 @@ function sample(exposition: string, series: string): number | undefined {
 
 function notAfterSeconds(pem: string): number {
   return Date.parse(new X509Certificate(pem).validTo) / 1000;
+}
+
+/** A port nobody listens on now, for a program that cannot be told to pick its own. */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  probe.close();
+  await once(probe, 'close');
+  return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
 async function promtool(...args: string[]): Promise<string> {
@@ -259,7 +272,7 @@ describe('monitoring', () => {
       const before = sample(metrics, 'jobworker_crl_next_update_timestamp_seconds') ?? 0;
       const issued = await run(
         process.execPath,
-        [join(ROOT, 'scripts', 'certs.ts'), 'client', 'prometheus', '--role', 'auditor'],
+        [join(ROOT, 'scripts', 'certs.ts'), 'client', 'carol', '--role', 'user'],
         {
           cwd: ROOT,
           env: {
@@ -269,7 +282,7 @@ describe('monitoring', () => {
           },
         },
       );
-      assert.match(issued.stdout, /client prometheus \(role auditor\)/);
+      assert.match(issued.stdout, /client carol \(role user\)/);
       // The unit's command as systemd runs it: from the install's directory, on its node.
       const since = server.logs.length;
       await run(execStart[0]!, execStart.slice(1), {
@@ -288,15 +301,93 @@ describe('monitoring', () => {
       assert.equal(after, crl.nextUpdate.getTime() / 1000);
       assert.ok(after > before, `${after} > ${before}`);
       assert.equal(
-        sample(
-          later,
-          'jobworker_certificate_expiry_timestamp_seconds{kind="client",name="prometheus"}',
-        ),
+        sample(later, 'jobworker_certificate_expiry_timestamp_seconds{kind="client",name="carol"}'),
         notAfterSeconds(
-          await readFile(join(server.certsDir, 'clients', 'prometheus', 'cert.pem'), 'utf8'),
+          await readFile(join(server.certsDir, 'clients', 'carol', 'cert.pem'), 'utf8'),
         ),
       );
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('Prometheus scrapes the server over mutual TLS with the configuration as shipped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'jobworker-prometheus-'));
+    let prometheus: ChildProcess | undefined;
+    try {
+      // As docs/operations.md says: a client of its own with the auditor role.
+      await run(
+        process.execPath,
+        [join(ROOT, 'scripts', 'certs.ts'), 'client', 'prometheus', '--role', 'auditor'],
+        {
+          cwd: ROOT,
+          env: {
+            ...inheritedEnv(),
+            CERTS_DIR: server.certsDir,
+            CERTS_P12_PASSWORD: 'a-long-password',
+          },
+        },
+      );
+      await copyFile(join(server.certsDir, 'ca.pem'), join(dir, 'ca.pem'));
+      for (const file of ['cert.pem', 'key.pem'])
+        await copyFile(join(server.certsDir, 'clients', 'prometheus', file), join(dir, file));
+      await copyFile(join(OPS, 'alerts.yml'), join(dir, 'jobworker-alerts.yml'));
+      // Only the target, the files' folder and the interval differ from the file shipped.
+      const config = (await readFile(join(OPS, 'prometheus', 'prometheus.yml'), 'utf8'))
+        .replaceAll('/etc/prometheus/jobworker', dir)
+        .replace('jobs.example.com:8443', `127.0.0.1:${server.port}`)
+        .replaceAll('30s', '1s');
+      await writeFile(join(dir, 'prometheus.yml'), config);
+      const webPort = await freePort();
+      const since = server.logs.length;
+      prometheus = spawn(
+        'prometheus',
+        [
+          `--config.file=${join(dir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+          `--web.listen-address=127.0.0.1:${webPort}`,
+          '--log.level=error',
+        ],
+        { stdio: 'ignore' },
+      );
+      // Two scrapes answered: the first one's samples are stored by the time the second comes.
+      let scrapes = 0;
+      await server.waitForLog(
+        (entry) =>
+          entry.msg === 'request' &&
+          entry.client === 'prometheus' &&
+          entry.route === '/metrics' &&
+          entry.status === 200 &&
+          ++scrapes === 2,
+        since,
+      );
+      const query = async (
+        promql: string,
+      ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
+        const response = await fetch(
+          `http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`,
+        );
+        const body = (await response.json()) as {
+          data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+        };
+        return body.data.result;
+      };
+      assert.deepEqual(
+        (await query('up{job="jobworker"}')).map((series) => series.value[1]),
+        ['1'],
+      );
+      const [build] = await query('jobworker_build_info');
+      assert.equal(build?.metric.node, process.versions.node);
+      const rules = (await (await fetch(`http://127.0.0.1:${webPort}/api/v1/rules`)).json()) as {
+        data: { groups: { rules: unknown[] }[] };
+      };
+      assert.equal(rules.data.groups.flatMap((group) => group.rules).length, 12);
+    } finally {
+      if (prometheus !== undefined && prometheus.exitCode === null) {
+        const exited = once(prometheus, 'exit');
+        prometheus.kill('SIGTERM');
+        await exited;
+      }
       await rm(dir, { recursive: true, force: true });
     }
   });
