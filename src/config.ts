@@ -453,17 +453,7 @@ export function effectiveSettings(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): EffectiveSettings {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: Object.fromEntries(
-      [CONFIG_FILE, ...Object.values(SETTINGS)].map((setting) => [
-        setting.flag,
-        { type: 'string' as const },
-      ]),
-    ),
-    strict: true,
-    allowPositionals: false,
-  });
+  const values = parseFlags(argv);
   const configPath = values[CONFIG_FILE.flag] ?? env[CONFIG_FILE.env] ?? '';
   const file = configPath === '' ? new Map<string, FileValue>() : readConfigFile(configPath);
   const settings = new Map<SettingName, EffectiveSetting>();
@@ -485,6 +475,27 @@ export function effectiveSettings(
     }
   }
   return settings;
+}
+
+/** The flags given, each a setting's or --config; an unknown one is named with its near miss. */
+function parseFlags(argv: readonly string[]): Record<string, string | undefined> {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(
+        [CONFIG_FILE, ...Object.values(SETTINGS)].map((setting) => [
+          setting.flag,
+          { type: 'string' as const },
+        ]),
+      ),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    const unknown = /^Unknown option '--([^']+)'/.exec((error as Error).message)?.[1];
+    if (unknown === undefined) throw new ConfigError((error as Error).message);
+    throw new ConfigError(`unknown flag --${unknown}${suggestion(unknown, '--')}`);
+  }
 }
 
 /** A value of the config file, with its line. */
@@ -518,7 +529,7 @@ function readConfigFile(path: string): Map<string, FileValue> {
 }
 
 /** " (did you mean 'client-rate'?)" for a near miss of a flag, or of its variable's name. */
-function suggestion(key: string): string {
+function suggestion(key: string, prefix = ''): string {
   const flagOf = new Map<string, string>(
     Object.values(SETTINGS).flatMap((setting) => [
       [setting.flag, setting.flag],
@@ -526,7 +537,7 @@ function suggestion(key: string): string {
     ]),
   );
   const near = nearest(key, [...flagOf.keys()]);
-  return near === undefined ? '' : ` (did you mean '${flagOf.get(near)}'?)`;
+  return near === undefined ? '' : ` (did you mean '${prefix}${flagOf.get(near) ?? near}'?)`;
 }
 
 /** Where a value came from, as `--check` prints it. */

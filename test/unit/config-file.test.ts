@@ -92,6 +92,11 @@ describe('the config file', () => {
       /did you mean 'max-output'\?\)$/,
     );
     assert.match(failure(['--config', configFile('colour: blue\n')]), /unknown setting 'colour'$/);
+    // A mistyped flag too.
+    assert.equal(
+      failure(['--client-rat', '5']),
+      "unknown flag --client-rat (did you mean '--client-rate'?)",
+    );
   });
 
   it('refuses a value of the wrong kind, naming the key, the file and the line', () => {
