@@ -19,6 +19,7 @@ import type { FollowerBudget } from './follower-budget.ts';
 import { listingBody, ListingTurns } from './job-listing.ts';
 import type { ListCursors } from './list-cursor.ts';
 import { readJsonBody } from './json-body.ts';
+import { lingerAfterRefusal } from './lingering-close.ts';
 import { parseQuery } from './query.ts';
 import type { ClientRateLimit } from './rate-limit.ts';
 import { may, type Action } from './permissions.ts';
@@ -184,9 +185,9 @@ export function jobsRouter(
       const result = await receiveInput(id, ctx.req, input);
       ctx.state.input = result;
     } catch (error) {
-      // A refused writer may still be sending: the rest of its body is not read, so the
-      // connection cannot carry another request.
-      ctx.set('Connection', 'close');
+      // A refused writer may still be sending: the rest of its body is read and dropped while
+      // the refusal is sent, so the client reads it instead of a reset (lingering-close.ts).
+      lingerAfterRefusal(ctx.req);
       throw error;
     } finally {
       gone.release();

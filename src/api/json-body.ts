@@ -3,13 +3,17 @@
 // with no key twice in one object (400).
 import { CodedError, InvalidRequestError } from '../errors.ts';
 import { findDuplicateKey } from '../util/duplicate-key.ts';
+import { lingerAfterRefusal } from './lingering-close.ts';
 import type { AppContext } from './state.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export async function readJsonBody(ctx: AppContext): Promise<unknown> {
   const declared = Number(ctx.get('Content-Length') || 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  if (declared > MAX_BODY_BYTES) {
+    lingerAfterRefusal(ctx.req);
+    throw tooLarge();
+  }
   if (declared === 0 && ctx.get('Transfer-Encoding') === '') return {};
   if (!ctx.is('application/json')) {
     throw new CodedError(
@@ -43,9 +47,9 @@ export async function readJsonBody(ctx: AppContext): Promise<unknown> {
 }
 
 /**
- * The body, up to MAX_BODY_BYTES. Past that (a chunked body declares no length) reading stops and
- * the connection is closed after the 413: the rest is never read, and the stream is not
- * destroyed under Koa, which would turn the answer into a bare 500.
+ * The body, up to MAX_BODY_BYTES. Past that (a chunked body declares no length) the rest is read
+ * and discarded, within bounds, while the 413 is sent (lingering-close.ts), so the client reads
+ * it; the stream is not destroyed under Koa, which would turn the answer into a bare 500.
  */
 function readCapped(ctx: AppContext): Promise<Buffer> {
   const request = ctx.req;
@@ -66,9 +70,8 @@ function readCapped(ctx: AppContext): Promise<Buffer> {
         chunks.push(chunk);
         return;
       }
-      request.pause();
-      ctx.set('Connection', 'close');
       finish(tooLarge());
+      lingerAfterRefusal(request);
     };
     const onEnd = (): void => finish();
     // The client broke the body off (disconnected, or bad chunked framing): its fault, not ours.
