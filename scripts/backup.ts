@@ -19,6 +19,7 @@ import { decodeRecord } from '../src/audit/audit-record.ts';
 import { verifyAuditLog } from '../src/audit/verify-log.ts';
 import { loadConfig } from '../src/config.ts';
 import type { AuditVerdict } from '../src/contract/audit.ts';
+import { OUTPUT_INDEX, OUTPUT_LOG } from '../src/worker/output-stream.ts';
 
 const USAGE = `Usage: npm run backup -- --to DIR [--no-output] [--no-volumes] [--with-certs] [SETTINGS...]
 
@@ -28,7 +29,8 @@ directory is the server's: the same --data-dir, --certs-dir and --config flags a
 variables as 'npm start' are read.
 
   --to DIR        where the backup goes (made 0700; every file in it is 0600)
-  --no-output     leave out job output (the jobs' records are kept; their output is not)
+  --no-output     leave out job output (the jobs' records are kept; reading their output
+                  answers that it is unavailable)
   --no-volumes    leave out volume images (there are none yet: accepted for scripts to come)
   --with-certs    also copy the certificates directory, the CA's private key included
   SETTINGS        the server's flags, e.g. --data-dir /var/lib/jobworker or --config FILE
@@ -76,7 +78,10 @@ async function main(argv: string[]): Promise<number> {
     join(config.dataDir, 'jobworker.db'),
     join(data, 'jobworker.db'),
   );
-  if (options.output) await copyTree(join(config.dataDir, 'jobs'), join(data, 'jobs'));
+  // Without output, the supervisors' files still go: they say how each job ended, and a job
+  // without them would be taken for one never launched, and queued to run again.
+  const skip = options.output ? new Set<string>() : new Set([OUTPUT_INDEX, OUTPUT_LOG]);
+  await copyTree(join(config.dataDir, 'jobs'), join(data, 'jobs'), skip);
   const keyFile = auditKeyPath(config.certsDir);
   const audit = await backUpAuditTrail(join(config.dataDir, 'audit.log'), data, keyFile);
   if (options.certs) await copyTree(config.certsDir, join(options.to, 'certs'));
@@ -207,7 +212,11 @@ async function copyRecordsUpTo(source: string, target: string, lastSeq: number):
  * supervisor's) and sockets are left out: they mean nothing without the process at the other end.
  * A job's output index is copied before its log, so the log holds all that the index counts.
  */
-async function copyTree(source: string, target: string): Promise<void> {
+async function copyTree(
+  source: string,
+  target: string,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<void> {
   let entries;
   try {
     entries = await readdir(source, { withFileTypes: true });
@@ -220,13 +229,13 @@ async function copyTree(source: string, target: string): Promise<void> {
   for (const entry of entries) {
     const from = join(source, entry.name);
     const to = join(target, entry.name);
-    if (entry.isDirectory()) await copyTree(from, to);
-    else if (entry.isFile()) await copyPrivately(from, to);
+    if (entry.isDirectory()) await copyTree(from, to, skip);
+    else if (entry.isFile() && !skip.has(entry.name)) await copyPrivately(from, to);
   }
 }
 
 function copyOrder(name: string): number {
-  return name === 'output.idx' ? 0 : name === 'output.log' ? 1 : 2;
+  return name === OUTPUT_INDEX ? 0 : name === OUTPUT_LOG ? 1 : 2;
 }
 
 async function copyPrivately(source: string, target: string): Promise<void> {

@@ -116,6 +116,38 @@ describe('online backup and restore', () => {
     assert.equal(original.json<Job>().status, 'running');
   });
 
+  it('leaves output out with --no-output, the jobs and how they ended still there', async () => {
+    const backupDir = join(work, 'no-output');
+    const taken = await script(
+      'backup',
+      ['--to', backupDir, '--no-output', '--no-volumes', '--data-dir', first.dataDir],
+      { CERTS_DIR: first.certsDir },
+    );
+    assert.equal(taken.code, 0, taken.stderr);
+    // The supervisor's files come along (they say the job was launched); its output does not.
+    const files = await readdir(join(backupDir, 'data', 'jobs', running.id));
+    assert.ok(files.includes('shim.log') && !files.includes('output.log'), files.join(' '));
+    const base = join(work, 'restored-no-output');
+    const restored = await script(
+      'restore',
+      ['--from', backupDir, '--data-dir', join(base, 'data'), '--certs-dir', join(base, 'certs')],
+      {},
+    );
+    assert.equal(restored.code, 0, restored.stderr);
+    const third = await startServer({ baseDir: base });
+    try {
+      const job = (await third.request('alice', 'GET', `/v1/jobs/${ended.id}`)).json<Job>();
+      assert.equal(job.status, 'exited');
+      const output = await third.request('alice', 'GET', `/v1/jobs/${ended.id}/output`);
+      assert.equal(output.status, 410, output.text());
+      assert.equal(output.json().code, 'OUTPUT_UNAVAILABLE');
+      const wasRunning = await third.request('alice', 'GET', `/v1/jobs/${running.id}`);
+      assert.equal(wasRunning.json<Job>().status, 'lost');
+    } finally {
+      await third.dispose();
+    }
+  });
+
   it('refuses to restore into a data directory that is not empty', async () => {
     const target = join(work, 'in-use', 'data');
     await mkdir(target, { recursive: true });
