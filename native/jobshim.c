@@ -1,7 +1,7 @@
 /*
  * jobshim: the per-job supervisor of the job worker. The server spawns one shim per job
  * (detached); the shim starts the job, appends its stdout/stderr to DIR/output.log (with a
- * chunk index), obeys stop/kill commands from a control FIFO, and finally writes
+ * chunk index, and the time of each millisecond's first chunk in output.times), obeys stop/kill commands from a control FIFO, and finally writes
  * DIR/status.json, so a job's outcome survives the server being killed and restarted.
  * With --stdin FIFO the job reads its standard input from a FIFO that the server writes to;
  * the shim holds a writer of its own, so the job sees EOF only when told ("close-stdin"),
@@ -56,6 +56,10 @@
 #define STDERR_BIT 0x80000000u
 /* One index record per chunk of output.log (src/worker/output-stream.ts reads them). */
 #define RECORD_BYTES 4
+/* output.times: a little-endian uint64 offset in output.log where a chunk starts, then the
+ * int64 nanoseconds since the epoch (CLOCK_REALTIME) at which it was read. At most one record a
+ * millisecond: the chunks after a record, until the next, were read in its millisecond. */
+#define TIME_RECORD_BYTES 16
 /* With --min-free-disk, the disk's free space is looked at again after at most this much output
  * (log and index): an fstatvfs per MiB, whatever the size of the job's writes. */
 #define DISK_CHECK_BYTES (1024 * 1024)
@@ -107,7 +111,7 @@ enum end_reason { REASON_EXITED, REASON_STOPPED, REASON_TIMEDOUT, REASON_FAILED 
 
 struct shim {
 	const struct options *opt;
-	int events_fd, control_fd, signal_fd, log_fd, idx_fd;
+	int events_fd, control_fd, signal_fd, log_fd, idx_fd, times_fd;
 	int stdout_fd, stderr_fd, status_fd; /* read ends */
 	/* --stdin: the job's end (the shim's copy, closed once the job has it) and the writer
 	 * the shim holds so that the job's input stays open between the server's writers. */
@@ -130,6 +134,8 @@ struct shim {
 	struct rusage usage;
 	unsigned long long output_bytes; /* of output.log */
 	unsigned long long index_bytes;  /* of output.idx */
+	unsigned long long times_bytes;  /* of output.times */
+	long long last_time_ms;          /* the millisecond of the last time record; -1 for none */
 	bool output_truncated;
 	bool output_broken; /* a write to output.log/idx failed: drop the rest */
 	/* With a disk floor: what may be recorded before the free space is looked at again. */
@@ -379,7 +385,8 @@ static int format_status(const struct shim *s, const char *error, char *out, siz
 			"\"outputTruncated\":%s,"
 			"\"cpuUserMs\":%lld,\"cpuSystemMs\":%lld,\"maxRssKb\":%ld}\n",
 			reasons[s->reason], exit_code, signal_json, error_json, started, s->ended_at_ms,
-			s->output_bytes, s->index_bytes, s->output_truncated ? "true" : "false",
+			s->output_bytes, s->index_bytes + s->times_bytes,
+			s->output_truncated ? "true" : "false",
 			timeval_ms(s->usage.ru_utime), timeval_ms(s->usage.ru_stime), s->usage.ru_maxrss);
 }
 
@@ -854,6 +861,7 @@ static noreturn void run_child(const struct shim *s, const struct job_pipes *p)
 	close(s->signal_fd);
 	close(s->log_fd);
 	close(s->idx_fd);
+	close(s->times_fd);
 	/* A writer held by the job's side would keep its own input from ever reaching EOF. */
 	if (s->stdin_hold_fd >= 0)
 		close(s->stdin_hold_fd);
@@ -1083,14 +1091,14 @@ static void start_job(struct shim *s)
 
 /* ---------- shim side: supervising ---------- */
 
-/* Bytes that may still be recorded within --max-output, which counts output.log and output.idx
- * together: both are disk the job's client holds, and a job of one-byte writes keeps four bytes
- * of index for each byte of output. */
+/* Bytes that may still be recorded within --max-output, which counts output.log, output.idx and
+ * output.times together: all are disk the job's client holds, and a job of one-byte writes keeps
+ * four bytes of index for each byte of output. */
 static unsigned long long room_within_cap(const struct shim *s)
 {
 	if (!s->opt->cap_output)
 		return ULLONG_MAX;
-	unsigned long long stored = s->output_bytes + s->index_bytes;
+	unsigned long long stored = s->output_bytes + s->index_bytes + s->times_bytes;
 	return s->opt->max_output > stored ? s->opt->max_output - stored : 0;
 }
 
@@ -1132,8 +1140,8 @@ static unsigned long long room_above_floor(struct shim *s, unsigned long long wa
 		return wanted;
 	}
 	unsigned long long free_bytes = (unsigned long long)disk.f_bavail * disk.f_frsize;
-	/* Each of the two files may start a new block before the next look. */
-	unsigned long long needed = floor + 2ULL * disk.f_frsize;
+	/* Each of the three files may start a new block before the next look. */
+	unsigned long long needed = floor + 3ULL * disk.f_frsize;
 	unsigned long long above = free_bytes > needed ? free_bytes - needed : 0;
 	s->disk_room = above < DISK_CHECK_BYTES ? above : DISK_CHECK_BYTES;
 	if (s->disk_room < wanted)
@@ -1141,31 +1149,59 @@ static unsigned long long room_above_floor(struct shim *s, unsigned long long wa
 	return s->disk_room;
 }
 
-/* Of `len` bytes read, how many are recorded: each chunk costs its bytes and its index record. */
-static size_t bytes_to_keep(struct shim *s, size_t len)
+/* Of `len` bytes read, how many are recorded: each chunk costs its bytes, its index record and
+ * (`records` beyond the index's) a time record. */
+static size_t bytes_to_keep(struct shim *s, size_t len, unsigned long long records)
 {
 	if (s->output_broken)
 		return 0;
 	unsigned long long room = room_within_cap(s);
-	if (room <= RECORD_BYTES)
+	if (room <= records)
 		return 0;
-	unsigned long long wanted = len + RECORD_BYTES < room ? len + RECORD_BYTES : room;
+	unsigned long long wanted = len + records < room ? len + records : room;
 	unsigned long long disk = room_above_floor(s, wanted);
 	if (disk < room)
 		room = disk;
-	if (room <= RECORD_BYTES)
+	if (room <= records)
 		return 0;
-	room -= RECORD_BYTES;
+	room -= records;
 	return len < room ? len : (size_t)room;
+}
+
+/* The time a chunk starting at output.log's current end was read, when its millisecond has no
+ * record yet. Written before the chunk: a reader that sees a byte may trust its time. */
+static int record_time(struct shim *s, struct timespec now)
+{
+	unsigned long long offset = s->output_bytes;
+	long long ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	unsigned char le[TIME_RECORD_BYTES];
+	for (int i = 0; i < 8; i++) {
+		le[i] = (unsigned char)(offset >> (8 * i));
+		le[8 + i] = (unsigned char)((unsigned long long)ns >> (8 * i));
+	}
+	if (write_all(s->times_fd, le, sizeof le) < 0)
+		return -1;
+	s->times_bytes += sizeof le;
+	s->last_time_ms = ns / 1000000;
+	return 0;
 }
 
 static void append_output(struct shim *s, const char *data, size_t len, bool is_stderr)
 {
-	size_t keep = bytes_to_keep(s, len);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	bool timed = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 != s->last_time_ms;
+	size_t keep = bytes_to_keep(s, len, RECORD_BYTES + (timed ? TIME_RECORD_BYTES : 0));
 	if (keep < len)
 		s->output_truncated = true;
 	if (keep == 0)
 		return;
+	if (timed && record_time(s, now) < 0) {
+		diag("writing output times: %s; dropping further output", strerror(errno));
+		s->output_broken = true;
+		s->output_truncated = true;
+		return;
+	}
 
 	uint32_t record = (uint32_t)keep | (is_stderr ? STDERR_BIT : 0);
 	unsigned char le[RECORD_BYTES] = { record & 0xff, (record >> 8) & 0xff,
@@ -1180,7 +1216,7 @@ static void append_output(struct shim *s, const char *data, size_t len, bool is_
 	s->output_bytes += keep;
 	s->index_bytes += sizeof le;
 	if (s->opt->min_free_disk > 0)
-		s->disk_room -= keep + sizeof le;
+		s->disk_room -= keep + sizeof le + (timed ? TIME_RECORD_BYTES : 0);
 	/* Only a hint; if the FIFO is full (EAGAIN) the server has unread hints already. */
 	if (write(s->events_fd, "o", 1) < 0 && errno != EAGAIN)
 		diag("events FIFO: %s", strerror(errno));
@@ -1527,7 +1563,8 @@ static void open_shim_files(struct shim *s)
 	if (open_fifo(o->events_path, &s->events_fd, error, sizeof error) < 0 ||
 	    open_fifo(o->control_path, &s->control_fd, error, sizeof error) < 0 ||
 	    open_output(o->dir, "output.log", &s->log_fd, error, sizeof error) < 0 ||
-	    open_output(o->dir, "output.idx", &s->idx_fd, error, sizeof error) < 0)
+	    open_output(o->dir, "output.idx", &s->idx_fd, error, sizeof error) < 0 ||
+	    open_output(o->dir, "output.times", &s->times_fd, error, sizeof error) < 0)
 		fail_start(s, error);
 	if (o->stdin_path && open_stdin_fifo(s, error, sizeof error) < 0)
 		fail_start(s, error);
@@ -1703,10 +1740,10 @@ int main(int argc, char **argv)
 	struct options opt;
 	struct shim s = {
 		.opt = &opt,
-		.events_fd = -1, .control_fd = -1, .signal_fd = -1, .log_fd = -1, .idx_fd = -1,
+		.events_fd = -1, .control_fd = -1, .signal_fd = -1, .log_fd = -1, .idx_fd = -1, .times_fd = -1,
 		.stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
 		.stdin_read_fd = -1, .stdin_hold_fd = -1, .tty_fd = -1, .tty_at_line_start = true,
-		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1,
+		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1, .last_time_ms = -1,
 	};
 
 	sanitize_fds();

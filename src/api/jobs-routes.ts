@@ -5,11 +5,12 @@ import Router from '@koa/router';
 import { attachQuery, listQuery, outputQuery, startQuery } from '../contract/jobs.ts';
 import { JOB_TRAILERS, TRAILER_HEADER, WORKER_LINE_PREFIX } from '../contract/job-trailers.ts';
 import { MULTIPLEXED_STREAM, frameHeader } from '../contract/multiplexed-stream.ts';
-import { ForbiddenError, JobNotFoundError } from '../errors.ts';
+import { ForbiddenError, InvalidRequestError, JobNotFoundError } from '../errors.ts';
 import { allowSlowBody } from '../tls/connection-limits.ts';
 import type { Job, JobFilter } from '../jobs/job.ts';
 import type { JobRegistry, OutputRequest, Viewer } from '../worker/registry.ts';
 import type { OutputChunk } from '../worker/output-stream.ts';
+import { parseRfc3339 } from '../worker/output-times.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { Attacher, type OutputStart } from './attach-route.ts';
 import { abortWhenClosed } from './client-gone.ts';
@@ -156,7 +157,13 @@ export function jobsRouter(
 
   router.get('/:id/output', async (ctx) => {
     const viewer = authorize(ctx, 'read');
-    const { follow, stream, offset } = parseQuery(outputQuery, ctx.query);
+    const { follow, stream, offset, since, timestamps } = parseQuery(outputQuery, ctx.query);
+    const sinceNanos = since === undefined ? undefined : parseRfc3339(since);
+    if (since !== undefined && sinceNanos === undefined) {
+      throw new InvalidRequestError(`invalid query: ?since: '${since}' is not a time`, [
+        { field: '?since', message: 'not a time' },
+      ]);
+    }
     const job = registry.get(viewer, jobId(ctx));
     ctx.state.job = job;
     await registry.assertOutputReadable(job.id);
@@ -167,7 +174,12 @@ export function jobsRouter(
       registry,
       viewer,
       job,
-      { select: stream, offset, follow },
+      {
+        select: stream,
+        offset,
+        follow,
+        ...(timestamps || sinceNanos !== undefined ? { times: { sinceNanos, timestamps } } : {}),
+      },
       { trailers: false, observer, release },
     );
   });
@@ -267,16 +279,27 @@ function streamOutput(
   registry: JobRegistry,
   viewer: Viewer,
   job: Job,
-  request: OutputRequest,
+  request: OutputRequest & { readonly times?: TimesRequest },
   options: { trailers: boolean; observer: OutputObserver; release: () => void },
 ): void {
   const { observer, trailers, release } = options;
   const multiplexed = request.select === 'all' && asksForMultiplexed(ctx);
   let output: Readable;
   try {
-    output = multiplexed
-      ? registry.outputChunks(viewer, job.id, { offset: request.offset, follow: request.follow })
-      : registry.output(viewer, job.id, request);
+    output = request.times
+      ? registry.timedOutput(viewer, job.id, {
+          select: request.select,
+          offset: request.offset,
+          follow: request.follow,
+          ...(request.times.sinceNanos === undefined
+            ? {}
+            : { sinceNanos: request.times.sinceNanos }),
+          timestamps: request.times.timestamps,
+          asBytes: !multiplexed,
+        })
+      : multiplexed
+        ? registry.outputChunks(viewer, job.id, { offset: request.offset, follow: request.follow })
+        : registry.output(viewer, job.id, request);
   } catch (error) {
     release();
     throw error;
@@ -334,6 +357,12 @@ function streamOutput(
   // The status and headers go now, not with the first byte of output, which may be minutes
   // away: the client learns the job's id at once, to send it input or stop it.
   ctx.flushHeaders();
+}
+
+/** `since` and `timestamps` of GET /v1/jobs/{id}/output. */
+interface TimesRequest {
+  readonly sinceNanos: bigint | undefined;
+  readonly timestamps: boolean;
 }
 
 /**

@@ -6,6 +6,9 @@ import { jobSchema, timestampSchema } from '../jobs/job.ts';
 import { JOB_STATUSES } from '../jobs/job-status.ts';
 import { labelKeyProblem, labelValueProblem, MAX_LABELS } from '../jobs/labels.ts';
 
+/** An RFC 3339 time as `since` takes it; src/worker/output-times.ts reads it to nanoseconds. */
+const RFC3339_TEXT = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /** Jobs per page of a listing: as many as asked, up to a bound that keeps one answer small. */
 export const LIST_PAGE = { default: 100, max: 1000 } as const;
 
@@ -39,6 +42,19 @@ export const outputQuery = z.strictObject({
     .max(Number.MAX_SAFE_INTEGER)
     .default(0)
     .meta({ format: 'int64', description: 'skip this many bytes of the selected output' }),
+  since: z
+    .string()
+    .max(40)
+    .regex(RFC3339_TEXT, 'expected an RFC 3339 time such as 2026-12-07T18:10:00Z')
+    .optional()
+    .meta({
+      description:
+        'start at the first piece of output written at or after this time (RFC 3339, fractions to the nanosecond), as `docker logs --since` does',
+    }),
+  timestamps: flag.prefault('false').meta({
+    description:
+      "start each line with the time its piece of output was written, in RFC 3339 with nanoseconds in UTC, and a space (`2026-12-07T18:10:00.123456789Z line`), as `docker logs --timestamps` does; each stream's lines apart",
+  }),
 });
 
 export const attachQuery = z

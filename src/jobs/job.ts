@@ -115,7 +115,7 @@ export const resourceUsageSchema = z
     }),
     outputIndexBytes: z.int().min(0).exactOptional().meta({
       description:
-        "bytes of the index kept beside its output, 4 for each piece of output as it was read: with `outputBytes`, what its output holds of `outputCapBytes` and of its client's output budget (absent for jobs recorded before it was counted)",
+        "bytes of the index kept beside its output, 4 for each piece of output as it was read, and of its times, 16 for the first piece of each millisecond: with `outputBytes`, what its output holds of `outputCapBytes` and of its client's output budget (absent for jobs recorded before it was counted)",
     }),
   })
   .readonly();

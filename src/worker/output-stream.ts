@@ -2,7 +2,8 @@
 // the job ends. The supervisor writes two files per job (see native/jobshim.c):
 //   output.log  the bytes of stdout and stderr, interleaved in the order they were read;
 //   output.idx  one little-endian uint32 per chunk of output.log, written after the chunk:
-//               bit 31 set for stderr, the low 31 bits the chunk's length.
+//               bit 31 set for stderr, the low 31 bits the chunk's length;
+//   output.times when chunks were read (output-times.ts reads it).
 // Reading everything as bytes needs only output.log. Reading one stream, or both told apart in
 // the order they were written, walks output.idx and picks chunks out of output.log. Memory per
 // reader is one chunk, whatever the output's size; a few readers of everything as bytes at a
@@ -20,6 +21,8 @@ export type StreamName = 'stdout' | 'stderr';
 export interface OutputChunk {
   readonly stream: StreamName;
   readonly bytes: Buffer;
+  /** Where `bytes` start in output.log: what output.times gives the time of. */
+  readonly position: number;
 }
 
 export const OUTPUT_LOG = 'output.log';
@@ -183,7 +186,7 @@ export class OutputChunkStream extends FollowingReader<OutputChunk> {
   constructor(options: OutputChunkOptions) {
     const open = options.terminal
       ? () => openTerminal(options)
-      : () => openIndexed(options.dir, 'all', options.offset);
+      : () => openIndexed(options.dir, options.select ?? 'all', options.offset);
     // One piece buffered, as the byte stream buffers about one chunk.
     super(options, open, { objectMode: true, highWaterMark: 1 });
   }
@@ -196,14 +199,17 @@ export interface OutputChunkOptions extends OutputReadOptions {
    * every echoed keystroke takes.
    */
   readonly terminal: boolean;
+  /** The streams to read (`all` unless said); `offset` counts bytes of this selection. */
+  readonly select?: OutputSelection;
 }
 
 async function openTerminal(options: OutputReadOptions): Promise<Source<OutputChunk>> {
   const log = new WholeLog(await open(join(options.dir, OUTPUT_LOG), 'r'), options.offset);
   return {
     next: async (maxBytes) => {
+      const position = log.position;
       const bytes = await log.next(maxBytes);
-      return bytes === undefined ? undefined : { stream: 'stdout', bytes };
+      return bytes === undefined ? undefined : { stream: 'stdout', bytes, position };
     },
     close: () => log.close(),
   };
@@ -246,6 +252,11 @@ class WholeLog implements Source<Buffer> {
   constructor(log: FileHandle, offset: number) {
     this.#log = log;
     this.#position = offset;
+  }
+
+  /** Where the next piece starts in output.log. */
+  get position(): number {
+    return this.#position;
   }
 
   async next(maxBytes: number): Promise<Buffer | undefined> {
@@ -409,11 +420,12 @@ class IndexedLog implements Source<OutputChunk> {
     }
     const length = Math.min(maxBytes, this.#pendingBytes);
     const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await this.#log.read(buffer, 0, length, this.#pendingAt);
+    const position = this.#pendingAt;
+    const { bytesRead } = await this.#log.read(buffer, 0, length, position);
     if (bytesRead === 0) return undefined;
     this.#pendingAt += bytesRead;
     this.#pendingBytes -= bytesRead;
-    return { stream: this.#pendingStream, bytes: buffer.subarray(0, bytesRead) };
+    return { stream: this.#pendingStream, bytes: buffer.subarray(0, bytesRead), position };
   }
 
   /** Moves to the next index record; false if none is complete on disk yet. */

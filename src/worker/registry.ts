@@ -8,7 +8,7 @@ import { constants, statSync } from 'node:fs';
 import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   CertificateRevokedError,
@@ -77,6 +77,7 @@ import {
   outputSizes,
   type OutputSelection,
 } from './output-stream.ts';
+import { timedOutput, type TimedOutputOptions } from './output-times.ts';
 
 export type { JobInput } from '../launcher/launcher.ts';
 
@@ -909,7 +910,7 @@ export class JobRegistry {
   outputChunks(
     viewer: Viewer,
     id: string,
-    request: Omit<OutputRequest, 'select'>,
+    request: Omit<OutputRequest, 'select'> & { readonly select?: OutputSelection },
   ): OutputChunkStream {
     const job = this.get(viewer, id);
     return new OutputChunkStream({
@@ -918,6 +919,23 @@ export class JobRegistry {
       terminal: job.tty !== null,
       ...request,
     });
+  }
+
+  /**
+   * A job's output from the first piece written at or after `sinceNanos`, each line prefixed with
+   * its time when asked (output-times.ts): bytes, or chunks with their stream.
+   */
+  timedOutput(viewer: Viewer, id: string, request: OutputRequest & TimedOutputOptions): Readable {
+    const { sinceNanos, timestamps, asBytes, ...read } = request;
+    const chunks = this.outputChunks(viewer, id, read);
+    const timed = timedOutput(this.#jobDir(id), {
+      ...(sinceNanos === undefined ? {} : { sinceNanos }),
+      timestamps,
+      asBytes,
+    });
+    // Torn down together: a client that goes away closes the reader and its files.
+    pipeline(chunks, timed, () => undefined);
+    return timed;
   }
 
   /**
