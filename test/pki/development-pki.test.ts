@@ -11,10 +11,15 @@ import { readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import forge from 'node-forge';
 import tls from 'node:tls';
 import { isDnsName } from '../../src/pki/alt-names.ts';
 import { createCertificateAuthority, issueClientCertificate } from '../../src/pki/certificates.ts';
-import { DEVELOPMENT_CLIENTS, ensureDevelopmentPki } from '../../src/pki/development-pki.ts';
+import {
+  DEVELOPMENT_CLIENTS,
+  DEVELOPMENT_P12_PASSWORD,
+  ensureDevelopmentPki,
+} from '../../src/pki/development-pki.ts';
 import { identityFromSubject, type Identity } from '../../src/pki/identity.ts';
 import { pkiLayout, type PkiLayout } from '../../src/pki/layout.ts';
 import { CLIENT_AUTH_OID, fileMode, makeTempDir } from './helpers.ts';
@@ -23,6 +28,11 @@ type PemPair = { cert: string; key: string };
 
 async function readPair(paths: { cert: string; key: string }): Promise<PemPair> {
   return { cert: await readFile(paths.cert, 'utf8'), key: await readFile(paths.key, 'utf8') };
+}
+
+function isCa(cert: forge.pki.Certificate): boolean {
+  const constraints = cert.getExtension('basicConstraints') as { cA?: boolean } | null;
+  return constraints?.cA === true;
 }
 
 describe('ensureDevelopmentPki', () => {
@@ -67,6 +77,34 @@ describe('ensureDevelopmentPki', () => {
       assert.equal(cert.subject, `CN=${name}\nOU=${role}\nO=jobworker`);
       assert.deepEqual(cert.keyUsage, [CLIENT_AUTH_OID]);
     }
+  });
+
+  it('gives every client a client.p12 (0600) that opens with the documented password', async () => {
+    for (const { name } of DEVELOPMENT_CLIENTS) {
+      const paths = layout.client(name);
+      assert.equal(await fileMode(paths.p12), 0o600);
+      const bundle = await readFile(paths.p12);
+      // Node (as OpenSSL) opens it with the password, and refuses it without.
+      tls.createSecureContext({ pfx: bundle, passphrase: DEVELOPMENT_P12_PASSWORD });
+      assert.throws(() => tls.createSecureContext({ pfx: bundle, passphrase: 'wrong-password' }));
+      const p12 = forge.pkcs12.pkcs12FromAsn1(
+        forge.asn1.fromDer(bundle.toString('binary')),
+        DEVELOPMENT_P12_PASSWORD,
+      );
+      const bags = p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag!] ?? [];
+      // The leaf is the certificate that is not the CA.
+      const leaf = bags.map((bag) => bag.cert).find((cert) => cert !== undefined && !isCa(cert));
+      assert.ok(leaf !== undefined, name);
+      const inBundle = new X509Certificate(forge.pki.certificateToPem(leaf));
+      const onDisk = new X509Certificate(await readFile(paths.cert));
+      assert.equal(inBundle.fingerprint256, onDisk.fingerprint256, name);
+    }
+  });
+
+  it('writes the bundles an existing PKI lacks', async () => {
+    await rm(layout.client('bob').p12);
+    await ensureDevelopmentPki(dir.path);
+    assert.equal(await fileMode(layout.client('bob').p12), 0o600);
   });
 
   it('names this machine in the server certificate', async () => {
