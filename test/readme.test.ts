@@ -175,7 +175,7 @@ describe('README jobctl examples', () => {
     const commands = lines
       .filter((line) => /^(.* \| )?jobctl /.test(line))
       .map((line) => `${setPath}\n${line}`);
-    assert.equal(commands.length, 5);
+    assert.equal(commands.length, 8);
     // Pointed at the test server and its PKI; jobctl finds ./certs of a local server by itself.
     const env = {
       ...process.env,
@@ -204,5 +204,8 @@ describe('README jobctl examples', () => {
     assert.match(results[2]!.stdout, /sleep/);
     assert.match(results[3]!.stdout, /^Usage:\n {2}jobctl \[connection options\] COMMAND/m);
     assert.equal(results[4]!.stdout, '3\n');
+    assert.deepEqual(results[5], { code: 0, stdout: 'a\nb\nc\n', stderr: '' });
+    assert.deepEqual(results[6], { code: 3, stdout: '3\n', stderr: '' });
+    assert.match(results[7]!.stdout, /^Name: +\S+\nRole: +\w+\n/);
   });
 });

@@ -36,6 +36,30 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'Delete ended jobs and their output',
     load: async () => (await import('./commands/rm.ts')).command,
   },
+  wait: {
+    summary: "Wait for jobs to end; print each one's exit status and exit with the last one's",
+    load: async () => (await import('./commands/wait.ts')).command,
+  },
+  top: {
+    summary: 'Show CPU, memory and output of running jobs, live (like docker stats)',
+    load: async () => (await import('./commands/top.ts')).command,
+  },
+  whoami: {
+    summary: 'Show who the server takes you to be: name, role, certificate',
+    load: async () => (await import('./commands/whoami.ts')).command,
+  },
+  limits: {
+    summary: 'Show what your role may ask for when it starts a job',
+    load: async () => (await import('./commands/limits.ts')).command,
+  },
+  audit: {
+    summary: "Show the server's audit trail, or verify it (admins, auditors)",
+    load: async () => (await import('./commands/audit.ts')).command,
+  },
+  completion: {
+    summary: 'Print a completion script for bash, zsh or fish',
+    load: async () => (await import('./commands/completion.ts')).commandFor(COMMANDS),
+  },
   context: {
     summary: 'Manage named connection settings (ls, use, add, rm, show)',
     load: async () => (await import('./commands/context.ts')).command,

@@ -42,8 +42,12 @@ export class ApiError extends CliError {
   /** The API's own stable code, e.g. `FORBIDDEN` or `JOB_NOT_FOUND`. */
   readonly problemCode: string | undefined;
 
-  constructor(status: number, problemCode: string | undefined, detail: string) {
-    super('API_ERROR', problemCode === undefined ? detail : `${detail} (${problemCode})`);
+  /** `advice`, if any, follows the code: what to do about it, in jobctl's words. */
+  constructor(status: number, problemCode: string | undefined, detail: string, advice = '') {
+    super(
+      'API_ERROR',
+      `${problemCode === undefined ? detail : `${detail} (${problemCode})`}${advice}`,
+    );
     this.name = 'ApiError';
     this.status = status;
     this.problemCode = problemCode;

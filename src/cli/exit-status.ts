@@ -38,7 +38,9 @@ export function exitStatusOf(
     case 'timedout':
       return EXIT.TIMED_OUT;
     case 'failed':
-      return /no such file/i.test(job.error ?? '') ? EXIT.COMMAND_NOT_FOUND : EXIT.CANNOT_START;
+      return /no such file|command not found/i.test(job.error ?? '')
+        ? EXIT.COMMAND_NOT_FOUND
+        : EXIT.CANNOT_START;
     case 'lost':
       return EXIT.LOST;
     default:
@@ -46,7 +48,7 @@ export function exitStatusOf(
   }
 }
 
-function signalNumber(name: string): number {
+export function signalNumber(name: string): number {
   const number = (constants.signals as Readonly<Record<string, number | undefined>>)[name];
   return number ?? constants.signals.SIGTERM;
 }

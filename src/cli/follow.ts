@@ -32,6 +32,22 @@ export interface TrailerEnding {
   readonly signal: string | null;
   /** Undefined from a server that does not say (older than this jobctl). */
   readonly oomKilled: boolean | undefined;
+  /**
+   * Why it ended when its owner did not ask for it (a timeout, an OOM kill, a revocation): the
+   * server has then also written it as the last line of the job's stderr, marked `jobworker:`.
+   */
+  readonly error: string | undefined;
+}
+
+/** Which part of the output a GET reads, and how. */
+export interface ReadOptions {
+  readonly follow: boolean;
+  /** Bytes of the selected output to skip. */
+  readonly offset?: number;
+  /** An RFC 3339 time: from the first chunk written at or after it. */
+  readonly since?: string;
+  /** Each line prefixed with its chunk's time, as `docker logs --timestamps` does. */
+  readonly timestamps?: boolean;
 }
 
 /** Reading from here on gives nothing but the end: a wait for the job to end, with no output. */
@@ -50,12 +66,14 @@ export class OutputFollower {
     client: ApiClient,
     jobId: string,
     target: OutputTarget,
-    options: { follow: boolean; offset?: number },
+    options: ReadOptions,
   ): OutputFollower {
     const query = new URLSearchParams({
       follow: String(options.follow),
       stream: target.stream === 'both' ? 'all' : target.stream,
       ...(options.offset === undefined ? {} : { offset: String(options.offset) }),
+      ...(options.since === undefined ? {} : { since: options.since }),
+      ...(options.timestamps === true ? { timestamps: 'true' } : {}),
     });
     const path = `/v1/jobs/${jobId}/output?${query.toString()}`;
     const accept = target.stream === 'both' ? MULTIPLEXED_STREAM : 'application/octet-stream';
@@ -89,6 +107,7 @@ export class OutputFollower {
       exitCode: /^\d+$/.test(exitCode) ? Number(exitCode) : null,
       signal: trailer(JOB_TRAILERS.signal) || null,
       oomKilled: booleanOf(trailer(JOB_TRAILERS.oomKilled)),
+      error: trailer(JOB_TRAILERS.error) || undefined,
     };
   }
 

@@ -2,6 +2,7 @@
 // then the command's own module is loaded and run. Every failure ends here and becomes one line
 // on stderr and an exit status (exit-status.ts); a stack trace never reaches the user.
 import { COMMANDS } from './commands.ts';
+import { suggestion } from './did-you-mean.ts';
 import { CliError, UsageError } from './errors.ts';
 import { EXIT } from './exit-status.ts';
 import { CONNECTION_OPTIONS } from './options.ts';
@@ -15,7 +16,7 @@ Usage:
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, entry]) => `  ${name.padEnd(9)}${entry.summary}`)
+  .map(([name, entry]) => `  ${name.padEnd(11)}${entry.summary}`)
   .join('\n')}
 
 Connection options (any command, before or after its name; environment variables in [ ]):
@@ -54,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (name === 'help') return await printHelp(split.rest[0]);
     const entry = COMMANDS[name];
-    if (entry === undefined) throw new UsageError(`unknown command '${name}'`);
+    if (entry === undefined) throw unknownCommand(name);
     const command = await entry.load();
     return await command.run([...split.global, ...split.rest]);
   } catch (error) {
@@ -80,7 +81,11 @@ function splitGlobalOptions(argv: readonly string[]): {
     if (!arg.startsWith('-')) break;
     const option = arg.slice(2).split('=')[0] ?? '';
     if (!arg.startsWith('--') || !GLOBAL_WITH_VALUE.has(option)) {
-      throw new UsageError(`unknown option '${arg}' before the command`);
+      const near = suggestion(
+        option,
+        [...GLOBAL_WITH_VALUE].map((name) => `--${name}`),
+      );
+      throw new UsageError(`unknown option '${arg}' before the command${near}`);
     }
     global.push(arg);
     if (!arg.includes('=')) {
@@ -94,13 +99,17 @@ function splitGlobalOptions(argv: readonly string[]): {
   return { global, name: argv[index], rest: argv.slice(index + 1) };
 }
 
+function unknownCommand(name: string): UsageError {
+  return new UsageError(`unknown command '${name}'${suggestion(name, Object.keys(COMMANDS))}`);
+}
+
 async function printHelp(name: string | undefined): Promise<number> {
   if (name === undefined) {
     print(MAIN_HELP);
     return EXIT.OK;
   }
   const entry = COMMANDS[name];
-  if (entry === undefined) throw new UsageError(`unknown command '${name}'`);
+  if (entry === undefined) throw unknownCommand(name);
   print((await entry.load()).help);
   return EXIT.OK;
 }

@@ -2,7 +2,9 @@
 // every command accepts (before or after its name, as kubectl allows), and parse errors turned
 // into one-line usage errors that point at the command's --help.
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { suggestion } from './did-you-mean.ts';
 import { UsageError } from './errors.ts';
+import { chooseColor, COLOR_CHOICES, type ColorChoice } from './terminal.ts';
 
 export const CONNECTION_OPTIONS = {
   server: { type: 'string' },
@@ -12,6 +14,7 @@ export const CONNECTION_OPTIONS = {
   client: { type: 'string' },
   'certs-dir': { type: 'string' },
   context: { type: 'string' },
+  color: { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
 export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
@@ -47,10 +50,23 @@ export function parseCommandLine<T extends ParseArgsOptionsConfig>(
       strict: true,
       allowPositionals: true,
     });
+    applyColorChoice((values as { color?: string }).color, command);
     return { values, positionals };
   } catch (error) {
-    throw new UsageError(describeParseError(error), command);
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(describeParseError(error, options), command);
   }
+}
+
+function applyColorChoice(value: string | undefined, command: string): void {
+  if (value === undefined) return;
+  if (!(COLOR_CHOICES as readonly unknown[]).includes(value)) {
+    throw new UsageError(
+      `--color expects ${COLOR_CHOICES.join(', ')}, not '${String(value)}'`,
+      command,
+    );
+  }
+  chooseColor(value as ColorChoice);
 }
 
 /**
@@ -92,12 +108,16 @@ export function withConnection<T extends ParseArgsOptionsConfig>(
   return { ...CONNECTION_OPTIONS, ...HELP_OPTION, ...options };
 }
 
-function describeParseError(error: unknown): string {
+function describeParseError(error: unknown, options?: ParseArgsOptionsConfig): string {
   const { code, message } = error as { code?: string; message?: string };
   const text = String(message ?? error);
   switch (code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${quoteOption(text)}`;
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const quoted = quoteOption(text);
+      const typed = quoted.replace(/^'|'$/g, '').split('=')[0] ?? '';
+      const known = Object.keys(options ?? {}).map((name) => `--${name}`);
+      return `unknown option ${quoted}${typed.startsWith('--') ? suggestion(typed, known) : ''}`;
+    }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       // "Option '--cwd <value>' argument missing" and similar: keep parseArgs' own words.
       return lowerFirst(text.replace(/\.$/, ''));

@@ -1,6 +1,6 @@
 // Whether output goes to a person or to a program. Tables, short ids, relative times and colors
 // are for a terminal; a pipe gets plain, tab-separated lines. NO_COLOR (no-color.org) turns
-// colors off even on a terminal.
+// colors off even on a terminal; --color (any command) chooses: auto (that rule), always, never.
 
 export interface Terminal {
   readonly isTTY: boolean;
@@ -9,11 +9,22 @@ export interface Terminal {
   readonly columns: number;
 }
 
+export const COLOR_CHOICES = ['auto', 'always', 'never'] as const;
+export type ColorChoice = (typeof COLOR_CHOICES)[number];
+
+/** The command line's --color, set once it is parsed (options.ts). */
+let colorChoice: ColorChoice = 'auto';
+
+export function chooseColor(choice: ColorChoice): void {
+  colorChoice = choice;
+}
+
 export function terminalOf(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): Terminal {
   const isTTY = stream.isTTY === true;
+  const auto = isTTY && !env.NO_COLOR && env.TERM !== 'dumb';
   return {
     isTTY,
-    color: isTTY && !env.NO_COLOR && env.TERM !== 'dumb',
+    color: colorChoice === 'auto' ? auto : colorChoice === 'always',
     columns: isTTY ? stream.columns || 80 : Number.POSITIVE_INFINITY,
   };
 }

@@ -1,6 +1,7 @@
-// Ctrl-C on a following jobctl (SIGINT to the jobctl process, as a terminal sends it): the first
-// detaches and leaves the job running, a second within a second stops it, and
-// --stop-on-interrupt stops it at once. Each step waits for what jobctl prints, never for time.
+// Ctrl-C on a following jobctl (SIGINT to the jobctl process, as a terminal sends it): `logs -f`
+// only watches, so any number of them leave the job running; for `run -f` the first detaches and
+// leaves the job running, a second within a second stops it, and --stop-on-interrupt stops it at
+// once. Each step waits for what jobctl prints, never for time.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
@@ -25,27 +26,30 @@ describe('jobctl and Ctrl-C', () => {
   const statusOf = async (id: string): Promise<string> =>
     (await server.request('alice', 'GET', `/v1/jobs/${id}`)).json<Job>().status;
 
-  it('logs -f: Ctrl-C detaches, says so, exits 130 and leaves the job running', async () => {
+  it('logs -f: Ctrl-C stops watching, says so, exits 130 and leaves the job running', async () => {
     const { id } = await server.startJob('alice', TICKING);
     const logs = jobctl.spawn('logs', '-f', id);
     await logs.waitForStdout(/tick\n/);
     logs.child.kill('SIGINT');
     const result = await logs.exited;
     assert.equal(result.code, 130);
-    assert.match(result.stderr, new RegExp(`^jobctl: detached from job ${id}; it keeps running`));
+    assert.match(
+      result.stderr,
+      new RegExp(`^jobctl: stopped watching job ${id}; it keeps running`),
+    );
     assert.equal(await statusOf(id), 'running');
     await server.request('alice', 'POST', `/v1/jobs/${id}/stop`);
   });
 
-  it('logs -f: a second Ctrl-C within a second stops the job', async () => {
-    const { id } = await server.startJob('alice', TICKING);
-    const logs = jobctl.spawn('logs', '-f', id);
-    await logs.waitForStdout(/tick\n/);
-    logs.child.kill('SIGINT');
-    await logs.waitForStderr(/detached from job/);
-    logs.child.kill('SIGINT');
-    const result = await logs.exited;
-    assert.equal(result.code, 130);
+  it('run -f: a second Ctrl-C within a second stops the job', async () => {
+    const run = jobctl.spawn('run', '-f', '--', TICKING.command, ...TICKING.args);
+    await run.waitForStdout(/tick\n/);
+    run.child.kill('SIGINT');
+    await run.waitForStderr(/press Ctrl-C again/);
+    run.child.kill('SIGINT');
+    const result = await run.exited;
+    const id = /stop job ([0-9a-f-]{36})/.exec(result.stderr)?.[1];
+    assert.ok(id !== undefined, result.stderr);
     assert.match(result.stderr, new RegExp(`\\njobctl: stopping job ${id}`));
     assert.equal((await server.waitForEnd('alice', id)).status, 'stopped');
   });

@@ -1,14 +1,70 @@
 // Runs the real jobctl (`bin/jobctl.js`, what the `jobctl` command runs) as a child process, the way a user does, with
 // an environment of the test's choosing: by default pointed at a test server as alice, with a
-// config file of its own so no test ever reads or writes the user's.
-import { spawn, type ChildProcess } from 'node:child_process';
+// config file of its own so no test ever reads or writes the user's. Every jobctl (and every shell
+// line around one) runs in a process group of its own, and whatever of them is still running
+// when the test file's tests are done (a test that timed out, an assertion that failed first) is
+// killed with its whole group: nothing a test started outlives it.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { ROOT, type TestServer } from '../helpers/server.ts';
 
 export const JOBCTL = join(ROOT, 'bin', 'jobctl.js');
+
+/** Process groups started here that have not exited yet. */
+const LIVE_GROUPS = new Set<number>();
+
+function killGroups(): void {
+  for (const pid of LIVE_GROUPS) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  LIVE_GROUPS.clear();
+}
+
+// After every test of the file, and on any way out of its process.
+after(killGroups);
+process.once('exit', killGroups);
+
+/** spawn(), in a process group of its own that is killed when the file's tests are done. */
+export function spawnGrouped(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+): ChildProcess {
+  const child = spawn(command, args, { ...options, detached: true });
+  const pid = child.pid;
+  if (pid !== undefined) {
+    LIVE_GROUPS.add(pid);
+    child.once('exit', () => LIVE_GROUPS.delete(pid));
+  }
+  return child;
+}
+
+/** A shell line run as spawnGrouped runs it; resolves with its output, rejects on failure. */
+export function shellGrouped(
+  line: string,
+  options: { env: Readonly<Record<string, string>>; cwd: string },
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  const child = spawnGrouped('sh', ['-c', line], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code: number | null) => {
+      if (code === 0) resolve({ stdout, stderr, code });
+      else reject(new Error(`'${line}' exited ${code}: ${stderr}`));
+    });
+  });
+}
 
 export interface Result {
   readonly code: number | null;
@@ -83,7 +139,7 @@ export class Jobctl {
 
   spawn(...args: string[]): RunningJobctl {
     return new RunningJobctl(
-      spawn(process.execPath, [JOBCTL, ...args], {
+      spawnGrouped(process.execPath, [JOBCTL, ...args], {
         cwd: this.cwd,
         env: this.env,
         stdio: ['ignore', 'pipe', 'pipe'],

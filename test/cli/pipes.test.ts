@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { seedEndedJobs } from '../helpers/seed-jobs.ts';
-import { JOBCTL, jobctlFor, type Jobctl } from './jobctl-process.ts';
+import { JOBCTL, jobctlFor, shellGrouped, type Jobctl } from './jobctl-process.ts';
 
 const run = promisify(execFile);
 const JOBS = 5000;
@@ -42,11 +42,11 @@ describe('jobctl into a pipe', () => {
   });
 
   /** Runs `jobctl ARGS` and then `REST` (a redirection or a pipe) in a shell, as a user types it. */
+  // In a process group of its own, killed with the pipeline if the test ends first.
   function shell(args: string, rest: string): Promise<{ stdout: string; stderr: string }> {
-    return run('sh', ['-c', `"${process.execPath}" "${JOBCTL}" ${args} ${rest}`], {
+    return shellGrouped(`"${process.execPath}" "${JOBCTL}" ${args} ${rest}`, {
       env: jobctl.env,
       cwd: home,
-      maxBuffer: 64 * 1024 * 1024,
     });
   }
 

@@ -1,19 +1,25 @@
-// jobctl logs: a job's output from its first byte; with --follow, until the job ends. Like
-// `docker logs`, the job's stdout goes to stdout and its stderr to stderr.
+// jobctl logs: a job's output from its first byte (or its last lines, or since a time); with
+// --follow, until the job ends. Like `docker logs`, the job's stdout goes to stdout and its stderr
+// to stderr, and watching never touches the job: Ctrl-C only stops watching.
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { OutputFollower, type OutputTarget } from '../follow.ts';
 import { InterruptHandler } from '../interrupt.ts';
 import { resolveJobId } from '../job-ids.ts';
+import type { JobRecord } from '../job-record.ts';
 import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
+import { tailOffset } from '../output-tail.ts';
 import { print, say } from '../output.ts';
 import { connect } from '../session.ts';
+import { sinceTime } from '../since-time.ts';
 
 const OPTIONS = withConnection({
   follow: { type: 'boolean', short: 'f' },
   stream: { type: 'string' },
-  'stop-on-interrupt': { type: 'boolean' },
+  tail: { type: 'string', short: 'n' },
+  since: { type: 'string' },
+  timestamps: { type: 'boolean', short: 't' },
 });
 
 const STREAMS = ['stdout', 'stderr', 'all'] as const;
@@ -25,17 +31,25 @@ be any unique prefix of the job's id.
 
 Options:
   -f, --follow             keep printing new output until the job ends
-      --stream STREAM      only 'stdout' or only 'stderr', printed to stdout; or 'all': both,
-                           interleaved in the order the job wrote them, to stdout
-      --stop-on-interrupt  Ctrl-C stops the job instead of detaching from it
+  -n, --tail N             only the last N lines (of both streams together)
+      --since TIME         only output written since TIME: RFC 3339 (2026-11-30T08:00:00Z) or
+                           a time ago (90s, 10m, 2h, 7d)
+  -t, --timestamps         begin each line with the time it was written (RFC 3339, UTC)
+      --stream STREAM      only 'stdout' or only 'stderr', printed to stdout; or 'all': both
+                           to stdout, interleaved as the server read them
   -h, --help               show this help
 
-Ctrl-C while following detaches and leaves the job running; a second Ctrl-C within a second
-stops it. Exit status: 0 when the output was printed to its end, 130 after Ctrl-C.
+The server reads stdout and stderr from two pipes, so lines written close together to both may
+come out in another order than the job wrote them; where that order matters, start the job
+with 'jobctl run --merge' (both streams in one pipe, all of it as stdout).
+
+Ctrl-C stops watching and leaves the job running, however often it is pressed ('jobctl stop'
+stops a job). Exit status: 0 when the output was printed to its end, 130 after Ctrl-C.
 
 Examples:
   jobctl logs 3f2a
-  jobctl logs -f 3f2a
+  jobctl logs -f --tail 20 3f2a
+  jobctl logs --since 10m --timestamps 3f2a
   jobctl logs --stream stderr 3f2a | grep -i warning
   jobctl logs --stream all 3f2a > build.log
 `;
@@ -57,22 +71,41 @@ export const command: Command = {
       stream === undefined
         ? { stream: 'both', to: { stdout: process.stdout, stderr: process.stderr } }
         : { stream: stream as (typeof STREAMS)[number], to: process.stdout };
+    const tail = values.tail === undefined ? undefined : lineCount(values.tail);
+    if (tail !== undefined && (stream === 'stdout' || stream === 'stderr')) {
+      throw new UsageError(`--tail counts the lines of both streams: not with --stream ${stream}`);
+    }
+    const since =
+      values.since === undefined ? undefined : sinceTime('--since', values.since, new Date());
     const client = await connect(values);
     try {
       const id = await resolveJobId(client, text);
       const follow = values.follow === true;
-      const follower = OutputFollower.read(client, id, target, { follow });
+      const offset =
+        tail === undefined
+          ? undefined
+          : await tailOffset(
+              client,
+              id,
+              tail,
+              (await client.json<JobRecord>('GET', `/v1/jobs/${id}`)).outputBytes,
+            );
+      const follower = OutputFollower.read(client, id, target, {
+        follow,
+        ...(offset === undefined ? {} : { offset }),
+        ...(since === undefined ? {} : { since }),
+        ...(values.timestamps === true ? { timestamps: true } : {}),
+      });
       if (!follow) {
         await follower.done;
         return EXIT.OK;
       }
+      // A watcher: no `stop`, so no number of Ctrl-C ever stops the job.
       const interrupts = new InterruptHandler({
         jobId: id,
-        stopOnInterrupt: values['stop-on-interrupt'] === true,
+        stopOnInterrupt: false,
         follower,
-        stop: async () => {
-          await client.json('POST', `/v1/jobs/${id}/stop`);
-        },
+        stop: undefined,
         say,
       });
       try {
@@ -86,3 +119,10 @@ export const command: Command = {
     }
   },
 };
+
+function lineCount(text: string): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1) {
+    throw new UsageError(`--tail expects a whole number of lines of at least 1, not '${text}'`);
+  }
+  return Number(text);
+}

@@ -11,6 +11,7 @@ import { jobPages, type JobQuery } from '../job-pages.ts';
 import { print, printPaced } from '../output.ts';
 import { printable, readableJson } from '../printable.ts';
 import { connect } from '../session.ts';
+import { sinceTime } from '../since-time.ts';
 import { renderTable } from '../table.ts';
 import { paint, terminalOf, type Color, type Terminal } from '../terminal.ts';
 
@@ -81,7 +82,9 @@ export const command: Command = {
     const query: JobQuery = {
       status: statusesOf(values.status, values.all === true),
       ...(values.label === undefined ? {} : { labels: values.label }),
-      ...(values.since === undefined ? {} : { since: sinceTime(values.since, new Date()) }),
+      ...(values.since === undefined
+        ? {}
+        : { since: sinceTime('--since', values.since, new Date()) }),
       pageSize: Math.min(PAGE_SIZE, limit),
     };
     const client = await connect(values);
@@ -120,27 +123,6 @@ function positiveCount(option: string, text: string): number {
     throw new UsageError(`${option} expects a whole number of at least 1, not '${text}'`);
   }
   return count;
-}
-
-const AGO_UNITS: Readonly<Record<string, number>> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** `--since`: an ISO 8601 time as the API takes it, or a time ago such as 10m. */
-export function sinceTime(text: string, now: Date): string {
-  const ago = /^([0-9]+)([smhd])$/.exec(text);
-  if (ago?.[1] !== undefined && ago[2] !== undefined) {
-    const since = new Date(now.getTime() - Number(ago[1]) * (AGO_UNITS[ago[2]] ?? 0));
-    // Further back than a Date reaches (99999999d): every job is that recent.
-    return Number.isNaN(since.getTime()) ? new Date(0).toISOString() : since.toISOString();
-  }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return text;
-  throw new UsageError(
-    `--since expects an ISO 8601 time with its zone (2026-11-30T08:00:00Z) or a time ago (10m, 2h, 7d), not '${text}'`,
-  );
 }
 
 /** Where listed jobs go, a page at a time. */

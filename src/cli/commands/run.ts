@@ -5,7 +5,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Command } from '../command.ts';
 import { MULTIPLEXED_STREAM } from '../../contract/multiplexed-stream.ts';
-import { CliError, UsageError } from '../errors.ts';
+import { ApiError, CliError, UsageError } from '../errors.ts';
 import { EXIT, exitStatusOf } from '../exit-status.ts';
 import { END_OFFSET, OutputFollower } from '../follow.ts';
 import type { ApiClient } from '../http-client.ts';
@@ -35,8 +35,18 @@ const OPTIONS = withConnection({
   label: { type: 'string', short: 'l', multiple: true },
   'host-fs': { type: 'boolean' },
   'stop-on-interrupt': { type: 'boolean' },
+  merge: { type: 'boolean' },
   json: { type: 'boolean' },
 });
+
+/** The job's request as jobctl sends it: `stderr` is the server's since issue 36. */
+type Request = JobRequest & { stderr?: 'merged' | 'separate' };
+
+/** Variables of the local terminal a terminal job gets, as ssh sends them (man ssh_config). */
+const TERMINAL_VARIABLES = ['TERM', 'COLORTERM', 'LANG'] as const;
+
+/** What the server accepts as a variable name (contract/job-request.ts), said in jobctl's words. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 type Values = Parsed<typeof OPTIONS>['values'];
 
@@ -55,8 +65,11 @@ Options:
                           (raw mode, window size; Ctrl-P Ctrl-Q detaches); implies -i
       --wait              print the job's id, wait for the job to end without showing its
                           output, and exit with its status
+      --merge             one pipe for the job's stdout and stderr, so their lines keep the
+                          order the job wrote them in; all of it is then its stdout
   -e, --env NAME=VALUE    set a variable in the job's environment (repeatable); --env NAME
-                          passes this shell's value of NAME
+                          passes this shell's value of NAME. With -t, TERM, COLORTERM and LANG
+                          are passed as ssh passes them, unless -e sets them
       --cwd DIR           working directory of the job (absolute, as the job sees it;
                           default: its own writable /work in the sandbox)
       --image NAME        run in a root filesystem image the operator imported
@@ -77,8 +90,8 @@ Options:
 
 Without --follow or --wait, jobctl prints the new job's id and exits.
 
-Ctrl-C while following detaches and leaves the job running; a second Ctrl-C within a second
-stops it. Exit status with --follow or --wait: the job's exit code; 128+N if a signal N ended
+Ctrl-C while following says what a second Ctrl-C within a second will do (stop the job), and
+without one detaches, leaving the job running; Ctrl-\\ detaches at once. Exit status with --follow or --wait: the job's exit code; 128+N if a signal N ended
 it; 124 if it timed out; 126 if it could not start, 127 if its command was not found; 255 if it
 was lost; 130 if you detached; 125 if jobctl itself failed.
 
@@ -88,6 +101,7 @@ Examples:
   jobctl run -it -- sh
   tar c . | jobctl run -i -- tar x -C /work
   jobctl run -f -- sh -c 'echo out; echo err >&2; exit 3'; echo "status $?"
+  jobctl run -f --merge -- sh -c 'echo a; echo b >&2; echo c' > all.log
   ID=$(jobctl run --memory 256M --cpu 0.5 -- make -j2 test) && jobctl logs -f "$ID"
   jobctl run --wait --timeout 10m -e CI=true -- sh -c 'git clone "$REPO" . && npm test'
   jobctl run -f --image busybox -- ls /
@@ -118,47 +132,86 @@ export const command: Command = {
     const request = jobRequest(values, name, commandArgs);
     const client = await connect(values);
     try {
-      if (values.tty === true) {
-        const job = await startJob(client, request, values);
-        const options = { from: 'start', terminal: true, input: true } as const;
-        return await exitStatusAfter(client, job.id, await attachToJob(client, job.id, options));
-      }
-      if (follow) return await runFollowing(client, request, values);
-      const job = await startJob(client, request, values);
-      if (values.wait === true) {
-        if (values.json !== true) print(job.id);
-        const follower = OutputFollower.read(
-          client,
-          job.id,
-          { stream: 'all', to: process.stdout },
-          { follow: true, offset: END_OFFSET },
-        );
-        return await watch(client, job.id, follower, values, undefined);
-      }
-      if (values.json === true) printJson(job);
-      else print(job.id);
-      return EXIT.OK;
+      return await startAndWatch(client, request, values);
+    } catch (error) {
+      // As a shell reports it: the status says the command was not there, or could not run.
+      const status =
+        error instanceof ApiError ? CANNOT_RUN_STATUS[error.problemCode ?? ''] : undefined;
+      if (status === undefined) throw error;
+      say((error as ApiError).message);
+      return status;
     } finally {
       client.close();
     }
   },
 };
 
+/** The exit status of a start the server refused because its command cannot run. */
+const CANNOT_RUN_STATUS: Readonly<Record<string, number>> = {
+  COMMAND_NOT_FOUND: EXIT.COMMAND_NOT_FOUND,
+  COMMAND_CANNOT_RUN: EXIT.CANNOT_START,
+};
+
+/** Starts the job, then follows it, waits for it or prints its id, as the options say. */
+async function startAndWatch(client: ApiClient, request: Request, values: Values): Promise<number> {
+  if (values.tty === true) {
+    const job = await startJob(client, request, values);
+    const options = { from: 'start', terminal: true, input: true } as const;
+    return await exitStatusAfter(client, job.id, await attachToJob(client, job.id, options));
+  }
+  if (values.follow === true || values.interactive === true) {
+    return await runFollowing(client, request, values);
+  }
+  const job = await startJob(client, request, values);
+  if (values.wait === true) {
+    if (values.json !== true) print(job.id);
+    const follower = OutputFollower.read(
+      client,
+      job.id,
+      { stream: 'all', to: process.stdout },
+      { follow: true, offset: END_OFFSET },
+    );
+    return await watch(client, job.id, follower, values, undefined);
+  }
+  if (values.json === true) printJson(job);
+  else print(job.id);
+  return EXIT.OK;
+}
+
 /** Starts the job; its record is the answer. */
-async function startJob(
-  client: ApiClient,
-  request: JobRequest,
-  values: Values,
-): Promise<JobRecord> {
+async function startJob(client: ApiClient, request: Request, values: Values): Promise<JobRecord> {
   const path = values['no-queue'] === true ? '/v1/jobs?queue=false' : '/v1/jobs';
-  const job = await client.json<JobRecord>('POST', path, request);
-  if (job.status === 'queued') sayQueued(job.queuePosition);
+  const job = await refusalsInJobctlWords(client.json<JobRecord>('POST', path, request), request);
+  if (job.status === 'queued') sayQueued(job);
   return job;
 }
 
 /** Waiting is not failing: said on stderr, so scripts reading the id are undisturbed. */
-function sayQueued(position: number | string | null | undefined): void {
-  say(`queued (position ${position ?? '?'})`);
+function sayQueued(job: Pick<JobRecord, 'queuePosition' | 'queueReason'>): void {
+  const why = job.queueReason === null ? '' : `: ${job.queueReason.message}`;
+  say(`queued (position ${job.queuePosition ?? '?'}${why})`);
+}
+
+/**
+ * The server's refusal of a start, in the words of jobctl's command line: its flags, not the
+ * API's query, and for a command it could not find, the way to write one with spaces.
+ */
+async function refusalsInJobctlWords<T>(start: Promise<T>, request: Request): Promise<T> {
+  try {
+    return await start;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    const code = error.problemCode;
+    const said = code === undefined ? error.message : error.message.replace(` (${code})`, '');
+    const detail = said.replaceAll('leave out ?queue=false', 'leave out --no-queue');
+    const words = request.command.trim().split(/\s+/);
+    const hint =
+      error.problemCode === 'COMMAND_NOT_FOUND' && words.length > 1 && request.args?.length === 0
+        ? `; to run '${words[0] ?? ''}' with arguments, give them apart: jobctl run -- ${words.join(' ')}`
+        : '';
+    if (detail === said && hint === '') throw error;
+    throw new ApiError(error.status, code, detail, hint);
+  }
 }
 
 /**
@@ -167,18 +220,15 @@ function sayQueued(position: number | string | null | undefined): void {
  * then reading took four (stdout and stderr apart, the record at the end) and a second
  * connection.
  */
-async function runFollowing(
-  client: ApiClient,
-  request: JobRequest,
-  values: Values,
-): Promise<number> {
+async function runFollowing(client: ApiClient, request: Request, values: Values): Promise<number> {
   // The job's input goes over a connection of its own, whose handshake overlaps the start.
   const inputConnection = values.interactive === true ? client.preconnect() : undefined;
   const query = new URLSearchParams({ follow: 'true' });
   if (values['no-queue'] === true) query.set('queue', 'false');
-  const response = await client.open('POST', `/v1/jobs?${query.toString()}`, request, {
-    accept: MULTIPLEXED_STREAM,
-  });
+  const response = await refusalsInJobctlWords(
+    client.open('POST', `/v1/jobs?${query.toString()}`, request, { accept: MULTIPLEXED_STREAM }),
+    request,
+  );
   const jobId = response.headers['job-id'];
   if (typeof jobId !== 'string') {
     response.destroy();
@@ -187,8 +237,10 @@ async function runFollowing(
       "the server's answer to POST /v1/jobs?follow=true has no Job-Id",
     );
   }
-  const position = response.headers['job-queue-position'];
-  if (typeof position === 'string') sayQueued(position);
+  if (typeof response.headers['job-queue-position'] === 'string') {
+    // The answer's headers give the place only: the record says why.
+    sayQueued(await client.json<JobRecord>('GET', `/v1/jobs/${jobId}`));
+  }
   const follower = OutputFollower.ofResponse(client, response, {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -196,7 +248,7 @@ async function runFollowing(
   return watch(client, jobId, follower, values, inputConnection);
 }
 
-function jobRequest(values: Values, name: string, args: readonly string[]): JobRequest {
+function jobRequest(values: Values, name: string, args: readonly string[]): Request {
   const cpus = values.cpu ?? values.cpus;
   const limits = {
     ...(cpus === undefined ? {} : { cpus: positiveNumber('--cpu', cpus) }),
@@ -206,7 +258,7 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
   return {
     command: name,
     args: [...args],
-    ...(values.env === undefined ? {} : { env: environment(values.env) }),
+    ...envOf(values),
     ...(values.label === undefined ? {} : { labels: labelsOf(values.label) }),
     ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
@@ -216,7 +268,21 @@ function jobRequest(values: Values, name: string, args: readonly string[]): JobR
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
     ...(values.interactive === true ? { stdin: true } : {}),
     ...(values.tty === true ? { tty: true, ...terminalSize() } : {}),
+    ...(values.merge === true ? { stderr: 'merged' as const } : {}),
   };
+}
+
+/** -e's variables; with -t, the local terminal's type and locale first, as ssh sends them. */
+function envOf(values: Values): { env?: Record<string, string> } {
+  const terminal: Record<string, string> = {};
+  if (values.tty === true) {
+    for (const name of TERMINAL_VARIABLES) {
+      const value = process.env[name];
+      if (value !== undefined && value !== '') terminal[name] = value;
+    }
+  }
+  const env = { ...terminal, ...(values.env === undefined ? {} : environment(values.env)) };
+  return Object.keys(env).length === 0 ? {} : { env };
 }
 
 /** The local window's size, for the job's terminal to start with. */
@@ -247,6 +313,12 @@ function environment(entries: readonly string[]): Record<string, string> {
   for (const entry of entries) {
     const equals = entry.indexOf('=');
     if (equals === 0) throw new UsageError(`invalid --env '${entry}': expected NAME=VALUE`);
+    const name = equals > 0 ? entry.slice(0, equals) : entry;
+    if (!ENV_NAME.test(name)) {
+      throw new UsageError(
+        `-e '${entry}': variable names are letters, digits and _, not starting with a digit`,
+      );
+    }
     if (equals > 0) {
       env[entry.slice(0, equals)] = entry.slice(equals + 1);
       continue;
@@ -315,7 +387,8 @@ async function watch(
     return exitStatusOf({ ...ending, id: jobId, status: 'exited', error: null });
   }
   const ended = await client.json<JobRecord>('GET', `/v1/jobs/${jobId}`);
-  explainEnding(ended, interrupts.interrupted);
+  // The server has said why on the job's stderr already (`jobworker: ...`): once is enough.
+  if (ending?.error === undefined) explainEnding(ended, interrupts.interrupted);
   if (values.json === true) printJson(ended);
   return exitStatusOf(ended);
 }

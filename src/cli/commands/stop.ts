@@ -1,13 +1,16 @@
 // jobctl stop: ask the server to stop jobs: SIGTERM to each job's whole process tree, SIGKILL
-// after the server's grace period. Prints each job's id once the server has taken the request.
+// after the server's grace period. Prints each job's id once the server has taken the request. A
+// job that had already ended is no failure (as `docker stop` has it), so `stop X && rm X` holds.
 import type { Command } from '../command.ts';
 import { forEachJob } from '../each-job.ts';
-import { UsageError } from '../errors.ts';
+import { ApiError, UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { waitForEnd } from '../follow.ts';
 import type { JobRecord } from '../job-record.ts';
+import { endingOf } from '../job-view.ts';
+import type { ApiClient } from '../http-client.ts';
 import { parseCommandLine, withConnection } from '../options.ts';
-import { print, printJson } from '../output.ts';
+import { print, printJson, say } from '../output.ts';
 import { connect } from '../session.ts';
 
 const OPTIONS = withConnection({
@@ -19,7 +22,8 @@ const HELP = `Usage: jobctl stop [options] ID...
 
 Stop running jobs: SIGTERM to each job's whole process tree, then SIGKILL after the server's
 grace period. Each ID may be any unique prefix of a job's id. Prints the id of each job the
-server is stopping; stopping a job that has already ended is an error (JOB_ALREADY_ENDED).
+server is stopping; a job that had already ended is left as it is and said so on stderr, and
+is no failure (exit status 0).
 
 Options:
       --wait   return only once the jobs have ended
@@ -45,8 +49,13 @@ export const command: Command = {
     const records: JobRecord[] = [];
     try {
       const status = await forEachJob(client, positionals, async (id) => {
-        let job = await client.json<JobRecord>('POST', `/v1/jobs/${id}/stop`);
-        if (values.wait === true) {
+        const stopped = await stopJob(client, id);
+        let job = stopped.job;
+        if (stopped.hadEnded) {
+          say(
+            `job ${id} had already ended (${[job.status, endingOf(job)].filter(Boolean).join(' ')})`,
+          );
+        } else if (values.wait === true) {
           await waitForEnd(client, id);
           job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
         }
@@ -60,3 +69,16 @@ export const command: Command = {
     }
   },
 };
+
+/** Asks for the stop; a job that had already ended is read as it is instead. */
+async function stopJob(
+  client: ApiClient,
+  id: string,
+): Promise<{ job: JobRecord; hadEnded: boolean }> {
+  try {
+    return { job: await client.json<JobRecord>('POST', `/v1/jobs/${id}/stop`), hadEnded: false };
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.problemCode !== 'JOB_ALREADY_ENDED') throw error;
+    return { job: await client.json<JobRecord>('GET', `/v1/jobs/${id}`), hadEnded: true };
+  }
+}
