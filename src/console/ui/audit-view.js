@@ -37,8 +37,8 @@ export function auditView(section) {
       if (closed) return;
       verdict.className = result.ok ? 'ok' : 'bad';
       verdict.textContent = result.ok
-        ? `The chain verifies: ${result.records} records, signed and linked${result.headChecked ? ', as long as its signed head says' : ''}.`
-        : `The chain is broken at record ${result.line}: ${result.reason}.`;
+        ? `The chain verifies: ${result.records} records, signed and linked${result.headChecked ? ', as long as its signed head says' : ''}${result.startsAfter === undefined ? '' : `, from record ${result.startsAfter + 1} on (older files were shipped away)`}.`
+        : `The chain is broken at ${result.file} line ${result.line}: ${result.reason}.`;
     } catch (error) {
       if (!closed) verdict.textContent = describe(error);
     }
