@@ -243,13 +243,16 @@ export class AuditLog {
   /**
    * Closes the full file under its closed name and starts an empty one. The head is left as it
    * is: it names the last record, now in the closed file, until the next append. A crash between
-   * the rename and the open leaves no current file, and open() goes on from the closed one.
+   * the rename and the open leaves no current file, and open() goes on from the closed one. The
+   * full file is closed only once the new one is open: a rename that fails leaves the log as it
+   * was, appending to the same file.
    */
   async #rotate(): Promise<void> {
     if (this.#firstSeq === undefined) return;
-    await this.#file.close();
     await rename(this.#path, closedAuditPath(this.#path, this.#firstSeq));
+    const full = this.#file;
     this.#file = await open(this.#path, 'a', 0o600);
+    await full.close();
     this.#bytes = 0;
     this.#firstSeq = undefined;
     this.#logger.info({ closedAfter: this.#seq }, 'audit log rotated');
