@@ -246,11 +246,29 @@ describe('the web console', () => {
   });
 
   it('shows admins the host, and admins and auditors the audit trail and its verification', async () => {
+    // A record for the trail to show, should this test run alone.
+    await server.startJob('alice', { command: 'true' });
     const admin = await open('admin', '/');
+    // Tabs, one shown at a time, instead of one long page: the jobs first.
+    await admin.locator('table.jobs').waitFor();
+    assert.equal(await admin.locator('#host').isVisible(), false);
+    assert.equal(await admin.locator('#audit').isVisible(), false);
+    await admin.getByRole('tab', { name: 'Host' }).click();
     await admin.locator('#host').getByText('PID namespace').waitFor();
+    assert.equal(await admin.locator('table.jobs').isVisible(), false);
+    await admin.getByRole('tab', { name: 'Audit' }).click();
+    assert.match(admin.url(), /\?tab=audit$/);
     await admin.getByRole('button', { name: 'Verify the chain' }).click();
     await admin.locator('#audit-verdict', { hasText: 'The chain verifies' }).waitFor();
+    // The address keeps the tab: a reload opens it again.
+    await admin.reload();
+    await admin.getByRole('button', { name: 'Verify the chain' }).waitFor();
+    assert.equal(
+      await admin.getByRole('tab', { name: 'Audit' }).getAttribute('aria-selected'),
+      'true',
+    );
     const auditor = await open('auditor', '/');
+    await auditor.getByRole('tab', { name: 'Audit' }).click();
     await auditor.getByRole('button', { name: 'Verify the chain' }).click();
     await auditor.locator('#audit-verdict', { hasText: 'The chain verifies' }).waitFor();
     await auditor.locator('table.audit tbody tr').first().waitFor();
@@ -258,7 +276,7 @@ describe('the web console', () => {
     assert.equal(await auditor.locator('#start').count(), 0, 'auditors start nothing');
     const alice = await open('alice', '/');
     await alice.locator('table.jobs').waitFor();
-    assert.equal(await alice.locator('#host, #audit').count(), 0);
+    assert.equal(await alice.locator('#host, #audit, [role="tablist"]').count(), 0);
     for (const page of [admin, auditor, alice]) await page.close();
   });
 

@@ -1,6 +1,7 @@
 // @ts-check
 // `/`: the client's jobs, and what its role may also use: the start form, the host's
-// protections and capacity (admins), the audit trail (admins and auditors).
+// protections and capacity (admins), the audit trail (admins and auditors), each in a tab of
+// its own for those who have more than their jobs.
 import { auditView } from './audit-view.js';
 import { el, show } from './dom.js';
 import { hostView } from './host-view.js';
@@ -17,29 +18,86 @@ export function homeView(main, session) {
   const { permissions } = session.health;
   /** @type {import('./app.js').View[]} */
   const parts = [];
-  const sections = [];
+  /** @type {Tab[]} */
+  const tabs = [];
+  const jobSections = [];
   if (permissions.includes('start')) {
     const section = el('details', { class: 'card', id: 'start' }, el('summary', {}, 'Start a job'));
     parts.push(startForm(section, session));
-    sections.push(section);
+    jobSections.push(section);
   }
   const jobs = el('section', { class: 'card', id: 'jobs' });
   parts.push(jobsList(jobs, session));
-  sections.push(jobs);
+  jobSections.push(jobs);
+  tabs.push({ name: 'jobs', label: 'Jobs', sections: jobSections });
   if (session.health.capacity !== undefined) {
     const host = el('section', { class: 'card', id: 'host' });
     hostView(host, session.health);
-    sections.push(host);
+    tabs.push({ name: 'host', label: 'Host', sections: [host] });
   }
   if (permissions.includes('audit')) {
     const audit = el('section', { class: 'card', id: 'audit' });
     parts.push(auditView(audit));
-    sections.push(audit);
+    tabs.push({ name: 'audit', label: 'Audit', sections: [audit] });
   }
-  show(main, sections);
+  show(main, tabs.length === 1 ? jobSections : tabbed(tabs));
   return {
     close() {
       for (const part of parts) part.close();
     },
   };
+}
+
+/** @typedef {{ name: string, label: string, sections: HTMLElement[] }} Tab */
+
+/**
+ * The tabs of those who see more than their jobs (admins: jobs, host, audit), one shown at a
+ * time instead of one long page; the address keeps which (`?tab=audit`), so a reload or a link
+ * opens the same one.
+ * @param {Tab[]} tabs
+ */
+function tabbed(tabs) {
+  const bar = el('div', { class: 'tabs', role: 'tablist' });
+  const panels = tabs.map(({ name, sections }) =>
+    el(
+      'div',
+      { role: 'tabpanel', id: `tab-${name}`, 'aria-labelledby': `tab-button-${name}` },
+      sections,
+    ),
+  );
+  const buttons = tabs.map(({ name, label }) =>
+    el(
+      'button',
+      {
+        type: 'button',
+        role: 'tab',
+        id: `tab-button-${name}`,
+        'aria-controls': `tab-${name}`,
+        onclick: () => select(name, true),
+      },
+      label,
+    ),
+  );
+  show(bar, buttons);
+
+  /**
+   * @param {string} chosen
+   * @param {boolean} remember
+   */
+  function select(chosen, remember) {
+    const name = tabs.some((tab) => tab.name === chosen) ? chosen : 'jobs';
+    tabs.forEach((tab, index) => {
+      const selected = tab.name === name;
+      buttons[index]?.setAttribute('aria-selected', String(selected));
+      const panel = panels[index];
+      if (panel !== undefined) panel.hidden = !selected;
+    });
+    if (!remember) return;
+    const url = new URL(location.href);
+    if (name === 'jobs') url.searchParams.delete('tab');
+    else url.searchParams.set('tab', name);
+    history.replaceState(null, '', url);
+  }
+  select(new URLSearchParams(location.search).get('tab') ?? 'jobs', false);
+  return [bar, ...panels];
 }
