@@ -20,6 +20,7 @@ import { verifyAuditLog } from '../src/audit/verify-log.ts';
 import { loadConfig } from '../src/config.ts';
 import type { AuditVerdict } from '../src/contract/audit.ts';
 import { OUTPUT_INDEX, OUTPUT_LOG } from '../src/worker/output-stream.ts';
+import { OUTPUT_TIMES } from '../src/worker/output-times.ts';
 
 const USAGE = `Usage: npm run backup -- --to DIR [--no-output] [--no-volumes] [--with-certs] [SETTINGS...]
 
@@ -80,7 +81,9 @@ async function main(argv: string[]): Promise<number> {
   );
   // Without output, the supervisors' files still go: they say how each job ended, and a job
   // without them would be taken for one never launched, and queued to run again.
-  const skip = options.output ? new Set<string>() : new Set([OUTPUT_INDEX, OUTPUT_LOG]);
+  const skip = options.output
+    ? new Set<string>()
+    : new Set([OUTPUT_INDEX, OUTPUT_TIMES, OUTPUT_LOG]);
   await copyTree(join(config.dataDir, 'jobs'), join(data, 'jobs'), skip);
   const keyFile = auditKeyPath(config.certsDir);
   const audit = await backUpAuditTrail(join(config.dataDir, 'audit.log'), data, keyFile);
@@ -210,7 +213,7 @@ async function copyRecordsUpTo(source: string, target: string, lastSeq: number):
 /**
  * A directory's regular files and subdirectories, 0600 and 0700. Named pipes (a running job's
  * supervisor's) and sockets are left out: they mean nothing without the process at the other end.
- * A job's output index is copied before its log, so the log holds all that the index counts.
+ * A job's output index and times are copied before its log, so the log holds all they count.
  */
 async function copyTree(
   source: string,
@@ -234,8 +237,12 @@ async function copyTree(
   }
 }
 
+/** The files that say how far the log goes come before it: it then holds all they count. */
+const COPY_ORDER: readonly string[] = [OUTPUT_INDEX, OUTPUT_TIMES, OUTPUT_LOG];
+
 function copyOrder(name: string): number {
-  return name === OUTPUT_INDEX ? 0 : name === OUTPUT_LOG ? 1 : 2;
+  const at = COPY_ORDER.indexOf(name);
+  return at < 0 ? COPY_ORDER.length : at;
 }
 
 async function copyPrivately(source: string, target: string): Promise<void> {

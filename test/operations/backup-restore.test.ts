@@ -126,7 +126,10 @@ describe('online backup and restore', () => {
     assert.equal(taken.code, 0, taken.stderr);
     // The supervisor's files come along (they say the job was launched); its output does not.
     const files = await readdir(join(backupDir, 'data', 'jobs', running.id));
-    assert.ok(files.includes('shim.log') && !files.includes('output.log'), files.join(' '));
+    assert.ok(files.includes('shim.log'), files.join(' '));
+    for (const output of ['output.log', 'output.idx', 'output.times']) {
+      assert.ok(!files.includes(output), files.join(' '));
+    }
     const base = join(work, 'restored-no-output');
     const restored = await script(
       'restore',
