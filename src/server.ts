@@ -60,6 +60,7 @@ import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
 import { SystemdNotifier, type ServiceState } from './util/systemd-notify.ts';
+import { VERSION } from './version.ts';
 
 /** The extended key usage of a TLS client certificate (RFC 5280). */
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
@@ -71,6 +72,10 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage());
+    return;
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`jobworker ${VERSION} (Node.js ${process.version})\n`);
     return;
   }
   // --check is what to do, not a setting: the rest of the line is the settings.

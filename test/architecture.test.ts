@@ -18,6 +18,8 @@ const SRC = join(ROOT, 'src');
  */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'errors.ts': [],
+  // The release, from package.json: the server and jobctl both say it.
+  'version.ts': [],
   util: ['errors.ts'],
   jobs: ['errors.ts', 'util'],
   pki: ['errors.ts', 'util'],
@@ -29,7 +31,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   launcher: ['errors.ts', 'util', 'jobs', 'pki'],
   worker: ['errors.ts', 'util', 'jobs', 'launcher', 'store'],
   audit: ['errors.ts', 'util', 'jobs', 'pki', 'contract', 'worker', 'tls'],
-  metrics: ['errors.ts', 'util', 'jobs', 'worker'],
+  metrics: ['errors.ts', 'util', 'jobs', 'worker', 'version.ts'],
   tls: ['errors.ts', 'util', 'pki'],
   api: [
     'errors.ts',
@@ -43,6 +45,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'tls',
     'metrics',
     'console',
+    'version.ts',
   ],
   // The web console: files for the browser, which talks to the API like any client.
   console: ['jobs', 'contract'],
@@ -52,9 +55,9 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'launcher'],
   'server.ts': ['*'],
   // The CLI is a client of the HTTP API: of the server's modules it runs only the PKI's, the
-  // status list, the attach channels, the output's frames and trailers; from `jobs/` and
-  // `contract/` it takes types, which are erased (checked below).
-  cli: ['errors.ts', 'util', 'pki', 'jobs', 'contract'],
+  // status list, the attach channels, the output's frames and trailers, and the release; from
+  // `jobs/` and `contract/` it takes types, which are erased (checked below).
+  cli: ['errors.ts', 'util', 'pki', 'jobs', 'contract', 'version.ts'],
 };
 
 /** The modules of `jobs/` and `contract/` jobctl may load when it runs: they have no imports. */

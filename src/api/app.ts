@@ -26,6 +26,7 @@ import { requestLog, type FinishedRequest } from './request-log.ts';
 import { securityHeaders } from './security-headers.ts';
 import { closeUnreadAnswers } from './unread-answers.ts';
 import type { AppState } from './state.ts';
+import { VERSION } from '../version.ts';
 
 export interface AppOptions {
   readonly registry: JobRegistry;
@@ -67,6 +68,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     const hostFilesystemRoles = [...options.limits.sandbox.hostRoles];
     const health: Health = {
       status: 'ok',
+      version: VERSION,
       client: ctx.state.identity,
       permissions: permissionsOf(ctx.state.identity.role),
       protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },

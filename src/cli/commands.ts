@@ -64,4 +64,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'Manage named connection settings (ls, use, add, rm, show)',
     load: async () => (await import('./commands/context.ts')).command,
   },
+  version: {
+    summary: "Show jobctl's version and the server's",
+    load: async () => (await import('./commands/version.ts')).command,
+  },
 };

@@ -115,11 +115,8 @@ async function printHelp(name: string | undefined): Promise<number> {
 }
 
 async function printVersion(): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const manifest = JSON.parse(
-    await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
-  ) as { version?: string };
-  print(`jobctl ${manifest.version ?? 'unknown'} (Node.js ${process.version})`);
+  const { VERSION } = await import('../version.ts');
+  print(`jobctl ${VERSION} (Node.js ${process.version})`);
   return EXIT.OK;
 }
 

@@ -28,6 +28,10 @@ export type Action = (typeof ACTIONS)[number];
 export const healthSchema = z
   .object({
     status: z.literal('ok'),
+    version: z.string().meta({
+      description: "the server's release (package.json's version), as `jobctl version` shows it",
+      examples: ['0.1.0'],
+    }),
     client: z
       .object({ name: z.string(), role: z.enum(ROLES) })
       .meta({ description: 'who the server takes the caller to be' }),

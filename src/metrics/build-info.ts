@@ -1,20 +1,13 @@
 // What is running, for `jobworker_build_info`: the package's version and Node's, so a dashboard
 // can show which hosts an upgrade has reached and an alert can tell a regression from a release.
-import { readFileSync } from 'node:fs';
+import { VERSION } from '../version.ts';
 
 export interface BuildInfo {
   readonly version: string;
   readonly node: string;
 }
 
-/** Read once at start from the package.json the server runs from: the version's one place. */
+/** The release (package.json's version, through src/version.ts) and the Node.js running it. */
 export function buildInfo(): BuildInfo {
-  const manifest: unknown = JSON.parse(
-    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
-  );
-  const version =
-    typeof manifest === 'object' && manifest !== null && 'version' in manifest
-      ? String(manifest.version)
-      : 'unknown';
-  return { version, node: process.versions.node };
+  return { version: VERSION, node: process.versions.node };
 }
