@@ -5,7 +5,7 @@
 // private (0700 directories, 0600 files), and a restore refuses a data directory in use.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -149,6 +149,39 @@ describe('online backup and restore', () => {
     } finally {
       await third.dispose();
     }
+  });
+
+  it('takes the certificates directory, CA key included, only --with-certs', async () => {
+    const backupDir = join(work, 'with-certs');
+    const taken = await script('backup', ['--to', backupDir, '--with-certs'], {
+      DATA_DIR: first.dataDir,
+      CERTS_DIR: first.certsDir,
+    });
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.equal((await stat(join(backupDir, 'certs', 'ca-key.pem'))).mode & 0o777, 0o600);
+    // Without the flag only the audit key goes (test above): never the CA's.
+    await assert.rejects(stat(join(work, 'backup', 'certs')), { code: 'ENOENT' });
+    assert.ok((await stat(join(work, 'backup', 'audit-key.pem'))).isFile());
+    const certs = join(work, 'restored-certs', 'certs');
+    const restored = await script(
+      'restore',
+      [
+        '--from',
+        backupDir,
+        '--data-dir',
+        join(work, 'restored-certs', 'data'),
+        '--certs-dir',
+        certs,
+      ],
+      {},
+    );
+    assert.equal(restored.code, 0, restored.stderr);
+    const original = [...(await modes(first.certsDir)).keys()].sort();
+    assert.deepEqual([...(await modes(certs)).keys()].sort(), original);
+    assert.deepEqual(
+      await readFile(join(certs, 'ca-key.pem')),
+      await readFile(join(first.certsDir, 'ca-key.pem')),
+    );
   });
 
   it('refuses to restore into a data directory that is not empty', async () => {
