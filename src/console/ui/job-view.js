@@ -18,6 +18,7 @@ import {
 import { ENDED_STATUSES } from './job-status.js';
 import { outputView } from './output-view.js';
 import { refresher } from './refresh.js';
+import { terminalView } from './terminal-view.js';
 
 const REFRESH_MS = 3000;
 /** Longer commands are cut in the heading; the arguments are listed whole below it. */
@@ -80,7 +81,10 @@ export function jobView(main, session, id) {
     if (!isCurrent()) return false;
     message.textContent = '';
     render(job);
-    follower ??= outputView(output, job, () => refresh.now());
+    follower ??=
+      job.tty === null
+        ? outputView(output, job, () => refresh.now())
+        : terminalView(output, job, session, () => refresh.now());
     return !ENDED_STATUSES.includes(job.status);
   }
   const refresh = refresher(load, REFRESH_MS);

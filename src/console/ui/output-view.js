@@ -6,9 +6,20 @@
 import { jobPath } from './api.js';
 import { ATTACH_PROTOCOL, CHANNEL } from './attach-channels.js';
 import { el, show } from './dom.js';
+import { ansiParser, Line } from './terminal-lines.js';
 
 /** What the page keeps, and what it asks of the output (both streams) when the job has more. */
 export const KEEP_CHARS = 256 * 1024;
+
+/** The most lines a page keeps, so a job of short lines costs no more to show than one of long. */
+const KEEP_LINES = 5000;
+
+/** @param {string} text */
+function countLines(text) {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) count += 1;
+  return count;
+}
 
 /**
  * @param {HTMLElement} section
@@ -49,6 +60,9 @@ export function outputView(section, job, ended) {
       'Earlier output is not shown here (the page keeps the last 256 KiB); the download has all of it.';
   });
   if (job.outputBytes > KEEP_CHARS) kept.dropped();
+  linkLines(screen, kept);
+  const search = searchBox(kept);
+  section.querySelector('.output-head')?.append(search);
 
   const url = new URL(`${jobPath(job.id)}/attach`, location.href);
   url.protocol = 'wss:';
@@ -97,8 +111,96 @@ export function outputView(section, job, ended) {
 }
 
 /**
- * The text on screen, at most KEEP_CHARS of it. Pieces that arrive are put on screen once per
- * frame, so a fast job costs a redraw per frame, not one per message.
+ * Line links: a click on a line's number selects it and puts `#L42` in the address; an address
+ * with one selects that line once it has arrived. Numbers count from the first line the page
+ * shows (the tail's first, for a job with more output than the page keeps).
+ * @param {HTMLElement} screen
+ * @param {KeptText} kept
+ */
+function linkLines(screen, kept) {
+  /** @param {number} number */
+  const select = (number) => {
+    for (const line of screen.querySelectorAll('.line.selected')) line.classList.remove('selected');
+    const line = document.getElementById(`L${number}`);
+    line?.classList.add('selected');
+    return line;
+  };
+  screen.addEventListener('click', (event) => {
+    const line = event.target instanceof Element ? event.target.closest('.line') : null;
+    if (!(line instanceof HTMLElement) || !(event instanceof MouseEvent)) return;
+    // The number is the line's left padding (its ::before): a click on the text is for copying.
+    if (event.offsetX >= parseFloat(getComputedStyle(line).paddingLeft)) return;
+    select(Number(line.dataset.n));
+    history.replaceState(null, '', `#L${line.dataset.n}`);
+  });
+  const wanted = /^#L(\d+)$/.exec(location.hash)?.[1];
+  if (wanted === undefined) return;
+  const onFlush = () => {
+    const line = select(Number(wanted));
+    if (line === null) return;
+    line.scrollIntoView({ block: 'center' });
+    kept.onFlush = kept.onFlush.filter((listener) => listener !== onFlush);
+  };
+  kept.onFlush.push(onFlush);
+}
+
+/**
+ * A search of what the page shows: the lines that hold the text are marked, and Enter (or the
+ * arrows) jumps to the next (Shift+Enter: the previous); the count says where one is.
+ * @param {KeptText} kept
+ */
+function searchBox(kept) {
+  const input = el('input', {
+    type: 'search',
+    placeholder: 'search',
+    'aria-label': 'search the output',
+  });
+  const count = el('span', { class: 'quiet', 'aria-live': 'polite' });
+  /** @type {Line[]} */
+  let matches = [];
+  let at = -1;
+
+  function find() {
+    for (const line of matches) line.node.classList.remove('match', 'current');
+    const wanted = input.value.toLowerCase();
+    matches =
+      wanted === '' ? [] : kept.lines.filter((line) => line.text.toLowerCase().includes(wanted));
+    for (const line of matches) line.node.classList.add('match');
+    at = -1;
+    count.textContent = wanted === '' ? '' : `${matches.length} lines`;
+  }
+
+  /** @param {number} step */
+  function jump(step) {
+    if (matches.length === 0) return;
+    matches[at]?.node.classList.remove('current');
+    at = (at + step + matches.length) % matches.length;
+    const line = matches[at];
+    line?.node.classList.add('current');
+    line?.node.scrollIntoView({ block: 'center' });
+    count.textContent = `${at + 1} of ${matches.length}`;
+  }
+
+  input.addEventListener('input', find);
+  input.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    jump(event.shiftKey ? -1 : 1);
+  });
+  return el(
+    'span',
+    { class: 'search' },
+    input,
+    el('button', { type: 'button', 'aria-label': 'previous match', onclick: () => jump(-1) }, '↑'),
+    el('button', { type: 'button', 'aria-label': 'next match', onclick: () => jump(1) }, '↓'),
+    count,
+  );
+}
+
+/**
+ * The lines on screen, at most KEEP_CHARS of them. Pieces that arrive are put on screen once per
+ * frame, so a fast job costs a redraw per frame, not one per message; only the lines a frame
+ * changed are drawn again.
  */
 class KeptText {
   /**
@@ -111,16 +213,24 @@ class KeptText {
     /** @type {{ stream: string, text: string }[]} */
     this.pending = [];
     this.pendingChars = 0;
-    /** @type {{ node: HTMLElement, chars: number }[]} */
-    this.shown = [];
+    /** @type {Line[]} */
+    this.lines = [];
+    /** @type {Line | undefined} */
+    this.current = undefined;
+    this.nextNumber = 1;
+    /** @type {Set<Line>} */
+    this.changed = new Set();
+    this.parsers = { stdout: ansiParser('stdout'), stderr: ansiParser('stderr') };
     this.shownChars = 0;
     /** @type {number | undefined} */
     this.frame = undefined;
     this.droppedAny = false;
+    /** @type {(() => void)[]} */
+    this.onFlush = [];
   }
 
   /**
-   * @param {string} stream
+   * @param {'stdout' | 'stderr'} stream
    * @param {string} text
    */
   add(stream, text) {
@@ -139,27 +249,104 @@ class KeptText {
     this.frame = undefined;
     const atBottom =
       this.screen.scrollTop + this.screen.clientHeight >= this.screen.scrollHeight - 4;
-    for (const { stream, text } of this.pending) {
-      const last = this.shown.at(-1);
-      if (last !== undefined && last.node.className === stream && last.chars < 16 * 1024) {
-        last.node.append(text);
-        last.chars += text.length;
-      } else {
-        const node = el('span', { class: stream }, text);
-        this.screen.append(node);
-        this.shown.push({ node, chars: text.length });
-      }
-      this.shownChars += text.length;
+    for (const { stream, text } of this.skipToTail(this.pending)) {
+      this.write(stream === 'stderr' ? 'stderr' : 'stdout', text);
     }
     this.pending = [];
     this.pendingChars = 0;
-    while (this.shownChars > KEEP_CHARS && this.shown.length > 1) {
-      const first = this.shown.shift();
+    // Lines that would be dropped at once are never drawn: a fast job's frame draws its tail.
+    while (
+      (this.shownChars > KEEP_CHARS || this.lines.length > KEEP_LINES) &&
+      this.lines.length > 1
+    ) {
+      const first = this.lines.shift();
       first?.node.remove();
+      if (first !== undefined) this.changed.delete(first);
       this.shownChars -= first?.chars ?? 0;
       this.dropped();
     }
+    for (const line of this.changed) line.render();
+    this.changed.clear();
+    // New lines go on screen together, once the frame knows which survive.
+    const fresh = [];
+    for (let index = this.lines.length - 1; index >= 0; index -= 1) {
+      const line = this.lines[index];
+      if (line === undefined || line.node.isConnected) break;
+      fresh.push(line.node);
+    }
+    this.screen.append(...fresh.reverse());
     if (atBottom) this.screen.scrollTop = this.screen.scrollHeight;
+    for (const listener of this.onFlush) listener();
+  }
+
+  /**
+   * What of a frame's pieces would stay on screen: when they hold more than KEEP_LINES lines, the
+   * lines before those are counted (so numbers stay true) but never built, and every line shown
+   * before is dropped. A job that floods costs a frame its last screens, not all it wrote.
+   * @param {{ stream: string, text: string }[]} pieces
+   */
+  skipToTail(pieces) {
+    let lines = 0;
+    for (let index = pieces.length - 1; index >= 0; index -= 1) {
+      const piece = pieces[index];
+      if (piece === undefined) continue;
+      let end = piece.text.length;
+      while (lines <= KEEP_LINES) {
+        const newline = piece.text.lastIndexOf('\n', end - 1);
+        if (newline < 0 || end === 0) break;
+        lines += 1;
+        end = newline;
+      }
+      if (lines <= KEEP_LINES) continue;
+      // This piece's newline at `end` ends the last line skipped.
+      const skipped = [
+        ...pieces.slice(0, index),
+        { stream: piece.stream, text: piece.text.slice(0, end + 1) },
+      ];
+      this.nextNumber += skipped.reduce((sum, { text }) => sum + countLines(text), 0);
+      for (const line of this.lines) line.node.remove();
+      this.lines = [];
+      this.changed.clear();
+      this.current = undefined;
+      this.shownChars = 0;
+      this.dropped();
+      return [
+        { stream: piece.stream, text: piece.text.slice(end + 1) },
+        ...pieces.slice(index + 1),
+      ];
+    }
+    return pieces;
+  }
+
+  /**
+   * @param {'stdout' | 'stderr'} stream
+   * @param {string} text
+   */
+  write(stream, text) {
+    text.split('\n').forEach((piece, index) => {
+      if (index > 0) {
+        const ended = this.lineNow();
+        ended.end(this.parsers[stream]);
+        this.shownChars += 1;
+        this.changed.add(ended);
+        this.current = undefined;
+      }
+      if (piece === '') return;
+      const line = this.lineNow();
+      const before = line.chars;
+      line.write(piece, this.parsers[stream]);
+      this.shownChars += line.chars - before;
+      this.changed.add(line);
+    });
+  }
+
+  lineNow() {
+    if (this.current !== undefined) return this.current;
+    const line = new Line(this.nextNumber);
+    this.nextNumber += 1;
+    this.lines.push(line);
+    this.current = line;
+    return line;
   }
 
   dropped() {

@@ -1,0 +1,94 @@
+// A job's output on its page, in Chromium, as a terminal would show it: ANSI colours rendered
+// (they were raw escapes), markup inside a colour sequence still inert text, `\r` progress lines
+// overwritten (they ran together), every line numbered with a link, and a search that marks the
+// lines that match and jumps between them.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { contextFor, launchChromium } from '../helpers/browser.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+
+const SCRIPT = [
+  "printf '\\033[31mred <script>window.pwned=1</script>\\033[0m plain\\n'",
+  "printf '\\033[1;32mbold green\\033[0m\\n'",
+  "printf 'progress 10%%\\rprogress 50%%\\rprogress 100%%\\n'",
+  "printf 'needle one\\nhay\\nneedle two\\n'",
+].join('; ');
+
+describe("a job's output as a terminal shows it", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let alice: BrowserContext;
+  let origin = '';
+  let id = '';
+
+  before(async () => {
+    server = await startServer();
+    origin = `https://localhost:${server.port}`;
+    browser = await launchChromium();
+    alice = await contextFor(browser, server, 'alice');
+    const job = await server.startJob('alice', { command: 'sh', args: ['-c', SCRIPT] });
+    await server.waitForEnd('alice', job.id);
+    id = job.id;
+  });
+  after(async () => {
+    await browser.close();
+    await server.dispose();
+  });
+
+  async function open(hash = ''): Promise<Page> {
+    const page = await alice.newPage();
+    page.on('dialog', (dialog) => assert.fail(`a dialog opened: ${dialog.message()}`));
+    assert.equal((await page.goto(`${origin}/jobs/${id}${hash}`))?.status(), 200);
+    await page.locator('pre.output').getByText('needle two').waitFor();
+    return page;
+  }
+
+  it('renders colours, and markup inside a colour sequence stays text', async () => {
+    const page = await open();
+    const output = page.locator('pre.output');
+    const text = (await output.textContent()) ?? '';
+    assert.doesNotMatch(text, /\x1b|\[31m|\[0m/, 'no raw escape sequences');
+    const red = output.getByText('red <script>window.pwned=1</script>');
+    assert.equal(await red.evaluate((node) => getComputedStyle(node).color), 'rgb(187, 0, 0)');
+    const green = output.getByText('bold green');
+    assert.equal(await green.evaluate((node) => getComputedStyle(node).fontWeight), '700');
+    assert.equal(await page.locator('main script, main img').count(), 0);
+    assert.equal(await page.evaluate("'pwned' in window"), false);
+    await page.close();
+  });
+
+  it('overwrites a line at each carriage return, as a terminal does', async () => {
+    const page = await open();
+    const text = (await page.locator('pre.output').textContent()) ?? '';
+    assert.match(text, /\nprogress 100%\n/);
+    assert.doesNotMatch(text, /progress 10%|progress 50%/);
+    await page.close();
+  });
+
+  it('numbers the lines: a click on a number selects the line and links to it', async () => {
+    const page = await open();
+    const line = page.locator('#L2');
+    assert.equal(await line.textContent(), 'bold green\n');
+    await line.click({ position: { x: 5, y: 5 } });
+    assert.match(page.url(), /#L2$/);
+    assert.equal(await line.getAttribute('class'), 'line selected');
+    const linked = await open('#L5');
+    await linked.locator('#L5.selected').waitFor();
+    assert.equal(await linked.locator('#L5').textContent(), 'hay\n');
+    await page.close();
+    await linked.close();
+  });
+
+  it('searches the output: matching lines marked, Enter jumps between them', async () => {
+    const page = await open();
+    await page.getByLabel('search the output').fill('needle');
+    assert.equal(await page.locator('.line.match').count(), 2);
+    await page.getByLabel('search the output').press('Enter');
+    await page.getByText('1 of 2').waitFor();
+    assert.equal(await page.locator('.line.match.current').textContent(), 'needle one\n');
+    await page.getByLabel('search the output').press('Enter');
+    assert.equal(await page.locator('.line.match.current').textContent(), 'needle two\n');
+    await page.close();
+  });
+});
