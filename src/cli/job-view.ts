@@ -7,7 +7,10 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-/** `exited (0)`, `exited (SIGKILL)`, `stopped (SIGTERM)`, `queued (2, running-cap)`... */
+/** What a job its memory limit killed is called where its status is shown, as in Kubernetes. */
+export const OOM_KILLED = 'OOMKilled';
+
+/** `exited (0)`, `OOMKilled (SIGKILL)`, `stopped (SIGTERM)`, `queued (2, running-cap)`... */
 export function statusText(job: JobRecord): string {
   if (job.status === 'queued' && job.queuePosition !== null) {
     // The reason's code only: its message (`jobctl inspect`) would not fit a table's column.
@@ -15,7 +18,8 @@ export function statusText(job: JobRecord): string {
     return `queued (${job.queuePosition}${why})`;
   }
   const how = endingOf(job);
-  return how === undefined ? job.status : `${job.status} (${how})`;
+  const status = job.oomKilled ? OOM_KILLED : job.status;
+  return how === undefined ? status : `${status} (${how})`;
 }
 
 /** The exit code or signal of an ended job; undefined while it runs or when it never ran. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { JOBCTL, jobctlFor, type Jobctl } from './jobctl-process.ts';
+import { JOBCTL, jobctlFor, shellGrouped, type Jobctl } from './jobctl-process.ts';
 import { TmuxPane } from './tmux.ts';
 
 const execFileAsync = promisify(execFile);
@@ -56,7 +56,8 @@ describe('jobctl as docker users expect it', () => {
   it("logs -f on a terminal: a double Ctrl-C stops watching, exits 130, and the admin's watch leaves alice's job running", async () => {
     const { id } = await server.startJob('alice', TICKING);
     const watching = await TmuxPane.open(
-      `"${process.execPath}" "${JOBCTL}" logs -f ${id}; echo $? > logs.status; echo JOBCTL-DONE; sleep 600`,
+      // The pane's shell survives a Ctrl-C that comes once jobctl has already left.
+      `trap : INT; "${process.execPath}" "${JOBCTL}" logs -f ${id}; echo $? > logs.status; echo JOBCTL-DONE; sleep 600`,
       { env: admin.env, cwd: home, rows: 30, cols: 120 },
     );
     panes.push(watching);
@@ -206,5 +207,79 @@ describe('jobctl as docker users expect it', () => {
     const later = await jobctl.run('logs', '--since', '2999-01-01T00:00:00Z', id);
     assert.equal(later.code, 0, later.stderr);
     assert.equal(later.stdout, '');
+  });
+
+  it('ps and inspect: -o name|wide|json and --format with escaped fields; OOMKilled named', async () => {
+    const oom = await server.startJob('alice', {
+      command: 'python3',
+      args: ['-c', 'b = bytearray(256 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1'],
+      limits: { memory: '64M' },
+    });
+    const labelled = await server.startJob('alice', {
+      command: 'true',
+      labels: { stage: 'test' },
+    });
+    await server.waitForEnd('alice', oom.id);
+    await server.waitForEnd('alice', labelled.id);
+    const piped = await jobctl.run('ps', '-a');
+    const row = piped.stdout.split('\n').find((line) => line.startsWith(oom.id));
+    assert.equal(row?.split('\t')[2], 'OOMKilled', piped.stdout);
+    const formatted = await jobctl.run('ps', '-a', '--format', '{{.ID}} {{.Status}} {{.Labels}}');
+    assert.equal(formatted.code, 0, formatted.stderr);
+    assert.ok(formatted.stdout.includes(`${oom.id} OOMKilled (SIGKILL) \n`), formatted.stdout);
+    assert.ok(
+      formatted.stdout.includes(`${labelled.id} exited (0) stage=test\n`),
+      formatted.stdout,
+    );
+    const names = await jobctl.run('ps', '-a', '-o', 'name');
+    assert.ok(names.stdout.split('\n').includes(oom.id), names.stdout);
+    const wide = await jobctl.run('ps', '-a', '-o', 'wide');
+    assert.match(wide.stdout, /^ID +OWNER +STATUS +CREATED +LABELS +ERROR +COMMAND\n/);
+    const json = await jobctl.run('ps', '-a', '-o', 'json');
+    assert.ok((JSON.parse(json.stdout) as { id: string }[]).some((job) => job.id === oom.id));
+    const inspected = await jobctl.run('inspect', '--format', '{{.State}}\t{{.OOMKilled}}', oom.id);
+    assert.equal(inspected.stdout, 'exited\ttrue\n');
+    const unknown = await jobctl.run('ps', '--format', '{{.Nope}}');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown field '\{\{\.Nope\}\}'/);
+    // Another client's control characters stay escapes inside a template too.
+    const hostile = await server.startJob('alice', { command: 'true', args: ['\u001b[2K'] });
+    await server.waitForEnd('alice', hostile.id);
+    const escaped = await jobctl.run('inspect', '--format', '{{.Command}}', hostile.id);
+    assert.equal(escaped.stdout, "true '\\x1b[2K'\n");
+  });
+
+  it('logs into a reader that stops: ends quietly, as SIGPIPE ends others', async () => {
+    const { id } = await server.startJob('alice', { command: 'seq', args: ['1', '2000000'] });
+    await server.waitForEnd('alice', id);
+    const { stdout, stderr } = await shellGrouped(
+      `"${process.execPath}" "${JOBCTL}" logs ${id} | (sleep 1; head -c1)`,
+      { env: jobctl.env, cwd: home },
+    );
+    assert.equal(stdout, '1');
+    assert.equal(stderr, '');
+  });
+
+  it('logs -f ends with an error within seconds when the server is killed mid-stream', async () => {
+    const own = await startServer();
+    const { jobctl: watcher, dispose } = await jobctlFor(own);
+    disposals.push(dispose);
+    try {
+      // It ends by itself: the server that would stop it is killed.
+      const { id } = await own.startJob('alice', { ...TICKING, timeout: '5s' });
+      const logs = watcher.spawn('logs', '-f', id);
+      await logs.waitForStdout(/tick\n/);
+      const killedAt = Date.now();
+      own.child.kill('SIGKILL');
+      const result = await logs.exited;
+      assert.ok(Date.now() - killedAt < 5000, `${Date.now() - killedAt} ms`);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        /^jobctl: lost the connection to localhost:\d+ while reading the job's output\n$/,
+      );
+    } finally {
+      await own.dispose();
+    }
   });
 });

@@ -28,9 +28,17 @@ function killGroups(): void {
   LIVE_GROUPS.clear();
 }
 
-// After every test of the file, and on any way out of its process.
+// After every test of the file, and on any way out of its process: a runner that gives up on the
+// file (its timeout) ends it with SIGTERM, which runs no after hook and no 'exit' listener.
 after(killGroups);
 process.once('exit', killGroups);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killGroups();
+    // Then die of it, as the process would have without this listener.
+    process.kill(process.pid, signal);
+  });
+}
 
 /** spawn(), in a process group of its own that is killed when the file's tests are done. */
 export function spawnGrouped(

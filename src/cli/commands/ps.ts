@@ -10,6 +10,8 @@ import { parseCommandLine, withConnection } from '../options.ts';
 import { jobPages, type JobQuery } from '../job-pages.ts';
 import { print, printPaced } from '../output.ts';
 import { printable, readableJson } from '../printable.ts';
+import { outputFormatOf, templateOf } from '../job-format.ts';
+import { OOM_KILLED } from '../job-view.ts';
 import { connect } from '../session.ts';
 import { sinceTime } from '../since-time.ts';
 import { renderTable } from '../table.ts';
@@ -23,6 +25,8 @@ const OPTIONS = withConnection({
   limit: { type: 'string', short: 'n' },
   quiet: { type: 'boolean', short: 'q' },
   json: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
 });
 
 const HELP = `Usage: jobctl ps [options]
@@ -39,13 +43,18 @@ Options:
       --since TIME       only jobs created since TIME: ISO 8601 (2026-11-30T08:00:00Z) or a
                          time ago (90s, 10m, 2h, 7d)
   -n, --limit N          at most N jobs
-  -q, --quiet            only the ids, one a line
-      --json             the jobs as a JSON array of job records
+  -q, --quiet            only the ids, one a line (also -o name)
+      --json             the jobs as a JSON array of job records (also -o json)
+  -o, --output FORMAT    json; name (the ids); wide (a table with exit, labels and error too)
+      --format TEMPLATE  one line a job from TEMPLATE, e.g. '{{.ID}}\t{{.Status}}', with the
+                         fields ID, ShortID, Owner, Status, State, Exit, OOMKilled, Created,
+                         Command, Labels, Error, Image
   -h, --help             show this help
 
 On a terminal, jobs are shown as a table with short ids. When the output is piped, each job is
 one line of tab-separated fields, without a header:
   ID  OWNER  STATUS  EXIT (code, signal or -)  CREATED (ISO 8601)  COMMAND
+STATUS is the job's status, or OOMKilled for a job its memory limit killed (as Kubernetes says).
 
 Examples:
   jobctl ps
@@ -53,6 +62,7 @@ Examples:
   jobctl ps -a --label pipeline=4711
   jobctl ps -aq --status exited | xargs -r jobctl rm
   jobctl ps --all --json
+  jobctl ps -a --format '{{.ShortID}} {{.Status}} {{.Command}}'
 `;
 
 const STATUS_COLORS: Readonly<Partial<Record<JobStatus, Color>>> = {
@@ -131,18 +141,30 @@ interface View {
   end(): Promise<void> | void;
 }
 
-function viewFor(values: { json?: boolean; quiet?: boolean }): View {
-  if (values.json === true) return jsonArrayView();
-  if (values.quiet === true) return linesView((job) => job.id);
+function viewFor(values: {
+  json?: boolean;
+  quiet?: boolean;
+  output?: string;
+  format?: string;
+}): View {
+  const output = outputFormatOf(values.output);
+  if (values.format !== undefined) return linesView(templateOf(values.format));
+  if (values.json === true || output === 'json') return jsonArrayView();
+  if (values.quiet === true || output === 'name') return linesView((job) => job.id);
   const terminal = terminalOf(process.stdout, process.env);
+  if (output === 'wide') return gathered((all) => printJobs(all, terminal, true));
   if (!terminal.isTTY) return linesView(tsvLine);
-  // A table is laid out over all its rows: on a terminal, jobs are gathered first.
+  return gathered((all) => printJobs(all, terminal, false));
+}
+
+/** A table is laid out over all its rows: its jobs are gathered first. */
+function gathered(print: (all: readonly JobRecord[]) => void): View {
   const all: JobRecord[] = [];
   return {
     add: (jobs) => {
       all.push(...jobs);
     },
-    end: () => printJobs(all, terminal),
+    end: () => print(all),
   };
 }
 
@@ -168,22 +190,25 @@ function jsonArrayView(): View {
   };
 }
 
-function printJobs(jobs: readonly JobRecord[], terminal: Terminal): void {
+function printJobs(jobs: readonly JobRecord[], terminal: Terminal, wide: boolean): void {
   const now = Date.now();
   const rows = jobs.map((job) => [
-    shortId(job.id),
+    wide ? job.id : shortId(job.id),
     job.owner,
     statusText(job),
     age(job.createdAt, now),
+    ...(wide ? wideFields(job) : []),
     commandLine(job),
   ]);
+  const headers = ['ID', 'OWNER', 'STATUS', 'CREATED', ...(wide ? WIDE_HEADERS : []), 'COMMAND'];
   process.stdout.write(
-    renderTable(['ID', 'OWNER', 'STATUS', 'CREATED', 'COMMAND'], rows, {
+    renderTable(headers, rows, {
       columns: terminal.columns,
       style: (row, column, text) => {
         if (row === -1) return paint(terminal, 'bold', text);
         const job = jobs[row];
         const color = job === undefined ? undefined : STATUS_COLORS[job.status];
+        if (column === 2 && job?.oomKilled === true) return paint(terminal, 'red', text);
         if (column === 2 && color !== undefined) return paint(terminal, color, text);
         if (column === 2 && job?.status === 'exited' && job.exitCode !== 0) {
           return paint(terminal, 'red', text);
@@ -194,9 +219,17 @@ function printJobs(jobs: readonly JobRecord[], terminal: Terminal): void {
   );
 }
 
+const WIDE_HEADERS = ['LABELS', 'ERROR'];
+
+function wideFields(job: JobRecord): string[] {
+  const labels = Object.entries(job.labels).map(([key, value]) => `${key}=${value}`);
+  return [labels.join(',') || '-', job.error ?? '-'];
+}
+
 function tsvLine(job: JobRecord): string {
   // Each field printable on its own: a tab or newline inside a command line would break the
   // fields, any other control character would reach whatever terminal the pipe ends in.
-  const fields = [job.id, job.owner, job.status, endingOf(job) ?? '-', job.createdAt];
+  const status = job.oomKilled ? OOM_KILLED : job.status;
+  const fields = [job.id, job.owner, status, endingOf(job) ?? '-', job.createdAt];
   return [...fields, commandLine(job)].map((field) => printable(field)).join('\t');
 }
