@@ -27,7 +27,11 @@ describe("a job's output as a terminal shows it", () => {
     origin = `https://localhost:${server.port}`;
     browser = await launchChromium();
     alice = await contextFor(browser, server, 'alice');
-    const job = await server.startJob('alice', { command: 'sh', args: ['-c', SCRIPT] });
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', SCRIPT],
+      labels: { suite: 'rerun' },
+    });
     await server.waitForEnd('alice', job.id);
     id = job.id;
   });
@@ -90,6 +94,31 @@ describe("a job's output as a terminal shows it", () => {
     assert.equal(await page.locator('.line.match.current').textContent(), 'needle one\n');
     await page.getByLabel('search the output').press('Enter');
     assert.equal(await page.locator('.line.match.current').textContent(), 'needle two\n');
+    await page.close();
+  });
+
+  it('re-runs the job: the same command, arguments and labels, and opens the new one', async () => {
+    const page = await open();
+    await page.getByRole('button', { name: 'Re-run' }).click();
+    await page.waitForURL(
+      (url) => /\/jobs\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(id),
+    );
+    const rerun = page.url().split('/').pop() ?? '';
+    await page.locator('pre.output').getByText('needle two').waitFor();
+    const [before, after] = await Promise.all(
+      [id, rerun].map(async (job) =>
+        (await server.request('alice', 'GET', `/v1/jobs/${job}`)).json<{
+          command: string;
+          args: string[];
+          labels: Record<string, string>;
+          limits: Record<string, number>;
+        }>(),
+      ),
+    );
+    assert.deepEqual(
+      [after?.command, after?.args, after?.labels, after?.limits],
+      [before?.command, before?.args, before?.labels, before?.limits],
+    );
     await page.close();
   });
 });

@@ -108,6 +108,17 @@ export function jobView(main, session, id) {
           { type: 'button', onclick: () => void act('POST', `${jobPath(id)}/stop`) },
           'Stop',
         ),
+      permissions.includes('start') &&
+        job.owner === session.health.client.name &&
+        el(
+          'button',
+          {
+            type: 'button',
+            title: rerunNote(job),
+            onclick: () => void rerun(job),
+          },
+          'Re-run',
+        ),
       permissions.includes('delete') &&
         ended &&
         el(
@@ -129,6 +140,21 @@ export function jobView(main, session, id) {
       if (closed) return;
       if (then !== undefined) session.navigate(then);
       else refresh.now();
+    } catch (error) {
+      message.textContent = describe(error);
+    }
+  }
+
+  /**
+   * Starts the same command again, and opens the new job.
+   * @param {import('./api.js').Job} job
+   */
+  async function rerun(job) {
+    try {
+      const started = /** @type {import('./api.js').Job} */ (
+        await send('POST', '/v1/jobs', rerunRequest(job))
+      );
+      if (!closed) session.navigate(`/jobs/${started.id}`);
     } catch (error) {
       message.textContent = describe(error);
     }
@@ -190,6 +216,46 @@ function failureOf(job) {
   if (job.status === 'timedout') return 'its time limit passed';
   if (job.status === 'failed' || job.status === 'lost') return 'the worker gave no reason';
   return undefined;
+}
+
+/**
+ * A start request for the same job: its command, arguments, directory, labels, limits, timeout,
+ * sandbox, input and terminal. Not its environment: the server keeps only the names, never the
+ * values (they may be secrets), so the new job starts without them, as the button's title says.
+ * @param {import('./api.js').Job} job
+ */
+function rerunRequest(job) {
+  const { limits } = job;
+  return {
+    command: job.command,
+    args: job.args,
+    cwd: job.cwd,
+    labels: job.labels,
+    limits: {
+      ...(limits.cpus === undefined ? {} : { cpus: limits.cpus }),
+      ...(limits.memoryBytes === undefined ? {} : { memory: limits.memoryBytes }),
+      ...(limits.pids === undefined ? {} : { pids: limits.pids }),
+      ...(limits.ioReadBytesPerSecond === undefined
+        ? {}
+        : { ioReadBps: limits.ioReadBytesPerSecond }),
+      ...(limits.ioWriteBytesPerSecond === undefined
+        ? {}
+        : { ioWriteBps: limits.ioWriteBytesPerSecond }),
+    },
+    ...(job.timeoutMs === null ? {} : { timeout: `${job.timeoutMs}ms` }),
+    sandbox: job.sandbox,
+    ...(job.image === null ? {} : { image: job.image }),
+    stdin: job.stdin,
+    ...(job.tty === null ? {} : { tty: true, ttySize: job.tty }),
+    ...(job.stderr === undefined ? {} : { stderr: job.stderr }),
+  };
+}
+
+/** @param {import('./api.js').Job} job */
+function rerunNote(job) {
+  const start = 'Start the same command, arguments, directory, limits and labels again';
+  if (job.envNames.length === 0) return start;
+  return `${start}; without its environment (${job.envNames.join(', ')}): values are never kept`;
 }
 
 /** Each argument whole, one to a line, as the job received it. @param {readonly string[]} args */
