@@ -34,6 +34,9 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: '/usr/bin/chromium', packages: ['chromium'] },
     // The terminal suite runs jobctl -it in a real terminal: a tmux pane.
     { probe: 'tmux', packages: ['tmux'] },
+    // jobctl's completion scripts are checked by the shells they are for.
+    { probe: 'zsh', packages: ['zsh'] },
+    { probe: 'fish', packages: ['fish'] },
     // The central-logs suite ships to a real rsyslog over TLS (its GnuTLS stream driver).
     { probe: '/usr/sbin/rsyslogd', packages: ['rsyslog'] },
     { probe: '/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', packages: ['rsyslog-gnutls'] },

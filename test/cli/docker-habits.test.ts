@@ -183,11 +183,19 @@ describe('jobctl as docker users expect it', () => {
       `source ${file}; COMP_WORDS=(jobctl lo); COMP_CWORD=1; _jobctl; echo "\${COMPREPLY[@]}"`,
     ]);
     assert.equal(stdout.trim(), 'logs');
+    // zsh and fish read their scripts without running them (-n), as bash did.
     for (const shell of ['zsh', 'fish']) {
       const script = await jobctl.run('completion', shell);
       assert.equal(script.code, 0, script.stderr);
-      assert.match(script.stdout, /jobctl/);
+      const path = join(home, `jobctl.${shell}`);
+      await writeFile(path, script.stdout);
+      await execFileAsync(shell, ['-n', path]);
     }
+    const fish = await execFileAsync('fish', [
+      '-c',
+      `source ${join(home, 'jobctl.fish')}; complete -C 'jobctl logs --ta'`,
+    ]);
+    assert.equal(fish.stdout.trim(), '--tail');
   });
 
   it('run --merge keeps the order of stdout and stderr (server contract)', async () => {
