@@ -89,6 +89,8 @@ export function jobView(main, session, id) {
   }
   const refresh = refresher(load, REFRESH_MS);
 
+  let shownStatus = '';
+
   /** @param {import('./api.js').Job} job */
   function render(job) {
     const command = commandLine(job.command, job.args);
@@ -98,6 +100,11 @@ export function jobView(main, session, id) {
     showFailure(banner, job);
     const ended = ENDED_STATUSES.includes(job.status);
     const { permissions } = session.health;
+    // The buttons are drawn again only when the status changed: one replaced under a pointer
+    // on its way to it (every few seconds, on a busy page) would lose the click.
+    const shown = `${job.status} ${statusOf(job).text}`;
+    if (shown === shownStatus) return;
+    shownStatus = shown;
     show(
       actions,
       statusChip(job, { id: 'status' }),
