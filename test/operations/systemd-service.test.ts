@@ -128,6 +128,17 @@ async function serving(): Promise<void> {
   throw new Error(`the service never answered: ${await sh('systemctl status jobworker || true')}`);
 }
 
+/** A systemctl command; if it fails, the error carries the units' status and journal. */
+async function systemctl(command: string): Promise<void> {
+  await sh(`systemctl ${command}`).catch(async (error: unknown) => {
+    const status = await sh(
+      'systemctl status jobworker jobworker-jobs --no-pager || true; ' +
+        'journalctl -u jobworker -u jobworker-jobs --no-pager -n 80 || true',
+    );
+    throw new Error(`${(error as Error).message}\n${status}`);
+  });
+}
+
 /**
  * The service answers at once: with Type=notify, `systemctl start` and `restart` return only
  * once the server has said it listens (under Type=simple they returned as soon as it was forked).
@@ -185,26 +196,23 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
       await sh('systemctl reload jobworker');
       await serving();
 
-      await sh('systemctl restart jobworker').catch(async (error: unknown) => {
-        const status = await sh('systemctl status jobworker || true');
-        throw new Error(`${(error as Error).message}\n${status}`);
-      });
+      await systemctl('restart jobworker');
       await answersAtOnce('systemctl restart jobworker');
       assert.equal((await job(id)).status, 'running', 're-attached after the restart');
       const sofar = (await api('GET', `/v1/jobs/${id}/output`))?.body ?? '';
       assert.match(await nextOutput(id, Buffer.byteLength(sofar)), /^tick \d+\n/);
 
-      await sh('systemctl stop jobworker');
+      await systemctl('stop jobworker');
       assert.ok(
         (await sh('ps -eo args')).includes(`jobs/${id}`),
         "the job's supervisor outlives the stopped service",
       );
-      await sh('systemctl start jobworker');
+      await systemctl('start jobworker');
       await answersAtOnce('systemctl start jobworker');
       assert.equal((await job(id)).status, 'running');
 
       // The jobs' unit: its stop ends every job, and the server, which is bound to it.
-      await sh('systemctl stop jobworker-jobs');
+      await systemctl('stop jobworker-jobs');
       assert.equal(
         await sh('systemctl is-active jobworker jobworker-jobs || true'),
         'inactive\ninactive\n',
@@ -214,7 +222,7 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
         "systemd removed the jobs' unit's cgroup, the server's tree with it",
       );
       // Starting the server starts the jobs' unit again, in a new cgroup.
-      await sh('systemctl start jobworker');
+      await systemctl('start jobworker');
       await serving();
       await api('GET', `/v1/jobs/${id}/output?follow=true`);
       const ended = await job(id);
@@ -225,8 +233,11 @@ describe('the service under systemd', { skip: !underSystemd && 'needs systemd as
       assert.equal(second?.status, 201, second?.body);
       const secondId = (JSON.parse(second?.body ?? '{}') as { id: string }).id;
       await sh('systemctl kill --kill-who=main --signal=SIGKILL jobworker-jobs');
-      await sh('while systemctl is-active -q jobworker; do sleep 0.2; done');
-      await sh('systemctl start jobworker');
+      // Until it has stopped: is-active is false already while it is still deactivating.
+      await sh(
+        'until systemctl is-active jobworker | grep -qx -e inactive -e failed; do sleep 0.2; done',
+      );
+      await systemctl('start jobworker');
       await serving();
       await api('GET', `/v1/jobs/${secondId}/output?follow=true`);
       const killed = await job(secondId);
