@@ -97,6 +97,24 @@ describe("a job's output as a terminal shows it", () => {
     await page.close();
   });
 
+  it("shows each line's time when timestamps are switched on", async () => {
+    const page = await open();
+    await page.getByLabel('timestamps').check();
+    const stamped = page.locator('#timestamped');
+    await stamped.getByText('needle two').waitFor();
+    const lines = ((await stamped.textContent()) ?? '').split('\n').filter((line) => line !== '');
+    assert.ok(lines.length >= 6, lines.join('\n'));
+    // (The progress line's carriage returns overwrite its time, as on a terminal.)
+    for (const line of lines.filter((text) => !text.includes('progress'))) {
+      assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /, line);
+    }
+    assert.match(lines.join('\n'), /Z needle two$/);
+    assert.equal(await page.locator('pre.output').first().isVisible(), false);
+    await page.getByLabel('timestamps').uncheck();
+    assert.equal(await page.locator('pre.output').first().isVisible(), true);
+    await page.close();
+  });
+
   it('re-runs the job: the same command, arguments and labels, and opens the new one', async () => {
     const page = await open();
     await page.getByRole('button', { name: 'Re-run' }).click();

@@ -3,7 +3,7 @@
 // stdout and stderr told apart. The page keeps at most KEEP_CHARS of it: older text is dropped as
 // new text comes, and a job with more than that starts at its tail (`tailBytes`), so a 1 GiB job
 // neither crosses the network whole nor freezes the tab. The download link has all of it.
-import { jobPath } from './api.js';
+import { describe, jobPath, request } from './api.js';
 import { ATTACH_PROTOCOL, CHANNEL } from './attach-channels.js';
 import { el, show } from './dom.js';
 import { ansiParser, Line } from './terminal-lines.js';
@@ -62,7 +62,9 @@ export function outputView(section, job, ended) {
   if (job.outputBytes > KEEP_CHARS) kept.dropped();
   linkLines(screen, kept);
   const search = searchBox(kept);
-  section.querySelector('.output-head')?.append(search);
+  const stamped = el('div', { class: 'output', id: 'timestamped', tabindex: '0', hidden: true });
+  screen.after(stamped);
+  section.querySelector('.output-head')?.append(search, timestampSwitch(job, screen, stamped));
 
   const url = new URL(`${jobPath(job.id)}/attach`, location.href);
   url.protocol = 'wss:';
@@ -108,6 +110,39 @@ export function outputView(section, job, ended) {
       kept.close();
     },
   };
+}
+
+/**
+ * A switch between the live output and the same tail with each line's time (the API's
+ * `timestamps=true`: RFC 3339 with nanoseconds, as `docker logs --timestamps` writes it), read
+ * once when switched on; switched off, the live view is there again, still following.
+ * @param {import('./api.js').Job} job
+ * @param {HTMLElement} live
+ * @param {HTMLElement} stamped
+ */
+function timestampSwitch(job, live, stamped) {
+  const box = el('input', { type: 'checkbox' });
+  box.addEventListener('change', () => void toggle());
+
+  async function toggle() {
+    live.hidden = box.checked;
+    stamped.hidden = !box.checked;
+    if (!box.checked) return;
+    show(stamped, 'loading…');
+    // The tail as the page opened (with `offset`): a large output is not read whole.
+    const offset = Math.max(0, job.outputBytes - KEEP_CHARS);
+    const path = `${jobPath(job.id)}/output?timestamps=true${offset > 0 ? `&offset=${offset}` : ''}`;
+    try {
+      const text = await (await request(path, { headers: { accept: 'text/plain' } })).text();
+      stamped.replaceChildren();
+      const kept = new KeptText(stamped, () => undefined);
+      kept.add('stdout', text);
+      kept.flush();
+    } catch (error) {
+      show(stamped, describe(error));
+    }
+  }
+  return el('label', { class: 'switch' }, box, ' timestamps');
 }
 
 /**
