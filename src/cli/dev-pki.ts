@@ -1,21 +1,26 @@
 // Where the development PKI of a local server is, so that `jobctl ps` works with no settings at
 // all next to `npm start`: ./certs when it holds a CA, else the certs directory of the project
-// jobctl is installed in. The client defaults to the login name when the PKI has a client of that
-// name (bob is bob), and to alice, the PKI's ordinary user, otherwise.
+// jobctl is installed in (dist/jobctl, which may be copied anywhere, has none: ./certs only).
+// The client defaults to the login name when the PKI has a client of that name (bob is bob), and
+// to alice, the PKI's ordinary user, otherwise.
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.ts';
 
-const INSTALL_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
+// In the single executable this module has no file of its own (import.meta.url is not there).
+const INSTALL_ROOT = isSea()
+  ? undefined
+  : resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
 export const FALLBACK_CLIENT = 'alice';
 
 export function pkiDirectory(explicit: string | undefined, cwd: string): string {
   if (explicit !== undefined) return resolve(cwd, explicit);
   const local = resolve(cwd, 'certs');
-  if (existsSync(join(local, 'ca.pem'))) return local;
+  if (INSTALL_ROOT === undefined || existsSync(join(local, 'ca.pem'))) return local;
   return join(INSTALL_ROOT, 'certs');
 }
 

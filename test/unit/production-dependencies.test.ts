@@ -82,7 +82,8 @@ describe('a production install', () => {
   });
 
   it('keeps pretty logs, the linters and the test tools out of it', () => {
-    for (const name of ['pino-pretty', 'eslint', 'typescript', 'playwright-core', '@redocly/cli']) {
+    const tools = ['pino-pretty', 'eslint', 'typescript', 'playwright-core', '@redocly/cli'];
+    for (const name of [...tools, 'esbuild', 'postject']) {
       assert.ok(name in manifest.devDependencies, `${name} is a development dependency`);
       assert.ok(!(name in manifest.dependencies), `${name} is not a dependency`);
     }
