@@ -196,6 +196,8 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
       },
     },
     identityPolicy: policy.resolve,
+    // The same directory the sandbox reads: the store keeps nothing in memory.
+    images: new ImageStore(join(config.dataDir, 'images')),
     rateLimit: {
       perSecond: config.perClient.requestsPerSecond,
       burst: 2 * config.perClient.requestsPerSecond,

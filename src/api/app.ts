@@ -11,6 +11,7 @@ import { auditRouter, type AuditReader } from './audit-routes.ts';
 import { auditTrail, type AuditSink } from './audit-trail.ts';
 import { consoleRouter } from '../console/console-routes.ts';
 import { identify, type IdentityPolicy } from './identity.ts';
+import { imagesRouter, type ImageCatalog } from './images-route.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
 import { jobsRouter, type OutputObserver } from './jobs-routes.ts';
 import { limitsRouter } from './limits-route.ts';
@@ -32,6 +33,8 @@ export interface AppOptions {
   readonly registry: JobRegistry;
   readonly logger: Logger;
   readonly limits: LimitPolicy;
+  /** The root filesystem images jobs may name (the launcher's ImageStore). */
+  readonly images: ImageCatalog;
   readonly protections: Protections;
   readonly identityPolicy?: IdentityPolicy;
   readonly rateLimit: RateLimit;
@@ -89,12 +92,14 @@ export function createApp(options: AppOptions): Koa<AppState> {
     options.metrics,
   );
   const limits = limitsRouter(options.limits);
+  const images = imagesRouter(options.images);
   const audit = auditRouter(options.audit);
   const metrics = metricsRouter(options.metrics);
   const routers = [
     health,
     jobs,
     limits,
+    images,
     audit,
     metrics,
     openApiRouter(),

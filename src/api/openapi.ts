@@ -15,6 +15,7 @@ import {
 } from '../contract/audit.ts';
 import { healthSchema } from '../contract/health.ts';
 import { jobRequestSchema } from '../contract/job-request.ts';
+import { imageListSchema, imageSchema } from '../contract/images.ts';
 import { limitsSchema } from '../contract/limits.ts';
 import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
 import { JOB_TRAILERS, TRAILER_HEADER } from '../contract/job-trailers.ts';
@@ -196,6 +197,8 @@ const ANSWERS: Readonly<Record<string, z.ZodType>> = {
   AuditVerdict: auditVerdictSchema,
   Health: healthSchema,
   Limits: limitsSchema,
+  Image: imageSchema,
+  ImageList: imageListSchema,
   JsonWebKeySet: jsonWebKeySetSchema,
 };
 
@@ -880,6 +883,17 @@ const GET_LIMITS = operation({
   responses: { 200: success("the caller's limits", json(ref('schemas', 'Limits'))) },
 });
 
+const GET_IMAGES = operation({
+  operationId: 'getImages',
+  summary: 'The root filesystem images',
+  description:
+    'The images a job may name in `"image"` (imported by the operator with `npm run images`), ' +
+    'by name, with when each was imported. A job that names one not listed is refused ' +
+    '(`IMAGE_NOT_FOUND`).',
+  tag: 'jobs',
+  responses: { 200: success('the images', json(ref('schemas', 'ImageList'))) },
+});
+
 const GET_METRICS = operation({
   operationId: 'getMetrics',
   summary: 'Prometheus metrics',
@@ -1036,6 +1050,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     '/v1/jobs/{id}/stdin': { put: WRITE_JOB_INPUT },
     '/v1/jobs/{id}/attach': { get: ATTACH_JOB },
     '/v1/limits': { get: GET_LIMITS },
+    '/v1/images': { get: GET_IMAGES },
     '/v1/audit': { get: LIST_AUDIT_RECORDS },
     '/v1/audit/verify': { get: VERIFY_AUDIT_LOG },
     '/.well-known/jwks.json': { get: GET_JWKS },

@@ -52,6 +52,10 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'Show what your role may ask for when it starts a job',
     load: async () => (await import('./commands/limits.ts')).command,
   },
+  images: {
+    summary: 'List the root filesystem images jobs may run in',
+    load: async () => (await import('./commands/images.ts')).command,
+  },
   audit: {
     summary: "Show the server's audit trail, or verify it (admins, auditors)",
     load: async () => (await import('./commands/audit.ts')).command,

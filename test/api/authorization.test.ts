@@ -54,6 +54,15 @@ const ENDPOINTS: readonly Endpoint[] = [
     owner: 204,
     needs: 'ended',
   },
+  {
+    // Not a job's: the host's images, which every role may list (jobctl images).
+    name: 'images',
+    method: 'GET',
+    path: () => '/v1/images',
+    expected: { admin: 200, user: 200, auditor: 200 },
+    owner: 200,
+    needs: 'ended',
+  },
 ];
 
 describe('authorization: endpoint × role × ownership', () => {

@@ -513,6 +513,7 @@ describe('a tour of the running API meets only documented answers', () => {
       listAuditRecords: { path: '/v1/audit' },
       verifyAuditLog: { path: '/v1/audit/verify' },
       getLimits: { path: '/v1/limits' },
+      getImages: { path: '/v1/images' },
       getJwks: { path: '/.well-known/jwks.json' },
       getHealth: { path: '/healthz' },
       getMetrics: { path: '/metrics' },
