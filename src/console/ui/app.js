@@ -5,7 +5,6 @@
 import { describe, getJson } from './api.js';
 import { el, show } from './dom.js';
 import { homeView } from './home-view.js';
-import { jobView } from './job-view.js';
 
 /**
  * A view owns what it opened (timers, sockets) and lets go of it when another replaces it.
@@ -23,7 +22,33 @@ let current;
 function route(session) {
   current?.close();
   const id = /^\/jobs\/([^/]+)\/?$/.exec(location.pathname)?.[1];
-  current = id === undefined ? homeView(main, session) : jobView(main, session, decoded(id));
+  current = id === undefined ? homeView(main, session) : lazyJobView(session, decoded(id));
+}
+
+/**
+ * A job's page, its code (output rendering, anser, the terminal) loaded when first opened: the
+ * list, where most visits start, stays small.
+ * @param {Session} session
+ * @param {string} id
+ * @returns {View}
+ */
+function lazyJobView(session, id) {
+  let closed = false;
+  /** @type {View | undefined} */
+  let view;
+  void import('./job-view.js')
+    .then(({ jobView }) => {
+      if (!closed) view = jobView(main, session, id);
+    })
+    .catch((error) => {
+      if (!closed) show(main, el('p', { class: 'error' }, String(error)));
+    });
+  return {
+    close() {
+      closed = true;
+      view?.close();
+    },
+  };
 }
 
 /** A path's segment as written; one that is not valid percent-encoding is taken as it is. @param {string} segment */
