@@ -91,6 +91,23 @@ describe("the console's words for a job's end", () => {
     await page.close();
   });
 
+  it("shows a running job's CPU time and memory while it runs, not a dash", async () => {
+    // Holds about 20 MB in the shell's own memory, then waits to be stopped.
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'x=$(head -c 20000000 /dev/zero | tr "\\0" a); echo held; sleep 600'],
+    });
+    await server.waitForOutput('alice', job.id);
+    const page = await jobPage(job.id);
+    const fact = (name: string) => page.locator('dt', { hasText: name }).locator('+ dd');
+    assert.equal(await page.locator('#status').textContent(), 'running');
+    assert.notEqual(await fact('CPU time').textContent(), '—');
+    assert.match((await fact('memory now').textContent()) ?? '', /[0-9.]+ (MiB|KiB|GiB)/);
+    await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
+    await server.waitForEnd('alice', job.id);
+    await page.close();
+  });
+
   it('shows no banner for a job that exited 0, and the queue reason for a queued one', async () => {
     const done = await server.startJob('alice', { command: 'true' });
     await server.waitForEnd('alice', done.id);

@@ -191,6 +191,8 @@ function jobFacts(job) {
     ['timeout', job.timeoutMs === null ? 'none' : formatDuration(job.timeoutMs)],
     ['CPU time', job.usage === null ? '—' : formatDuration(job.usage.cpuMs)],
     ['peak memory', job.usage === null ? '—' : formatBytes(job.usage.peakMemoryBytes)],
+    // Filled while the job runs (the API reads its cgroup); null once it has ended.
+    ['memory now', job.usage?.memoryBytes == null ? '—' : formatBytes(job.usage.memoryBytes)],
     ['output', `${formatBytes(job.outputBytes)}${job.outputTruncated ? ' (cut at its cap)' : ''}`],
     ['sandbox', job.image === null ? job.sandbox : `${job.sandbox}, image ${job.image}`],
     ['directory', job.cwd],
