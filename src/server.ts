@@ -224,7 +224,7 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     refusals.add(refusal);
   };
   // First, before anything else listens to its connections: it decides when TLS starts.
-  budgetHandshakes({
+  const handshakes = budgetHandshakes({
     servers,
     logger,
     total: config.handshakes.total,
@@ -286,6 +286,7 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     reloader.close();
     policy.close();
     stop(server, registry, config, closeUpgraded)
+      .then(() => handshakes.close())
       .then(() => launcher.close())
       // The refusals counted since their last summary, recorded before the audit log closes.
       .then(() => refusals.close())

@@ -54,9 +54,11 @@ interface PendingHandshake {
   verdict: string | undefined;
 }
 
-export function budgetHandshakes(options: HandshakeBudgetOptions): void {
+/** Starts counting; `close` stops the deadline's timer once the servers have stopped. */
+export function budgetHandshakes(options: HandshakeBudgetOptions): { close(): void } {
   const budget = new HandshakeBudget(options);
   for (const server of options.servers) budget.watch(server);
+  return { close: () => budget.close() };
 }
 
 class HandshakeBudget {
@@ -69,10 +71,16 @@ class HandshakeBudget {
   readonly #ofSocket = new WeakMap<Socket, PendingHandshake>();
   #turn = 0;
   #trimScheduled = false;
+  readonly #deadlines: NodeJS.Timeout;
 
   constructor(options: HandshakeBudgetOptions) {
     this.#options = options;
-    setInterval(() => this.#closeLate(), CHECK_EVERY_MS).unref();
+    this.#deadlines = setInterval(() => this.#closeLate(), CHECK_EVERY_MS);
+    this.#deadlines.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#deadlines);
   }
 
   watch(server: Server): void {
