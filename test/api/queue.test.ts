@@ -195,14 +195,18 @@ describe('a client at its running-job cap', () => {
     assert.ok(records.some((r) => r.action === 'job.dequeue'));
   });
 
-  it('says "queued (position N)" on stderr from jobctl run, and exits with the job', async () => {
+  it('says "queued (position N: why)" on stderr from jobctl run, and exits with the job', async () => {
     const running = await submitAll(server, 'alice', sleepers(2, 1));
     const { jobctl, dispose } = await jobctlFor(server);
     try {
       const result = await jobctl.run('run', '-f', '--', 'sh', '-c', 'echo done; exit 3');
       assert.equal(result.code, 3, result.stderr);
       assert.equal(result.stdout, 'done\n');
-      assert.match(result.stderr, /^jobctl: queued \(position 1\)$/m);
+      // Its place, and why it waits (the job's queueReason), in jobctl's words.
+      assert.match(
+        result.stderr,
+        /^jobctl: queued \(position 1: alice runs 2 jobs, the most one client may run at once\)$/m,
+      );
       const refused = await jobctl.run('run', '--no-queue', '--', 'true');
       assert.equal(refused.code, 0, 'the slots were free again');
     } finally {
