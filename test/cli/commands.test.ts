@@ -64,7 +64,11 @@ describe('jobctl commands', () => {
       assert.equal(result.code, 4);
       assert.equal(result.stdout, 'out\n');
       assert.equal(result.stderr, 'err\n');
-      const requests = (await server.logsSettled(since)).filter((entry) => entry.msg === 'request');
+      // This jobctl's requests all carry its trace id; the previous test's jobctl may be logged
+      // in this window too, when the server sees its connection close only after it exited.
+      const requests = (await server.logsSettled(since)).filter(
+        (entry) => entry.msg === 'request' && entry.traceId === traceId,
+      );
       assert.deepEqual(
         requests.map((entry) => [entry.method, entry.route, entry.traceId]),
         [['POST', '/v1/jobs', traceId]],
