@@ -2,7 +2,7 @@
 // operator with `npm run images`), so that a client can offer them instead of a guess that fails
 // at start. The API layer does not load the launcher: the server hands it the store as a catalog.
 import Router from '@koa/router';
-import type { ImageList } from '../contract/images.ts';
+import { MAX_LISTED_IMAGES, type ImageList } from '../contract/images.ts';
 import type { AppState } from './state.ts';
 
 /** What the route needs of the launcher's ImageStore. */
@@ -23,6 +23,8 @@ export function imagesRouter(catalog: ImageCatalog): Router<AppState> {
 async function imageListOf(catalog: ImageCatalog): Promise<ImageList> {
   const images = await catalog.list();
   return {
-    images: images.map(({ name, importedAt }) => ({ name, importedAt: importedAt.toISOString() })),
+    images: images
+      .slice(0, MAX_LISTED_IMAGES)
+      .map(({ name, importedAt }) => ({ name, importedAt: importedAt.toISOString() })),
   };
 }

@@ -5,16 +5,27 @@
 import { z } from 'zod';
 import { IMAGE_NAME, timestampSchema } from '../jobs/job.ts';
 
+/** The most images one answer lists: an operator imports a handful, never thousands. */
+export const MAX_LISTED_IMAGES = 1000;
+
 export const imageSchema = z
   .object({
-    name: z.string().regex(IMAGE_NAME).meta({ description: 'what a job names in `"image"`' }),
+    name: z
+      .string()
+      .max(64)
+      .regex(IMAGE_NAME)
+      .meta({ description: 'what a job names in `"image"`' }),
     importedAt: timestampSchema.meta({ description: 'when the operator imported it (RFC 3339)' }),
   })
   .readonly();
 
 export const imageListSchema = z
   .object({
-    images: z.array(imageSchema).readonly().meta({ description: 'by name' }),
+    images: z
+      .array(imageSchema)
+      .max(MAX_LISTED_IMAGES)
+      .readonly()
+      .meta({ description: `by name; the first ${MAX_LISTED_IMAGES}` }),
   })
   .readonly();
 
