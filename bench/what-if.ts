@@ -85,24 +85,24 @@ const WHAT_IFS: Record<string, WhatIf> = {
     description: 'the client certificate is read once per connection, not on every request',
     edits: [
       {
-        file: 'src/api/identity.ts',
+        file: 'src/api/middleware/identity.ts',
         from: 'socket.authorized ? socket.getPeerCertificate() : undefined',
         to: 'socket.authorized ? peerCertificate(socket) : undefined',
       },
       {
-        file: 'src/api/identity.ts',
+        file: 'src/api/middleware/identity.ts',
         from: 'export function identify(',
         to: `${PEER_CERTIFICATE_CACHE}\nexport function identify(`,
       },
       {
-        file: 'src/api/audit-trail.ts',
+        file: 'src/api/middleware/audit-trail.ts',
         from: '(ctx.req.socket as TLSSocket).getPeerCertificate()',
         to: 'peerCertificate(ctx.req.socket as TLSSocket)',
       },
       {
-        file: 'src/api/audit-trail.ts',
-        from: "import type { AppContext } from './state.ts';",
-        to: "import type { AppContext } from './state.ts';\nimport { peerCertificate } from './identity.ts';",
+        file: 'src/api/middleware/audit-trail.ts',
+        from: "import type { AppContext } from '../state.ts';",
+        to: "import type { AppContext } from '../state.ts';\nimport { peerCertificate } from './identity.ts';",
       },
     ],
     rounds: 4,

@@ -55,9 +55,9 @@ import {
 import { budgetHandshakes } from './tls/handshake-budget.ts';
 import { RefusalSummaries } from './tls/refusal-summaries.ts';
 import type { TlsRefusal } from './pki/tls-refusal.ts';
-import { routeUpgrades } from './api/upgrades.ts';
+import { routeUpgrades } from './api/http/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
-import { answerMalformedRequests } from './api/malformed-requests.ts';
+import { answerMalformedRequests } from './api/http/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
 import { SystemdNotifier, type ServiceState } from './util/systemd-notify.ts';
 import { VERSION } from './version.ts';

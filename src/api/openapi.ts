@@ -39,8 +39,8 @@ import {
 import { ENDED_STATUSES } from '../jobs/job-status.ts';
 import { labelsSchema } from '../jobs/labels.ts';
 import { ROLES } from '../pki/roles.ts';
-import { BYTES_PER_REQUEST } from './job-listing.ts';
-import { MAX_BODY_BYTES } from './json-body.ts';
+import { BYTES_PER_REQUEST } from './jobs/job-listing.ts';
+import { MAX_BODY_BYTES } from './http/json-body.ts';
 import { may, type Action } from './permissions.ts';
 
 /** A JSON Schema (draft 2020-12), the dialect of OpenAPI 3.1. */
@@ -335,7 +335,7 @@ function problem(
   };
 }
 
-/** When a browser's request is refused for coming from another site (api/cross-site.ts). */
+/** When a browser's request is refused for coming from another site (api/middleware/cross-site.ts). */
 const CROSS_SITE =
   "a browser sent the request from another site's page (Sec-Fetch-Site or Origin), and it is " +
   'not a navigation to a page of the console';

@@ -4,7 +4,7 @@ import type { Next, ParameterizedContext } from 'koa';
 import type { Logger } from 'pino';
 import type { Identity } from '../pki/identity.ts';
 import type { Job } from '../jobs/job.ts';
-import type { InputResult } from './job-input.ts';
+import type { InputResult } from './jobs/job-input.ts';
 
 export interface AppState {
   requestId: string;

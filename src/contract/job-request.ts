@@ -1,6 +1,6 @@
 // The body of POST /v1/jobs as a zod schema: what validates every request, and (through
 // z.toJSONSchema) the OpenAPI document's `JobRequest` component, so the two cannot say different
-// things. Pure shape: src/api/job-request.ts applies the server's defaults and the caller's role
+// things. Pure shape: src/api/jobs/job-request.ts applies the server's defaults and the caller's role
 // ceilings to what it accepts. jobctl takes the type of what it sends from here.
 import { z } from 'zod';
 import {

@@ -33,7 +33,7 @@ export const CONNECTION_LIMITS = {
 export const connectionServerOptions = {
   handshakeTimeout: CONNECTION_LIMITS.handshakeMs,
   connectionsCheckingInterval: CONNECTION_LIMITS.checkEveryMs,
-  // Only a WebSocket is an upgrade (api/upgrades.ts); any other `Connection: Upgrade` request
+  // Only a WebSocket is an upgrade (api/http/upgrades.ts); any other `Connection: Upgrade` request
   // is an ordinary request, body and all.
   shouldUpgradeCallback: (request: IncomingMessage) =>
     request.headers.upgrade?.toLowerCase() === 'websocket',

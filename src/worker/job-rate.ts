@@ -1,7 +1,7 @@
 // How many jobs one client may create a minute (`--client-job-rate`). Every job is a record in
 // the database and in the audit trail, however little it runs: the request rate limit bounds
 // requests, this bounds records. A token bucket per client, as the request limit has
-// (src/api/rate-limit.ts): a minute's worth at once, then the steady rate, so a suite that starts
+// (src/api/middleware/rate-limit.ts): a minute's worth at once, then the steady rate, so a suite that starts
 // thousands of jobs in a burst is not held up while a client starting jobs without end is.
 import { JobRateExceededError } from '../errors.ts';
 

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { text } from 'node:stream/consumers';
 import { describe, it } from 'node:test';
-import { BYTES_PER_REQUEST, listingBody, ListingTurns } from '../../src/api/job-listing.ts';
-import { ClientRateLimit } from '../../src/api/rate-limit.ts';
+import { BYTES_PER_REQUEST, listingBody, ListingTurns } from '../../src/api/jobs/job-listing.ts';
+import { ClientRateLimit } from '../../src/api/middleware/rate-limit.ts';
 import type { AppContext } from '../../src/api/state.ts';
 import { LISTED_ARGS_CHARACTERS, type ListedJob } from '../../src/contract/jobs.ts';
 import type { Job } from '../../src/jobs/job.ts';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { ListCursors } from '../../src/api/list-cursor.ts';
+import { ListCursors } from '../../src/api/jobs/list-cursor.ts';
 import { labelKeyProblem, labelValueProblem } from '../../src/jobs/labels.ts';
 
 describe('labels', () => {

@@ -6,8 +6,8 @@
 // requests then wait until it has filled again, so a loop of large answers is paced like a loop
 // of as many small ones.
 import type { Next } from 'koa';
-import { RouteError } from './problem.ts';
-import type { AppContext } from './state.ts';
+import { RouteError } from '../problem.ts';
+import type { AppContext } from '../state.ts';
 
 export interface RateLimit {
   /** Requests per second each client may make, on average. */

@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { HttpOnlyCode } from '../contract/problem.ts';
-import { bareProblem } from './problem.ts';
-import { NO_STORE } from './security-headers.ts';
+import type { HttpOnlyCode } from '../../contract/problem.ts';
+import { bareProblem } from '../problem.ts';
+import { NO_STORE } from '../middleware/security-headers.ts';
 
 function problemFor(error: NodeJS.ErrnoException): { code: HttpOnlyCode; detail: string } {
   if (error.code === 'HPE_HEADER_OVERFLOW') {

@@ -3,12 +3,12 @@
 // authenticated may fetch to verify records offline.
 import Router from '@koa/router';
 import type { JWK } from 'jose';
-import type { AuditQuery } from '../audit/audit-log.ts';
-import { auditQuery, type AuditVerdict, type SignedAuditRecord } from '../contract/audit.ts';
-import { ForbiddenError } from '../errors.ts';
-import { parseQuery } from './query.ts';
-import { may } from './permissions.ts';
-import type { AppContext, AppState } from './state.ts';
+import type { AuditQuery } from '../../audit/audit-log.ts';
+import { auditQuery, type AuditVerdict, type SignedAuditRecord } from '../../contract/audit.ts';
+import { ForbiddenError } from '../../errors.ts';
+import { parseQuery } from '../http/query.ts';
+import { may } from '../permissions.ts';
+import type { AppContext, AppState } from '../state.ts';
 
 export interface AuditReader {
   query(filter: AuditQuery): Promise<SignedAuditRecord[]>;

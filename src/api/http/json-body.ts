@@ -1,10 +1,10 @@
 // Reads a JSON request body with the checks a public endpoint needs: the right media type and a
 // UTF-8 charset (415), a size cap enforced while reading rather than after (413), and valid JSON
 // with no key twice in one object (400).
-import { CodedError, InvalidRequestError } from '../errors.ts';
-import { findDuplicateKey } from '../util/duplicate-key.ts';
+import { CodedError, InvalidRequestError } from '../../errors.ts';
+import { findDuplicateKey } from '../../util/duplicate-key.ts';
 import { lingerAfterRefusal } from './lingering-close.ts';
-import type { AppContext } from './state.ts';
+import type { AppContext } from '../state.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

@@ -3,7 +3,7 @@
 // request id that problem bodies and logs share.
 import { randomUUID } from 'node:crypto';
 import type { Next } from 'koa';
-import type { AppContext } from './state.ts';
+import type { AppContext } from '../state.ts';
 import type { Logger } from 'pino';
 import { traceIdOf } from './trace-context.ts';
 

@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
-import type { AuditClient, AuditEvent, AuditOutcome } from '../contract/audit.ts';
-import type { Job } from '../jobs/job.ts';
-import { peerCertificate } from '../tls/peer-certificate.ts';
-import type { AppContext } from './state.ts';
+import type { AuditClient, AuditEvent, AuditOutcome } from '../../contract/audit.ts';
+import type { Job } from '../../jobs/job.ts';
+import { peerCertificate } from '../../tls/peer-certificate.ts';
+import type { AppContext } from '../state.ts';
 
 /** Where records go; the API does not know how they are signed or stored. */
 export interface AuditSink {

@@ -8,9 +8,9 @@
 // Browsers say where a request comes from (Sec-Fetch-*, Origin); curl and jobctl send none of it
 // and are unaffected.
 import type { Next } from 'koa';
-import { CONSOLE_PAGES } from '../console/console-routes.ts';
-import { RouteError } from './problem.ts';
-import type { AppContext } from './state.ts';
+import { CONSOLE_PAGES } from '../../console/console-routes.ts';
+import { RouteError } from '../problem.ts';
+import type { AppContext } from '../state.ts';
 
 /** `none`: typed in the address bar or a bookmark; `same-origin`: this server's own pages. */
 const OWN_FETCH_SITES = new Set(['same-origin', 'none']);

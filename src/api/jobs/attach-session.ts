@@ -5,10 +5,10 @@
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import { z } from 'zod';
-import { CHANNEL, type AttachEnd } from '../contract/attach-channels.ts';
-import type { Job, TerminalSize } from '../jobs/job.ts';
-import type { OutputChunk, OutputChunkStream } from '../worker/output-stream.ts';
-import type { JobInput } from '../worker/registry.ts';
+import { CHANNEL, type AttachEnd } from '../../contract/attach-channels.ts';
+import type { Job, TerminalSize } from '../../jobs/job.ts';
+import type { OutputChunk, OutputChunkStream } from '../../worker/output-stream.ts';
+import type { JobInput } from '../../worker/registry.ts';
 
 /** Output waiting in the socket beyond this pauses the job's output. */
 const HIGH_WATER_BYTES = 1024 * 1024;

@@ -6,7 +6,7 @@
 // Nothing is kept by a cache either: an answer names jobs, their commands and their clients, and
 // a browser's or a proxy's copy would outlive the certificate that was allowed to see it.
 import type { Next } from 'koa';
-import type { AppContext } from './state.ts';
+import type { AppContext } from '../state.ts';
 
 /**
  * The console's code and styles come from this origin only; it talks to this origin only (its

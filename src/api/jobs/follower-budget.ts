@@ -1,8 +1,8 @@
 // How many output streams one client may hold open at once. A follower costs the server a file
 // handle, a read buffer and a TLS connection for as long as the job runs, so without a budget
 // one client's thousands of followers take the server's descriptors and memory from everyone.
-import { ClientCounts } from '../util/client-counts.ts';
-import { RouteError } from './problem.ts';
+import { ClientCounts } from '../../util/client-counts.ts';
+import { RouteError } from '../problem.ts';
 
 export class FollowerBudget {
   readonly #perClient: number;

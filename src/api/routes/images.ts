@@ -2,8 +2,8 @@
 // operator with `npm run images`), so that a client can offer them instead of a guess that fails
 // at start. The API layer does not load the launcher: the server hands it the store as a catalog.
 import Router from '@koa/router';
-import { MAX_LISTED_IMAGES, type ImageList } from '../contract/images.ts';
-import type { AppState } from './state.ts';
+import { MAX_LISTED_IMAGES, type ImageList } from '../../contract/images.ts';
+import type { AppState } from '../state.ts';
 
 /** What the route needs of the launcher's ImageStore. */
 export interface ImageCatalog {

@@ -3,8 +3,8 @@
 // growing buffer. How it ended decides what the job sees: a complete body ends the job's input
 // (EOF), a client that goes away leaves it open for the next writer.
 import type { IncomingMessage } from 'node:http';
-import { InputClosedError } from '../errors.ts';
-import type { JobInput } from '../worker/registry.ts';
+import { InputClosedError } from '../../errors.ts';
+import type { JobInput } from '../../worker/registry.ts';
 
 export type InputResult =
   /** The whole body was written and the job's input ended. */

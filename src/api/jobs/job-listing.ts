@@ -9,8 +9,8 @@
 // spent, so no client reads the store faster than its rate allows however many listings it asks
 // for.
 import { Readable } from 'node:stream';
-import { LISTED_ARGS_CHARACTERS, type ListedJob } from '../contract/jobs.ts';
-import type { Job } from '../jobs/job.ts';
+import { LISTED_ARGS_CHARACTERS, type ListedJob } from '../../contract/jobs.ts';
+import type { Job } from '../../jobs/job.ts';
 
 /**
  * Jobs read and serialised together: a few milliseconds of work at most (25 records of 64 KiB

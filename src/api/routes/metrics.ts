@@ -1,9 +1,9 @@
 // GET /metrics: the Prometheus exposition, for admins and auditors (scrapers authenticate with a
 // client certificate of one of those roles, like any other client).
 import Router from '@koa/router';
-import { ForbiddenError } from '../errors.ts';
-import { may } from './permissions.ts';
-import type { AppState } from './state.ts';
+import { ForbiddenError } from '../../errors.ts';
+import { may } from '../permissions.ts';
+import type { AppState } from '../state.ts';
 
 export interface MetricsSource {
   readonly contentType: string;

@@ -7,7 +7,7 @@
 // to the kernel whole within the deadline. WebSockets (attach) keep their own flow control.
 import { Stream } from 'node:stream';
 import type { Next } from 'koa';
-import type { AppContext } from './state.ts';
+import type { AppContext } from '../state.ts';
 
 export function closeUnreadAnswers(deadlineMs: number) {
   return async function unreadAnswers(ctx: AppContext, next: Next): Promise<void> {

@@ -4,11 +4,11 @@
 // policy may give a client another role or disable it.
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
-import type { AppContext } from './state.ts';
-import { normalizeSerial } from '../pki/crl.ts';
-import { identityFromSubject, type Identity } from '../pki/identity.ts';
-import { peerCertificate } from '../tls/peer-certificate.ts';
-import { RouteError } from './problem.ts';
+import type { AppContext } from '../state.ts';
+import { normalizeSerial } from '../../pki/crl.ts';
+import { identityFromSubject, type Identity } from '../../pki/identity.ts';
+import { peerCertificate } from '../../tls/peer-certificate.ts';
+import { RouteError } from '../problem.ts';
 
 /** Overrides the certificate's role or disables an identity without reissuing certificates. */
 export type IdentityPolicy = (identity: Identity) => Identity | undefined;

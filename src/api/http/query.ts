@@ -1,7 +1,7 @@
 // Query strings are validated like bodies: a zod schema per route, and an INVALID_REQUEST that
 // names each bad parameter.
 import type { z } from 'zod';
-import { InvalidRequestError } from '../errors.ts';
+import { InvalidRequestError } from '../../errors.ts';
 import { describeIssues } from './validation-messages.ts';
 
 export function parseQuery<T>(schema: z.ZodType<T>, query: unknown): T {

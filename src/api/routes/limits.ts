@@ -2,17 +2,17 @@
 // to bound its inputs. Built from the same policy and the same defaulting functions that
 // parseJobRequest applies, so a request within these bounds is not refused for its limits.
 import Router from '@koa/router';
-import { LIMIT_KINDS } from '../jobs/job.ts';
-import type { Limits } from '../contract/limits.ts';
-import type { Role } from '../pki/roles.ts';
+import { LIMIT_KINDS } from '../../jobs/job.ts';
+import type { Limits } from '../../contract/limits.ts';
+import type { Role } from '../../pki/roles.ts';
 import {
   defaultLimitsOf,
   defaultSandboxOf,
   defaultTimeoutOf,
   type LimitPolicy,
-} from '../policy/limit-policy.ts';
-import { may } from './permissions.ts';
-import type { AppState } from './state.ts';
+} from '../../policy/limit-policy.ts';
+import { may } from '../permissions.ts';
+import type { AppState } from '../state.ts';
 
 export function limitsRouter(policy: LimitPolicy): Router<AppState> {
   const router = new Router<AppState>();

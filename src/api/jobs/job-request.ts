@@ -1,30 +1,30 @@
 // Turns a POST /v1/jobs body into a JobSpec: validates its shape (the contract's zod schema), then
 // applies the server's default limits and the caller's role ceilings. Every rejection names the
 // offending field.
-import { jobRequestSchema, type JobRequest } from '../contract/job-request.ts';
+import { jobRequestSchema, type JobRequest } from '../../contract/job-request.ts';
 import {
   InvalidRequestError,
   LimitExceedsCeilingError,
   LimitExceedsClientTotalError,
   LimitNotEnforceableError,
   SandboxNotAllowedError,
-} from '../errors.ts';
+} from '../../errors.ts';
 import {
   DEFAULT_TERMINAL_SIZE,
   type JobSpec,
   type ResourceLimits,
   type SandboxMode,
-} from '../jobs/job.ts';
-import type { Role } from '../pki/roles.ts';
+} from '../../jobs/job.ts';
+import type { Role } from '../../pki/roles.ts';
 import {
   defaultLimitsOf,
   defaultSandboxOf,
   defaultTimeoutOf,
   type LimitPolicy,
   type SandboxPolicy,
-} from '../policy/limit-policy.ts';
-import { describeIssues } from './validation-messages.ts';
-import { formatBytesAs, MAX_SIZE_BYTES, parseDuration, parseSize } from '../util/quantities.ts';
+} from '../../policy/limit-policy.ts';
+import { describeIssues } from '../http/validation-messages.ts';
+import { formatBytesAs, MAX_SIZE_BYTES, parseDuration, parseSize } from '../../util/quantities.ts';
 
 /** Where a sandboxed job starts unless it asks otherwise: its own writable directory. */
 const SANDBOX_WORK_DIR = '/work';

@@ -6,17 +6,17 @@
 // closes, however that happens.
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { ATTACH_PROTOCOL } from '../contract/attach-channels.ts';
-import { CodedError, InvalidRequestError } from '../errors.ts';
-import type { Job } from '../jobs/job.ts';
-import type { OutputChunkStream } from '../worker/output-stream.ts';
-import type { JobInput, JobRegistry, Viewer } from '../worker/registry.ts';
-import { runAttachSession } from './attach-session.ts';
-import { abortWhenClosed } from './client-gone.ts';
-import type { FollowerBudget } from './follower-budget.ts';
-import { RouteError } from './problem.ts';
-import type { AppContext } from './state.ts';
-import { takeUpgrade } from './upgrades.ts';
+import { ATTACH_PROTOCOL } from '../../contract/attach-channels.ts';
+import { CodedError, InvalidRequestError } from '../../errors.ts';
+import type { Job } from '../../jobs/job.ts';
+import type { OutputChunkStream } from '../../worker/output-stream.ts';
+import type { JobInput, JobRegistry, Viewer } from '../../worker/registry.ts';
+import { runAttachSession } from '../jobs/attach-session.ts';
+import { abortWhenClosed } from '../jobs/client-gone.ts';
+import type { FollowerBudget } from '../jobs/follower-budget.ts';
+import { RouteError } from '../problem.ts';
+import type { AppContext } from '../state.ts';
+import { takeUpgrade } from '../http/upgrades.ts';
 
 /** The largest message a client may send: input comes in pieces, resizes are tiny. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;

@@ -3,7 +3,7 @@
 // the validator's own phrases ("Invalid key in record", "expected record, received array").
 // Messages our schemas spell out themselves (a regex's rule, a refine) are kept as written.
 import type { z } from 'zod';
-import { LABEL_KEY_RULE } from '../jobs/labels.ts';
+import { LABEL_KEY_RULE } from '../../jobs/labels.ts';
 
 export interface FieldProblem {
   readonly field: string;

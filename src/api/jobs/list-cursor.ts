@@ -5,7 +5,7 @@
 // from, so a cursor taken from another client's list, or from another listing, or made up, is
 // refused with the same words and tells nothing.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { InvalidRequestError } from '../errors.ts';
+import { InvalidRequestError } from '../../errors.ts';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
