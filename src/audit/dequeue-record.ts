@@ -1,7 +1,7 @@
 // The audit record of a queued job leaving the queue: started when its turn came, or stopped
 // unstarted when it waited longer than its queue timeout. No client asked for it, so the record
 // names the job's owner and no certificate.
-import type { DequeueEvent } from '../worker/registry.ts';
+import type { DequeueEvent } from '../jobs/job-events.ts';
 import type { AuditEvent } from '../contract/audit.ts';
 
 export function dequeueRecord(event: DequeueEvent): AuditEvent {

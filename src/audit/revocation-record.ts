@@ -1,7 +1,7 @@
 // The audit record of a job its client certificate's revocation reached: a queued job that will
 // never start, a running one stopped, or one left running (`--on-revoke leave`). No request
 // caused it, so the record names the job's owner and the revoked serial, and no role.
-import type { RevokedJobEvent } from '../worker/registry.ts';
+import type { RevokedJobEvent } from '../jobs/job-events.ts';
 import type { AuditEvent } from '../contract/audit.ts';
 
 export function revocationRecord(event: RevokedJobEvent): AuditEvent {

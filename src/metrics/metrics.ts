@@ -5,8 +5,7 @@
 // scraped. Node's own process metrics come unprefixed, under the names every dashboard knows.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DiskFloor } from '../worker/disk-floor.ts';
-import type { Transition } from '../worker/registry.ts';
+import type { Transition } from '../jobs/job-events.ts';
 import { ENDED_STATUSES, hasEnded, JOB_STATUSES, type JobStatus } from '../jobs/job-status.ts';
 import { buildInfo } from './build-info.ts';
 
@@ -26,13 +25,20 @@ export interface CredentialExpiry {
   readonly expiresAt: Date;
 }
 
+/** The data disk as its gauges read it: the worker's DiskFloor is one. */
+export interface DataDisk {
+  /** Free bytes the server keeps on it (--min-free-disk); 0 for no floor. */
+  readonly bytes: number;
+  freeBytes(): number;
+}
+
 /** What the server's state gauges read at each scrape. */
 export interface MetricsSources {
   readonly jobsByStatus: () => ReadonlyMap<JobStatus, number>;
   /** When the job longest in the queue was queued; undefined while none is. */
   readonly oldestQueuedAt: () => Date | undefined;
   /** The data disk and the free space the server keeps on it (--min-free-disk). */
-  readonly dataDisk: Pick<DiskFloor, 'bytes' | 'freeBytes'>;
+  readonly dataDisk: DataDisk;
   /** The credentials in force and the clients the CA issued to. */
   readonly credentialExpiries: () => Promise<readonly CredentialExpiry[]>;
 }
