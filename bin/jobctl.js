@@ -10,6 +10,7 @@ if (major < 24) {
   );
   process.exit(1);
 }
-// Compiled code of jobctl's modules is cached on disk, so later runs start faster.
-(await import('node:module')).enableCompileCache?.();
+// Compiled code of jobctl's modules is cached in the project (bin/compile-cache.js), warmed by
+// `npm install`, so even a first run starts without stripping its TypeScript.
+(await import('./compile-cache.js')).useCompileCache();
 await import('../src/cli/jobctl.ts');

@@ -26,10 +26,11 @@ export type ClientName = (typeof CLIENTS)[number];
  * starts leaner, and the tests that bound a server's RSS growth are calibrated without it.
  */
 export function inheritedEnv(): Record<string, string> {
-  const cache = process.env.NODE_COMPILE_CACHE;
+  const { NODE_COMPILE_CACHE: cache, NODE_COMPILE_CACHE_PORTABLE: portable } = process.env;
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     ...(cache === undefined ? {} : { NODE_COMPILE_CACHE: cache }),
+    ...(portable === undefined ? {} : { NODE_COMPILE_CACHE_PORTABLE: portable }),
   };
 }
 

@@ -52,7 +52,7 @@ describe('the systemd units', () => {
     const lines = settings(await readFile(unit(SERVER), 'utf8'));
     for (const setting of [
       `BindsTo=${JOBS}`,
-      `ExecStart=${ROOT}/node_modules/.bin/node src/server.ts --config /etc/jobworker/config.yaml`,
+      `ExecStart=${ROOT}/node_modules/.bin/node bin/jobworker.js --config /etc/jobworker/config.yaml`,
       'Type=notify',
       'NotifyAccess=all',
       'StateDirectory=jobworker',

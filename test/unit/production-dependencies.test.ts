@@ -13,7 +13,9 @@ import { ROOT } from '../helpers/server.ts';
 /** What runs on a production host: `npm start`, bin/jobctl, postinstall, certs, audit, images. */
 const ENTRY_POINTS = [
   'src/server.ts',
+  'bin/jobworker.js',
   'bin/jobctl.js',
+  'scripts/warm-compile-cache.ts',
   'scripts/install-system-packages.ts',
   'scripts/build-shim.ts',
   'scripts/certs.ts',
