@@ -11,7 +11,7 @@ import { nearest } from './util/did-you-mean.ts';
 import { FlatYamlError, parseFlatYaml } from './util/flat-yaml.ts';
 import type { LimitPolicy } from './policy/limit-policy.ts';
 import type { ResourceLimits } from './jobs/job.ts';
-import { DEFAULT_BINDS, parseBinds, type HostBind } from './launcher/sandbox.ts';
+import { DEFAULT_BINDS, parseBinds, type HostBind } from './jobs/host-binds.ts';
 import { isRole, type Role } from './pki/roles.ts';
 import type { RevocationPolicy, ShutdownPolicy } from './jobs/job.ts';
 

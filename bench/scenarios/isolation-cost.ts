@@ -20,12 +20,8 @@ import { detectCgroups } from '../../src/launcher/cgroups/detect.ts';
 import { jobEnvironment } from '../../src/launcher/environment.ts';
 import { resolveJobUser, type JobUser } from '../../src/launcher/job-user.ts';
 import { ImageStore } from '../../src/launcher/images.ts';
-import {
-  DEFAULT_BINDS,
-  parseBinds,
-  sandboxArguments,
-  type SandboxSettings,
-} from '../../src/launcher/sandbox.ts';
+import { DEFAULT_BINDS, parseBinds } from '../../src/jobs/host-binds.ts';
+import { sandboxArguments, type SandboxSettings } from '../../src/launcher/sandbox.ts';
 import type { JobSpec } from '../../src/jobs/job.ts';
 import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
 import { SHIM_PATH } from '../../src/launcher/built-programs.ts';
