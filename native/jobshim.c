@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job-directory.h"
 #include "sandbox.h"
 
 #define CHUNK_SIZE (64 * 1024)
@@ -434,7 +435,7 @@ static noreturn void finish(struct shim *s, const char *error, int exit_code)
 	int status_fd = -1;
 	int len = format_status(s, error, json, sizeof json);
 	if (len < 0 || (size_t)len >= sizeof json ||
-	    write_file_atomically(s->opt->dir, "status.json", json, (size_t)len, &status_fd) < 0)
+	    write_file_atomically(s->opt->dir, JOB_FILE_STATUS, json, (size_t)len, &status_fd) < 0)
 		diag("writing status.json: %s", strerror(errno));
 	/* The server takes EOF on the events FIFO as "status.json is in place", and reads it from
 	 * the kernel's cache at once: the job's end is not held up by the disk. The sync follows;
@@ -1562,9 +1563,9 @@ static void open_shim_files(struct shim *s)
 	char error[PATH_MAX + 128];
 	if (open_fifo(o->events_path, &s->events_fd, error, sizeof error) < 0 ||
 	    open_fifo(o->control_path, &s->control_fd, error, sizeof error) < 0 ||
-	    open_output(o->dir, "output.log", &s->log_fd, error, sizeof error) < 0 ||
-	    open_output(o->dir, "output.idx", &s->idx_fd, error, sizeof error) < 0 ||
-	    open_output(o->dir, "output.times", &s->times_fd, error, sizeof error) < 0)
+	    open_output(o->dir, JOB_FILE_OUTPUT_LOG, &s->log_fd, error, sizeof error) < 0 ||
+	    open_output(o->dir, JOB_FILE_OUTPUT_INDEX, &s->idx_fd, error, sizeof error) < 0 ||
+	    open_output(o->dir, JOB_FILE_OUTPUT_TIMES, &s->times_fd, error, sizeof error) < 0)
 		fail_start(s, error);
 	if (o->stdin_path && open_stdin_fifo(s, error, sizeof error) < 0)
 		fail_start(s, error);

@@ -3,11 +3,14 @@
 // (native/jobspawner.c). The supervisor is C because it must outlive the server at a few hundred
 // KiB per job, and set clone flags Node cannot. Its seccomp filter (native/seccomp-filter.c) is
 // compiled here, once, by libseccomp, the library Docker, Podman and systemd use for theirs, and
-// the resulting BPF program is built into the supervisor.
+// the resulting BPF program is built into the supervisor. The names of a job directory's files
+// reach the supervisor as build/job-directory.h, written from src/jobs/job-directory.ts, so the C
+// side never spells one of its own.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jobDirectoryHeader } from '../src/jobs/job-directory.ts';
 import { BUILD_DIR, SHIM_PATH, SPAWNER_PATH } from '../src/launcher/built-programs.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -58,5 +61,8 @@ const exporter = build(join(BUILD_DIR, 'seccomp-export'), ['seccomp-filter.c'], 
 const header = join(BUILD_DIR, 'seccomp-program.h');
 writeFileSync(header, programHeader(execFileSync(exporter)));
 console.log(`build-shim: wrote ${header}`);
+const directoryHeader = join(BUILD_DIR, 'job-directory.h');
+writeFileSync(directoryHeader, jobDirectoryHeader());
+console.log(`build-shim: wrote ${directoryHeader}`);
 build(SHIM_PATH, ['jobshim.c', 'sandbox.c', 'seccomp-load.c'], [`-I${BUILD_DIR}`]);
 build(SPAWNER_PATH, ['jobspawner.c']);

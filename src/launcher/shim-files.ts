@@ -1,19 +1,9 @@
-// The files a job's supervisor (native/jobshim.c) keeps in the job directory. The C side writes
-// them; this module is the one place on the Node side that knows their names and formats.
+// The formats of the files a job's supervisor (native/jobshim.c) reads and writes in the job
+// directory: the environment it is handed and the status it leaves. Their names are
+// src/jobs/job-directory.ts's.
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
-export function shimFiles(dir: string) {
-  return {
-    events: join(dir, 'events.fifo'),
-    control: join(dir, 'control.fifo'),
-    stdin: join(dir, 'stdin.fifo'),
-    status: join(dir, 'status.json'),
-    log: join(dir, 'shim.log'),
-    environment: join(dir, 'job.env'),
-  } as const;
-}
+import { jobFile } from '../jobs/job-directory.ts';
 
 /**
  * The job's environment as jobshim reads it (`--env-file`): NUL-terminated NAME=VALUE entries,
@@ -27,7 +17,7 @@ export async function writeEnvironmentFile(
   if (entries.some((entry) => entry.indexOf('\0') !== entry.length - 1)) {
     throw new Error('environment names and values cannot contain NUL');
   }
-  const path = shimFiles(dir).environment;
+  const path = jobFile(dir, 'environment');
   await writeFile(path, entries.join(''), { mode: 0o600, flag: 'wx' });
   return path;
 }
@@ -58,7 +48,7 @@ export function readShimStatus(dir: string): ShimStatus | undefined {
   try {
     // Read synchronously: a few hundred bytes jobshim has just written, so in the page cache,
     // where the thread pool's open, stat, read and close cost a job's end 1-2 ms here.
-    text = readFileSync(shimFiles(dir).status, 'utf8');
+    text = readFileSync(jobFile(dir, 'status'), 'utf8');
   } catch {
     return undefined;
   }

@@ -7,9 +7,10 @@ import { open } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import type { JobCgroup, LiveUsage } from './cgroups/cgroup.ts';
 import { InputClosedError } from '../errors.ts';
+import { jobFile } from '../jobs/job-directory.ts';
 import type { TerminalSize } from '../jobs/job.ts';
 import { outcomeWithoutExit, type JobHandle, type JobInput, type JobOutcome } from './launcher.ts';
-import { readShimStatus, shimFiles, type ShimStatus } from './shim-files.ts';
+import { readShimStatus, type ShimStatus } from './shim-files.ts';
 
 export class ShimJobHandle implements JobHandle {
   readonly startedAt: Date;
@@ -50,7 +51,7 @@ export class ShimJobHandle implements JobHandle {
   ): Promise<ShimJobHandle> {
     // A plain descriptor, not a FileHandle: the socket owns and closes it, and a FileHandle
     // would close it again when garbage-collected. O_NONBLOCK makes the open itself not wait.
-    const events = shimFiles(dir).events;
+    const events = jobFile(dir, 'events');
     const fd = openSync(events, constants.O_RDONLY | constants.O_NONBLOCK);
     // Linux reports hang-up on a FIFO only to readers that have seen a writer come and go. If the
     // supervisor already exited before this open, no writer ever will, and EOF would never be
@@ -90,7 +91,7 @@ export class ShimJobHandle implements JobHandle {
    * a writer too, so this one going away leaves the input open until `end()`.
    */
   openInput(jobId: string): Promise<JobInput> {
-    const path = shimFiles(this.#dir).stdin;
+    const path = jobFile(this.#dir, 'stdin');
     let fd: number;
     try {
       fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
@@ -118,7 +119,7 @@ export class ShimJobHandle implements JobHandle {
 async function sendControl(dir: string, command: string): Promise<void> {
   let file;
   try {
-    file = await open(shimFiles(dir).control, constants.O_WRONLY | constants.O_NONBLOCK);
+    file = await open(jobFile(dir, 'control'), constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (error) {
     // ENXIO: no reader, the supervisor has exited; ENOENT: it never got that far.
     const code = (error as NodeJS.ErrnoException).code;
@@ -143,7 +144,7 @@ async function sendControl(dir: string, command: string): Promise<void> {
  * one with a writer returns EAGAIN once the pending output hints are drained.
  */
 export function supervisorHasExited(dir: string): boolean {
-  const fd = openSync(shimFiles(dir).events, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(jobFile(dir, 'events'), constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const hints = Buffer.alloc(4096);
     for (;;) {

@@ -10,6 +10,7 @@ import {
   LaunchFailedError,
   LimitNotEnforceableError,
 } from '../errors.ts';
+import { jobFile, jobFiles } from '../jobs/job-directory.ts';
 import type { JobSpec, ResourceLimits } from '../jobs/job.ts';
 import { blockDevicesOf } from './block-devices.ts';
 import {
@@ -35,7 +36,7 @@ import {
   supervisorHasExited,
 } from './shim-handle.ts';
 import { describeBinds, sandboxArguments, type SandboxSettings } from './sandbox.ts';
-import { readShimStatus, shimFiles, writeEnvironmentFile } from './shim-files.ts';
+import { readShimStatus, writeEnvironmentFile } from './shim-files.ts';
 import { SupervisorSpawner, type SpawnReply } from './supervisor-spawner.ts';
 import { SHIM_PATH } from './built-programs.ts';
 
@@ -124,20 +125,20 @@ export class ShimLauncher implements Launcher {
       return await writeEnvironmentFile(request.dir, jobEnvironment(account, request.spec.env));
     } catch (error) {
       // A file written in part may hold some of the job's secrets.
-      await rm(shimFiles(request.dir).environment, { force: true }).catch(() => undefined);
+      await rm(jobFile(request.dir, 'environment'), { force: true }).catch(() => undefined);
       throw error;
     }
   }
 
   async reattach(jobId: string, dir: string): Promise<ReattachResult> {
     const cgroup = this.#cgroups?.open(jobId);
-    if (!existsSync(shimFiles(dir).events)) {
+    if (!existsSync(jobFile(dir, 'events'))) {
       const status = readShimStatus(dir);
       await cgroup?.remove().catch(() => undefined);
       if (status !== undefined) return { kind: 'ended', outcome: outcomeFromStatus(status) };
       // The supervisor's log is opened just before it is spawned: without it, no supervisor was
       // ever spawned, and none can appear later to run the job a second time.
-      if (!existsSync(shimFiles(dir).log)) return { kind: 'never-launched' };
+      if (!existsSync(jobFile(dir, 'supervisorLog'))) return { kind: 'never-launched' };
       return {
         kind: 'ended',
         outcome: outcomeWithoutExit('lost', 'the job supervisor never started'),
@@ -183,7 +184,7 @@ export class ShimLauncher implements Launcher {
   }
 
   async #shimArguments(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<string[]> {
-    const files = shimFiles(request.dir);
+    const files = jobFiles(request.dir);
     const args = ['--dir', request.dir, '--events', files.events, '--control', files.control];
     for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
     if (cgroup?.directory !== undefined) args.push('--cgroup-dir', cgroup.directory);
@@ -233,7 +234,7 @@ export class ShimLauncher implements Launcher {
     environmentFile: string,
   ): Promise<LaunchResult> {
     const shimArguments = await this.#shimArguments(request, cgroup);
-    const log = shimFiles(request.dir).log;
+    const log = jobFile(request.dir, 'supervisorLog');
     await (await open(log, 'a', 0o600)).close();
     // jobshim runs as root and is started with an empty environment: a client's LD_PRELOAD or
     // LD_LIBRARY_PATH must not reach its dynamic loader. The job's environment goes through the

@@ -11,6 +11,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type ReadableOptions } from 'node:stream';
+import { JOB_FILE_NAMES } from '../jobs/job-directory.ts';
 import type { LargeReadLease, LargeReadLeases } from './large-read-leases.ts';
 import type { OutputSignal } from './output-signal.ts';
 
@@ -25,8 +26,8 @@ export interface OutputChunk {
   readonly position: number;
 }
 
-export const OUTPUT_LOG = 'output.log';
-export const OUTPUT_INDEX = 'output.idx';
+export const OUTPUT_LOG = JOB_FILE_NAMES.outputLog;
+export const OUTPUT_INDEX = JOB_FILE_NAMES.outputIndex;
 
 const CHUNK_BYTES = 64 * 1024;
 /** What a reader holding a large-read lease reads at a time. */

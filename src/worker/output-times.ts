@@ -9,9 +9,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
+import { JOB_FILE_NAMES } from '../jobs/job-directory.ts';
 import type { OutputChunk, StreamName } from './output-stream.ts';
 
-export const OUTPUT_TIMES = 'output.times';
+export const OUTPUT_TIMES = JOB_FILE_NAMES.outputTimes;
 
 const TIME_RECORD_BYTES = 16;
 const BATCH_BYTES = 64 * 1024;

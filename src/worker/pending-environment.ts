@@ -5,8 +5,9 @@
 // deleted once the job has been launched or has ended unstarted.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { JOB_FILE_NAMES } from '../jobs/job-directory.ts';
 
-const FILE = 'pending-env.json';
+const FILE = JOB_FILE_NAMES.pendingEnvironment;
 
 export async function keepEnvironment(
   dir: string,
