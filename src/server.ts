@@ -9,6 +9,8 @@ import { createServer, type Server } from 'node:https';
 import { join, relative } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
+import type { AppState } from './api/state.ts';
+import { consolePages } from './console/console-routes.ts';
 import {
   checkSettings,
   describeSettings,
@@ -55,15 +57,13 @@ import {
 import { budgetHandshakes } from './tls/handshake-budget.ts';
 import { RefusalSummaries } from './tls/refusal-summaries.ts';
 import type { TlsRefusal } from './pki/tls-refusal.ts';
+import { CLIENT_AUTH_OID } from './pki/key-usage.ts';
 import { routeUpgrades } from './api/http/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/http/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
 import { SystemdNotifier, type ServiceState } from './util/systemd-notify.ts';
 import { VERSION } from './version.ts';
-
-/** The extended key usage of a TLS client certificate (RFC 5280). */
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** How long in-flight requests and followers may take to finish once shutdown begins. */
 const SHUTDOWN_DRAIN_MS = 3000;
@@ -207,6 +207,8 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     audit,
     listCursorKey: serverSecret(db, 'list-cursor'),
     metrics,
+    // The console is a client of the API, served beside it on the same port and middleware.
+    pages: consolePages<AppState>(),
   });
   const handle = app.callback();
   const server = createServer(

@@ -1,6 +1,7 @@
 // The Koa application: request log, audit trail and problem mapping first, then identity, then
-// routes. It knows the registry's API and nothing of how jobs are launched, and reports to
-// metrics and the audit trail through small interfaces.
+// routes, and the pages server.ts mounts beside them (the console). It knows the registry's API
+// and nothing of how jobs are launched, and reports to metrics and the audit trail through small
+// interfaces.
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
@@ -9,7 +10,6 @@ import type { Protections } from '../jobs/protections.ts';
 import type { JobRegistry } from '../worker/registry.ts';
 import { auditRouter, type AuditReader } from './routes/audit.ts';
 import { auditTrail, type AuditSink } from './middleware/audit-trail.ts';
-import { consoleRouter } from '../console/console-routes.ts';
 import { identify, type IdentityPolicy } from './middleware/identity.ts';
 import { imagesRouter, type ImageCatalog } from './routes/images.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
@@ -47,6 +47,18 @@ export interface AppOptions {
   readonly listCursorKey: Buffer;
   readonly metrics: MetricsSource &
     OutputObserver & { readonly requestFinished: (request: FinishedRequest) => void };
+  /**
+   * Pages served beside the API, behind the same middleware: the web console, which server.ts
+   * mounts (it is a client of the API, which knows nothing of it).
+   */
+  readonly pages: ServedPages;
+}
+
+/** HTML pages on the API's port: their router, and the paths another site may link to. */
+export interface ServedPages {
+  readonly router: Router<AppState>;
+  /** Paths as the router spells them (`/jobs/:id`): a navigation from another site may open them. */
+  readonly navigable: readonly string[];
 }
 
 export function createApp(options: AppOptions): Koa<AppState> {
@@ -61,7 +73,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(problemDetails);
   app.use(identify(options.identityPolicy));
   // After identity, so the log and the audit trail say whose certificate was used.
-  app.use(refuseCrossSiteRequests);
+  app.use(refuseCrossSiteRequests(options.pages.navigable));
   const rateLimit = new ClientRateLimit(options.rateLimit);
   app.use(rateLimit.middleware);
 
@@ -103,7 +115,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     audit,
     metrics,
     openApiRouter(),
-    consoleRouter<AppState>(),
+    options.pages.router,
   ];
   for (const router of routers) {
     app.use(router.routes());

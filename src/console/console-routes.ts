@@ -9,7 +9,18 @@ import { loadConsoleAssets, type ConsoleAsset } from './console-assets.ts';
 /** The paths that are the console's page; the browser's code tells them apart. */
 export const CONSOLE_PAGES = ['/', '/jobs/:id'] as const;
 
-export function consoleRouter<State>(): Router<State> {
+/**
+ * The console as server.ts mounts it beside the API: its router, and its pages, which a link
+ * from another site may open (the API's cross-site rule lets such a navigation through).
+ */
+export function consolePages<State>(): {
+  readonly router: Router<State>;
+  readonly navigable: readonly string[];
+} {
+  return { router: consoleRouter<State>(), navigable: CONSOLE_PAGES };
+}
+
+function consoleRouter<State>(): Router<State> {
   const { page, assets } = loadConsoleAssets();
   const router = new Router<State>();
   for (const path of CONSOLE_PAGES) router.get(path, (ctx) => serve(ctx, page));

@@ -9,6 +9,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import Router from '@koa/router';
 import { pino } from 'pino';
 import { createApp, type AppOptions } from '../../src/api/app.ts';
+import { consolePages } from '../../src/console/console-routes.ts';
 import {
   HTTP_METHODS,
   OPENAPI_DOCUMENT as doc,
@@ -155,6 +156,8 @@ describe('the document lists exactly the routes the app serves', () => {
     const options = new Proxy({} as AppOptions, {
       get: (_target, key) => {
         if (key === 'logger') return silent;
+        // Mounted beside the API as server.ts mounts it.
+        if (key === 'pages') return consolePages();
         return key === 'listCursorKey' ? Buffer.alloc(32) : {};
       },
     });

@@ -8,26 +8,29 @@
 // Browsers say where a request comes from (Sec-Fetch-*, Origin); curl and jobctl send none of it
 // and are unaffected.
 import type { Next } from 'koa';
-import { CONSOLE_PAGES } from '../../console/console-routes.ts';
 import { RouteError } from '../problem.ts';
 import type { AppContext } from '../state.ts';
 
 /** `none`: typed in the address bar or a bookmark; `same-origin`: this server's own pages. */
 const OWN_FETCH_SITES = new Set(['same-origin', 'none']);
 
-/** The console's pages as the router matches them (`:id` is one segment, a trailing / allowed). */
-const CONSOLE_PAGE = new RegExp(
-  `^(?:${CONSOLE_PAGES.map((page) => page.replace(/:\w+/g, '[^/]+')).join('|')})/?$`,
-);
+/** Pages as the router matches them (`:id` is one segment, a trailing / allowed). */
+function pagePattern(pages: readonly string[]): RegExp {
+  return new RegExp(`^(?:${pages.map((page) => page.replace(/:\w+/g, '[^/]+')).join('|')})/?$`);
+}
 
-export async function refuseCrossSiteRequests(ctx: AppContext, next: Next): Promise<void> {
-  if (!isConsoleNavigation(ctx)) {
-    const reason = crossSiteReason(ctx);
-    if (reason !== undefined) {
-      throw new RouteError('CROSS_SITE_REQUEST', `refused a ${ctx.method} from ${reason}`);
+/** `consolePages`: the console's pages (given by server.ts, which mounts the console). */
+export function refuseCrossSiteRequests(consolePages: readonly string[]) {
+  const consolePage = pagePattern(consolePages);
+  return async function refuseCrossSite(ctx: AppContext, next: Next): Promise<void> {
+    if (!isConsoleNavigation(ctx, consolePage)) {
+      const reason = crossSiteReason(ctx);
+      if (reason !== undefined) {
+        throw new RouteError('CROSS_SITE_REQUEST', `refused a ${ctx.method} from ${reason}`);
+      }
     }
-  }
-  await next();
+    await next();
+  };
 }
 
 /**
@@ -35,13 +38,13 @@ export async function refuseCrossSiteRequests(ctx: AppContext, next: Next): Prom
  * Not a frame (its destination is `iframe`), not a WebSocket (any page may open one with a GET),
  * not the API's JSON shown as a page.
  */
-function isConsoleNavigation(ctx: AppContext): boolean {
+function isConsoleNavigation(ctx: AppContext, consolePage: RegExp): boolean {
   return (
     ctx.method === 'GET' &&
     ctx.get('Upgrade') === '' &&
     ctx.get('Sec-Fetch-Mode').toLowerCase() === 'navigate' &&
     ctx.get('Sec-Fetch-Dest').toLowerCase() === 'document' &&
-    CONSOLE_PAGE.test(ctx.path)
+    consolePage.test(ctx.path)
   );
 }
 
