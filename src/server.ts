@@ -57,15 +57,13 @@ import {
 import { budgetHandshakes } from './tls/handshake-budget.ts';
 import { RefusalSummaries } from './tls/refusal-summaries.ts';
 import type { TlsRefusal } from './pki/tls-refusal.ts';
+import { CLIENT_AUTH_OID } from './pki/key-usage.ts';
 import { routeUpgrades } from './api/http/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/http/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
 import { SystemdNotifier, type ServiceState } from './util/systemd-notify.ts';
 import { VERSION } from './version.ts';
-
-/** The extended key usage of a TLS client certificate (RFC 5280). */
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** How long in-flight requests and followers may take to finish once shutdown begins. */
 const SHUTDOWN_DRAIN_MS = 3000;

@@ -5,13 +5,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { CLIENT_AUTH_OID } from '../pki/key-usage.ts';
 import type { ConnectionSettings } from './connection.ts';
 import { revokedSerials } from './crl-serials.ts';
 
 /** The CRL file of a jobworker PKI, beside its ca.pem (see src/pki/layout.ts). */
 const CRL_FILE = 'crl.pem';
-/** The extended key usage a client certificate needs; the server refuses one without it. */
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** A reason the certificate would be refused, or undefined when none can be seen from here. */
 export function diagnoseClientCertificate(settings: ConnectionSettings): string | undefined {

@@ -12,11 +12,10 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { TlsRefusal } from '../pki/tls-refusal.ts';
 import { normalizeSerial } from '../pki/crl.ts';
+import { CLIENT_AUTH_OID } from '../pki/key-usage.ts';
 import type { ClientConnections } from './client-connections.ts';
 import { answerWithCertificateRequest } from './certificate-request-page.ts';
 import { peerCertificate } from './peer-certificate.ts';
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** OpenSSL's verification codes (as Node names them), in the operator's words. */
 const REASON_OF: Readonly<Record<string, string>> = {
