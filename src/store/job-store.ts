@@ -1,5 +1,7 @@
-// Rows of the jobs table to and from Job values. The only module that writes SQL for jobs.
-import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+// The jobs table's store, synchronous over node:sqlite: the only module that writes SQL for jobs.
+// Its SQL is in job-queries.ts, its rows in job-rows.ts; SqliteStore (sqlite-store.ts) offers it
+// as the asynchronous Store (store.ts) the worker is moving onto.
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
 import { LogSync } from './log-sync.ts';
 import type {
@@ -9,155 +11,27 @@ import type {
   JobPage,
   PageRequest,
   ResourceLimits,
-  ResourceUsage,
-  SandboxMode,
-  TerminalSize,
 } from '../jobs/job.ts';
-import { SLOT_STATUSES, type JobStatus } from '../jobs/job-status.ts';
+import type { JobStatus } from '../jobs/job-status.ts';
+import {
+  CLIENT_LOADS_SQL,
+  EXPIRED_JOBS_SQL,
+  JOBS_AT_POSITIONS_SQL,
+  listQuery,
+  QUEUE_HEADS_SQL,
+  QUEUED_SQL,
+  RECORD_BYTES_SQL,
+  SLOT_SQL,
+  sqlStatus,
+  UNFINISHED_JOBS_SQL,
+  type ClientLoadRow,
+} from './job-queries.ts';
+import { asRows, assignmentsOf, fromRow, recordCostOf, type JobRow } from './job-rows.ts';
+import type { ClientLoad, JobUpdate, QueueHead } from './store.ts';
 
-interface JobRow {
-  id: string;
-  owner: string;
-  serial: string | null;
-  command: string;
-  args: string;
-  env_names: string;
-  cwd: string;
-  limits: string;
-  timeout_ms: number | null;
-  sandbox: string;
-  image: string | null;
-  labels: string;
-  queue_timeout_ms: number | null;
-  client_totals: string;
-  output_budget: number | null;
-  queued_at: string | null;
-  stdin: number;
-  stderr_merged: number;
-  tty: string | null;
-  status: string;
-  exit_code: number | null;
-  signal: string | null;
-  error: string | null;
-  oom_killed: number;
-  usage: string | null;
-  output_bytes: number;
-  output_truncated: number;
-  output_cap: number | null;
-  created_at: string;
-  started_at: string | null;
-  stop_requested_at: string | null;
-  ended_at: string | null;
-  seq: number;
-}
-
-/** A statement and its parameters: how list() asks, shown to tests with EXPLAIN QUERY PLAN. */
-export interface Query {
-  readonly sql: string;
-  readonly params: readonly SQLInputValue[];
-}
-
-/** A status as an SQL literal: typed, so the SQL cannot name a status there is not. */
-function sqlStatus(status: JobStatus): string {
-  return `'${status}'`;
-}
-
-const QUEUED_SQL = sqlStatus('queued');
-const SLOT_SQL = SLOT_STATUSES.map(sqlStatus).join(', ');
-
-/**
- * The jobs that hold a slot (launched and not ended): a handful among 100,000 ended jobs, read
- * through the status index whatever the planner's statistics say (ended jobs dominate, so it
- * would rather walk every row).
- */
-export const UNFINISHED_JOBS_SQL = `SELECT * FROM jobs INDEXED BY jobs_status_seq
-  WHERE status IN (${SLOT_SQL})`;
-
-/**
- * Per client with jobs running or queued: its running jobs, the memory they reserve (the first
- * parameter for a job without a limit), the memory total they were given, the output caps they
- * hold; its queued jobs; the output its ended jobs keep.
- */
-const CLIENT_LOADS_SQL = `SELECT jobs.owner AS owner,
-    SUM(status <> ${QUEUED_SQL}) AS running,
-    COALESCE(SUM(CASE WHEN status <> ${QUEUED_SQL}
-      THEN COALESCE(json_extract(limits, '$.memoryBytes'), ?) END), 0) AS reserved,
-    MAX(CASE WHEN status <> ${QUEUED_SQL} THEN json_extract(client_totals, '$.memoryBytes') END)
-      AS total,
-    COALESCE(SUM(CASE WHEN status <> ${QUEUED_SQL} THEN output_cap END), 0) AS held,
-    SUM(status = ${QUEUED_SQL}) AS queued,
-    COALESCE((SELECT bytes FROM client_output WHERE client_output.owner = jobs.owner), 0) AS kept
-  FROM jobs INDEXED BY jobs_status_seq WHERE status IN (${SLOT_SQL}, ${QUEUED_SQL})
-  GROUP BY jobs.owner`;
-
-interface ClientLoadRow {
-  owner: string;
-  running: number;
-  reserved: number;
-  total: number | null;
-  held: number;
-  queued: number;
-  kept: number;
-}
-
-/** What one client runs and waits for: a row of admission's snapshot (worker/admission.ts). */
-export interface ClientLoad {
-  readonly running: number;
-  readonly reservedBytes: number;
-  readonly memoryTotalBytes: number | undefined;
-  readonly queued: number;
-  readonly keptOutputBytes: number;
-  readonly heldOutputBytes: number;
-}
-
-/** The oldest queued job of each client that has one. */
-const QUEUE_HEADS_SQL = `SELECT * FROM jobs WHERE seq IN (
-  SELECT MIN(seq) FROM jobs INDEXED BY jobs_status_seq WHERE status = ${QUEUED_SQL} GROUP BY owner)`;
-
-/** The jobs at the positions of a page (a JSON array of seqs), newest first. */
-export const JOBS_AT_POSITIONS_SQL =
-  'SELECT * FROM jobs WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq DESC';
-
-/** Up to a batch (the second parameter) of jobs that ended before a time (the first). */
-export const EXPIRED_JOBS_SQL =
-  'SELECT id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?';
-
-/** recordCostOf over a row of the jobs table; octet_length reads no text, only its size. */
-const RECORD_BYTES_SQL = 'octet_length(command) + octet_length(args) + octet_length(env_names)';
-
-/** The fields of a job that change after it is created. */
-export type JobUpdate = Partial<
-  Pick<
-    Job,
-    | 'status'
-    | 'exitCode'
-    | 'signal'
-    | 'error'
-    | 'oomKilled'
-    | 'usage'
-    | 'outputBytes'
-    | 'outputTruncated'
-    | 'outputCapBytes'
-    | 'startedAt'
-    | 'stopRequestedAt'
-    | 'endedAt'
-  >
->;
-
-const COLUMN_OF: Readonly<Record<keyof JobUpdate, string>> = {
-  status: 'status',
-  exitCode: 'exit_code',
-  signal: 'signal',
-  error: 'error',
-  oomKilled: 'oom_killed',
-  usage: 'usage',
-  outputBytes: 'output_bytes',
-  outputTruncated: 'output_truncated',
-  outputCapBytes: 'output_cap',
-  startedAt: 'started_at',
-  stopRequestedAt: 'stop_requested_at',
-  endedAt: 'ended_at',
-};
+// Where the worker still finds them (it moves onto store.ts).
+export type { ClientLoad, JobUpdate } from './store.ts';
+export { recordCostOf } from './job-rows.ts';
 
 export class JobStore {
   readonly #db: DatabaseSync;
@@ -292,19 +166,31 @@ export class JobStore {
   }
 
   update(id: string, changes: JobUpdate): void {
-    const entries = Object.entries(changes) as [keyof JobUpdate, JobUpdate[keyof JobUpdate]][];
-    if (entries.length === 0) return;
-    const assignments = entries.map(([key]) => `${COLUMN_OF[key]} = ?`).join(', ');
-    const values = entries.map(([key, value]) =>
-      key === 'outputBytes' ? storedOutputBytes(changes) : toColumnValue(value),
-    );
-    const statement = this.#updates.get(assignments) ?? this.#prepareUpdate(assignments);
+    const { assignments, values } = assignmentsOf(changes);
+    if (values.length === 0) return;
+    const statement = this.#prepared(`UPDATE jobs SET ${assignments} WHERE id = ?`);
     writing(() => statement.run(...values, id));
   }
 
-  #prepareUpdate(assignments: string): StatementSync {
-    const statement = this.#db.prepare(`UPDATE jobs SET ${assignments} WHERE id = ?`);
-    this.#updates.set(assignments, statement);
+  /** Changes a job only while its status is `from`: whether it did (see Store.transition). */
+  transition(id: string, from: JobStatus, changes: JobUpdate): boolean {
+    const { assignments, values } = assignmentsOf(changes);
+    if (values.length === 0) return this.get(id)?.status === from;
+    const statement = this.#prepared(
+      `UPDATE jobs SET ${assignments} WHERE id = ? AND status = ${sqlStatus(from)}`,
+    );
+    let changed = 0;
+    writing(() => {
+      changed = Number(statement.run(...values, id).changes);
+    });
+    return changed === 1;
+  }
+
+  #prepared(sql: string): StatementSync {
+    const known = this.#updates.get(sql);
+    if (known !== undefined) return known;
+    const statement = this.#db.prepare(sql);
+    this.#updates.set(sql, statement);
     return statement;
   }
 
@@ -373,7 +259,7 @@ export class JobStore {
   }
 
   /** The oldest queued job of each client, with the budget its client had when it was queued. */
-  queueHeads(): { job: Job; budget: ClientBudget }[] {
+  queueHeads(): QueueHead[] {
     return asRows(this.#queueHeads.all()).map((row) => ({
       job: fromRow(row),
       budget: {
@@ -412,7 +298,7 @@ export class JobStore {
   }
 
   /** How many of its client's queued jobs start before this one, plus one. */
-  queuePosition(job: Job): number {
+  queuePosition(job: Pick<Job, 'id' | 'owner'>): number {
     return (this.#queuedBefore.get(job.owner, job.id) as { count: number }).count + 1;
   }
 
@@ -494,127 +380,6 @@ export class JobStore {
       throw error;
     }
   }
-}
-
-/**
- * The SELECT behind list(): every condition in SQL, newest first by seq (the order jobs were
- * created in), one row more than the page so the caller knows whether there is a next page, and
- * only the seq of each (most listings read it from an index alone).
- * Keyset paging (seq below the last one shown) returns every job that exists throughout a paging
- * exactly once, however many are added or deleted between pages.
- */
-export function listQuery(filter: JobFilter, page: PageRequest): Query {
-  const where: string[] = [];
-  const params: SQLInputValue[] = [];
-  if (filter.owner !== undefined) {
-    where.push('owner = ?');
-    params.push(filter.owner);
-  }
-  if (filter.statuses !== undefined && filter.statuses.length > 0) {
-    where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
-    params.push(...filter.statuses);
-  }
-  if (filter.createdSince !== undefined) {
-    where.push('created_at >= ?');
-    params.push(filter.createdSince.toISOString());
-  }
-  if (filter.createdUntil !== undefined) {
-    where.push('created_at < ?');
-    params.push(filter.createdUntil.toISOString());
-  }
-  if (filter.idPrefix !== undefined) {
-    // Ids are lower-case hex and '-', all of which sort before '~'.
-    where.push('id >= ? AND id < ?');
-    params.push(filter.idPrefix, `${filter.idPrefix}~`);
-  }
-  for (const [key, value] of Object.entries(filter.labels ?? {})) {
-    if (filter.owner === undefined) {
-      where.push('seq IN (SELECT seq FROM job_labels WHERE key = ? AND value = ?)');
-      params.push(key, value);
-    } else {
-      where.push('seq IN (SELECT seq FROM job_labels WHERE owner = ? AND key = ? AND value = ?)');
-      params.push(filter.owner, key, value);
-    }
-  }
-  if (page.after !== undefined) {
-    where.push('seq < ?');
-    params.push(page.after);
-  }
-  const condition = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
-  params.push(page.limit + 1);
-  return { sql: `SELECT seq FROM jobs ${condition} ORDER BY seq DESC LIMIT ?`, params };
-}
-
-/** node:sqlite types rows loosely; the schema in database.ts is what guarantees their shape. */
-function asRows(rows: unknown[]): JobRow[] {
-  return rows as JobRow[];
-}
-
-/**
- * What a job's record costs its client's allowance: its command, arguments and environment
- * variable names as the jobs table holds them, in bytes. RECORD_BYTES_SQL says the same in SQL.
- */
-export function recordCostOf(job: Pick<Job, 'command' | 'args' | 'envNames'>): number {
-  return (
-    Buffer.byteLength(job.command) +
-    Buffer.byteLength(JSON.stringify(job.args)) +
-    Buffer.byteLength(JSON.stringify(job.envNames))
-  );
-}
-
-/**
- * The output_bytes column holds what a job's output holds on disk, its log and its index, so the
- * triggers that keep client_output (database.ts) count the index against its client's output
- * budget with no column of its own: a job of one-byte writes keeps four bytes of index for each
- * byte of log. The record's `outputBytes` is the log's share, `usage.outputIndexBytes` the
- * index's; the registry records them together, when the job ends.
- */
-function storedOutputBytes(changes: JobUpdate): number {
-  return (changes.outputBytes ?? 0) + (changes.usage?.outputIndexBytes ?? 0);
-}
-
-function toColumnValue(value: JobUpdate[keyof JobUpdate]): SQLInputValue {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  if (typeof value === 'object') return JSON.stringify(value);
-  return value;
-}
-
-function fromRow(row: JobRow): Job {
-  const usage = row.usage === null ? null : (JSON.parse(row.usage) as ResourceUsage);
-  return {
-    id: row.id,
-    owner: row.owner,
-    clientSerial: row.serial,
-    command: row.command,
-    args: JSON.parse(row.args) as string[],
-    envNames: JSON.parse(row.env_names) as string[],
-    cwd: row.cwd,
-    limits: JSON.parse(row.limits) as ResourceLimits,
-    timeoutMs: row.timeout_ms,
-    sandbox: row.sandbox as SandboxMode,
-    image: row.image,
-    labels: JSON.parse(row.labels) as Record<string, string>,
-    queueTimeoutMs: row.queue_timeout_ms,
-    queuePosition: null,
-    queueReason: null,
-    stdin: row.stdin === 1,
-    stderr: row.stderr_merged === 1 ? 'merged' : 'separate',
-    tty: row.tty === null ? null : (JSON.parse(row.tty) as TerminalSize),
-    status: row.status as JobStatus,
-    exitCode: row.exit_code,
-    signal: row.signal,
-    error: row.error,
-    oomKilled: row.oom_killed === 1,
-    usage,
-    outputBytes: row.output_bytes - (usage?.outputIndexBytes ?? 0),
-    outputTruncated: row.output_truncated === 1,
-    outputCapBytes: row.output_cap,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    stopRequestedAt: row.stop_requested_at,
-    endedAt: row.ended_at,
-  };
 }
 
 /** Runs a write; a full disk becomes the one error every caller of the store understands. */

@@ -13,7 +13,7 @@ import {
   JOBS_AT_POSITIONS_SQL,
   listQuery,
   UNFINISHED_JOBS_SQL,
-} from '../../src/store/job-store.ts';
+} from '../../src/store/job-queries.ts';
 import type { JobFilter, PageRequest } from '../../src/jobs/job.ts';
 import { seedEndedJobs } from '../helpers/seed-jobs.ts';
 
