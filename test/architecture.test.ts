@@ -52,7 +52,10 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'logger.ts': [],
   // Shipping log lines and audit records to a syslog collector: below everything but the server.
   logging: ['errors.ts', 'util'],
-  'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'launcher'],
+  // The settings: their table, where their values come from, the checks of one value, their
+  // words; config.ts turns them into the server's Config.
+  config: ['errors.ts', 'util', 'jobs'],
+  'config.ts': ['errors.ts', 'util', 'jobs', 'pki', 'policy', 'config'],
   'server.ts': ['*'],
   // The CLI is a client of the HTTP API: of the server's modules it runs only the PKI's, the
   // status list, the attach channels, the output's frames and trailers, and the release; from
