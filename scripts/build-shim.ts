@@ -1,6 +1,6 @@
-// Builds, at install time, the per-job supervisor (native/jobshim.c, with the sandbox it builds in
-// native/sandbox.c) and the small process that spawns one per job for the server
-// (native/jobspawner.c). The supervisor is C because it must outlive the server at a few hundred
+// Builds, at install time, the per-job supervisor (native/jobshim.c and a file for each of its
+// concerns, with the sandbox it builds in native/sandbox.c) and the small process that spawns one
+// per job for the server (native/jobspawner.c). The supervisor is C because it must outlive the server at a few hundred
 // KiB per job, and set clone flags Node cannot. Its seccomp filter (native/seccomp-filter.c) is
 // compiled here, once, by libseccomp, the library Docker, Podman and systemd use for theirs, and
 // the resulting BPF program is built into the supervisor. The names of a job directory's files
@@ -16,6 +16,23 @@ import { BUILD_DIR, SHIM_PATH, SPAWNER_PATH } from '../src/launcher/built-progra
 const root = fileURLToPath(new URL('..', import.meta.url));
 const compiler = process.env.CC ?? 'cc';
 const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11'];
+
+/** The supervisor, one file per concern (native/jobshim.c, its main loop, lists them). */
+const SHIM_SOURCES = [
+  'jobshim.c',
+  'options.c',
+  'start.c',
+  'child.c',
+  'cgroup.c',
+  'output.c',
+  'control.c',
+  'terminal.c',
+  'job-tree.c',
+  'status.c',
+  'shim-util.c',
+  'sandbox.c',
+  'seccomp-load.c',
+];
 
 function build(path: string, files: string[], extra: string[] = []): string {
   const sources = files.map((file) => join(root, 'native', file));
@@ -64,5 +81,5 @@ console.log(`build-shim: wrote ${header}`);
 const directoryHeader = join(BUILD_DIR, 'job-directory.h');
 writeFileSync(directoryHeader, jobDirectoryHeader());
 console.log(`build-shim: wrote ${directoryHeader}`);
-build(SHIM_PATH, ['jobshim.c', 'sandbox.c', 'seccomp-load.c'], [`-I${BUILD_DIR}`]);
+build(SHIM_PATH, SHIM_SOURCES, [`-I${BUILD_DIR}`]);
 build(SPAWNER_PATH, ['jobspawner.c']);
