@@ -1,6 +1,7 @@
 // Every error the product reports on purpose is one of these classes, each with a stable `code`
-// that clients and tests can match on. Layers below the API throw them without knowing HTTP;
-// src/api/problem.ts maps codes to statuses in one table.
+// that clients and tests can match on. Layers below the API throw them without knowing HTTP:
+// src/contract/problem.ts gives each code its status, title and retry hint in one table, and
+// src/api/problem.ts answers with them.
 
 export type ErrorCode =
   | 'INVALID_REQUEST'
@@ -32,7 +33,19 @@ export type ErrorCode =
   | 'LAUNCH_FAILED'
   | 'COMMAND_NOT_FOUND'
   | 'COMMAND_CANNOT_RUN'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  // Answered by the HTTP layer alone: framing, routing, authentication and request rates.
+  | 'MALFORMED_REQUEST'
+  | 'REQUEST_TIMEOUT'
+  | 'EXPECTATION_FAILED'
+  | 'HEADERS_TOO_LARGE'
+  | 'UNAUTHENTICATED'
+  | 'CLIENT_DISABLED'
+  | 'CROSS_SITE_REQUEST'
+  | 'METHOD_NOT_ALLOWED'
+  | 'TOO_MANY_REQUESTS'
+  | 'TOO_MANY_FOLLOWERS'
+  | 'UPGRADE_REQUIRED';
 
 export interface ErrorDetail {
   /** Where in the request the problem is, e.g. `args[2]` or `limits.memory`. */
@@ -42,21 +55,25 @@ export interface ErrorDetail {
 
 /**
  * Base class of the server's own errors: a message safe to show to the client, a stable `code`
- * (problem.ts gives each its HTTP status), optional field details.
+ * (contract/problem.ts gives each its HTTP status), optional field details, and for an error
+ * that knows when a retry would succeed (a token bucket's refill) how many seconds to wait.
  */
 export class CodedError extends Error {
   readonly code: ErrorCode;
   readonly details: readonly ErrorDetail[];
+  /** Overrides the code's own retry hint; undefined for the hint, if the code has one. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; details?: readonly ErrorDetail[] } = {},
+    options: { cause?: unknown; details?: readonly ErrorDetail[]; retryAfterSeconds?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CodedError';
     this.code = code;
     this.details = options.details ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -216,9 +233,6 @@ export class OutputUnavailableError extends CodedError {
 
 /** Thrown when a client already runs as many jobs as one client may at a time. */
 export class TooManyJobsError extends CodedError {
-  /** A running job may end any moment; a second is a polite first wait. */
-  readonly retryAfterSeconds = 1;
-
   constructor(owner: string, limit: number) {
     super(
       'TOO_MANY_JOBS',
@@ -235,8 +249,6 @@ export class TooManyJobsError extends CodedError {
  * fair share, the host's memory), which gives no figures of the host or of other clients.
  */
 export class NoCapacityNowError extends CodedError {
-  readonly retryAfterSeconds = 1;
-
   constructor(why = 'the host has not the memory this job reserves free right now') {
     super(
       'TOO_MANY_JOBS',
@@ -264,9 +276,6 @@ export class OutputBudgetSpentError extends CodedError {
 
 /** Thrown when a client already has the most queued jobs one client may have. */
 export class QueueFullError extends CodedError {
-  /** A queue drains a job at a time: a polite first wait is longer than for a running slot. */
-  readonly retryAfterSeconds = 5;
-
   constructor(owner: string, limit: number) {
     super(
       'QUEUE_FULL',
@@ -336,16 +345,16 @@ export class RecordAllowanceExceededError extends CodedError {
 
 /** Thrown when a client creates jobs faster than one client may (`--client-job-rate`). */
 export class JobRateExceededError extends CodedError {
-  readonly retryAfterSeconds: number;
+  declare readonly retryAfterSeconds: number;
 
   constructor(owner: string, perMinute: number, retryAfterSeconds: number) {
     super(
       'JOB_RATE_EXCEEDED',
       `client '${owner}' is over its rate of ${perMinute} new jobs a minute (in bursts of as ` +
         `many); retry in ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
     );
     this.name = 'JobRateExceededError';
-    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -391,5 +400,79 @@ export class LaunchFailedError extends CodedError {
   constructor(message: string, cause?: unknown) {
     super('LAUNCH_FAILED', message, { cause });
     this.name = 'LaunchFailedError';
+  }
+}
+
+/** Answered when no route has the request's path (the router found nothing to run). */
+export class NoRouteError extends CodedError {
+  constructor(method: string, path: string) {
+    super('NOT_FOUND', `no route for ${method} ${path}`);
+    this.name = 'NoRouteError';
+  }
+}
+
+/** Answered when a path exists but not with the request's method; `allow` lists those it has. */
+export class MethodNotAllowedError extends CodedError {
+  /** The `Allow` header's value (RFC 9110), as the router gives it. */
+  readonly allow: string;
+
+  constructor(method: string, path: string, allow: string) {
+    super('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+    this.name = 'MethodNotAllowedError';
+    this.allow = allow;
+  }
+}
+
+/** Thrown when a client certificate does not name a client and role the server knows, or expired. */
+export class UnauthenticatedError extends CodedError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** Thrown when the server's identity policy disables a client whose certificate is valid. */
+export class ClientDisabledError extends CodedError {
+  constructor(name: string) {
+    super('CLIENT_DISABLED', `client ${name} is disabled by the server's identity policy`);
+    this.name = 'ClientDisabledError';
+  }
+}
+
+/** Thrown for a request a browser made from another site's page (api/middleware/cross-site.ts). */
+export class CrossSiteRequestError extends CodedError {
+  constructor(method: string, reason: string) {
+    super('CROSS_SITE_REQUEST', `refused a ${method} from ${reason}`);
+    this.name = 'CrossSiteRequestError';
+  }
+}
+
+/** Thrown when a client is over its request rate; `retryAfterSeconds` is when its bucket refills. */
+export class TooManyRequestsError extends CodedError {
+  declare readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    super('TOO_MANY_REQUESTS', message, { retryAfterSeconds });
+    this.name = 'TooManyRequestsError';
+  }
+}
+
+/** Thrown when a client already holds as many output streams open as one client may. */
+export class TooManyFollowersError extends CodedError {
+  constructor(client: string, open: number) {
+    super(
+      'TOO_MANY_FOLLOWERS',
+      `client '${client}' already has ${open} output streams open, the most one client may; ` +
+        'close one (or read without ?follow) and try again',
+    );
+    this.name = 'TooManyFollowersError';
+  }
+}
+
+/** Thrown when a plain request comes where only a WebSocket is answered. */
+export class UpgradeRequiredError extends CodedError {
+  constructor(message: string) {
+    super('UPGRADE_REQUIRED', message);
+    this.name = 'UpgradeRequiredError';
   }
 }

@@ -3,9 +3,8 @@
 // and nothing of how jobs are launched, and reports to metrics and the audit trail through small
 // interfaces.
 import Koa from 'koa';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Logger } from 'pino';
-import type { Health } from '../contract/health.ts';
 import type { Protections } from '../jobs/protections.ts';
 import type { JobRegistry } from '../worker/registry.ts';
 import { auditRouter, type AuditReader } from './routes/audit.ts';
@@ -13,11 +12,14 @@ import { auditTrail, type AuditSink } from './middleware/audit-trail.ts';
 import { identify, type IdentityPolicy } from './middleware/identity.ts';
 import { imagesRouter, type ImageCatalog } from './routes/images.ts';
 import type { LimitPolicy } from '../policy/limit-policy.ts';
-import { jobsRouter, type OutputObserver } from './routes/jobs.ts';
+import { jobsRouter } from './routes/jobs.ts';
+import type { OutputObserver } from './jobs/output-answer.ts';
+import { healthRouter } from './routes/health.ts';
 import { limitsRouter } from './routes/limits.ts';
 import { metricsRouter, type MetricsSource } from './routes/metrics.ts';
 import { openApiRouter } from './routes/openapi.ts';
-import { permissionsOf } from './permissions.ts';
+import { OPENAPI_DOCUMENT } from './openapi.ts';
+import { ROUTES } from './routes/route-list.ts';
 import { refuseCrossSiteRequests } from './middleware/cross-site.ts';
 import { FollowerBudget } from './jobs/follower-budget.ts';
 import { ListCursors } from './jobs/list-cursor.ts';
@@ -27,7 +29,6 @@ import { requestLog, type FinishedRequest } from './middleware/request-log.ts';
 import { securityHeaders } from './middleware/security-headers.ts';
 import { closeUnreadAnswers } from './middleware/unread-answers.ts';
 import type { AppState } from './state.ts';
-import { VERSION } from '../version.ts';
 
 export interface AppOptions {
   readonly registry: JobRegistry;
@@ -69,7 +70,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(requestLog(options.logger, options.metrics.requestFinished));
   app.use(closeUnreadAnswers(options.unreadAnswerMs));
   app.use(securityHeaders);
-  app.use(auditTrail(options.audit));
+  app.use(auditTrail(options.audit, ROUTES));
   app.use(problemDetails);
   app.use(identify(options.identityPolicy));
   // After identity, so the log and the audit trail say whose certificate was used.
@@ -77,21 +78,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   const rateLimit = new ClientRateLimit(options.rateLimit);
   app.use(rateLimit.middleware);
 
-  const health = new Router<AppState>();
-  health.get('/healthz', (ctx) => {
-    const { protections } = options;
-    const hostFilesystemRoles = [...options.limits.sandbox.hostRoles];
-    const health: Health = {
-      status: 'ok',
-      version: VERSION,
-      client: ctx.state.identity,
-      permissions: permissionsOf(ctx.state.identity.role),
-      protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },
-      // How busy the host is tells other clients about each other's jobs: admins only.
-      ...(ctx.state.identity.role === 'admin' ? { capacity: options.registry.capacity() } : {}),
-    };
-    ctx.body = health;
-  });
+  const health = healthRouter(options.registry, options.limits, options.protections);
 
   const followers = new FollowerBudget(options.followersPerClient);
   const cursors = new ListCursors(options.listCursorKey);
@@ -114,7 +101,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     images,
     audit,
     metrics,
-    openApiRouter(),
+    openApiRouter(OPENAPI_DOCUMENT),
     options.pages.router,
   ];
   for (const router of routers) {

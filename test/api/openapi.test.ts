@@ -10,9 +10,9 @@ import Router from '@koa/router';
 import { pino } from 'pino';
 import { createApp, type AppOptions } from '../../src/api/app.ts';
 import { consolePages } from '../../src/console/console-routes.ts';
+import { OPENAPI_DOCUMENT as doc } from '../../src/api/openapi.ts';
 import {
   HTTP_METHODS,
-  OPENAPI_DOCUMENT as doc,
   type Header,
   type HttpMethod,
   type Operation,
@@ -20,7 +20,7 @@ import {
   type PathItem,
   type Reference,
   type ResponseObject,
-} from '../../src/api/openapi.ts';
+} from '../../src/api/openapi/types.ts';
 import { STATUS_OF } from '../../src/contract/problem.ts';
 import { ROLES, type Role } from '../../src/pki/roles.ts';
 import { ContractValidator, resolvePointer, type Schema } from '../helpers/contract-validator.ts';

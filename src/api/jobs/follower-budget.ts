@@ -1,8 +1,8 @@
 // How many output streams one client may hold open at once. A follower costs the server a file
 // handle, a read buffer and a TLS connection for as long as the job runs, so without a budget
 // one client's thousands of followers take the server's descriptors and memory from everyone.
+import { TooManyFollowersError } from '../../errors.ts';
 import { ClientCounts } from '../../util/client-counts.ts';
-import { RouteError } from '../problem.ts';
 
 export class FollowerBudget {
   readonly #perClient: number;
@@ -16,12 +16,7 @@ export class FollowerBudget {
   take(client: string): () => void {
     const open = this.#open.of(client);
     if (open >= this.#perClient) {
-      throw new RouteError(
-        'TOO_MANY_FOLLOWERS',
-        `client '${client}' already has ${open} output streams open, the most one client may; ` +
-          'close one (or read without ?follow) and try again',
-        { retryAfterSeconds: 1 },
-      );
+      throw new TooManyFollowersError(client, open);
     }
     return this.#open.take(client);
   }

@@ -23,29 +23,48 @@ export interface AuditSink {
  */
 const AUDIT_LIST_BYTES = 1024;
 
-const JOB_ACTIONS: Readonly<Record<string, string>> = {
-  'POST /v1/jobs': 'job.start',
-  'POST /v1/jobs/:id/stop': 'job.stop',
-  'GET /v1/jobs/:id/output': 'job.output',
-  'PUT /v1/jobs/:id/stdin': 'job.input',
-  'GET /v1/jobs/:id/attach': 'job.attach',
-  'DELETE /v1/jobs/:id': 'job.delete',
-};
+/** What a request to a route that acts on a job is recorded as; each route declares its own. */
+export type JobAuditAction =
+  'job.start' | 'job.stop' | 'job.output' | 'job.input' | 'job.attach' | 'job.delete';
 
-export function auditTrail(sink: AuditSink) {
+/** A route as it declares its audit action (route-declaration.ts). */
+interface AuditedRoute {
+  readonly method: string;
+  /** As OpenAPI writes it: `/v1/jobs/{id}`. */
+  readonly path: string;
+  readonly audit?: JobAuditAction;
+}
+
+/** `routes`: every route the app serves, those that act on a job declaring their action. */
+export function auditTrail(sink: AuditSink, routes: readonly AuditedRoute[]) {
+  const actions = jobActionsOf(routes);
   return async function audit(ctx: AppContext, next: Next): Promise<void> {
     try {
       await next();
     } finally {
-      const event = auditEventOf(ctx);
+      const event = auditEventOf(ctx, actions);
       if (event !== undefined) sink.record(event);
     }
   };
 }
 
-function auditEventOf(ctx: AppContext): AuditEvent | undefined {
+/** The routes' actions by `METHOD /matched/:route`, as the router names the route it matched. */
+function jobActionsOf(routes: readonly AuditedRoute[]): ReadonlyMap<string, JobAuditAction> {
+  return new Map(
+    routes.flatMap(({ method, path, audit }) =>
+      audit === undefined
+        ? []
+        : [[`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`, audit] as const],
+    ),
+  );
+}
+
+function auditEventOf(
+  ctx: AppContext,
+  actions: ReadonlyMap<string, JobAuditAction>,
+): AuditEvent | undefined {
   const route = (ctx as AppContext & { _matchedRoute?: string })._matchedRoute?.replace(/\/$/, '');
-  const jobAction = route === undefined ? undefined : JOB_ACTIONS[`${ctx.method} ${route}`];
+  const jobAction = route === undefined ? undefined : actions.get(`${ctx.method} ${route}`);
   const denied = ctx.status === 401 || ctx.status === 403;
   if (jobAction === undefined && !denied) return undefined;
   const job = ctx.state.job;
@@ -74,7 +93,7 @@ function outcomeOf(status: number): AuditOutcome {
 }
 
 function detailsOf(
-  action: string | undefined,
+  action: JobAuditAction | undefined,
   ctx: AppContext,
   job: Job | undefined,
 ): Record<string, unknown> {

@@ -8,7 +8,7 @@
 // Browsers say where a request comes from (Sec-Fetch-*, Origin); curl and jobctl send none of it
 // and are unaffected.
 import type { Next } from 'koa';
-import { RouteError } from '../problem.ts';
+import { CrossSiteRequestError } from '../../errors.ts';
 import type { AppContext } from '../state.ts';
 
 /** `none`: typed in the address bar or a bookmark; `same-origin`: this server's own pages. */
@@ -26,7 +26,7 @@ export function refuseCrossSiteRequests(consolePages: readonly string[]) {
     if (!isConsoleNavigation(ctx, consolePage)) {
       const reason = crossSiteReason(ctx);
       if (reason !== undefined) {
-        throw new RouteError('CROSS_SITE_REQUEST', `refused a ${ctx.method} from ${reason}`);
+        throw new CrossSiteRequestError(ctx.method, reason);
       }
     }
     await next();

@@ -5,10 +5,10 @@
 import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AppContext } from '../state.ts';
+import { ClientDisabledError, UnauthenticatedError } from '../../errors.ts';
 import { normalizeSerial } from '../../pki/crl.ts';
 import { identityFromSubject, type Identity } from '../../pki/identity.ts';
 import { peerCertificate } from '../../tls/peer-certificate.ts';
-import { RouteError } from '../problem.ts';
 
 /** Overrides the certificate's role or disables an identity without reissuing certificates. */
 export type IdentityPolicy = (identity: Identity) => Identity | undefined;
@@ -22,20 +22,16 @@ export function identify(policy: IdentityPolicy = (identity) => identity) {
     // Checked at the handshake, and again here: a keep-alive connection (or a resumed session)
     // must not outlive its certificate.
     if (certificate !== undefined && Date.parse(certificate.valid_to) <= Date.now()) {
-      throw new RouteError('UNAUTHENTICATED', 'the client certificate has expired');
+      throw new UnauthenticatedError('the client certificate has expired');
     }
     if (certificate === undefined || fromCertificate === undefined) {
-      throw new RouteError(
-        'UNAUTHENTICATED',
+      throw new UnauthenticatedError(
         'the client certificate does not name a known client and role',
       );
     }
     const identity = policy(fromCertificate);
     if (identity === undefined) {
-      throw new RouteError(
-        'CLIENT_DISABLED',
-        `client ${fromCertificate.name} is disabled by the server's identity policy`,
-      );
+      throw new ClientDisabledError(fromCertificate.name);
     }
     ctx.state.identity = identity;
     // Jobs record it, so that revoking this certificate ends what it started; in the form the

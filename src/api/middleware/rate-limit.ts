@@ -6,8 +6,8 @@
 // requests then wait until it has filled again, so a loop of large answers is paced like a loop
 // of as many small ones.
 import type { Next } from 'koa';
-import { RouteError } from '../problem.ts';
 import type { AppContext } from '../state.ts';
+import { TooManyRequestsError } from '../../errors.ts';
 
 export interface RateLimit {
   /** Requests per second each client may make, on average. */
@@ -40,12 +40,11 @@ export class ClientRateLimit {
     if (bucket.tokens < 1) {
       announce(ctx, limit, bucket.tokens);
       const retryAfterSeconds = Math.ceil((1 - bucket.tokens) / limit.perSecond);
-      throw new RouteError(
-        'TOO_MANY_REQUESTS',
+      throw new TooManyRequestsError(
         `client '${name}' is over its limit of ${limit.perSecond} requests per second ` +
           `(bursts of ${limit.burst}, large answers counting as several); retry in ` +
           `${retryAfterSeconds} s`,
-        { retryAfterSeconds },
+        retryAfterSeconds,
       );
     }
     bucket.tokens -= 1;

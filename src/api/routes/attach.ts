@@ -7,16 +7,20 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { ATTACH_PROTOCOL } from '../../contract/attach-channels.ts';
-import { CodedError, InvalidRequestError } from '../../errors.ts';
+import { attachQuery } from '../../contract/jobs.ts';
+import { CodedError, InvalidRequestError, UpgradeRequiredError } from '../../errors.ts';
 import type { Job } from '../../jobs/job.ts';
 import type { OutputChunkStream } from '../../worker/output-stream.ts';
 import type { JobInput, JobRegistry, Viewer } from '../../worker/registry.ts';
 import { runAttachSession } from '../jobs/attach-session.ts';
 import { abortWhenClosed } from '../jobs/client-gone.ts';
 import type { FollowerBudget } from '../jobs/follower-budget.ts';
-import { RouteError } from '../problem.ts';
 import type { AppContext } from '../state.ts';
 import { takeUpgrade } from '../http/upgrades.ts';
+import { problem, ref, success } from '../openapi/components.ts';
+import { operation } from '../openapi/operation.ts';
+import { queryParameters } from '../openapi/schemas.ts';
+import type { RouteDeclaration } from '../route-declaration.ts';
 
 /** The largest message a client may send: input comes in pieces, resizes are tiny. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -66,7 +70,7 @@ export class Attacher {
     const { registry, followers, viewer, job } = options;
     const upgrade = takeUpgrade(ctx.req);
     if (upgrade === undefined || ctx.get('Upgrade').toLowerCase() !== 'websocket') {
-      throw new RouteError('UPGRADE_REQUIRED', 'attach is a WebSocket: send Upgrade: websocket');
+      throw new UpgradeRequiredError('attach is a WebSocket: send Upgrade: websocket');
     }
     checkHandshake(ctx);
     const release = followers.take(viewer.name);
@@ -174,3 +178,65 @@ async function startOffset(
   const { all } = await registry.outputSizes(viewer, job.id);
   return start.from === 'now' ? all : Math.max(0, all - start.bytes);
 }
+
+// ---- What the routes declare: their OpenAPI operations and audit actions ------------------
+
+const ATTACH_JOB = operation({
+  operationId: 'attachJob',
+  summary: 'Attach to a job (WebSocket)',
+  description:
+    "A WebSocket (RFC 6455; `Upgrade: websocket`, subprotocol `v5.channel.k8s.io`) carrying the job's " +
+    'output, input and terminal size, for interactive use (`jobctl run -it`, `jobctl attach`). ' +
+    'Every binary message starts with its channel: `0` client to job, bytes for its input; `1` and ' +
+    "`2` job to client, its stdout and stderr, in the order the worker read them (a terminal's " +
+    'output is all on `1`); `3` job to ' +
+    'client, once it has ended, `{"status", "exitCode", "signal"}` as JSON, after which the ' +
+    'socket closes; `4` client to job, `{"Width": cols, "Height": rows}`, a new size of its ' +
+    "terminal; `255` followed by `0` client to job, the end of its input (a terminal's EOF " +
+    'character). Output flows as fast as the client reads it and input as fast as the job ' +
+    'reads it. A client that closes the socket leaves the job running and its input open, to ' +
+    'attach again. With input (`stdin=true`, the default) only the owner may attach; to watch ' +
+    '(`stdin=false`) needs only what reading the job does, so admins and auditors may watch ' +
+    "any client's job. Never from another site's page (the " +
+    'cross-site rule applies, since any page may open a WebSocket). `tailBytes` starts near ' +
+    "the end of the whole output, for a page that shows a large output's last screen. A queued job " +
+    'is waited for. One attached client at a time holds the input; others may attach with ' +
+    '`?stdin=false` to watch, or follow the output (`GET .../output`). A client that stops ' +
+    'answering pings is cut off within a minute, and the input let go.',
+  tag: 'jobs',
+  action: 'read',
+  parameters: [ref('parameters', 'JobId'), ...queryParameters(attachQuery)],
+  responses: {
+    101: success('switching to the WebSocket', undefined, {
+      Upgrade: { description: '`websocket`', required: true, schema: { const: 'websocket' } },
+      'Sec-WebSocket-Protocol': {
+        description: 'the channel protocol',
+        required: true,
+        schema: { const: ATTACH_PROTOCOL },
+      },
+    }),
+    400: ref('responses', 'InvalidQuery'),
+    403: problem(
+      403,
+      "`FORBIDDEN`: with input (`stdin=true`, the default), another client's job, or a role " +
+        'that may not write to jobs (attach with `?stdin=false` to watch); ' +
+        "`CROSS_SITE_REQUEST`: from another site's page (Sec-Fetch-Site or Origin); " +
+        "`CLIENT_DISABLED`: the server's identity policy disables the client",
+      ['CLIENT_DISABLED', 'CROSS_SITE_REQUEST', 'FORBIDDEN'],
+    ),
+    404: ref('responses', 'JobNotFound'),
+    409: problem(
+      409,
+      '`INPUT_BUSY`: another client is attached to the job or writing its input (attach with ' +
+        '`?stdin=false` to only watch). A job that has ended, or whose input has, is attached ' +
+        'to without input: its output and end are still sent',
+      ['INPUT_BUSY'],
+    ),
+    426: problem(426, 'a plain request: attach is a WebSocket', ['UPGRADE_REQUIRED']),
+    429: ref('responses', 'TooManyRequestsOrFollowers'),
+  },
+});
+
+export const ATTACH_ROUTES: readonly RouteDeclaration[] = [
+  { method: 'get', path: '/v1/jobs/{id}/attach', operation: ATTACH_JOB, audit: 'job.attach' },
+];

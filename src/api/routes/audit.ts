@@ -9,6 +9,10 @@ import { ForbiddenError } from '../../errors.ts';
 import { parseQuery } from '../http/query.ts';
 import { may } from '../permissions.ts';
 import type { AppContext, AppState } from '../state.ts';
+import { json, ref, success } from '../openapi/components.ts';
+import { operation } from '../openapi/operation.ts';
+import { queryParameters } from '../openapi/schemas.ts';
+import type { RouteDeclaration } from '../route-declaration.ts';
 
 export interface AuditReader {
   query(filter: AuditQuery): Promise<SignedAuditRecord[]>;
@@ -51,3 +55,49 @@ function authorizeAudit(ctx: AppContext): void {
   const { role } = ctx.state.identity;
   if (!may(role, 'audit')) throw new ForbiddenError('read the audit trail', role);
 }
+
+// ---- What the routes declare: their OpenAPI operations ------------------------------------
+
+const LIST_AUDIT_RECORDS = operation({
+  operationId: 'listAuditRecords',
+  summary: 'Read the audit trail',
+  description:
+    'Signed, hash-chained records of every job action and every refused client, newest first: ' +
+    'the last `limit` records that match every filter given.',
+  tag: 'audit',
+  action: 'audit',
+  parameters: queryParameters(auditQuery),
+  responses: {
+    200: success('the matching records', json(ref('schemas', 'AuditRecordList'))),
+    400: ref('responses', 'InvalidQuery'),
+  },
+});
+
+const VERIFY_AUDIT_LOG = operation({
+  operationId: 'verifyAuditLog',
+  summary: 'Verify the audit trail',
+  description:
+    'Checks the whole chain on the server, as `npm run audit -- verify` does offline: every ' +
+    "record's signature, its sequence number and link to the one before, and the signed head " +
+    'that says how many records there are. The chain is checked as it stood when the request ' +
+    'came: records appended meanwhile are left to the next check. A broken chain is still a ' +
+    '`200`, with `ok: false` and the first bad record.',
+  tag: 'audit',
+  action: 'audit',
+  responses: { 200: success('the verdict', json(ref('schemas', 'AuditVerdict'))) },
+});
+
+const GET_JWKS = operation({
+  operationId: 'getJwks',
+  summary: "The audit trail's public keys",
+  description: 'The Ed25519 keys that verify audit records (their `jws`) offline.',
+  tag: 'audit',
+  responses: { 200: success('the key set', json(ref('schemas', 'JsonWebKeySet'))) },
+});
+
+/** Reading the trail is not itself recorded in it. */
+export const AUDIT_ROUTES: readonly RouteDeclaration[] = [
+  { method: 'get', path: '/v1/audit', operation: LIST_AUDIT_RECORDS },
+  { method: 'get', path: '/v1/audit/verify', operation: VERIFY_AUDIT_LOG },
+  { method: 'get', path: '/.well-known/jwks.json', operation: GET_JWKS },
+];

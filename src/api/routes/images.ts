@@ -4,6 +4,9 @@
 import Router from '@koa/router';
 import { MAX_LISTED_IMAGES, type ImageList } from '../../contract/images.ts';
 import type { AppState } from '../state.ts';
+import { json, ref, success } from '../openapi/components.ts';
+import { operation } from '../openapi/operation.ts';
+import type { RouteDeclaration } from '../route-declaration.ts';
 
 /** What the route needs of the launcher's ImageStore. */
 export interface ImageCatalog {
@@ -28,3 +31,20 @@ async function imageListOf(catalog: ImageCatalog): Promise<ImageList> {
       .map(({ name, importedAt }) => ({ name, importedAt: importedAt.toISOString() })),
   };
 }
+
+// ---- What the route declares: its OpenAPI operation ----------------------------------------
+
+const GET_IMAGES = operation({
+  operationId: 'getImages',
+  summary: 'The root filesystem images',
+  description:
+    'The images a job may name in `"image"` (imported by the operator with `npm run images`), ' +
+    'by name, with when each was imported. A job that names one not listed is refused ' +
+    '(`IMAGE_NOT_FOUND`).',
+  tag: 'jobs',
+  responses: { 200: success('the images', json(ref('schemas', 'ImageList'))) },
+});
+
+export const IMAGES_ROUTES: readonly RouteDeclaration[] = [
+  { method: 'get', path: '/v1/images', operation: GET_IMAGES },
+];

@@ -1,15 +1,22 @@
 // The /v1/jobs routes. Each handler reads like the API documentation: check the role, parse the
-// input, ask the registry, shape the answer. Errors are thrown and mapped in problem.ts.
-import { Transform, pipeline, type Readable } from 'node:stream';
+// input, ask the registry, shape the answer. Errors are thrown and mapped in problem.ts. Below
+// the handlers, each route's OpenAPI operation and audit action (the attach route's are in
+// attach.ts).
 import Router from '@koa/router';
-import { attachQuery, listQuery, outputQuery, startQuery } from '../../contract/jobs.ts';
-import { JOB_TRAILERS, TRAILER_HEADER, WORKER_LINE_PREFIX } from '../../contract/job-trailers.ts';
-import { MULTIPLEXED_STREAM, frameHeader } from '../../contract/multiplexed-stream.ts';
+import {
+  attachQuery,
+  LISTED_ARGS_CHARACTERS,
+  listQuery,
+  outputQuery,
+  startQuery,
+} from '../../contract/jobs.ts';
+import { JOB_TRAILERS, TRAILER_HEADER } from '../../contract/job-trailers.ts';
+import { MULTIPLEXED_STREAM } from '../../contract/multiplexed-stream.ts';
+import { ENDED_STATUSES } from '../../jobs/job-status.ts';
 import { ForbiddenError, InvalidRequestError, JobNotFoundError } from '../../errors.ts';
 import { allowSlowBody } from '../../tls/connection-limits.ts';
 import type { Job, JobFilter } from '../../jobs/job.ts';
-import type { JobRegistry, OutputRequest, Viewer } from '../../worker/registry.ts';
-import type { OutputChunk } from '../../worker/output-stream.ts';
+import type { JobRegistry, Viewer } from '../../worker/registry.ts';
 import { parseRfc3339 } from '../../worker/output-times.ts';
 import type { LimitPolicy } from '../../policy/limit-policy.ts';
 import { Attacher, type OutputStart } from './attach.ts';
@@ -17,7 +24,8 @@ import { abortWhenClosed } from '../jobs/client-gone.ts';
 import { receiveInput } from '../jobs/job-input.ts';
 import { parseJobRequest } from '../jobs/job-request.ts';
 import type { FollowerBudget } from '../jobs/follower-budget.ts';
-import { listingBody, ListingTurns } from '../jobs/job-listing.ts';
+import { BYTES_PER_REQUEST, listingBody, ListingTurns } from '../jobs/job-listing.ts';
+import { streamOutput, UNOBSERVED, type OutputObserver } from '../jobs/output-answer.ts';
 import type { ListCursors } from '../jobs/list-cursor.ts';
 import { readJsonBody } from '../http/json-body.ts';
 import { lingerAfterRefusal } from '../http/lingering-close.ts';
@@ -25,23 +33,15 @@ import { parseQuery } from '../http/query.ts';
 import type { ClientRateLimit } from '../middleware/rate-limit.ts';
 import { may, type Action } from '../permissions.ts';
 import type { AppContext, AppState } from '../state.ts';
+import { json, problem, ref, requestId, success } from '../openapi/components.ts';
+import { operation } from '../openapi/operation.ts';
+import { queryParameters } from '../openapi/schemas.ts';
+import type { Header, MediaType } from '../openapi/types.ts';
+import type { RouteDeclaration } from '../route-declaration.ts';
 
 const ATTACH_WITH_INPUT = "attach to another client's job with its input (?stdin=false watches)";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** What the routes report about output being read; metrics implement it. */
-export interface OutputObserver {
-  readerOpened(): void;
-  readerClosed(): void;
-  outputServed(bytes: number): void;
-}
-
-const UNOBSERVED: OutputObserver = {
-  readerOpened: () => undefined,
-  readerClosed: () => undefined,
-  outputServed: () => undefined,
-};
 
 export function jobsRouter(
   registry: JobRegistry,
@@ -267,116 +267,277 @@ function jobId(ctx: AppContext): string {
   return id;
 }
 
-/**
- * Streams a job's output as the response body, counting what is served. With `trailers`, how the
- * job ended (status, exit code, signal, out of memory) follows the last byte as HTTP trailers, so
- * one request can run a command the way `ssh host cmd` does and still report how it ended. A
- * client that asks for both streams multiplexed gets them told apart
- * (contract/multiplexed-stream.ts); any other gets the bytes.
- */
-function streamOutput(
-  ctx: AppContext,
-  registry: JobRegistry,
-  viewer: Viewer,
-  job: Job,
-  request: OutputRequest & { readonly times?: TimesRequest },
-  options: { trailers: boolean; observer: OutputObserver; release: () => void },
-): void {
-  const { observer, trailers, release } = options;
-  const multiplexed = request.select === 'all' && asksForMultiplexed(ctx);
-  let output: Readable;
-  try {
-    output = request.times
-      ? registry.timedOutput(viewer, job.id, {
-          select: request.select,
-          offset: request.offset,
-          follow: request.follow,
-          ...(request.times.sinceNanos === undefined
-            ? {}
-            : { sinceNanos: request.times.sinceNanos }),
-          timestamps: request.times.timestamps,
-          asBytes: !multiplexed,
-        })
-      : multiplexed
-        ? registry.outputChunks(viewer, job.id, { offset: request.offset, follow: request.follow })
-        : registry.output(viewer, job.id, request);
-  } catch (error) {
-    release();
-    throw error;
-  }
-  ctx.type = multiplexed ? MULTIPLEXED_STREAM : 'application/octet-stream';
-  ctx.vary('Accept');
-  ctx.set('Cache-Control', 'no-store');
-  if (trailers) ctx.set('Trailer', TRAILER_HEADER);
-  const body = new Transform({
-    // One piece of output waits here, as in the reader: a client that stops reading holds up
-    // one 64 KiB piece, not the 16 an object-mode stream would take in by default.
-    ...(multiplexed ? { writableObjectMode: true, writableHighWaterMark: 1 } : {}),
-    transform(chunk: Buffer | OutputChunk, _encoding, callback) {
-      if (Buffer.isBuffer(chunk)) {
-        observer.outputServed(chunk.length);
-        return callback(null, chunk);
-      }
-      observer.outputServed(chunk.bytes.length);
-      this.push(frameHeader(chunk.stream, chunk.bytes.length));
-      callback(null, chunk.bytes);
-    },
-    flush(callback) {
-      if (!trailers) return callback();
-      registry.whenEnded(viewer, job.id).then(
-        (ended) => {
-          // The reason, where the owner did not end it, is the last line of its stderr as well
-          // as a trailer: curl -v does not show trailers.
-          if (ended.error !== null) {
-            const line = Buffer.from(`${WORKER_LINE_PREFIX}${ended.error}\n`);
-            if (multiplexed) this.push(frameHeader('stderr', line.length));
-            this.push(line);
-          }
-          ctx.res.addTrailers({
-            [JOB_TRAILERS.status]: ended.status,
-            [JOB_TRAILERS.exitCode]: ended.exitCode === null ? '' : String(ended.exitCode),
-            [JOB_TRAILERS.signal]: ended.signal ?? '',
-            [JOB_TRAILERS.oomKilled]: String(ended.oomKilled),
-            [JOB_TRAILERS.error]: fieldValueOf(ended.error ?? ''),
-          });
-          callback();
+// ---- What the routes declare: their OpenAPI operations and audit actions ------------------
+
+const jobLocation: Header = {
+  description: 'the new job: `/v1/jobs/{id}`',
+  required: true,
+  schema: { type: 'string', pattern: '^/v1/jobs/[0-9a-f-]{36}$' },
+};
+
+const noStore: Header = { description: 'output is never cached', schema: { const: 'no-store' } };
+
+const varyAccept: Header = {
+  description: 'the media type of the output depends on `Accept`',
+  schema: { const: 'Accept' },
+};
+
+/** How the multiplexed output is framed: the operations' descriptions say it. */
+const FRAMES =
+  "Docker's frames: an 8-byte header (the stream, 1 stdout or 2 stderr; three zero bytes; the " +
+  "payload's length as a big-endian uint32), then the payload, in the order the worker read them " +
+  '(each stream in its own order; across the two only with `"stderr": "merged"`, which makes ' +
+  'all of it stdout)';
+
+/** Both streams told apart in one body, for a client whose `Accept` prefers it (raw bytes). */
+const MULTIPLEXED_OUTPUT: Readonly<Record<string, MediaType>> = { [MULTIPLEXED_STREAM]: {} };
+
+const START_JOB = operation({
+  operationId: 'startJob',
+  summary: 'Start a job',
+  description:
+    'Runs a command (an argv array, never a shell line) under its own supervisor, cgroup and ' +
+    "namespaces. With `?follow=true` the response is the job's output, streamed until the job " +
+    'ends, like `ssh host cmd`; how it ended (status, exit code, signal, out of memory) follows ' +
+    'as HTTP trailers. ' +
+    'The output is its bytes, or with `Accept: ' +
+    MULTIPLEXED_STREAM +
+    '` its stdout and stderr told apart, as `jobctl run -f` reads it: ' +
+    FRAMES +
+    '.',
+  tag: 'jobs',
+  action: 'start',
+  parameters: queryParameters(startQuery),
+  requestBody: {
+    description: 'what to run; only `command` is required',
+    required: true,
+    content: {
+      'application/json': {
+        schema: ref('schemas', 'JobRequest'),
+        example: {
+          command: 'make',
+          args: ['-j2', 'test'],
+          env: { CI: 'true' },
+          cwd: '/tmp',
+          limits: { cpus: 0.5, memory: '256M', pids: 128 },
+          timeout: '10m',
         },
-        (error: unknown) => callback(error as Error),
-      );
+      },
     },
-  });
-  observer.readerOpened();
-  body.once('close', () => {
-    observer.readerClosed();
-    release();
-  });
-  // pipeline, not pipe: when the client goes away Koa destroys the body, and the reader behind
-  // it must be destroyed too so it releases its file handles.
-  pipeline(output, body, () => undefined);
-  ctx.body = body;
-  // The status and headers go now, not with the first byte of output, which may be minutes
-  // away: the client learns the job's id at once, to send it input or stop it.
-  ctx.flushHeaders();
-}
+  },
+  responses: {
+    201: {
+      description:
+        'the job was started: its record, or with `?follow=true` its output until it ends, ' +
+        `followed by the trailers ${Object.values(JOB_TRAILERS)
+          .map((name) => `\`${name}\``)
+          .join(', ')}`,
+      headers: {
+        ...requestId,
+        Location: jobLocation,
+        'Job-Id': {
+          description: "with `?follow=true`: the job's id, since the body is its output",
+          schema: { type: 'string', format: 'uuid' },
+        },
+        'Job-Queue-Position': {
+          description:
+            "with `?follow=true`, for a job that waits to start: its place in its client's queue",
+          schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
+        },
+        Trailer: {
+          description: 'with `?follow=true`: the trailers that follow the output',
+          schema: { const: TRAILER_HEADER },
+        },
+        'Cache-Control': noStore,
+        Vary: varyAccept,
+      },
+      content: {
+        'application/json': { schema: ref('schemas', 'Job') },
+        'application/octet-stream': {},
+        ...MULTIPLEXED_OUTPUT,
+      },
+      'x-trailers': {
+        [JOB_TRAILERS.status]: {
+          description: 'how the job ended',
+          required: true,
+          schema: { enum: [...ENDED_STATUSES] },
+        },
+        [JOB_TRAILERS.exitCode]: {
+          description: 'its exit code; empty when it has none',
+          required: true,
+          schema: { type: 'string', pattern: '^(0|[1-9][0-9]*)?$' },
+        },
+        [JOB_TRAILERS.signal]: {
+          description: 'the signal that ended it, e.g. SIGKILL; empty when none did',
+          required: true,
+          schema: { type: 'string', pattern: '^(SIG[A-Z0-9+-]+)?$' },
+        },
+        [JOB_TRAILERS.oomKilled]: {
+          description: 'whether the kernel killed a process of the job for want of memory',
+          required: true,
+          schema: { enum: ['true', 'false'] },
+        },
+        [JOB_TRAILERS.error]: {
+          description:
+            "why it ended, when its owner did not end it (the job's `error`: a queued job's command that could not run, a timeout, an OOM kill, a revoked certificate, the disk floor, the output budget); empty otherwise. The same text ends the body's stderr as a line of its own, after `jobworker: `. Characters outside printable ASCII are written `\\u{hex}`",
+          required: true,
+          schema: { type: 'string' },
+        },
+      },
+    },
+    400: ref('responses', 'InvalidJobRequest'),
+    413: ref('responses', 'PayloadTooLarge'),
+    415: ref('responses', 'UnsupportedMediaType'),
+    422: ref('responses', 'CommandCannotRun'),
+    429: ref('responses', 'TooManyRequestsOrJobs'),
+    507: ref('responses', 'InsufficientStorage'),
+  },
+});
 
-/** `since` and `timestamps` of GET /v1/jobs/{id}/output. */
-interface TimesRequest {
-  readonly sinceNanos: bigint | undefined;
-  readonly timestamps: boolean;
-}
+const LIST_JOBS = operation({
+  operationId: 'listJobs',
+  summary: 'List jobs',
+  description:
+    "The jobs the caller may see, newest first: its own, or every client's for admins and " +
+    "auditors. A user never learns that another client's job exists. One page at a time: " +
+    'when there are more, the `Link` header (RFC 8288) names the next page, whose opaque ' +
+    '`cursor` is valid only for this client and these filters. Paging while jobs are added ' +
+    'and deleted returns every job that existed throughout exactly once. An entry is the ' +
+    "job's record, except that args longer together than " +
+    `${LISTED_ARGS_CHARACTERS} characters are cut (\`argsTruncated\`). The answer is sent a ` +
+    'few jobs at a time as the client reads it, and costs its request rate one request per ' +
+    `${BYTES_PER_REQUEST / 1024} KiB of the records it reads, past the first: while the ` +
+    "client's budget is spent, its other requests get 429 and its listings wait to read on.",
+  tag: 'jobs',
+  action: 'read',
+  parameters: queryParameters(listQuery),
+  responses: {
+    200: success('the jobs', json(ref('schemas', 'JobList')), {
+      Link: {
+        description: 'when there are more jobs: `<URL of the next page>; rel="next"`',
+        schema: { type: 'string', pattern: '^<[^>]+>; rel="next"$' },
+      },
+    }),
+    400: ref('responses', 'InvalidQuery'),
+  },
+});
 
-/**
- * Text as an HTTP field value: visible ASCII and spaces, anything else (a command's control
- * characters or UTF-8) as a `\u{...}` escape, so the trailer can always be sent.
- */
-function fieldValueOf(text: string): string {
-  return text.replace(
-    /[^\x20-\x7e]/gu,
-    (char) => `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`,
-  );
-}
+const GET_JOB = operation({
+  operationId: 'getJob',
+  summary: 'Get a job',
+  description: 'One job the caller may see.',
+  tag: 'jobs',
+  action: 'read',
+  parameters: [ref('parameters', 'JobId')],
+  responses: {
+    200: success('the job', json(ref('schemas', 'Job'))),
+    404: ref('responses', 'JobNotFound'),
+  },
+});
 
-/** `Accept` prefers the multiplexed stream to plain bytes (curl's any type gets the bytes). */
-function asksForMultiplexed(ctx: AppContext): boolean {
-  return ctx.accepts('application/octet-stream', MULTIPLEXED_STREAM) === MULTIPLEXED_STREAM;
-}
+const STOP_JOB = operation({
+  operationId: 'stopJob',
+  summary: 'Stop a job',
+  description:
+    'SIGTERM to the whole process tree, SIGKILL after the grace period. Idempotent while the ' +
+    'job is stopping. Users may stop their own jobs only.',
+  tag: 'jobs',
+  action: 'stop',
+  parameters: [ref('parameters', 'JobId')],
+  responses: {
+    202: success(
+      'the stop is under way: the job, `stopping` or already ended by it',
+      json(ref('schemas', 'Job')),
+    ),
+    404: ref('responses', 'JobNotFound'),
+    409: ref('responses', 'JobAlreadyEnded'),
+  },
+});
+
+const WRITE_JOB_INPUT = operation({
+  operationId: 'writeJobInput',
+  summary: "Write to a job's input",
+  description:
+    'Streams the request body into the standard input of a job started with `"stdin": true` ' +
+    '(`curl -T - .../stdin` pipes a file or a command into it). The body is read as fast as the ' +
+    "job reads, for as long as it takes; its end is the end of the job's input (EOF; a " +
+    "terminal job's EOF character), after " +
+    'which no more input is taken. A writer that goes away before the end of its body leaves ' +
+    'the input open for the next; one writer at a time. A queued job is waited for. Only the ' +
+    "job's owner may write to it; input is never logged or kept, the audit trail records that " +
+    'it was sent, by whom and how many bytes.',
+  tag: 'jobs',
+  action: 'input',
+  parameters: [ref('parameters', 'JobId')],
+  requestBody: {
+    required: true,
+    description:
+      "the bytes for the job's standard input, of any length; the media type is not checked",
+    // Raw bytes of no bounded length (OpenAPI 3.1: a media type without a schema).
+    content: { 'application/octet-stream': {} },
+  },
+  responses: {
+    204: success("the whole body was written and the job's input has ended"),
+    404: ref('responses', 'JobNotFound'),
+    409: problem(
+      409,
+      '`JOB_ALREADY_ENDED`: the job has ended; `INPUT_NOT_OPEN`: it was not started with ' +
+        '`"stdin": true`; `INPUT_CLOSED`: a writer ended its input, or it no longer reads it ' +
+        '(exited, or closed it); `INPUT_BUSY`: another request is writing to it. The connection ' +
+        'is closed after this answer: the rest of the body is not read',
+      ['INPUT_BUSY', 'INPUT_CLOSED', 'INPUT_NOT_OPEN', 'JOB_ALREADY_ENDED'],
+    ),
+  },
+});
+
+const DELETE_JOB = operation({
+  operationId: 'deleteJob',
+  summary: 'Delete a job',
+  description: 'Deletes an ended job and its output. Users may delete their own jobs only.',
+  tag: 'jobs',
+  action: 'delete',
+  parameters: [ref('parameters', 'JobId')],
+  responses: {
+    204: success('the job and its output are gone'),
+    404: ref('responses', 'JobNotFound'),
+    409: ref('responses', 'JobStillRunning'),
+  },
+});
+
+const GET_JOB_OUTPUT = operation({
+  operationId: 'getJobOutput',
+  summary: "Read a job's output",
+  description:
+    'The output recorded so far, from its first byte (or `offset`). With `?follow=true` the ' +
+    'response stays open and streams new output until the job ends; any number of readers may ' +
+    'follow the same job. With `stream=all` and `Accept: ' +
+    MULTIPLEXED_STREAM +
+    '` the two streams come told apart: ' +
+    FRAMES +
+    '.',
+  tag: 'jobs',
+  action: 'read',
+  parameters: [ref('parameters', 'JobId'), ...queryParameters(outputQuery)],
+  responses: {
+    200: success(
+      'the output bytes, or both streams in frames',
+      { 'application/octet-stream': {}, ...MULTIPLEXED_OUTPUT },
+      { 'Cache-Control': noStore, Vary: varyAccept },
+    ),
+    400: ref('responses', 'InvalidQuery'),
+    404: ref('responses', 'JobNotFound'),
+    410: ref('responses', 'OutputUnavailable'),
+    429: ref('responses', 'TooManyRequestsOrFollowers'),
+  },
+});
+
+/** In the document's order; the router above serves them under its `/v1/jobs` prefix. */
+export const JOB_ROUTES: readonly RouteDeclaration[] = [
+  { method: 'post', path: '/v1/jobs', operation: START_JOB, audit: 'job.start' },
+  { method: 'get', path: '/v1/jobs', operation: LIST_JOBS },
+  { method: 'get', path: '/v1/jobs/{id}', operation: GET_JOB },
+  { method: 'delete', path: '/v1/jobs/{id}', operation: DELETE_JOB, audit: 'job.delete' },
+  { method: 'post', path: '/v1/jobs/{id}/stop', operation: STOP_JOB, audit: 'job.stop' },
+  { method: 'get', path: '/v1/jobs/{id}/output', operation: GET_JOB_OUTPUT, audit: 'job.output' },
+  { method: 'put', path: '/v1/jobs/{id}/stdin', operation: WRITE_JOB_INPUT, audit: 'job.input' },
+];

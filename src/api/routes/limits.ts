@@ -13,6 +13,9 @@ import {
 } from '../../policy/limit-policy.ts';
 import { may } from '../permissions.ts';
 import type { AppState } from '../state.ts';
+import { json, ref, success } from '../openapi/components.ts';
+import { operation } from '../openapi/operation.ts';
+import type { RouteDeclaration } from '../route-declaration.ts';
 
 export function limitsRouter(policy: LimitPolicy): Router<AppState> {
   const router = new Router<AppState>();
@@ -44,3 +47,22 @@ function limitsOf(policy: LimitPolicy, role: Role): Limits {
     },
   };
 }
+
+// ---- What the route declares: its OpenAPI operation ----------------------------------------
+
+const GET_LIMITS = operation({
+  operationId: 'getLimits',
+  summary: 'What a job may ask for',
+  description:
+    "The caller's own bounds for `POST /v1/jobs`: its role's ceilings and the defaults a job " +
+    'gets for what it does not ask, the limits this host enforces, what all of its running ' +
+    'jobs may use together and the output kept for them, and its choices of sandbox. Nothing ' +
+    'about other clients. A request within these bounds is not refused for its limits ' +
+    '(although it may wait in the queue for memory).',
+  tag: 'jobs',
+  responses: { 200: success("the caller's limits", json(ref('schemas', 'Limits'))) },
+});
+
+export const LIMITS_ROUTES: readonly RouteDeclaration[] = [
+  { method: 'get', path: '/v1/limits', operation: GET_LIMITS },
+];
