@@ -1,12 +1,14 @@
 // jobctl's dispatcher: connection options may come before the command (`jobctl --server X ps`),
-// then the command's own module is loaded and run. Every failure ends here and becomes one line
-// on stderr and an exit status (exit-status.ts); a stack trace never reaches the user.
+// then the command's own module is loaded and run. A command reports its own failures
+// (define-command.ts); those of the dispatcher become one line on stderr and an exit status the
+// same way (report-failure.ts): a stack trace never reaches the user.
 import { COMMANDS } from './commands.ts';
 import { suggestion } from './did-you-mean.ts';
-import { CliError, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
 import { EXIT } from './exit-status.ts';
 import { CONNECTION_OPTIONS } from './options.ts';
-import { print, say } from './output.ts';
+import { print } from './output.ts';
+import { reportFailure } from './report-failure.ts';
 
 export const MAIN_HELP = `jobctl: run and manage jobs on a jobworker server over mutual TLS.
 
@@ -59,7 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const command = await entry.load();
     return await command.run([...split.global, ...split.rest]);
   } catch (error) {
-    return reportFailure(error, name);
+    return reportFailure(error, name !== undefined && name in COMMANDS ? name : undefined);
   }
 }
 
@@ -118,21 +120,4 @@ async function printVersion(): Promise<number> {
   const { VERSION } = await import('../version.ts');
   print(`jobctl ${VERSION} (Node.js ${process.version})`);
   return EXIT.OK;
-}
-
-function reportFailure(error: unknown, command: string | undefined): number {
-  const inRun = command === 'run';
-  if (error instanceof UsageError) {
-    const help =
-      error.command ?? (command !== undefined && command in COMMANDS ? command : undefined);
-    say(`${error.message} (see 'jobctl ${help === undefined ? '' : `${help} `}--help')`);
-    return inRun ? EXIT.RUN_FAILED : EXIT.USAGE;
-  }
-  if (error instanceof CliError) {
-    say(error.message);
-  } else {
-    // A bug: still one line, with enough to report it.
-    say(`unexpected error: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return inRun ? EXIT.RUN_FAILED : EXIT.FAILURE;
 }

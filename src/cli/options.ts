@@ -1,6 +1,6 @@
-// Command-line parsing shared by every command: node:util's parseArgs, the connection options
-// every command accepts (before or after its name, as kubectl allows), and parse errors turned
-// into one-line usage errors that point at the command's --help.
+// Command-line parsing shared by every command (define-command.ts adds them to each): node:util's
+// parseArgs, the connection options every command accepts (before or after its name, as kubectl
+// allows), and parse errors turned into one-line usage errors that point at the command's --help.
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { suggestion } from './did-you-mean.ts';
 import { UsageError } from './errors.ts';
@@ -99,13 +99,6 @@ export function splitAtCommand<T extends ParseArgsOptionsConfig>(
     }
   }
   return { own: [...args], rest: [] };
-}
-
-/** The options a command accepts and the connection options, for its parseArgs. */
-export function withConnection<T extends ParseArgsOptionsConfig>(
-  options: T,
-): T & typeof CONNECTION_OPTIONS & typeof HELP_OPTION {
-  return { ...CONNECTION_OPTIONS, ...HELP_OPTION, ...options };
 }
 
 function describeParseError(error: unknown, options?: ParseArgsOptionsConfig): string {

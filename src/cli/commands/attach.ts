@@ -1,19 +1,10 @@
 // jobctl attach: back to a running job, as `docker attach` does: its output from now on, and
 // jobctl's stdin to its input when it has one. A terminal job gets this terminal (raw mode,
 // window size, Ctrl-P Ctrl-Q detaches); any other job is left with Ctrl-C.
-import type { Command } from '../command.ts';
 import { attachToJob, exitStatusAfter } from '../attach-client.ts';
-import { EXIT } from '../exit-status.ts';
+import { defineCommand } from '../define-command.ts';
 import { resolveJobId } from '../job-ids.ts';
 import type { JobRecord } from '../job-record.ts';
-import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
-import { print } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({
-  'no-stdin': { type: 'boolean' },
-  logs: { type: 'boolean' },
-});
 
 const HELP = `Usage: jobctl attach [options] ID
 
@@ -35,27 +26,23 @@ Examples:
   jobctl attach --no-stdin --logs 3f2a
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'attach',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('attach', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    const text = singleJobId(positionals);
-    const client = await connect(values);
-    try {
-      const id = await resolveJobId(client, text);
-      const job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
-      const outcome = await attachToJob(client, id, {
-        from: values.logs === true ? 'start' : 'now',
-        terminal: job.tty !== null && process.stdin.isTTY,
-        input: job.stdin && values['no-stdin'] !== true,
-      });
-      return await exitStatusAfter(client, id, outcome);
-    } finally {
-      client.close();
-    }
+  options: {
+    'no-stdin': { type: 'boolean' },
+    logs: { type: 'boolean' },
   },
-};
+  arguments: { takes: 'job' },
+  async run({ values, positionals: [text], connect }) {
+    const client = await connect();
+    const id = await resolveJobId(client, text);
+    const job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
+    const outcome = await attachToJob(client, id, {
+      from: values.logs === true ? 'start' : 'now',
+      terminal: job.tty !== null && process.stdin.isTTY,
+      input: job.stdin && values['no-stdin'] !== true,
+    });
+    return await exitStatusAfter(client, id, outcome);
+  },
+});

@@ -1,27 +1,16 @@
 // jobctl audit: the server's audit trail for admins and auditors (GET /v1/audit), with the filters
 // the API has, and `audit verify` to have the server check the whole signed chain
 // (GET /v1/audit/verify). A table on a terminal, tab-separated lines in a pipe, JSON with --json.
-import type { Command } from '../command.ts';
 import type { AuditVerdict, SignedAuditRecord } from '../../contract/audit.ts';
+import { defineCommand } from '../define-command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { resolveJobId } from '../job-ids.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print, printJson, say } from '../output.ts';
 import { printable } from '../printable.ts';
-import { connect } from '../session.ts';
 import { sinceTime } from '../since-time.ts';
 import { renderTable } from '../table.ts';
 import { terminalOf } from '../terminal.ts';
-
-const OPTIONS = withConnection({
-  client: { type: 'string' },
-  job: { type: 'string' },
-  since: { type: 'string' },
-  until: { type: 'string' },
-  limit: { type: 'string', short: 'n' },
-  json: { type: 'boolean' },
-});
 
 const HELP = `Usage: jobctl audit [options]
        jobctl audit verify [options]
@@ -48,43 +37,46 @@ Examples:
   jobctl audit verify
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'audit',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('audit', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
+  options: {
+    // Also the connection's --client, as it always was: a filter by one's own name needs none.
+    client: { type: 'string' },
+    job: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    limit: { type: 'string', short: 'n' },
+    json: { type: 'boolean' },
+  },
+  // `verify`, or nothing.
+  arguments: { takes: 'words' },
+  async run({ values, positionals, connect }) {
     const [verb, extra] = positionals;
     if (verb !== undefined && verb !== 'verify') {
       throw new UsageError(`unknown audit command '${verb}': only 'verify'`);
     }
     if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-    const client = await connect(values);
-    try {
-      if (verb === 'verify')
-        return verify(
-          await client.json<AuditVerdict>('GET', '/v1/audit/verify'),
-          values.json === true,
-        );
-      const query = new URLSearchParams();
-      const now = new Date();
-      if (values.client !== undefined) query.set('client', values.client);
-      if (values.job !== undefined) query.set('job', await resolveJobId(client, values.job));
-      if (values.since !== undefined) query.set('since', sinceTime('--since', values.since, now));
-      if (values.until !== undefined) query.set('until', sinceTime('--until', values.until, now));
-      if (values.limit !== undefined) query.set('limit', values.limit);
-      const path = `/v1/audit${query.size === 0 ? '' : `?${query.toString()}`}`;
-      const { records } = await client.json<{ records: SignedAuditRecord[] }>('GET', path);
-      if (values.json === true) printJson(records);
-      else printRecords(records);
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
+    const client = await connect();
+    if (verb === 'verify')
+      return verify(
+        await client.json<AuditVerdict>('GET', '/v1/audit/verify'),
+        values.json === true,
+      );
+    const query = new URLSearchParams();
+    const now = new Date();
+    if (values.client !== undefined) query.set('client', values.client);
+    if (values.job !== undefined) query.set('job', await resolveJobId(client, values.job));
+    if (values.since !== undefined) query.set('since', sinceTime('--since', values.since, now));
+    if (values.until !== undefined) query.set('until', sinceTime('--until', values.until, now));
+    if (values.limit !== undefined) query.set('limit', values.limit);
+    const path = `/v1/audit${query.size === 0 ? '' : `?${query.toString()}`}`;
+    const { records } = await client.json<{ records: SignedAuditRecord[] }>('GET', path);
+    if (values.json === true) printJson(records);
+    else printRecords(records);
+    return EXIT.OK;
   },
-};
+});
 
 function verify(verdict: AuditVerdict, json: boolean): number {
   if (json) printJson(verdict);

@@ -2,10 +2,9 @@
 // command's flags. The flags are read from each command's --help text, the one place they are
 // listed for people, so the completion cannot drift from what the help says.
 import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
-import { parseCommandLine, HELP_OPTION } from '../options.ts';
-import { print } from '../output.ts';
 
 const SHELLS = ['bash', 'zsh', 'fish'] as const;
 type Shell = (typeof SHELLS)[number];
@@ -23,27 +22,29 @@ Examples:
 /** The commands to complete, as commands.ts lists them (passed in: it loads this module). */
 type CommandTable = Readonly<Record<string, { readonly load: () => Promise<Command> }>>;
 
-export const commandFor = (commands: CommandTable): Command => ({
-  help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('completion', args, HELP_OPTION);
-    if (values.help) {
-      print(HELP);
+export const commandFor = (commands: CommandTable): Command =>
+  defineCommand({
+    name: 'completion',
+    help: HELP,
+    options: {},
+    // It writes a script and talks to no server.
+    connection: false,
+    // The shell.
+    arguments: { takes: 'words' },
+    async run({ positionals }) {
+      const [shell, extra] = positionals;
+      if (shell === undefined || !(SHELLS as readonly string[]).includes(shell)) {
+        throw new UsageError(`completion needs the shell: one of ${SHELLS.join(', ')}`);
+      }
+      if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+      const flags = new Map<string, string[]>();
+      for (const [name, entry] of Object.entries(commands)) {
+        flags.set(name, flagsOf(name === 'completion' ? HELP : (await entry.load()).help));
+      }
+      process.stdout.write(SCRIPTS[shell as Shell](flags));
       return EXIT.OK;
-    }
-    const [shell, extra] = positionals;
-    if (shell === undefined || !(SHELLS as readonly string[]).includes(shell)) {
-      throw new UsageError(`completion needs the shell: one of ${SHELLS.join(', ')}`);
-    }
-    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-    const flags = new Map<string, string[]>();
-    for (const [name, entry] of Object.entries(commands)) {
-      flags.set(name, flagsOf(name === 'completion' ? HELP : (await entry.load()).help));
-    }
-    process.stdout.write(SCRIPTS[shell as Shell](flags));
-    return EXIT.OK;
-  },
-});
+    },
+  });
 
 /** The long flags a help text lists in its Options section. */
 export function flagsOf(help: string): string[] {

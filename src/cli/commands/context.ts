@@ -2,7 +2,6 @@
 // so one user can switch between servers (or identities) with one command.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Command } from '../command.ts';
 import {
   CONTEXT_FIELDS,
   DEFAULT_CONTEXT,
@@ -14,20 +13,20 @@ import {
 } from '../config-file.ts';
 import { parseServer, resolveConnection } from '../connection.ts';
 import { pkiClient, pkiDirectory } from '../dev-pki.ts';
+import { defineCommand, type CommandValues } from '../define-command.ts';
 import { CliError, UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
-import { parseCommandLine, withConnection, type Parsed } from '../options.ts';
 import { print, printJson, say } from '../output.ts';
 import { printable } from '../printable.ts';
 import { renderTable } from '../table.ts';
 import { terminalOf } from '../terminal.ts';
 
-const OPTIONS = withConnection({
+const OPTIONS = {
   use: { type: 'boolean' },
   json: { type: 'boolean' },
-});
+} as const;
 
-type Values = Parsed<typeof OPTIONS>['values'];
+type Values = CommandValues<typeof OPTIONS>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -60,17 +59,17 @@ Examples:
   jobctl context use default
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'context',
   help: HELP,
-  run: (args) => Promise.resolve().then(() => runContext(args)),
-};
+  options: OPTIONS,
+  // The subcommand and its names.
+  arguments: { takes: 'words' },
+  // The connection options are what `add` saves and `show` explains: it never connects.
+  run: ({ values, positionals }) => runContext(values, positionals),
+});
 
-function runContext(args: readonly string[]): number {
-  const { values, positionals } = parseCommandLine('context', args, OPTIONS);
-  if (values.help) {
-    print(HELP);
-    return EXIT.OK;
-  }
+function runContext(values: Values, positionals: readonly string[]): number {
   const [subcommand = 'show', ...names] = positionals;
   const path = configPath(process.env);
   switch (subcommand) {

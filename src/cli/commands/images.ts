@@ -1,21 +1,14 @@
 // jobctl images: the root filesystem images this server has, which `run --image NAME` may name
 // (GET /v1/images). A table on a terminal, tab-separated lines in a pipe, JSON with -o json.
-import type { Command } from '../command.ts';
 import type { Image, ImageList } from '../../contract/images.ts';
+import { defineCommand } from '../define-command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { age } from '../job-view.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print, printJson } from '../output.ts';
 import { printable } from '../printable.ts';
-import { connect } from '../session.ts';
 import { renderTable } from '../table.ts';
 import { terminalOf } from '../terminal.ts';
-
-const OPTIONS = withConnection({
-  json: { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-});
 
 const FORMATS = ['json', 'name'] as const;
 type Format = (typeof FORMATS)[number];
@@ -38,28 +31,22 @@ Examples:
   jobctl images -o name
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'images',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('images', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    if (positionals[0] !== undefined) {
-      throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    }
-    const format = values.json === true ? 'json' : formatOf(values.output);
-    const client = await connect(values);
-    try {
-      const list = await client.json<ImageList>('GET', '/v1/images');
-      printImages(list, format);
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
+  options: {
+    json: { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
   },
-};
+  arguments: { takes: 'nothing' },
+  async run({ values, connect }) {
+    const format = values.json === true ? 'json' : formatOf(values.output);
+    const client = await connect();
+    const list = await client.json<ImageList>('GET', '/v1/images');
+    printImages(list, format);
+    return EXIT.OK;
+  },
+});
 
 function formatOf(text: string | undefined): Format | undefined {
   if (text === undefined) return undefined;

@@ -1,19 +1,11 @@
 // jobctl inspect: a job's full record as the API returns it, as JSON (like `docker inspect`).
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { outputFormatOf, templateOf } from '../job-format.ts';
 import { resolveJobId } from '../job-ids.ts';
 import type { JobRecord } from '../job-record.ts';
-import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
 import { print, printJson } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({
-  json: { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-  format: { type: 'string' },
-});
 
 const HELP = `Usage: jobctl inspect [options] ID
 
@@ -33,28 +25,25 @@ Examples:
   jobctl inspect --format '{{.Status}}' 3f2a
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'inspect',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('inspect', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    const text = singleJobId(positionals);
+  options: {
+    json: { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+  },
+  arguments: { takes: 'job' },
+  async run({ values, positionals: [text], connect }) {
     const output = outputFormatOf(values.output);
     if (output === 'wide') throw new UsageError("-o wide is for lists: 'jobctl ps -o wide'");
     const line = values.format === undefined ? undefined : templateOf(values.format);
-    const client = await connect(values);
-    try {
-      const id = await resolveJobId(client, text);
-      const job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
-      if (line !== undefined) process.stdout.write(`${line(job)}\n`);
-      else if (output === 'name') print(job.id);
-      else printJson(job);
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
+    const client = await connect();
+    const id = await resolveJobId(client, text);
+    const job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
+    if (line !== undefined) process.stdout.write(`${line(job)}\n`);
+    else if (output === 'name') print(job.id);
+    else printJson(job);
+    return EXIT.OK;
   },
-};
+});

@@ -1,13 +1,9 @@
 // jobctl limits: what your role may ask for when it starts a job on this server (GET /v1/limits),
 // laid out for reading: ceilings, defaults, your client's totals and output budget, sandboxes.
-import type { Command } from '../command.ts';
 import type { Limits } from '../../contract/limits.ts';
+import { defineCommand } from '../define-command.ts';
 import { EXIT } from '../exit-status.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print, printJson } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({ json: { type: 'boolean' } });
 
 const HELP = `Usage: jobctl limits [options]
 
@@ -26,25 +22,20 @@ Examples:
 
 type LimitValues = Readonly<Record<string, number | undefined>>;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'limits',
   help: HELP,
-  async run(args) {
-    const { values } = parseCommandLine('limits', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    const client = await connect(values);
-    try {
-      const limits = await client.json<Limits>('GET', '/v1/limits');
-      if (values.json === true) printJson(limits);
-      else print(describeLimits(limits));
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
+  options: { json: { type: 'boolean' } },
+  // Words after it are ignored, as they always were.
+  arguments: { takes: 'words' },
+  async run({ values, connect }) {
+    const client = await connect();
+    const limits = await client.json<Limits>('GET', '/v1/limits');
+    if (values.json === true) printJson(limits);
+    else print(describeLimits(limits));
+    return EXIT.OK;
   },
-};
+});
 
 const KINDS = [
   ['cpus', 'CPUs', (value: number) => String(value)],

@@ -1,26 +1,16 @@
 // jobctl logs: a job's output from its first byte (or its last lines, or since a time); with
 // --follow, until the job ends. Like `docker logs`, the job's stdout goes to stdout and its stderr
 // to stderr, and watching never touches the job: Ctrl-C only stops watching.
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { OutputFollower, type OutputTarget } from '../follow.ts';
 import { InterruptHandler } from '../interrupt.ts';
 import { resolveJobId } from '../job-ids.ts';
 import type { JobRecord } from '../job-record.ts';
-import { parseCommandLine, singleJobId, withConnection } from '../options.ts';
 import { tailOffset } from '../output-tail.ts';
-import { print, say } from '../output.ts';
-import { connect } from '../session.ts';
+import { say } from '../output.ts';
 import { sinceTime } from '../since-time.ts';
-
-const OPTIONS = withConnection({
-  follow: { type: 'boolean', short: 'f' },
-  stream: { type: 'string' },
-  tail: { type: 'string', short: 'n' },
-  since: { type: 'string' },
-  timestamps: { type: 'boolean', short: 't' },
-});
 
 const STREAMS = ['stdout', 'stderr', 'all'] as const;
 
@@ -54,15 +44,18 @@ Examples:
   jobctl logs --stream all 3f2a > build.log
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'logs',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('logs', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    const text = singleJobId(positionals);
+  options: {
+    follow: { type: 'boolean', short: 'f' },
+    stream: { type: 'string' },
+    tail: { type: 'string', short: 'n' },
+    since: { type: 'string' },
+    timestamps: { type: 'boolean', short: 't' },
+  },
+  arguments: { takes: 'job' },
+  async run({ values, positionals: [text], connect }) {
     const stream = values.stream;
     if (stream !== undefined && !(STREAMS as readonly string[]).includes(stream)) {
       throw new UsageError(`unknown stream '${stream}': one of ${STREAMS.join(', ')}`);
@@ -77,48 +70,44 @@ export const command: Command = {
     }
     const since =
       values.since === undefined ? undefined : sinceTime('--since', values.since, new Date());
-    const client = await connect(values);
-    try {
-      const id = await resolveJobId(client, text);
-      const follow = values.follow === true;
-      const offset =
-        tail === undefined
-          ? undefined
-          : await tailOffset(
-              client,
-              id,
-              tail,
-              (await client.json<JobRecord>('GET', `/v1/jobs/${id}`)).outputBytes,
-            );
-      const follower = OutputFollower.read(client, id, target, {
-        follow,
-        ...(offset === undefined ? {} : { offset }),
-        ...(since === undefined ? {} : { since }),
-        ...(values.timestamps === true ? { timestamps: true } : {}),
-      });
-      if (!follow) {
-        await follower.done;
-        return EXIT.OK;
-      }
-      // A watcher: no `stop`, so no number of Ctrl-C ever stops the job.
-      const interrupts = new InterruptHandler({
-        jobId: id,
-        stopOnInterrupt: false,
-        follower,
-        stop: undefined,
-        say,
-      });
-      try {
-        await Promise.race([follower.done, interrupts.detached]);
-      } finally {
-        interrupts.dispose();
-      }
-      return interrupts.interrupted ? EXIT.INTERRUPTED : EXIT.OK;
-    } finally {
-      client.close();
+    const client = await connect();
+    const id = await resolveJobId(client, text);
+    const follow = values.follow === true;
+    const offset =
+      tail === undefined
+        ? undefined
+        : await tailOffset(
+            client,
+            id,
+            tail,
+            (await client.json<JobRecord>('GET', `/v1/jobs/${id}`)).outputBytes,
+          );
+    const follower = OutputFollower.read(client, id, target, {
+      follow,
+      ...(offset === undefined ? {} : { offset }),
+      ...(since === undefined ? {} : { since }),
+      ...(values.timestamps === true ? { timestamps: true } : {}),
+    });
+    if (!follow) {
+      await follower.done;
+      return EXIT.OK;
     }
+    // A watcher: no `stop`, so no number of Ctrl-C ever stops the job.
+    const interrupts = new InterruptHandler({
+      jobId: id,
+      stopOnInterrupt: false,
+      follower,
+      stop: undefined,
+      say,
+    });
+    try {
+      await Promise.race([follower.done, interrupts.detached]);
+    } finally {
+      interrupts.dispose();
+    }
+    return interrupts.interrupted ? EXIT.INTERRUPTED : EXIT.OK;
   },
-};
+});
 
 function lineCount(text: string): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < 1) {

@@ -1,33 +1,19 @@
 // jobctl ps: the jobs the caller can see, newest first. Like `docker ps`, only jobs that have not
 // ended unless --all. A table on a terminal; tab-separated lines for a pipe; JSON with --json.
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { JOB_STATUSES, UNFINISHED_STATUSES, type JobStatus } from '../../jobs/job-status.ts';
 import type { JobRecord } from '../job-record.ts';
 import { age, commandLine, endingOf, shortId, statusText } from '../job-view.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { jobPages, type JobQuery } from '../job-pages.ts';
-import { print, printPaced } from '../output.ts';
+import { printPaced } from '../output.ts';
 import { printable, readableJson } from '../printable.ts';
 import { outputFormatOf, templateOf } from '../job-format.ts';
 import { OOM_KILLED } from '../job-view.ts';
-import { connect } from '../session.ts';
 import { sinceTime } from '../since-time.ts';
 import { renderTable } from '../table.ts';
 import { paint, terminalOf, type Color, type Terminal } from '../terminal.ts';
-
-const OPTIONS = withConnection({
-  all: { type: 'boolean', short: 'a' },
-  status: { type: 'string' },
-  label: { type: 'string', short: 'l', multiple: true },
-  since: { type: 'string' },
-  limit: { type: 'string', short: 'n' },
-  quiet: { type: 'boolean', short: 'q' },
-  json: { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-  format: { type: 'string' },
-});
 
 const HELP = `Usage: jobctl ps [options]
 
@@ -79,15 +65,22 @@ const STATUS_COLORS: Readonly<Partial<Record<JobStatus, Color>>> = {
 /** Jobs asked for per page: the server's most, as a listing is read to its end. */
 const PAGE_SIZE = 1000;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'ps',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('ps', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  options: {
+    all: { type: 'boolean', short: 'a' },
+    status: { type: 'string' },
+    label: { type: 'string', short: 'l', multiple: true },
+    since: { type: 'string' },
+    limit: { type: 'string', short: 'n' },
+    quiet: { type: 'boolean', short: 'q' },
+    json: { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+  },
+  arguments: { takes: 'nothing' },
+  async run({ values, connect }) {
     const limit = values.limit === undefined ? Infinity : positiveCount('--limit', values.limit);
     const query: JobQuery = {
       status: statusesOf(values.status, values.all === true),
@@ -97,23 +90,19 @@ export const command: Command = {
         : { since: sinceTime('--since', values.since, new Date()) }),
       pageSize: Math.min(PAGE_SIZE, limit),
     };
-    const client = await connect(values);
-    try {
-      const view = viewFor(values);
-      let shown = 0;
-      for await (const page of jobPages(client, query)) {
-        const jobs = page.slice(0, limit - shown);
-        shown += jobs.length;
-        await view.add(jobs);
-        if (shown >= limit) break;
-      }
-      await view.end();
-    } finally {
-      client.close();
+    const client = await connect();
+    const view = viewFor(values);
+    let shown = 0;
+    for await (const page of jobPages(client, query)) {
+      const jobs = page.slice(0, limit - shown);
+      shown += jobs.length;
+      await view.add(jobs);
+      if (shown >= limit) break;
     }
+    await view.end();
     return EXIT.OK;
   },
-};
+});
 
 /** The statuses asked of the server: those given, or without --all those not ended yet. */
 function statusesOf(text: string | undefined, all: boolean): readonly string[] {

@@ -1,21 +1,14 @@
 // jobctl rm: delete ended jobs and their output. With --force a running job is stopped first and
 // deleted once it has ended, as `docker rm -f` does.
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { forEachJob } from '../each-job.ts';
 import { ApiError, UsageError } from '../errors.ts';
 import { EXIT } from '../exit-status.ts';
 import { waitForEnd } from '../follow.ts';
 import type { ApiClient } from '../http-client.ts';
-import { parseCommandLine, withConnection, type ConnectionFlags } from '../options.ts';
 import { jobPages } from '../job-pages.ts';
 import { ENDED_STATUSES } from '../../jobs/job-status.ts';
 import { print, printPaced } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({
-  force: { type: 'boolean', short: 'f' },
-  label: { type: 'string', short: 'l', multiple: true },
-});
 
 const HELP = `Usage: jobctl rm [options] ID...
        jobctl rm --label KEY=VALUE [--label KEY=VALUE...]
@@ -37,53 +30,46 @@ Examples:
   jobctl ps -aq --status exited | xargs -r jobctl rm
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'rm',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('rm', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
+  options: {
+    force: { type: 'boolean', short: 'f' },
+    label: { type: 'string', short: 'l', multiple: true },
+  },
+  // Job ids, or none with --label.
+  arguments: { takes: 'words' },
+  async run({ values, positionals, connect }) {
     if (values.label !== undefined) {
       if (positionals.length > 0) throw new UsageError('give either job ids or --label, not both');
       if (values.force === true) {
         throw new UsageError('--force does not go with --label: stop the jobs first');
       }
-      return deleteLabelled(values, values.label);
+      return deleteLabelled(await connect(), values.label);
     }
     if (positionals.length === 0) throw new UsageError('missing the id of the job to delete');
-    const client = await connect(values);
-    try {
-      return await forEachJob(client, positionals, async (id) => {
-        if (values.force === true) await stopAndWait(client, id);
-        await client.json('DELETE', `/v1/jobs/${id}`);
-        print(id);
-      });
-    } finally {
-      client.close();
-    }
+    const client = await connect();
+    return await forEachJob(client, positionals, async (id) => {
+      if (values.force === true) await stopAndWait(client, id);
+      await client.json('DELETE', `/v1/jobs/${id}`);
+      print(id);
+    });
   },
-};
+});
 
 /**
  * Deletes, page by page, the ended jobs that carry every label. Deleting behind the listing's
  * cursor is safe: the next page starts after the last job listed, wherever that one went.
  */
-async function deleteLabelled(values: ConnectionFlags, labels: readonly string[]): Promise<number> {
-  const client = await connect(values);
-  try {
-    const query = { labels, status: [...ENDED_STATUSES], pageSize: 1000 };
-    for await (const jobs of jobPages(client, query)) {
-      for (const job of jobs) {
-        await client.json('DELETE', `/v1/jobs/${job.id}`);
-        await printPaced(`${job.id}\n`);
-      }
+async function deleteLabelled(client: ApiClient, labels: readonly string[]): Promise<number> {
+  const query = { labels, status: [...ENDED_STATUSES], pageSize: 1000 };
+  for await (const jobs of jobPages(client, query)) {
+    for (const job of jobs) {
+      await client.json('DELETE', `/v1/jobs/${job.id}`);
+      await printPaced(`${job.id}\n`);
     }
-    return EXIT.OK;
-  } finally {
-    client.close();
   }
+  return EXIT.OK;
 }
 
 async function stopAndWait(client: ApiClient, id: string): Promise<void> {

@@ -3,8 +3,8 @@
 // status, like `ssh host cmd`; with --wait it only waits for that status. With --interactive it
 // also sends its own stdin to the job, like `docker run -i`.
 import type { TLSSocket } from 'node:tls';
-import type { Command } from '../command.ts';
 import { MULTIPLEXED_STREAM } from '../../contract/multiplexed-stream.ts';
+import { defineCommand, type CommandValues } from '../define-command.ts';
 import { ApiError, CliError, UsageError } from '../errors.ts';
 import { EXIT, exitStatusOf } from '../exit-status.ts';
 import { END_OFFSET, OutputFollower } from '../follow.ts';
@@ -12,43 +12,28 @@ import type { ApiClient } from '../http-client.ts';
 import { InterruptHandler } from '../interrupt.ts';
 import { InputSender } from '../send-input.ts';
 import { attachToJob, exitStatusAfter } from '../attach-client.ts';
-import type { JobRecord, JobRequest } from '../job-record.ts';
-import { parseCommandLine, splitAtCommand, withConnection, type Parsed } from '../options.ts';
+import type { JobRecord } from '../job-record.ts';
+import {
+  JOB_FIELD_HELP,
+  JOB_FIELD_OPTIONS,
+  jobRequest,
+  type Request,
+} from '../job-field-options.ts';
 import { print, printJson, say } from '../output.ts';
-import { connect } from '../session.ts';
 
-const OPTIONS = withConnection({
+/** How jobctl starts and watches the job; the job's own fields are in job-field-options.ts. */
+const OPTIONS = {
   follow: { type: 'boolean', short: 'f' },
   interactive: { type: 'boolean', short: 'i' },
   tty: { type: 'boolean', short: 't' },
   wait: { type: 'boolean' },
-  env: { type: 'string', short: 'e', multiple: true },
-  cwd: { type: 'string' },
-  cpu: { type: 'string' },
-  cpus: { type: 'string' },
-  memory: { type: 'string', short: 'm' },
-  pids: { type: 'string' },
-  timeout: { type: 'string' },
-  'queue-timeout': { type: 'string' },
   'no-queue': { type: 'boolean' },
-  image: { type: 'string' },
-  label: { type: 'string', short: 'l', multiple: true },
-  'host-fs': { type: 'boolean' },
   'stop-on-interrupt': { type: 'boolean' },
-  merge: { type: 'boolean' },
   json: { type: 'boolean' },
-});
+  ...JOB_FIELD_OPTIONS,
+} as const;
 
-/** The job's request as jobctl sends it: `stderr` is the server's since issue 36. */
-type Request = JobRequest & { stderr?: 'merged' | 'separate' };
-
-/** Variables of the local terminal a terminal job gets, as ssh sends them (man ssh_config). */
-const TERMINAL_VARIABLES = ['TERM', 'COLORTERM', 'LANG'] as const;
-
-/** What the server accepts as a variable name (contract/job-request.ts), said in jobctl's words. */
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-type Values = Parsed<typeof OPTIONS>['values'];
+type Values = CommandValues<typeof OPTIONS>;
 
 const HELP = `Usage: jobctl run [options] [--] COMMAND [ARG...]
 
@@ -65,24 +50,7 @@ Options:
                           (raw mode, window size; Ctrl-P Ctrl-Q detaches); implies -i
       --wait              print the job's id, wait for the job to end without showing its
                           output, and exit with its status
-      --merge             one pipe for the job's stdout and stderr, so their lines keep the
-                          order the job wrote them in; all of it is then its stdout
-  -e, --env NAME=VALUE    set a variable in the job's environment (repeatable); --env NAME
-                          passes this shell's value of NAME. With -t, TERM, COLORTERM and LANG
-                          are passed as ssh passes them, unless -e sets them
-      --cwd DIR           working directory of the job (absolute, as the job sees it;
-                          default: its own writable /work in the sandbox)
-      --image NAME        run in a root filesystem image the operator imported
-  -l, --label KEY=VALUE   label the job, to find it again with 'ps --label' (repeatable)
-      --host-fs           run on the server's own filesystem instead of a private sandbox
-                          (roles the server allows only, admin by default)
-      --cpu N             CPU quota in CPUs, e.g. 0.5 (also --cpus)
-  -m, --memory SIZE       memory limit, e.g. 256M or 1GiB
-      --pids N            limit on processes and threads
-      --timeout DURATION  wall-clock limit, e.g. 30s or 10m; the job then ends as 'timedout'
-      --queue-timeout DURATION
-                          if the job has to wait for a slot or memory, wait at most this
-                          long, e.g. 10m; then it ends as 'stopped' without having run
+${JOB_FIELD_HELP}
       --no-queue          fail (TOO_MANY_JOBS) rather than wait when the job cannot start now
       --stop-on-interrupt Ctrl-C stops the job instead of detaching from it
       --json              print the job's record as JSON (with --wait, the final record)
@@ -108,20 +76,17 @@ Examples:
   jobctl run -l pipeline=4711 -l stage=test -- make test
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'run',
   help: HELP,
-  async run(args) {
-    const { own, rest } = splitAtCommand('run', args, OPTIONS);
-    const { values, positionals } = parseCommandLine('run', own, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const [name, ...commandArgs] = rest;
-    if (name === undefined) {
-      throw new UsageError('missing the command to run, as in: jobctl run -f -- echo hello');
-    }
+  options: OPTIONS,
+  arguments: {
+    takes: 'command',
+    missing: 'missing the command to run, as in: jobctl run -f -- echo hello',
+  },
+  // Kept out of the way of the job's own statuses, which --follow and --wait exit with.
+  failureStatuses: { usage: EXIT.RUN_FAILED, failure: EXIT.RUN_FAILED },
+  async run({ values, positionals: [name, ...commandArgs], connect }) {
     const follow = values.follow === true || values.interactive === true;
     if (follow && values.json === true) {
       throw new UsageError('--json cannot be combined with --follow (try --wait --json)');
@@ -130,7 +95,7 @@ export const command: Command = {
       throw new UsageError('-t needs a terminal on stdin (to pipe input into a job, use -i alone)');
     }
     const request = jobRequest(values, name, commandArgs);
-    const client = await connect(values);
+    const client = await connect();
     try {
       return await startAndWatch(client, request, values);
     } catch (error) {
@@ -140,11 +105,9 @@ export const command: Command = {
       if (status === undefined) throw error;
       say((error as ApiError).message);
       return status;
-    } finally {
-      client.close();
     }
   },
-};
+});
 
 /** The exit status of a start the server refused because its command cannot run. */
 const CANNOT_RUN_STATUS: Readonly<Record<string, number>> = {
@@ -246,103 +209,6 @@ async function runFollowing(client: ApiClient, request: Request, values: Values)
     stderr: process.stderr,
   });
   return watch(client, jobId, follower, values, inputConnection);
-}
-
-function jobRequest(values: Values, name: string, args: readonly string[]): Request {
-  const cpus = values.cpu ?? values.cpus;
-  const limits = {
-    ...(cpus === undefined ? {} : { cpus: positiveNumber('--cpu', cpus) }),
-    ...(values.memory === undefined ? {} : { memory: values.memory }),
-    ...(values.pids === undefined ? {} : { pids: positiveInteger('--pids', values.pids) }),
-  };
-  return {
-    command: name,
-    args: [...args],
-    ...envOf(values),
-    ...(values.label === undefined ? {} : { labels: labelsOf(values.label) }),
-    ...(values.cwd === undefined ? {} : { cwd: values.cwd }),
-    ...(Object.keys(limits).length === 0 ? {} : { limits }),
-    ...(values.timeout === undefined ? {} : { timeout: values.timeout }),
-    ...(values['queue-timeout'] === undefined ? {} : { queueTimeout: values['queue-timeout'] }),
-    ...(values.image === undefined ? {} : { image: values.image }),
-    ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
-    ...(values.interactive === true ? { stdin: true } : {}),
-    ...(values.tty === true ? { tty: true, ...terminalSize() } : {}),
-    ...(values.merge === true ? { stderr: 'merged' as const } : {}),
-  };
-}
-
-/** -e's variables; with -t, the local terminal's type and locale first, as ssh sends them. */
-function envOf(values: Values): { env?: Record<string, string> } {
-  const terminal: Record<string, string> = {};
-  if (values.tty === true) {
-    for (const name of TERMINAL_VARIABLES) {
-      const value = process.env[name];
-      if (value !== undefined && value !== '') terminal[name] = value;
-    }
-  }
-  const env = { ...terminal, ...(values.env === undefined ? {} : environment(values.env)) };
-  return Object.keys(env).length === 0 ? {} : { env };
-}
-
-/** The local window's size, for the job's terminal to start with. */
-function terminalSize(): { ttySize?: { rows: number; cols: number } } {
-  const { rows, columns } = process.stdout;
-  // A terminal that does not know its size (0 x 0) leaves the server's default.
-  return process.stdout.isTTY && rows > 0 && columns > 0
-    ? { ttySize: { rows, cols: columns } }
-    : {};
-}
-
-/** `KEY=VALUE` pairs; the server says which keys and values are valid. */
-function labelsOf(entries: readonly string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const entry of entries) {
-    const equals = entry.indexOf('=');
-    if (equals <= 0) throw new UsageError(`invalid --label '${entry}': expected KEY=VALUE`);
-    const key = entry.slice(0, equals);
-    if (Object.hasOwn(labels, key)) throw new UsageError(`--label ${key} is given twice`);
-    labels[key] = entry.slice(equals + 1);
-  }
-  return labels;
-}
-
-/** `NAME=VALUE` as given; a bare `NAME` passes this shell's value, as `docker run -e` does. */
-function environment(entries: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of entries) {
-    const equals = entry.indexOf('=');
-    if (equals === 0) throw new UsageError(`invalid --env '${entry}': expected NAME=VALUE`);
-    const name = equals > 0 ? entry.slice(0, equals) : entry;
-    if (!ENV_NAME.test(name)) {
-      throw new UsageError(
-        `-e '${entry}': variable names are letters, digits and _, not starting with a digit`,
-      );
-    }
-    if (equals > 0) {
-      env[entry.slice(0, equals)] = entry.slice(equals + 1);
-      continue;
-    }
-    const local = process.env[entry];
-    if (local !== undefined) env[entry] = local;
-  }
-  return env;
-}
-
-function positiveNumber(option: string, text: string): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`invalid ${option} '${text}': expected a positive number`);
-  }
-  return value;
-}
-
-function positiveInteger(option: string, text: string): number {
-  const value = positiveNumber(option, text);
-  if (!Number.isInteger(value)) {
-    throw new UsageError(`invalid ${option} '${text}': expected a whole number`);
-  }
-  return value;
 }
 
 /**

@@ -1,22 +1,14 @@
 // jobctl stop: ask the server to stop jobs: SIGTERM to each job's whole process tree, SIGKILL
 // after the server's grace period. Prints each job's id once the server has taken the request. A
 // job that had already ended is no failure (as `docker stop` has it), so `stop X && rm X` holds.
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { forEachJob } from '../each-job.ts';
-import { ApiError, UsageError } from '../errors.ts';
-import { EXIT } from '../exit-status.ts';
+import { ApiError } from '../errors.ts';
 import { waitForEnd } from '../follow.ts';
 import type { JobRecord } from '../job-record.ts';
 import { endingOf } from '../job-view.ts';
 import type { ApiClient } from '../http-client.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print, printJson, say } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({
-  wait: { type: 'boolean' },
-  json: { type: 'boolean' },
-});
 
 const HELP = `Usage: jobctl stop [options] ID...
 
@@ -36,39 +28,35 @@ Examples:
   jobctl ps -q | xargs -r jobctl stop
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'stop',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('stop', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    if (positionals.length === 0) throw new UsageError('missing the id of the job to stop');
-    const client = await connect(values);
-    const records: JobRecord[] = [];
-    try {
-      const status = await forEachJob(client, positionals, async (id) => {
-        const stopped = await stopJob(client, id);
-        let job = stopped.job;
-        if (stopped.hadEnded) {
-          say(
-            `job ${id} had already ended (${[job.status, endingOf(job)].filter(Boolean).join(' ')})`,
-          );
-        } else if (values.wait === true) {
-          await waitForEnd(client, id);
-          job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
-        }
-        if (values.json === true) records.push(job);
-        else print(id);
-      });
-      if (values.json === true) printJson(records);
-      return status;
-    } finally {
-      client.close();
-    }
+  options: {
+    wait: { type: 'boolean' },
+    json: { type: 'boolean' },
   },
-};
+  arguments: { takes: 'jobs', missing: 'missing the id of the job to stop' },
+  async run({ values, positionals, connect }) {
+    const client = await connect();
+    const records: JobRecord[] = [];
+    const status = await forEachJob(client, positionals, async (id) => {
+      const stopped = await stopJob(client, id);
+      let job = stopped.job;
+      if (stopped.hadEnded) {
+        say(
+          `job ${id} had already ended (${[job.status, endingOf(job)].filter(Boolean).join(' ')})`,
+        );
+      } else if (values.wait === true) {
+        await waitForEnd(client, id);
+        job = await client.json<JobRecord>('GET', `/v1/jobs/${id}`);
+      }
+      if (values.json === true) records.push(job);
+      else print(id);
+    });
+    if (values.json === true) printJson(records);
+    return status;
+  },
+});
 
 /** Asks for the stop; a job that had already ended is read as it is instead. */
 async function stopJob(

@@ -1,20 +1,16 @@
 // jobctl top: the running jobs' CPU, memory and output, as `docker stats` shows containers'. On a
 // terminal the screen is redrawn every second until Ctrl-C, CPU as a share of one CPU over the
 // last second; in a pipe, or with --no-stream, one snapshot (CPU as time used so far).
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { EXIT } from '../exit-status.ts';
 import type { ApiClient } from '../http-client.ts';
 import type { JobRecord } from '../job-record.ts';
 import { jobPages } from '../job-pages.ts';
 import { commandLine, shortId } from '../job-view.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print } from '../output.ts';
 import { printable } from '../printable.ts';
-import { connect } from '../session.ts';
 import { renderTable } from '../table.ts';
 import { paint, terminalOf } from '../terminal.ts';
-
-const OPTIONS = withConnection({ 'no-stream': { type: 'boolean' } });
 
 const HELP = `Usage: jobctl top [options]
 
@@ -41,27 +37,22 @@ interface LiveUsage {
   readonly memoryBytes?: number | null;
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'top',
   help: HELP,
-  async run(args) {
-    const { values } = parseCommandLine('top', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
+  options: { 'no-stream': { type: 'boolean' } },
+  // Words after it are ignored, as they always were.
+  arguments: { takes: 'words' },
+  async run({ values, connect }) {
+    const terminal = terminalOf(process.stdout, process.env);
+    const client = await connect();
+    if (values['no-stream'] === true || !terminal.isTTY) {
+      printSnapshot(await runningJobs(client));
       return EXIT.OK;
     }
-    const terminal = terminalOf(process.stdout, process.env);
-    const client = await connect(values);
-    try {
-      if (values['no-stream'] === true || !terminal.isTTY) {
-        printSnapshot(await runningJobs(client));
-        return EXIT.OK;
-      }
-      return await refreshUntilInterrupted(client);
-    } finally {
-      client.close();
-    }
+    return await refreshUntilInterrupted(client);
   },
-};
+});
 
 async function runningJobs(client: ApiClient): Promise<JobRecord[]> {
   const jobs: JobRecord[] = [];

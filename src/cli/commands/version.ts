@@ -3,14 +3,9 @@
 // never connects.
 import type { Health } from '../../contract/health.ts';
 import { VERSION } from '../../version.ts';
-import type { Command } from '../command.ts';
-import { UsageError } from '../errors.ts';
+import { defineCommand } from '../define-command.ts';
 import { EXIT } from '../exit-status.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({});
 
 const HELP = `Usage: jobctl version [options]
 
@@ -25,24 +20,17 @@ Examples:
   jobctl --context prod version
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'version',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('version', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    if (positionals.length > 0) throw new UsageError('version takes no arguments');
+  options: {},
+  arguments: { takes: 'nothing', message: 'version takes no arguments' },
+  async run({ connect }) {
     print(`Client: ${VERSION}`);
-    const client = await connect(values);
-    try {
-      const health = await client.json<Partial<Health>>('GET', '/healthz');
-      // A server from before releases were numbered has no version to give.
-      print(`Server: ${health.version ?? 'unknown'}`);
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
+    const client = await connect();
+    const health = await client.json<Partial<Health>>('GET', '/healthz');
+    // A server from before releases were numbered has no version to give.
+    print(`Server: ${health.version ?? 'unknown'}`);
+    return EXIT.OK;
   },
-};
+});

@@ -1,16 +1,11 @@
 // jobctl wait: block until jobs end, print each one's status as `docker wait` prints the exit code,
 // and exit with the last one's: its exit code, 128+N for a signal, 1 if it failed or was lost.
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define-command.ts';
 import { forEachJob } from '../each-job.ts';
-import { UsageError } from '../errors.ts';
 import { EXIT, signalNumber } from '../exit-status.ts';
 import { waitForEnd } from '../follow.ts';
 import type { JobRecord } from '../job-record.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({});
 
 const HELP = `Usage: jobctl wait [options] ID...
 
@@ -30,29 +25,22 @@ Examples:
 
 const SIGNAL_BASE = 128;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'wait',
   help: HELP,
-  async run(args) {
-    const { values, positionals } = parseCommandLine('wait', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
-      return EXIT.OK;
-    }
-    if (positionals.length === 0) throw new UsageError('missing the id of the job to wait for');
-    const client = await connect(values);
+  options: {},
+  arguments: { takes: 'jobs', missing: 'missing the id of the job to wait for' },
+  async run({ positionals, connect }) {
+    const client = await connect();
     let last: number = EXIT.OK;
-    try {
-      const found = await forEachJob(client, positionals, async (id) => {
-        await waitForEnd(client, id);
-        last = waitStatus(await client.json<JobRecord>('GET', `/v1/jobs/${id}`));
-        print(String(last));
-      });
-      return found === EXIT.OK ? last : found;
-    } finally {
-      client.close();
-    }
+    const found = await forEachJob(client, positionals, async (id) => {
+      await waitForEnd(client, id);
+      last = waitStatus(await client.json<JobRecord>('GET', `/v1/jobs/${id}`));
+      print(String(last));
+    });
+    return found === EXIT.OK ? last : found;
   },
-};
+});
 
 /** What `docker wait` would print: the code, 128+N for a signal, 1 for any other ending. */
 export function waitStatus(job: Pick<JobRecord, 'status' | 'exitCode' | 'signal'>): number {

@@ -3,14 +3,10 @@
 // whoami` answers from the server rather than from the local files alone.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Command } from '../command.ts';
 import type { Health } from '../../contract/health.ts';
+import { defineCommand } from '../define-command.ts';
 import { EXIT } from '../exit-status.ts';
-import { parseCommandLine, withConnection } from '../options.ts';
 import { print, printJson } from '../output.ts';
-import { connect } from '../session.ts';
-
-const OPTIONS = withConnection({ json: { type: 'boolean' } });
 
 const HELP = `Usage: jobctl whoami [options]
 
@@ -26,47 +22,42 @@ Examples:
   jobctl --context prod whoami --json | jq -r .role
 `;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: 'whoami',
   help: HELP,
-  async run(args) {
-    const { values } = parseCommandLine('whoami', args, OPTIONS);
-    if (values.help) {
-      print(HELP);
+  options: { json: { type: 'boolean' } },
+  // Words after it are ignored, as they always were.
+  arguments: { takes: 'words' },
+  async run({ values, connect }) {
+    const client = await connect();
+    const health = await client.json<Health>('GET', '/healthz');
+    const certificate = new X509Certificate(readFileSync(client.settings.cert.value));
+    const identity = {
+      name: health.client.name,
+      role: health.client.role,
+      permissions: health.permissions,
+      server: client.settings.url.origin,
+      certificate: {
+        file: client.settings.cert.value,
+        serial: certificate.serialNumber.toLowerCase(),
+        notAfter: new Date(certificate.validTo).toISOString(),
+      },
+    };
+    if (values.json === true) {
+      printJson(identity);
       return EXIT.OK;
     }
-    const client = await connect(values);
-    try {
-      const health = await client.json<Health>('GET', '/healthz');
-      const certificate = new X509Certificate(readFileSync(client.settings.cert.value));
-      const identity = {
-        name: health.client.name,
-        role: health.client.role,
-        permissions: health.permissions,
-        server: client.settings.url.origin,
-        certificate: {
-          file: client.settings.cert.value,
-          serial: certificate.serialNumber.toLowerCase(),
-          notAfter: new Date(certificate.validTo).toISOString(),
-        },
-      };
-      if (values.json === true) {
-        printJson(identity);
-        return EXIT.OK;
-      }
-      print(
-        [
-          `Name:         ${identity.name}`,
-          `Role:         ${identity.role}`,
-          `May:          ${identity.permissions.join(', ')}`,
-          `Server:       ${identity.server}`,
-          `Certificate:  ${identity.certificate.file}`,
-          `Serial:       ${identity.certificate.serial}`,
-          `Expires:      ${identity.certificate.notAfter}`,
-        ].join('\n'),
-      );
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
+    print(
+      [
+        `Name:         ${identity.name}`,
+        `Role:         ${identity.role}`,
+        `May:          ${identity.permissions.join(', ')}`,
+        `Server:       ${identity.server}`,
+        `Certificate:  ${identity.certificate.file}`,
+        `Serial:       ${identity.certificate.serial}`,
+        `Expires:      ${identity.certificate.notAfter}`,
+      ].join('\n'),
+    );
+    return EXIT.OK;
   },
-};
+});
