@@ -66,10 +66,6 @@ export const JOBS_AT_POSITIONS_SQL =
 export const EXPIRED_JOBS_SQL =
   'SELECT id FROM jobs WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?';
 
-/** recordCostOf over a row of the jobs table; octet_length reads no text, only its size. */
-export const RECORD_BYTES_SQL =
-  'octet_length(command) + octet_length(args) + octet_length(env_names)';
-
 /**
  * The SELECT behind list(): every condition in SQL, newest first by seq (the order jobs were
  * created in), one row more than the page so the caller knows whether there is a next page, and

@@ -1,7 +1,8 @@
 // Rows of the jobs table to and from Job values: the row's shape as the schema (database.ts)
 // makes it, and how each field of a job is kept in its column.
 import type { SQLInputValue } from 'node:sqlite';
-import type { Job, ResourceLimits, ResourceUsage, SandboxMode, TerminalSize } from '../jobs/job.ts';
+import type { Job, ResourceUsage } from '../jobs/job.ts';
+import type { RecordedSpec } from '../jobs/job-spec.ts';
 import type { JobStatus } from '../jobs/job-status.ts';
 import type { JobUpdate } from './store.ts';
 
@@ -9,22 +10,13 @@ export interface JobRow {
   id: string;
   owner: string;
   serial: string | null;
-  command: string;
-  args: string;
-  env_names: string;
-  cwd: string;
+  /** What the job asked for (RecordedSpec) as JSON: everything of its record from its request. */
+  spec: string;
   limits: string;
-  timeout_ms: number | null;
-  sandbox: string;
-  image: string | null;
-  labels: string;
-  queue_timeout_ms: number | null;
   client_totals: string;
   output_budget: number | null;
   queued_at: string | null;
-  stdin: number;
-  stderr_merged: number;
-  tty: string | null;
+  record_bytes: number;
   status: string;
   exit_code: number | null;
   signal: string | null;
@@ -64,7 +56,7 @@ export function asRows(rows: unknown[]): JobRow[] {
 
 /**
  * What a job's record costs its client's allowance: its command, arguments and environment
- * variable names as the jobs table holds them, in bytes. RECORD_BYTES_SQL says the same in SQL.
+ * variable names as JSON, in bytes. The row keeps it (record_bytes), so deletes can take it off.
  */
 export function recordCostOf(job: Pick<Job, 'command' | 'args' | 'envNames'>): number {
   return (
@@ -114,21 +106,9 @@ export function fromRow(row: JobRow): Job {
     id: row.id,
     owner: row.owner,
     clientSerial: row.serial,
-    command: row.command,
-    args: JSON.parse(row.args) as string[],
-    envNames: JSON.parse(row.env_names) as string[],
-    cwd: row.cwd,
-    limits: JSON.parse(row.limits) as ResourceLimits,
-    timeoutMs: row.timeout_ms,
-    sandbox: row.sandbox as SandboxMode,
-    image: row.image,
-    labels: JSON.parse(row.labels) as Record<string, string>,
-    queueTimeoutMs: row.queue_timeout_ms,
+    ...(JSON.parse(row.spec) as RecordedSpec),
     queuePosition: null,
     queueReason: null,
-    stdin: row.stdin === 1,
-    stderr: row.stderr_merged === 1 ? 'merged' : 'separate',
-    tty: row.tty === null ? null : (JSON.parse(row.tty) as TerminalSize),
     status: row.status as JobStatus,
     exitCode: row.exit_code,
     signal: row.signal,

@@ -13,6 +13,7 @@ import type {
   ResourceLimits,
 } from '../jobs/job.ts';
 import type { JobStatus } from '../jobs/job-status.ts';
+import { specPartOf } from '../jobs/job-spec.ts';
 import {
   CLIENT_LOADS_SQL,
   EXPIRED_JOBS_SQL,
@@ -20,7 +21,6 @@ import {
   listQuery,
   QUEUE_HEADS_SQL,
   QUEUED_SQL,
-  RECORD_BYTES_SQL,
   SLOT_SQL,
   sqlStatus,
   UNFINISHED_JOBS_SQL,
@@ -70,10 +70,9 @@ export class JobStore {
     const path = db.location();
     this.#logSync = path === null ? undefined : new LogSync(path);
     this.#insert = db.prepare(
-      `INSERT INTO jobs (id, owner, command, args, env_names, cwd, limits, timeout_ms, sandbox,
-         image, labels, queue_timeout_ms, client_totals, output_cap, status, queued_at,
-         created_at, seq, stdin, tty, serial, output_budget, stderr_merged)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (id, owner, serial, spec, limits, client_totals, output_budget,
+         output_cap, status, queued_at, created_at, seq, record_bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertLabel = db.prepare(
       'INSERT INTO job_labels (owner, key, value, seq) VALUES (?, ?, ?, ?)',
@@ -81,9 +80,7 @@ export class JobStore {
     this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?');
     this.#atPositions = db.prepare(JOBS_AT_POSITIONS_SQL);
     this.#unfinished = db.prepare(UNFINISHED_JOBS_SQL);
-    this.#delete = db.prepare(
-      `DELETE FROM jobs WHERE id = ? RETURNING owner, ${RECORD_BYTES_SQL} AS record_bytes`,
-    );
+    this.#delete = db.prepare(`DELETE FROM jobs WHERE id = ? RETURNING owner, record_bytes`);
     this.#endedBefore = db.prepare(EXPIRED_JOBS_SQL);
     this.#countQueuedOf = db.prepare(
       `SELECT COUNT(*) AS count FROM jobs WHERE owner = ? AND status = ${QUEUED_SQL}`,
@@ -117,7 +114,7 @@ export class JobStore {
     this.#countByStatus = db.prepare('SELECT status, COUNT(*) AS count FROM jobs GROUP BY status');
     this.#outputOf = db.prepare('SELECT bytes FROM client_output WHERE owner = ?');
     this.#recordBytesOfOwner = db.prepare(
-      `SELECT COALESCE(SUM(${RECORD_BYTES_SQL}), 0) AS bytes FROM jobs WHERE owner = ?`,
+      'SELECT COALESCE(SUM(record_bytes), 0) AS bytes FROM jobs WHERE owner = ?',
     );
     const max = db.prepare('SELECT MAX(seq) AS seq FROM jobs').get() as { seq: number | null };
     this.#seq = max.seq ?? 0;
@@ -130,39 +127,30 @@ export class JobStore {
   insert(job: Job, budget: ClientBudget = { totals: {} }): void {
     this.#seq += 1;
     const seq = this.#seq;
+    const recordBytes = recordCostOf(job);
     writing(() =>
       this.#inTransaction(() => {
         this.#insert.run(
           job.id,
           job.owner,
-          job.command,
-          JSON.stringify(job.args),
-          JSON.stringify(job.envNames),
-          job.cwd,
+          job.clientSerial,
+          JSON.stringify(specPartOf(job)),
           JSON.stringify(job.limits),
-          job.timeoutMs,
-          job.sandbox,
-          job.image,
-          JSON.stringify(job.labels),
-          job.queueTimeoutMs,
           JSON.stringify(budget.totals),
+          budget.outputBytes ?? null,
           job.outputCapBytes,
           job.status,
           job.status === 'queued' ? job.createdAt : null,
           job.createdAt,
           seq,
-          job.stdin ? 1 : 0,
-          job.tty === null ? null : JSON.stringify(job.tty),
-          job.clientSerial,
-          budget.outputBytes ?? null,
-          job.stderr === 'merged' ? 1 : 0,
+          recordBytes,
         );
         for (const [key, value] of Object.entries(job.labels)) {
           this.#insertLabel.run(job.owner, key, value, seq);
         }
       }),
     );
-    this.#countRecordBytes(job.owner, recordCostOf(job));
+    this.#countRecordBytes(job.owner, recordBytes);
   }
 
   update(id: string, changes: JobUpdate): void {

@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Next } from 'koa';
 import type { AuditClient, AuditEvent, AuditOutcome } from '../../contract/audit.ts';
 import type { Job } from '../../jobs/job.ts';
+import { specPartOf } from '../../jobs/job-spec.ts';
 import { peerCertificate } from '../../tls/peer-certificate.ts';
 import type { AppContext } from '../state.ts';
 
@@ -99,17 +100,11 @@ function detailsOf(
 ): Record<string, unknown> {
   if (action === undefined) return { method: ctx.method, path: ctx.path.slice(0, 256) };
   if (action === 'job.start' && job !== undefined) {
-    // Environment values may be secrets: the trail keeps their names, as the job record does.
+    // What it asked for, as its record keeps it (jobs/job-spec.ts): every field, without a list
+    // here to keep up. Environment values may be secrets: the record, and so the trail, keeps
+    // their names.
     return {
-      command: job.command,
-      ...listOrDigest('args', job.args),
-      cwd: job.cwd,
-      ...listOrDigest('envNames', job.envNames),
-      limits: job.limits,
-      timeoutMs: job.timeoutMs,
-      sandbox: job.sandbox,
-      image: job.image,
-      labels: job.labels,
+      ...auditedSpecOf(job),
       // `queued` when it waits for a slot or memory; its start is a `job.dequeue` record.
       startedAs: job.status,
       follow: ctx.query.follow === 'true' || ctx.query.follow === '1',
@@ -133,6 +128,19 @@ function detailsOf(
     return { query: Object.fromEntries(Object.entries(ctx.query).slice(0, 8)), ...labels };
   }
   return labels;
+}
+
+/** A job's spec as a start's record has it: each list of strings whole or as its digest. */
+function auditedSpecOf(job: Job): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(specPartOf(job)).flatMap(([field, value]: [string, unknown]) =>
+      isStringList(value) ? Object.entries(listOrDigest(field, value)) : [[field, value]],
+    ),
+  );
+}
+
+function isStringList(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
 
 /**
