@@ -26,7 +26,10 @@ import { ImageStore } from './launcher/images.ts';
 import type { SandboxSettings } from './launcher/sandbox.ts';
 import { ClientAccounts } from './store/client-accounts.ts';
 import type { DatabaseSync } from 'node:sqlite';
-import { ShimLauncher, type IsolationSettings } from './launcher/shim-launcher.ts';
+import { ShimLauncher, type HostSteps } from './launcher/shim-launcher.ts';
+import { CgroupStep } from './launcher/steps/cgroup-step.ts';
+import { NamespacesStep } from './launcher/steps/namespaces-step.ts';
+import { SandboxStep } from './launcher/steps/sandbox-step.ts';
 import { createLogging, type Logging } from './logger.ts';
 import { syslogLogDestination, shipAuditRecord } from './logging/syslog-destination.ts';
 import { SyslogShipper } from './logging/syslog-shipper.ts';
@@ -144,7 +147,9 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     shipper === undefined ? undefined : (record) => shipAuditRecord(shipper, record),
     { rotateBytes: config.auditRotateBytes },
   );
-  const launcher = new ShimLauncher(...(await detectProtections(config, db, logger)));
+  const launcher = new ShimLauncher(await hostSteps(config, db, logger), {
+    required: config.isolation === 'required',
+  });
   const store = new JobStore(db);
   // The CRL in force, asked by the registry before a job is recorded or leaves the queue: the
   // one loaded now, then the reloader's once it exists.
@@ -386,11 +391,8 @@ async function shipLogs(
   return shipper;
 }
 
-async function detectProtections(
-  config: Config,
-  db: DatabaseSync,
-  logger: Logger,
-): Promise<[Awaited<ReturnType<typeof detectCgroups>>, IsolationSettings]> {
+/** The launch steps this host's privileges and configuration give jobs. */
+async function hostSteps(config: Config, db: DatabaseSync, logger: Logger): Promise<HostSteps> {
   const isRoot = process.getuid?.() === 0;
   const cgroups = isRoot
     ? await detectCgroups(undefined, config.hostJobLimits, config.cgroupParent)
@@ -413,12 +415,14 @@ async function detectProtections(
       );
     }
   }
-  const isolation: IsolationSettings = {
-    pidNamespace: isRoot,
-    networkNamespace: isRoot && !config.hostNetwork,
-    user: isRoot ? resolveJobUser(config.jobUser) : undefined,
-    required: config.isolation === 'required',
-    sandbox: isRoot && config.sandbox.mode === 'private' ? sandboxSettings(config, db) : undefined,
+  const steps: HostSteps = {
+    cgroup: new CgroupStep(cgroups),
+    namespaces: new NamespacesStep({ pid: isRoot, network: isRoot && !config.hostNetwork }),
+    sandbox: new SandboxStep({
+      user: isRoot ? resolveJobUser(config.jobUser) : undefined,
+      sandbox:
+        isRoot && config.sandbox.mode === 'private' ? sandboxSettings(config, db) : undefined,
+    }),
   };
   if (!isRoot || cgroups === undefined) {
     logger.warn(
@@ -426,7 +430,7 @@ async function detectProtections(
       'jobs run WITHOUT full protection: resource limits and namespaces need root and a writable cgroup hierarchy',
     );
   }
-  return [cgroups, isolation];
+  return steps;
 }
 
 function sandboxSettings(config: Config, db: DatabaseSync): SandboxSettings {

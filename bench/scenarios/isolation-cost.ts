@@ -22,6 +22,7 @@ import { resolveJobUser, type JobUser } from '../../src/launcher/job-user.ts';
 import { ImageStore } from '../../src/launcher/images.ts';
 import { DEFAULT_BINDS, parseBinds } from '../../src/jobs/host-binds.ts';
 import { sandboxArguments, type SandboxSettings } from '../../src/launcher/sandbox.ts';
+import { jobFile } from '../../src/jobs/job-directory.ts';
 import type { JobSpec } from '../../src/jobs/job.ts';
 import { writeEnvironmentFile } from '../../src/launcher/shim-files.ts';
 import { SHIM_PATH } from '../../src/launcher/built-programs.ts';
@@ -220,9 +221,9 @@ async function runShim(
       '--dir',
       jobDir,
       '--events',
-      join(jobDir, 'events.fifo'),
+      jobFile(jobDir, 'events'),
       '--control',
-      join(jobDir, 'control.fifo'),
+      jobFile(jobDir, 'control'),
     ];
     // As the server does: on v2 jobshim clones the job into the cgroup (no move), on v1 it moves it.
     for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);

@@ -1,7 +1,9 @@
 // Launches each job under its own supervisor process (native/jobshim.c), which places the job in
 // its cgroup before it runs, gives it its namespaces and user, records its output and exit status
 // on disk, and keeps doing so if the server dies. Node cannot set clone flags or exec in place,
-// hence the small C program rather than `child_process` alone.
+// hence the small C program rather than `child_process` alone. A launch is a list of steps
+// (steps/): each checks the job, sets up its part and says what the supervisor is told; this
+// module runs them in order, spawns the supervisor and undoes the steps if the launch fails.
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import {
@@ -11,16 +13,9 @@ import {
   LimitNotEnforceableError,
 } from '../errors.ts';
 import { jobFile, jobFiles } from '../jobs/job-directory.ts';
-import type { JobSpec, ResourceLimits } from '../jobs/job.ts';
-import { blockDevicesOf } from './block-devices.ts';
-import {
-  groupNameOf,
-  type CgroupDriver,
-  type JobCgroup,
-  type LimitKind,
-} from './cgroups/cgroup.ts';
-import { DEFAULT_PATH, jobEnvironment, SANDBOX_ACCOUNT } from './environment.ts';
-import type { JobUser } from './job-user.ts';
+import type { JobSpec } from '../jobs/job.ts';
+import type { JobCgroup } from './cgroups/cgroup.ts';
+import { DEFAULT_PATH, jobEnvironment } from './environment.ts';
 import {
   outcomeWithoutExit,
   type LaunchRequest,
@@ -35,62 +30,63 @@ import {
   outcomeFromStatus,
   supervisorHasExited,
 } from './shim-handle.ts';
-import { describeBinds, sandboxArguments, type SandboxSettings } from './sandbox.ts';
 import { readShimStatus, writeEnvironmentFile } from './shim-files.ts';
+import type { CgroupStep } from './steps/cgroup-step.ts';
+import type { LaunchStep, StepSetup } from './steps/launch-step.ts';
+import type { NamespacesStep } from './steps/namespaces-step.ts';
+import { OutputStep } from './steps/output-step.ts';
+import { ProcessStep } from './steps/process-step.ts';
+import type { SandboxStep } from './steps/sandbox-step.ts';
 import { SupervisorSpawner, type SpawnReply } from './supervisor-spawner.ts';
 import { SHIM_PATH } from './built-programs.ts';
 
-export interface IsolationSettings {
-  /** Own PID and mount namespaces (and /proc) per job. */
-  readonly pidNamespace: boolean;
-  /** Own network namespace with only loopback; false lets jobs use the host network. */
-  readonly networkNamespace: boolean;
-  /** The account jobs on the host's filesystem run as; undefined: the server's own user. */
-  readonly user: JobUser | undefined;
-  /** The private sandbox (needs root and the PID namespace); undefined where there is none. */
-  readonly sandbox: SandboxSettings | undefined;
-  /** Refuse to start jobs rather than run them with less protection than configured. */
-  readonly required: boolean;
+/**
+ * The steps that depend on the host, which the server configures. The launcher adds those every
+ * job takes from its spec alone (its process, its output's limits).
+ */
+export interface HostSteps {
+  readonly cgroup: CgroupStep;
+  readonly namespaces: NamespacesStep;
+  readonly sandbox: SandboxStep;
 }
 
-const LIMIT_FIELDS: Readonly<Record<keyof ResourceLimits, LimitKind>> = {
-  cpus: 'cpu',
-  memoryBytes: 'memory',
-  pids: 'pids',
-  ioReadBytesPerSecond: 'io',
-  ioWriteBytesPerSecond: 'io',
-};
+export interface ShimLauncherOptions {
+  /** Refuse to start jobs rather than run them with less protection than configured. */
+  readonly required: boolean;
+  readonly shimPath?: string;
+}
 
 export class ShimLauncher implements Launcher {
   readonly protections: Protections;
-  readonly #cgroups: CgroupDriver | undefined;
-  readonly #isolation: IsolationSettings;
+  /** First, apart: the job's handle keeps its cgroup once the job runs. */
+  readonly #cgroup: CgroupStep;
+  readonly #sandbox: SandboxStep;
+  /** The other steps, in the order their arguments reach the supervisor. */
+  readonly #steps: readonly LaunchStep[];
   readonly #shimPath: string;
   readonly #spawner: SupervisorSpawner;
   readonly #refusal: string | undefined;
 
-  constructor(
-    cgroups: CgroupDriver | undefined,
-    isolation: IsolationSettings,
-    shimPath = SHIM_PATH,
-  ) {
+  constructor(steps: HostSteps, options: ShimLauncherOptions) {
+    const shimPath = options.shimPath ?? SHIM_PATH;
     if (!existsSync(shimPath)) {
       throw new Error(`job supervisor ${shimPath} is missing: run 'npm install' to build it`);
     }
-    this.#cgroups = cgroups;
-    this.#isolation = isolation;
+    this.#cgroup = steps.cgroup;
+    this.#sandbox = steps.sandbox;
+    this.#steps = [steps.namespaces, steps.sandbox, new ProcessStep(), new OutputStep()];
     this.#shimPath = shimPath;
     this.#spawner = new SupervisorSpawner();
     this.protections = {
-      cgroups: cgroups?.version ?? 'none',
-      enforceableLimits: [...(cgroups?.enforceable ?? [])],
-      pidNamespace: isolation.pidNamespace,
-      mountNamespace: isolation.pidNamespace,
-      networkNamespace: isolation.networkNamespace,
-      jobUser: isolation.user?.name ?? `uid ${process.getuid?.() ?? 'unknown'}`,
-      sandbox: sandboxProtections(isolation.sandbox),
+      ...steps.cgroup.protections,
+      ...steps.namespaces.protections,
+      ...steps.sandbox.protections,
     };
-    this.#refusal = isolation.required ? missingProtection(cgroups, isolation) : undefined;
+    this.#refusal = options.required
+      ? [this.#cgroup, ...this.#steps]
+          .map((step) => step.missingWhenRequired())
+          .find((missing) => missing !== undefined)
+      : undefined;
   }
 
   /** Supervisors already started run on; later launches fail. */
@@ -100,18 +96,24 @@ export class ShimLauncher implements Launcher {
 
   async launch(request: LaunchRequest): Promise<LaunchResult> {
     if (this.#refusal !== undefined) throw new LimitNotEnforceableError('isolation', this.#refusal);
-    this.#assertEnforceable(request.spec.limits);
-    // Independent round trips to the thread pool, made side by side.
-    const [cgroup, environment] = await Promise.allSettled([
-      this.#createCgroup(request),
+    for (const step of [this.#cgroup, ...this.#steps]) step.check(request);
+    // Independent round trips to the thread pool, made side by side; a failure is told in this
+    // order (the cgroup's first), whichever came first.
+    const [cgroup, environment, ...others] = await Promise.allSettled([
+      this.#cgroup.prepare(request),
       this.#writeEnvironment(request),
+      ...this.#steps.map((step) => step.prepare(request)),
     ]);
+    const setups = [cgroup, ...others].flatMap((setup) =>
+      setup.status === 'fulfilled' ? [setup.value] : [],
+    );
     try {
-      if (cgroup.status === 'rejected') throw cgroup.reason;
-      if (environment.status === 'rejected') throw environment.reason;
-      return await this.#spawnShim(request, cgroup.value, environment.value);
+      const { cgroup: jobCgroup } = valueOf(cgroup);
+      const environmentFile = valueOf(environment);
+      const args = [valueOf(cgroup), ...others.map(valueOf)].flatMap((setup) => setup.args);
+      return await this.#spawnShim(request, args, environmentFile, jobCgroup, setups);
     } catch (error) {
-      if (cgroup.status === 'fulfilled') await cgroup.value?.remove().catch(() => undefined);
+      await undoSteps(setups);
       if (environment.status === 'fulfilled')
         await rm(environment.value, { force: true }).catch(() => undefined);
       throw error;
@@ -120,7 +122,7 @@ export class ShimLauncher implements Launcher {
 
   /** The job's environment, in the file jobshim reads (and removes) before it starts the job. */
   async #writeEnvironment(request: LaunchRequest): Promise<string> {
-    const account = request.spec.sandbox === 'private' ? SANDBOX_ACCOUNT : this.#isolation.user;
+    const account = this.#sandbox.accountOf(request);
     try {
       return await writeEnvironmentFile(request.dir, jobEnvironment(account, request.spec.env));
     } catch (error) {
@@ -131,7 +133,7 @@ export class ShimLauncher implements Launcher {
   }
 
   async reattach(jobId: string, dir: string): Promise<ReattachResult> {
-    const cgroup = this.#cgroups?.open(jobId);
+    const cgroup = this.#cgroup.reopen(jobId);
     if (!existsSync(jobFile(dir, 'events'))) {
       const status = readShimStatus(dir);
       await cgroup?.remove().catch(() => undefined);
@@ -152,90 +154,24 @@ export class ShimLauncher implements Launcher {
     return { kind: 'running', handle };
   }
 
-  #assertEnforceable(limits: ResourceLimits): void {
-    const enforceable = this.#cgroups?.enforceable ?? new Set<LimitKind>();
-    for (const field of Object.keys(limits) as (keyof ResourceLimits)[]) {
-      if (limits[field] === undefined) continue;
-      if (!enforceable.has(LIMIT_FIELDS[field])) {
-        throw new LimitNotEnforceableError(
-          `limits.${field}`,
-          this.#cgroups === undefined
-            ? 'no writable cgroup hierarchy (is the server running as root?)'
-            : `the ${LIMIT_FIELDS[field]} controller is not available`,
-        );
-      }
-    }
-  }
-
-  async #createCgroup(request: LaunchRequest): Promise<JobCgroup | undefined> {
-    if (this.#cgroups === undefined) return undefined;
-    // A sandboxed job writes to memory (tmpfs); only a host job's cwd is a path on a disk.
-    const devices = blockDevicesOf(
-      request.spec.sandbox === 'host' ? ['/', request.spec.cwd] : ['/'],
-    );
-    try {
-      return await this.#cgroups.create(request.jobId, request.spec.limits, devices, {
-        name: groupNameOf(request.owner),
-        totals: request.clientTotals,
-      });
-    } catch (error) {
-      throw new LaunchFailedError('could not create the cgroup for the job', error);
-    }
-  }
-
-  async #shimArguments(request: LaunchRequest, cgroup: JobCgroup | undefined): Promise<string[]> {
-    const files = jobFiles(request.dir);
-    const args = ['--dir', request.dir, '--events', files.events, '--control', files.control];
-    for (const procs of cgroup?.procsFiles ?? []) args.push('--cgroup-procs', procs);
-    if (cgroup?.directory !== undefined) args.push('--cgroup-dir', cgroup.directory);
-    if (this.#isolation.pidNamespace) args.push('--pidns');
-    if (this.#isolation.networkNamespace) args.push('--netns');
-    // The filter needs no privilege (no_new_privs is set first), so every job gets it.
-    args.push('--seccomp');
-    const sandbox = this.#sandboxFor(request);
-    if (sandbox !== undefined) {
-      args.push(...(await sandboxArguments(sandbox, request.jobId, request.owner, request.spec)));
-    } else if (this.#isolation.user !== undefined) {
-      const user = this.#isolation.user;
-      args.push('--uid', String(user.uid), '--gid', String(user.gid));
-    }
-    args.push('--cwd', request.spec.cwd);
-    if (request.spec.stdin) args.push('--stdin', files.stdin);
-    if (request.spec.stderr === 'merged') args.push('--merge-stderr');
-    const { tty } = request.spec;
-    if (tty !== undefined) {
-      args.push('--tty', '--tty-rows', String(tty.rows), '--tty-cols', String(tty.cols));
-    }
-    if (request.spec.timeoutMs !== undefined)
-      args.push('--timeout', String(request.spec.timeoutMs));
-    if (request.maxOutputBytes !== undefined)
-      args.push('--max-output', String(request.maxOutputBytes));
-    if (request.minFreeDiskBytes > 0)
-      args.push('--min-free-disk', String(request.minFreeDiskBytes));
-    args.push('--', request.spec.command, ...request.spec.args);
-    return args;
-  }
-
-  /** The sandbox settings if this job runs in a private sandbox. */
-  #sandboxFor(request: LaunchRequest): SandboxSettings | undefined {
-    if (request.spec.sandbox !== 'private') return undefined;
-    if (this.#isolation.sandbox === undefined) {
-      throw new LimitNotEnforceableError(
-        'sandbox',
-        'this host gives no private sandbox (it needs root and namespaces)',
-      );
-    }
-    return this.#isolation.sandbox;
-  }
-
+  /**
+   * Spawns the supervisor with the steps' arguments between its files and the command. A start
+   * the supervisor reports as failed undoes the steps here, since it returns rather than throws.
+   */
   async #spawnShim(
     request: LaunchRequest,
-    cgroup: JobCgroup | undefined,
+    stepArguments: readonly string[],
     environmentFile: string,
+    cgroup: JobCgroup | undefined,
+    setups: readonly StepSetup[],
   ): Promise<LaunchResult> {
-    const shimArguments = await this.#shimArguments(request, cgroup);
-    const log = jobFile(request.dir, 'supervisorLog');
-    await (await open(log, 'a', 0o600)).close();
+    const files = jobFiles(request.dir);
+    const shimArguments = [
+      ...['--dir', request.dir, '--events', files.events, '--control', files.control],
+      ...stepArguments,
+      ...['--', request.spec.command, ...request.spec.args],
+    ];
+    await (await open(files.supervisorLog, 'a', 0o600)).close();
     // jobshim runs as root and is started with an empty environment: a client's LD_PRELOAD or
     // LD_LIBRARY_PATH must not reach its dynamic loader. The job's environment goes through the
     // file, to the job alone. jobshim removes the file once read, before it reports a start;
@@ -243,13 +179,13 @@ export class ShimLauncher implements Launcher {
     // reports, which may have come before it read the file.
     const reply = await this.#spawner.spawn(
       [this.#shimPath, '--env-file', environmentFile, ...shimArguments],
-      log,
+      files.supervisorLog,
     );
     const report = startReportOf(reply);
     if (report.kind === 'failed') {
       await rm(environmentFile, { force: true });
       const status = readShimStatus(request.dir);
-      await cgroup?.remove().catch(() => undefined);
+      await undoSteps(setups);
       // The command's own fault, told as such: a request's start is refused with it (422), a
       // queued job ends failed with it as its error.
       const unrunnable = unrunnableCommand(report.message, request.spec);
@@ -265,27 +201,15 @@ export class ShimLauncher implements Launcher {
   }
 }
 
-function sandboxProtections(settings: SandboxSettings | undefined): Protections['sandbox'] {
-  const range = settings?.accounts.range;
-  return {
-    privateRoot: settings !== undefined,
-    uidPerClient: settings !== undefined,
-    uidRange:
-      range === undefined ? null : { first: range.first, last: range.first + range.count - 1 },
-    seccomp: true,
-    binds: settings === undefined ? [] : describeBinds(settings.binds),
-  };
+/** Undoes what the steps set up, last first; an undo that fails leaves the others to run. */
+async function undoSteps(setups: readonly StepSetup[]): Promise<void> {
+  for (const setup of [...setups].reverse()) await setup.undo().catch(() => undefined);
 }
 
-/** Why jobs cannot get the protection the configuration requires, if they cannot. */
-function missingProtection(
-  cgroups: CgroupDriver | undefined,
-  isolation: IsolationSettings,
-): string | undefined {
-  if (cgroups === undefined)
-    return 'isolation is required but no writable cgroup hierarchy was found';
-  if (!isolation.pidNamespace) return 'isolation is required but namespaces are unavailable';
-  return undefined;
+/** What a step set up, or the error it failed with, thrown. */
+function valueOf<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
 }
 
 /**

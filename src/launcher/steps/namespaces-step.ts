@@ -1,0 +1,41 @@
+// The namespaces step: the job's own PID and mount namespaces (and its own /proc), and its own
+// network namespace with only loopback unless the host's network is configured for jobs. Both
+// need root; the supervisor makes them when it clones the job.
+import type { Protections } from '../../jobs/protections.ts';
+import type { LaunchStep, StepSetup } from './launch-step.ts';
+import { argumentsOnly } from './launch-step.ts';
+
+export interface NamespaceSettings {
+  /** Own PID and mount namespaces (and /proc) per job. */
+  readonly pid: boolean;
+  /** Own network namespace with only loopback; false lets jobs use the host network. */
+  readonly network: boolean;
+}
+
+export class NamespacesStep implements LaunchStep {
+  readonly protections: Pick<Protections, 'pidNamespace' | 'mountNamespace' | 'networkNamespace'>;
+  readonly #args: readonly string[];
+  readonly #settings: NamespaceSettings;
+
+  constructor(settings: NamespaceSettings) {
+    this.#settings = settings;
+    this.protections = {
+      pidNamespace: settings.pid,
+      mountNamespace: settings.pid,
+      networkNamespace: settings.network,
+    };
+    this.#args = [...(settings.pid ? ['--pidns'] : []), ...(settings.network ? ['--netns'] : [])];
+  }
+
+  check(): void {
+    // Every job gets the same namespaces: there is nothing a job could ask for here.
+  }
+
+  prepare(): Promise<StepSetup> {
+    return Promise.resolve(argumentsOnly(this.#args));
+  }
+
+  missingWhenRequired(): string | undefined {
+    return this.#settings.pid ? undefined : 'isolation is required but namespaces are unavailable';
+  }
+}

@@ -1,0 +1,33 @@
+// A launch request as the registry makes one, for tests of the launcher and its steps: a job
+// spec with the defaults a request gets, and what the test changes.
+import type { JobSpec } from '../../src/jobs/job.ts';
+import type { LaunchRequest } from '../../src/launcher/launcher.ts';
+
+export const JOB_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+
+export function launchRequest(
+  spec: Partial<JobSpec> = {},
+  request: Partial<Omit<LaunchRequest, 'spec'>> = {},
+): LaunchRequest {
+  return {
+    jobId: JOB_ID,
+    owner: 'alice',
+    clientTotals: {},
+    dir: '/data/jobs/x',
+    maxOutputBytes: undefined,
+    minFreeDiskBytes: 0,
+    ...request,
+    spec: {
+      command: 'true',
+      args: [],
+      env: {},
+      cwd: '/',
+      limits: {},
+      sandbox: 'host',
+      labels: {},
+      stdin: false,
+      stderr: 'separate',
+      ...spec,
+    },
+  };
+}
