@@ -7,6 +7,7 @@ import { CertificateRevokedError, InsufficientStorageError, JobNotFoundError } f
 import { outcomeWithoutExit, type JobOutcome } from '../launcher/launcher.ts';
 import type { JobStore, JobUpdate } from '../store/job-store.ts';
 import type { ClientBudget, Job, JobSpec } from '../jobs/job.ts';
+import { recordedSpecOf } from '../jobs/job-spec.ts';
 import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
 import { readableBytes } from './admission.ts';
 import { assertTransition } from './job-state.ts';
@@ -55,21 +56,9 @@ export class JobRecords {
       id: randomUUID(),
       owner,
       clientSerial: clientSerial ?? null,
-      command: spec.command,
-      args: spec.args,
-      envNames: Object.keys(spec.env).sort(),
-      cwd: spec.cwd,
-      limits: spec.limits,
-      timeoutMs: spec.timeoutMs ?? null,
-      sandbox: spec.sandbox,
-      image: spec.image ?? null,
-      labels: spec.labels,
-      queueTimeoutMs: spec.queueTimeoutMs ?? null,
+      ...recordedSpecOf(spec),
       queuePosition: null,
       queueReason: null,
-      stdin: spec.stdin,
-      stderr: spec.stderr,
-      tty: spec.tty ?? null,
       status,
       exitCode: null,
       signal: null,

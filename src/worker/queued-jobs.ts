@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { InsufficientStorageError } from '../errors.ts';
 import type { JobStore } from '../store/job-store.ts';
 import type { ClientBudget, Job, JobSpec, ResourceLimits } from '../jobs/job.ts';
+import { specOfRecord } from '../jobs/job-spec.ts';
 import { budgetSpentError, type AdmissionQueue, type QueueTurn } from './admission-queue.ts';
 import type { DiskFloor } from './disk-floor.ts';
 import { createOutputFiles, type JobOutputs } from './job-outputs.ts';
@@ -158,7 +159,7 @@ export class QueuedJobs {
     }
     await this.#options.launch(
       this.#options.records.mustGet(job.id),
-      specOf(job, env),
+      specOfRecord(job, env),
       clientTotals,
     );
   }
@@ -208,23 +209,4 @@ export class QueuedJobs {
       ),
     );
   }
-}
-
-/** What a queued job asked for, from its record and its kept environment. */
-function specOf(job: Job, env: Record<string, string>): JobSpec {
-  return {
-    command: job.command,
-    args: job.args,
-    env,
-    cwd: job.cwd,
-    limits: job.limits,
-    ...(job.timeoutMs === null ? {} : { timeoutMs: job.timeoutMs }),
-    sandbox: job.sandbox,
-    ...(job.image === null ? {} : { image: job.image }),
-    labels: job.labels,
-    ...(job.queueTimeoutMs === null ? {} : { queueTimeoutMs: job.queueTimeoutMs }),
-    stdin: job.stdin,
-    stderr: job.stderr,
-    ...(job.tty === null ? {} : { tty: job.tty }),
-  };
 }

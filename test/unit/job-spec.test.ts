@@ -1,0 +1,79 @@
+// A job's spec as its record keeps it, and back (src/jobs/job-spec.ts): what the store, the audit
+// trail and a queued job's launch use in place of a list of the fields each.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { JobSpec } from '../../src/jobs/job.ts';
+import {
+  RECORDED_SPEC_FIELDS,
+  recordedSpecOf,
+  specOfRecord,
+  specPartOf,
+} from '../../src/jobs/job-spec.ts';
+import { jobOf } from '../store/store-contract.ts';
+
+const minimal: JobSpec = {
+  command: 'true',
+  args: [],
+  env: {},
+  cwd: '/work',
+  limits: {},
+  sandbox: 'private',
+  labels: {},
+  stdin: false,
+  stderr: 'separate',
+};
+
+const full: JobSpec = {
+  command: '/bin/sh',
+  args: ['-c', 'read line; echo "$line"'],
+  env: { TOKEN: 'secret', HOME: '/work' },
+  cwd: '/',
+  limits: { memoryBytes: 1 << 26, cpus: 0.5 },
+  timeoutMs: 30_000,
+  sandbox: 'private',
+  image: 'debian',
+  labels: { pipeline: '4711' },
+  queueTimeoutMs: 60_000,
+  stdin: true,
+  stderr: 'merged',
+  tty: { rows: 40, cols: 120 },
+};
+
+describe("a job's spec and its record", () => {
+  it('records what was not asked for as null, and the names of the environment only', () => {
+    assert.deepEqual(recordedSpecOf(minimal), {
+      command: 'true',
+      args: [],
+      envNames: [],
+      cwd: '/work',
+      limits: {},
+      timeoutMs: null,
+      sandbox: 'private',
+      image: null,
+      labels: {},
+      queueTimeoutMs: null,
+      tty: null,
+      stdin: false,
+      stderr: 'separate',
+    });
+    const recorded = recordedSpecOf(full);
+    assert.deepEqual(recorded.envNames, ['HOME', 'TOKEN']);
+    assert.equal(JSON.stringify(recorded).includes('secret'), false);
+  });
+
+  it('gives back the spec a record was made from, with the environment kept apart', () => {
+    for (const spec of [minimal, full]) {
+      assert.deepEqual(specOfRecord(recordedSpecOf(spec), spec.env), spec);
+    }
+  });
+
+  it("takes a job's spec part from its record: none of who asked or what became of it", () => {
+    const job = jobOf('alice', 1, { status: 'exited', exitCode: 0 });
+    const part = specPartOf(job);
+    assert.deepEqual(Object.keys(part), RECORDED_SPEC_FIELDS);
+    for (const field of ['id', 'owner', 'status', 'exitCode', 'createdAt']) {
+      assert.equal(field in part, false, field);
+    }
+    assert.deepEqual(specOfRecord(part, {}), specOfRecord(job, {}));
+  });
+});
