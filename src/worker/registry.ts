@@ -3,17 +3,14 @@
 // Viewer, so a client only ever sees the jobs it may see. A job that admission (admission.ts)
 // does not let start now waits in the queue, which is the store's: it survives a restart in the
 // same order. It knows nothing of HTTP. It composes one module per concern: the records
-// (job-records.ts), admission and the queue (admission-queue.ts, queued-jobs.ts), inputs
-// (job-inputs.ts), output readers (job-outputs.ts), retention, recovery and revocation; what is
-// left here is a job's way from a request through its launch to its end.
+// (job-records.ts), admission and the queue (admission-queue.ts, queued-jobs.ts), launching and
+// supervision (job-launches.ts), inputs (job-inputs.ts), output readers (job-outputs.ts),
+// retention, recovery and revocation; what is left here is what clients ask of their jobs.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import {
-  CodedError,
-  CommandCannotRunError,
-  CommandNotFoundError,
   InsufficientStorageError,
   JobAlreadyEndedError,
   JobNotFoundError,
@@ -22,7 +19,7 @@ import {
   NotATerminalError,
   TooManyJobsError,
 } from '../errors.ts';
-import type { JobHandle, JobInput } from '../launcher/launcher.ts';
+import type { JobInput } from '../launcher/launcher.ts';
 import type { JobStore } from '../store/job-store.ts';
 import type {
   ClientBudget,
@@ -31,7 +28,6 @@ import type {
   JobPage,
   JobSpec,
   PageRequest,
-  ResourceLimits,
   ShutdownPolicy,
   TerminalSize,
 } from '../jobs/job.ts';
@@ -44,12 +40,11 @@ import {
   type QueuePlace,
 } from './admission-queue.ts';
 import { JobInputs } from './job-inputs.ts';
-import { JobOutputs, createOutputFiles, untilEnded, type ChunksRequest } from './job-outputs.ts';
-import { JobRecords, launchFailure } from './job-records.ts';
-import { OutputSignal } from './output-signal.ts';
+import { JobLaunches } from './job-launches.ts';
+import { JobOutputs, untilEnded, type ChunksRequest } from './job-outputs.ts';
+import { JobRecords } from './job-records.ts';
 import type { OutputChunkStream, OutputSelection } from './output-stream.ts';
 import type { TimedOutputOptions } from './output-times.ts';
-import { forgetEnvironment, keepEnvironment } from './pending-environment.ts';
 import { QueuedJobs } from './queued-jobs.ts';
 import { RecordAdmission } from './record-admission.ts';
 import { recoverJobs } from './recovery.ts';
@@ -74,19 +69,10 @@ export type {
   Viewer,
 } from './registry-options.ts';
 
-interface ActiveJob {
-  readonly owner: string;
-  readonly handle: JobHandle;
-  readonly signal: OutputSignal;
-}
-
 export class JobRegistry {
   readonly #options: RegistryOptions;
   readonly #store: JobStore;
   readonly #log: Logger;
-  readonly #active = new Map<string, ActiveJob>();
-  /** Jobs asked to stop while being launched. */
-  readonly #stopOnceLaunched = new Set<string>();
   /** What each new job record passes: the disk's floor, its client's allowance and job rate. */
   readonly #recordAdmission: RecordAdmission;
   readonly #records: JobRecords;
@@ -96,6 +82,7 @@ export class JobRegistry {
   readonly #outputs: JobOutputs;
   readonly #retention: Retention;
   readonly #revocation: Revocation;
+  readonly #launches: JobLaunches;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -122,11 +109,11 @@ export class JobRegistry {
     this.#inputs = new JobInputs({
       get: (viewer, id) => this.get(viewer, id),
       mustGet: (id) => this.#records.mustGet(id),
-      handleOf: (id) => this.#active.get(id)?.handle,
+      handleOf: (id) => this.#launches.supervised(id)?.handle,
     });
     this.#outputs = new JobOutputs({
       jobDir,
-      supervisedSignal: (id) => this.#active.get(id)?.signal,
+      supervisedSignal: (id) => this.#launches.supervised(id)?.signal,
     });
     this.#retention = new Retention({
       store: options.store,
@@ -141,7 +128,7 @@ export class JobRegistry {
       isBeingQueued: (id) => this.#queue.isHeldBack(id),
       mustGet: (id) => this.#records.mustGet(id),
       endQueued: (job, why) => this.#queued.endQueued(job, why),
-      forgetStopRequest: (id) => this.#stopOnceLaunched.delete(id),
+      forgetStopRequest: (id) => this.#launches.forgetStopRequest(id),
       stop: (viewer, id, why) => this.stop(viewer, id, why),
     });
     this.#queued = new QueuedJobs({
@@ -154,8 +141,21 @@ export class JobRegistry {
       floor: this.#recordAdmission.floor,
       onDequeue: options.onDequeue,
       jobDir,
-      launch: (job, spec, clientTotals) => this.#launch(job, spec, clientTotals, 'queue'),
+      launch: (job, spec, clientTotals) => this.#launches.launch(job, spec, clientTotals, 'queue'),
       present: (job) => this.#present(job),
+    });
+    this.#launches = new JobLaunches({
+      launcher: options.launcher,
+      store: options.store,
+      log,
+      records: this.#records,
+      outputs: this.#outputs,
+      inputs: this.#inputs,
+      revocation: this.#revocation,
+      minFreeDiskBytes: this.#recordAdmission.floor.bytes,
+      jobDir,
+      drain: () => this.#queued.drain(),
+      stop: (viewer, id) => this.stop(viewer, id),
     });
   }
 
@@ -168,7 +168,7 @@ export class JobRegistry {
       jobDir: (id) => this.#jobDir(id),
       transition: (job, to, changes) => this.#records.transition(job, to, changes),
       recordEndOrRetry: (id, outcome) => this.#records.recordEndOrRetry(id, outcome),
-      supervise: (job, handle) => this.#supervise(job, handle),
+      supervise: (job, handle) => this.#launches.supervise(job, handle),
       armQueueTimeout: (job) => this.#queued.armTimeout(job),
     });
     this.#queued.drain();
@@ -215,7 +215,7 @@ export class JobRegistry {
     // The record reaches the disk while the job is launched; the answer waits for both.
     const [, started] = await Promise.all([
       this.#store.sync(),
-      this.#launch(job, spec, budget.totals, 'request'),
+      this.#launches.launch(job, spec, budget.totals, 'request'),
     ]);
     return started;
   }
@@ -223,101 +223,6 @@ export class JobRegistry {
   /** What the host gives jobs and how much of it running jobs reserve. */
   capacity(): Capacity {
     return this.#queue.capacity();
-  }
-
-  /**
-   * Launches a recorded job, one a request asked for just now or one that waited in the queue. A
-   * launcher's refusal (a limit this host cannot enforce, an image that is gone) is thrown back
-   * to the request and leaves no trace; a queued job, whose request was answered long ago, ends
-   * `failed` with the reason.
-   */
-  async #launch(
-    job: Job,
-    spec: JobSpec,
-    clientTotals: ResourceLimits,
-    from: 'request' | 'queue',
-  ): Promise<Job> {
-    const dir = this.#jobDir(job.id);
-    let result;
-    try {
-      // A queued job's files were written when it was queued (or found again at a restart).
-      if (from === 'request') {
-        await createOutputFiles(dir);
-        // Until the supervisor has it, a restart must find it: the job may go back to the queue.
-        await keepEnvironment(dir, spec.env);
-      }
-      result = await this.#options.launcher.launch({
-        jobId: job.id,
-        owner: job.owner,
-        clientTotals,
-        dir,
-        spec,
-        maxOutputBytes: job.outputCapBytes ?? undefined,
-        minFreeDiskBytes: this.#recordAdmission.floor.bytes,
-      });
-    } catch (error) {
-      if (error instanceof CodedError && error.code !== 'LAUNCH_FAILED' && from === 'request') {
-        this.#store.delete(job.id);
-        await rm(dir, { recursive: true, force: true });
-        this.#queued.drain();
-        throw error;
-      }
-      // A command that cannot run is its owner's mistake, told in the job's error, not the log's.
-      const unrunnable =
-        error instanceof CommandNotFoundError || error instanceof CommandCannotRunError;
-      this.#log[unrunnable ? 'info' : 'error'](
-        { err: error, jobId: job.id, client: job.owner },
-        'job could not be launched',
-      );
-      result = { kind: 'failed' as const, outcome: launchFailure(error) };
-    }
-    await forgetEnvironment(dir, Object.keys(spec.env));
-    const signal = this.#outputs.takeWaiting(job.id);
-    if (result.kind === 'failed') {
-      this.#records.recordEndOrRetry(job.id, result.outcome);
-      signal?.end();
-      this.#queued.drain();
-    } else {
-      this.#records.transition(job, 'running', {
-        startedAt: result.handle.startedAt.toISOString(),
-      });
-      this.#supervise(job, result.handle, signal);
-      // A stop asked for while it was being launched is carried out now.
-      if (this.#stopOnceLaunched.delete(job.id)) {
-        await this.stop({ name: job.owner, seesAll: false }, job.id).catch((error: unknown) => {
-          if (!(error instanceof JobAlreadyEndedError)) throw error;
-        });
-      }
-      // Revoked while it was being launched: endJobsOfRevoked passed it over then.
-      const revoked = this.#revocation.revokedSerialOf(job);
-      if (revoked !== undefined) {
-        await this.#revocation.endRunning(this.#records.mustGet(job.id), revoked, new Set());
-      }
-    }
-    return this.#records.mustGet(job.id);
-  }
-
-  #supervise(job: Job, handle: JobHandle, signal = new OutputSignal()): void {
-    const { id, owner } = job;
-    const unsubscribe = handle.onOutput(() => signal.notify());
-    this.#active.set(id, { owner, handle, signal });
-    this.#inputs.settle(id);
-    handle.ended
-      .catch((error: unknown) => launchFailure(error, 'lost'))
-      .then((outcome) => {
-        unsubscribe();
-        this.#records.recordEndOrRetry(id, outcome);
-      })
-      .catch((error: unknown) =>
-        this.#log.error({ err: error, jobId: id }, 'could not record job end'),
-      )
-      .finally(() => {
-        this.#active.delete(id);
-        this.#inputs.forget(id);
-        signal.end();
-        // A slot and its memory are free: the queue's next job may start.
-        this.#queued.drain();
-      });
   }
 
   get(viewer: Viewer, id: string): Job {
@@ -354,7 +259,7 @@ export class JobRegistry {
     if (job.status === 'queued') {
       return { ...job, ...(placeOf ?? this.#queue.placesOfQueued())(job) };
     }
-    const active = this.#active.get(job.id);
+    const active = this.#launches.supervised(job.id);
     if (active === undefined) return job;
     const outputBytes = this.#outputs.liveBytes(job.id);
     const live = active.handle.liveUsage();
@@ -374,10 +279,10 @@ export class JobRegistry {
       this.#queued.endQueued(job, why ?? 'stopped while queued; it never started');
       return this.#records.mustGet(id);
     }
-    const active = this.#active.get(id);
+    const active = this.#launches.supervised(id);
     if (job.status === 'starting' && active === undefined) {
       // Being launched: stopped as soon as its supervisor is there.
-      this.#stopOnceLaunched.add(id);
+      this.#launches.stopOnceLaunched(id);
       return job;
     }
     if (hasEnded(job.status) || active === undefined)
@@ -405,7 +310,7 @@ export class JobRegistry {
    * Ends what revoked certificates started; told whenever the CRL in force revokes more, and once
    * at start. Their queued jobs never start (they end `stopped`, the revocation in their
    * `error`); their running jobs are stopped with the usual grace, or run on under `onRevoke:
-   * 'leave'`. A job being launched is left to #startQueued and #launch, which check again; a job
+   * 'leave'`. A job being launched is left to queued-jobs.ts and job-launches.ts, which check again; a job
    * recorded without a serial is out of reach.
    */
   async endJobsOfRevoked(serials: ReadonlySet<string>): Promise<void> {
@@ -465,7 +370,7 @@ export class JobRegistry {
   async resize(viewer: Viewer, id: string, size: TerminalSize): Promise<void> {
     const job = this.get(viewer, id);
     if (job.tty === null) throw new NotATerminalError(id);
-    await this.#active.get(id)?.handle.resize(size);
+    await this.#launches.supervised(id)?.handle.resize(size);
   }
 
   /** Resolves once the job has ended (immediately if it has), with its final record. */
@@ -503,7 +408,7 @@ export class JobRegistry {
     // A launch under way finishes; queued jobs stay in the store for the next server.
     await Promise.all([sweeping, draining]);
     this.#records.clearRetries();
-    const active = [...this.#active.values()];
+    const active = this.#launches.allSupervised();
     if (policy === 'stop') {
       await Promise.all(
         active.map(async ({ handle }) => {
