@@ -5,6 +5,7 @@
 // closed when it returns, and each failure turned into one line and the command's exit status.
 import type { ParseArgsOptionsConfig } from 'node:util';
 import type { Command } from './command.ts';
+import { UsageError } from './errors.ts';
 import { EXIT } from './exit-status.ts';
 import type { ApiClient } from './http-client.ts';
 import {
@@ -18,7 +19,6 @@ import {
 } from './options.ts';
 import { print } from './output.ts';
 import { DEFAULT_FAILURE_STATUSES, reportFailure, type FailureStatuses } from './report-failure.ts';
-import { UsageError } from './errors.ts';
 
 /** A command's options as parseArgs takes them: its own, the connection options and --help. */
 export type CommandOptions<T extends ParseArgsOptionsConfig> = typeof CONNECTION_OPTIONS &
@@ -106,6 +106,7 @@ export function defineCommand<T extends ParseArgsOptionsConfig, A extends Takes>
         try {
           return await definition.run({
             values,
+            // checked() keeps `takes`' promise, through a switch the types cannot follow.
             positionals: checked(definition.arguments, parsed) as ArgumentsOf<A>,
             connect,
           });
