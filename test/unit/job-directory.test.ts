@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BUILD_DIR, SHIM_PATH } from '../../src/launcher/built-programs.ts';
 import { readShimStatus } from '../../src/launcher/shim-files.ts';
+import { ROOT } from '../helpers/server.ts';
 import {
   JOB_FILE_NAMES,
   jobDirectoryHeader,
@@ -44,6 +45,19 @@ describe('the job directory', () => {
       jobDirectoryHeader(),
       /^#define JOB_FILE_PENDING_ENVIRONMENT "pending-env\.json"$/m,
     );
+  });
+
+  it("is spelled in jobshim's sources only through the header's macros", () => {
+    const native = join(ROOT, 'native');
+    const spelled = readdirSync(native)
+      .filter((file) => /\.[ch]$/.test(file))
+      .flatMap((file) => {
+        const text = readFileSync(join(native, file), 'utf8');
+        return Object.values(JOB_FILE_NAMES)
+          .filter((name) => text.includes(`"${name}"`))
+          .map((name) => `native/${file} spells "${name}"`);
+      });
+    assert.deepEqual(spelled, []);
   });
 
   it('holds only files it names once jobshim has run a job there', () => {
