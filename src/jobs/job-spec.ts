@@ -3,7 +3,15 @@
 // with the environment's names for its values (never kept) and null for what was not asked. The
 // store keeps that part as one document, the audit trail records it at a start, and a queued job
 // is launched from it: none of them lists the fields, so a field the request gains needs no edit.
-import { jobSchema, type Job, type JobSpec } from './job.ts';
+import {
+  jobSchema,
+  SETTLED_FIELDS,
+  type Frozen,
+  type Job,
+  type JobRequest,
+  type JobSpec,
+  type SettledField,
+} from './job.ts';
 
 /** The fields of a job's record that are not its spec: who started it, and what became of it. */
 const RECORD_ONLY_FIELDS = [
@@ -75,4 +83,15 @@ export function specPartOf(job: Job): RecordedSpec {
   return Object.fromEntries(
     RECORDED_SPEC_FIELDS.map((field) => [field, job[field]]),
   ) as unknown as RecordedSpec;
+}
+
+/**
+ * The fields of a request the server keeps as the client sent them: all but SETTLED_FIELDS, so a
+ * field the request gains reaches the spec with no line of its own in parseJobRequest.
+ */
+export function keptAsAsked(request: JobRequest): Frozen<Omit<JobRequest, SettledField>> {
+  const settled: readonly string[] = SETTLED_FIELDS;
+  return Object.fromEntries(
+    Object.entries(request).filter(([field]) => !settled.includes(field)),
+  ) as unknown as Frozen<Omit<JobRequest, SettledField>>;
 }

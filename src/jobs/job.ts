@@ -276,10 +276,21 @@ export type JobRequestBody = z.input<typeof jobRequestSchema>;
  * defaults filled in, sizes and durations read into bytes and milliseconds, the terminal's size,
  * each within the caller's role. Every other field of the request is kept as the client sent it.
  */
-type SettledField = 'cwd' | 'sandbox' | 'limits' | 'timeout' | 'queueTimeout' | 'tty' | 'ttySize';
+export const SETTLED_FIELDS = [
+  'cwd',
+  'sandbox',
+  'limits',
+  'timeout',
+  'queueTimeout',
+  'tty',
+  'ttySize',
+] as const satisfies readonly (keyof JobRequest)[];
+export type SettledField = (typeof SETTLED_FIELDS)[number];
 
 /** Its arrays readonly too: a spec is shared, never changed. */
-type Frozen<T> = { readonly [K in keyof T]: T[K] extends (infer Item)[] ? readonly Item[] : T[K] };
+export type Frozen<T> = {
+  readonly [K in keyof T]: T[K] extends (infer Item)[] ? readonly Item[] : T[K];
+};
 
 /**
  * What a job runs, as the server accepted it: derived from the request schema, so a field the

@@ -2,8 +2,9 @@
 // trail and a queued job's launch use in place of a list of the fields each.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { JobSpec } from '../../src/jobs/job.ts';
+import { jobRequestSchema, SETTLED_FIELDS, type JobSpec } from '../../src/jobs/job.ts';
 import {
+  keptAsAsked,
   RECORDED_SPEC_FIELDS,
   recordedSpecOf,
   specOfRecord,
@@ -75,5 +76,31 @@ describe("a job's spec and its record", () => {
       assert.equal(field in part, false, field);
     }
     assert.deepEqual(specOfRecord(part, {}), specOfRecord(job, {}));
+  });
+
+  it('keeps the fields of a request no policy settles as they were sent, and only those', () => {
+    const request = jobRequestSchema.parse({
+      command: 'cat',
+      args: ['-'],
+      env: { A: '1' },
+      image: 'debian',
+      labels: { x: 'y' },
+      stderr: 'merged',
+      stdin: true,
+      tty: true,
+      ttySize: { rows: 2, cols: 3 },
+      timeout: '5s',
+      limits: { memory: '64M' },
+    });
+    assert.deepEqual(keptAsAsked(request), {
+      command: 'cat',
+      args: ['-'],
+      env: { A: '1' },
+      image: 'debian',
+      labels: { x: 'y' },
+      stderr: 'merged',
+      stdin: true,
+    });
+    for (const field of SETTLED_FIELDS) assert.equal(field in keptAsAsked(request), false);
   });
 });

@@ -15,6 +15,7 @@ import {
   type ResourceLimits,
   type SandboxMode,
 } from '../../jobs/job.ts';
+import { keptAsAsked } from '../../jobs/job-spec.ts';
 import type { Role } from '../../pki/roles.ts';
 import {
   defaultLimitsOf,
@@ -51,18 +52,14 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
   const timeoutMs = resolveTimeout(request, role, policy);
   const queueTimeoutMs = resolveQueueTimeout(request);
   return {
-    command: request.command,
-    args: request.args,
-    env: request.env,
+    // The fields no policy governs, as asked (command, args, env, image, labels, stderr...).
+    ...keptAsAsked(request),
     cwd: request.cwd ?? (sandbox === 'private' ? SANDBOX_WORK_DIR : '/'),
     limits,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     sandbox,
-    ...(request.image === undefined ? {} : { image: request.image }),
-    labels: request.labels,
     ...(queueTimeoutMs === undefined ? {} : { queueTimeoutMs }),
     stdin: request.stdin || request.tty,
-    stderr: request.stderr,
     ...(request.tty ? { tty: request.ttySize ?? DEFAULT_TERMINAL_SIZE } : {}),
   };
 }
