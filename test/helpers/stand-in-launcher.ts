@@ -74,9 +74,9 @@ export class StandInJob {
     for (const listener of [...this.#listeners]) listener();
   }
 
-  /** Ends the job as a process that exited with `code`. */
-  exit(code: number): void {
-    this.#end({ reason: 'exited', exitCode: code, signal: null });
+  /** Ends the job as a process that exited with `code`, now or at `endedAt`. */
+  exit(code: number, endedAt = new Date()): void {
+    this.#end({ reason: 'exited', exitCode: code, signal: null }, endedAt);
   }
 
   /** Ends the job as one killed by `signal`, as a stop ends it. */
@@ -129,13 +129,13 @@ export class StandInJob {
     });
   }
 
-  #end(how: Pick<JobOutcome, 'reason' | 'exitCode' | 'signal'>): void {
+  #end(how: Pick<JobOutcome, 'reason' | 'exitCode' | 'signal'>, endedAt = new Date()): void {
     if (this.#outcome !== undefined) return;
     this.#outcome = {
       ...how,
       error: null,
       startedAt: this.startedAt,
-      endedAt: new Date(),
+      endedAt,
       outputBytes: this.#outputBytes,
       outputTruncated: false,
       usage: null,
