@@ -13,7 +13,7 @@ import type {
   ResponseObject,
 } from './types.ts';
 
-export function codesWithStatus(status: number): string[] {
+function codesWithStatus(status: number): string[] {
   return Object.entries(STATUS_OF)
     .filter(([, codeStatus]) => codeStatus === status)
     .map(([code]) => code)
@@ -69,7 +69,7 @@ export const requestId = {
   'RateLimit-Policy': ref('headers', 'RateLimitPolicy'),
   RateLimit: ref('headers', 'RateLimit'),
 };
-export const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
+const retryAfter = { 'Retry-After': ref('headers', 'RetryAfter') };
 
 // ---- Responses ------------------------------------------------------------------------------
 
