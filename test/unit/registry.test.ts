@@ -2,11 +2,15 @@
 // through the stand-in launcher over a real store. No process is started, so these run in
 // milliseconds and without root; the black-box suites (test/api/) prove the same over the wire.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { text } from 'node:stream/consumers';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { LimitNotEnforceableError } from '../../src/errors.ts';
 import { client, spec, startUnitRegistry, type UnitRegistry } from '../helpers/unit-registry.ts';
 
+const SRC = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src');
 const alice = client('alice');
 const bob = client('bob');
 
@@ -143,5 +147,25 @@ describe("the registry's job inputs", () => {
     const opening = registry.openInput(alice, queued.id);
     await registry.stop(alice, queued.id);
     await assert.rejects(opening, { code: 'JOB_ALREADY_ENDED' });
+  });
+});
+
+describe("the registry's one seam to launching", () => {
+  it('imports nothing of launcher/ but the Launcher interface, so a stand-in can take its place', () => {
+    const worker = join(SRC, 'worker');
+    const launcher = join(SRC, 'launcher');
+    const wrong = readdirSync(worker)
+      .filter((name) => name.endsWith('.ts'))
+      .flatMap((name) => {
+        const file = join(worker, name);
+        const specifiers = readFileSync(file, 'utf8').matchAll(/from\s+'(\.{1,2}\/[^']+)'/g);
+        return [...specifiers]
+          .map((match) => resolve(dirname(file), match[1] ?? ''))
+          .filter(
+            (target) => target.startsWith(launcher) && target !== join(launcher, 'launcher.ts'),
+          )
+          .map((target) => `worker/${name} -> ${relative(SRC, target)}`);
+      });
+    assert.deepEqual(wrong, []);
   });
 });
