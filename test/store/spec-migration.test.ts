@@ -133,6 +133,17 @@ describe('migrating jobs recorded in columns to one spec column', () => {
     assert.equal(await store.outputBytesOf('alice'), 108);
   });
 
+  it('keeps its triggers: a deleted job takes its labels and its output with it', async () => {
+    await store.delete(inImage.id);
+    assert.equal(await store.outputBytesOf('alice'), 0);
+    const page = await store.list({ labels: { team: 'web' } }, { limit: 10 });
+    assert.deepEqual(page.positions, []);
+    const labelRows = db.prepare('SELECT COUNT(*) AS count FROM job_labels').get() as {
+      count: number;
+    };
+    assert.equal(labelRows.count, Object.keys(queued.labels).length);
+  });
+
   it("keeps no column of a job's spec but the ones queries read", () => {
     const columns = (db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map(
       (column) => column.name,
