@@ -1,6 +1,7 @@
-// The jobs table's store, synchronous over node:sqlite: the only module that writes SQL for jobs.
-// Its SQL is in job-queries.ts, its rows in job-rows.ts; SqliteStore (sqlite-store.ts) offers it
-// as the asynchronous Store (store.ts) the worker is moving onto.
+// The jobs table's store, synchronous over node:sqlite: the only module that reads or writes the
+// table (its longer queries are spelled in job-queries.ts, its rows mapped in job-rows.ts).
+// SqliteStore (sqlite-store.ts) offers it as the asynchronous Store (store.ts) the worker is
+// moving onto.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { InsufficientStorageError } from '../errors.ts';
 import { LogSync } from './log-sync.ts';
