@@ -48,6 +48,10 @@ const ALONE: readonly { readonly files: string; readonly why: string }[] = [
   { files: 'test/certs/revocation-and-reload.test.ts', why: 'a revocation within 1 s' },
   { files: 'test/operations/monitoring.test.ts', why: "the data disk's free space" },
   { files: 'test/operations/systemd-service.test.ts', why: "the host's systemd (in the guest)" },
+  // Failed side by side on a busy host and passed alone (2026-12-07): a connection reset while
+  // records are appended, a tmux pane's resize not seen in time.
+  { files: 'test/audit/verify.test.ts', why: 'verifies while requests append, under load' },
+  { files: 'test/cli/terminal.test.ts', why: "waits for a tmux pane's resize" },
 ];
 
 interface Round {
