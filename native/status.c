@@ -131,7 +131,8 @@ static int sync_written_file(const char *dir, int fd)
 	return rc;
 }
 
-noreturn void finish(struct shim *s, const char *error, int exit_code)
+/* Writes status.json; its file stays open for finish_written to put on the disk. */
+static int write_status(struct shim *s, const char *error)
 {
 	char json[4096];
 	int status_fd = -1;
@@ -139,6 +140,12 @@ noreturn void finish(struct shim *s, const char *error, int exit_code)
 	if (len < 0 || (size_t)len >= sizeof json ||
 	    write_file_atomically(s->opt->dir, JOB_FILE_STATUS, json, (size_t)len, &status_fd) < 0)
 		diag("writing status.json: %s", strerror(errno));
+	return status_fd;
+}
+
+/* Adds nothing to the job's directory: the server may be removing it already. */
+static noreturn void finish_written(struct shim *s, int status_fd, int exit_code)
+{
 	/* The server takes EOF on the events FIFO as "status.json is in place", and reads it from
 	 * the kernel's cache at once: the job's end is not held up by the disk. The sync follows;
 	 * only a power loss in these milliseconds could leave the end unrecorded (the job is then
@@ -149,10 +156,19 @@ noreturn void finish(struct shim *s, const char *error, int exit_code)
 	exit(exit_code);
 }
 
+noreturn void finish(struct shim *s, const char *error, int exit_code)
+{
+	finish_written(s, write_status(s, error), exit_code);
+}
+
 noreturn void fail_start(struct shim *s, const char *message)
 {
-	report_to_server("failed %s", message);
 	s->reason = REASON_FAILED;
 	s->ended_at_ms = epoch_ms();
-	finish(s, message, 0);
+	/* status.json before the report: a request whose command cannot run is refused and keeps
+	 * no record, so once the server hears of the failure it removes the job's directory, and
+	 * a status.json.tmp made after that broke the removal (ENOTEMPTY, a 500 for the request). */
+	int status_fd = write_status(s, message);
+	report_to_server("failed %s", message);
+	finish_written(s, status_fd, 0);
 }
