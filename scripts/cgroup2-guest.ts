@@ -51,6 +51,8 @@ const PROJECT_ENTRIES = [
   // The operator's manual and the unit: the systemd suite runs the manual's commands.
   'docs',
   'systemd',
+  // What the unit and the manual start (bin/jobworker.js, with its compile cache's settings).
+  'bin',
 ];
 const HOST_TOOLS = [
   { probe: '/usr/sbin/debootstrap', packages: ['debootstrap'] },
