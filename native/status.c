@@ -110,6 +110,8 @@ static int write_file_atomically(const char *dir, const char *name, const char *
 	if (write_all(fd, data, len) < 0 || rename(tmp, final) < 0) {
 		int saved = errno;
 		close(fd);
+		/* Nothing left behind: a leftover would stop the server removing the directory. */
+		unlink(tmp);
 		errno = saved;
 		return -1;
 	}
