@@ -14,6 +14,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+// debootstrap, mke2fs and the rest are root's tools in /usr/sbin and /sbin, which a PATH set for
+// a user (or a CI runner's) may leave out.
+process.env.PATH = [process.env.PATH, '/usr/sbin', '/sbin'].filter(Boolean).join(':');
 const CACHE = join(
   process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
   'jobworker',
