@@ -9,6 +9,25 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { dirname } from 'node:path';
 
+/**
+ * The triggers that keep client_output in step with jobs, whoever writes: made with the table
+ * (migration 3), and made again when migration 10 builds the jobs table anew.
+ */
+const OUTPUT_COUNT_TRIGGERS = `CREATE TRIGGER jobs_count_output_insert AFTER INSERT ON jobs
+   BEGIN
+     INSERT INTO client_output (owner, bytes) VALUES (NEW.owner, NEW.output_bytes)
+       ON CONFLICT (owner) DO UPDATE SET bytes = bytes + NEW.output_bytes;
+   END;
+   CREATE TRIGGER jobs_count_output_update AFTER UPDATE OF output_bytes ON jobs
+   BEGIN
+     UPDATE client_output SET bytes = bytes - OLD.output_bytes + NEW.output_bytes
+       WHERE owner = NEW.owner;
+   END;
+   CREATE TRIGGER jobs_count_output_delete AFTER DELETE ON jobs
+   BEGIN
+     UPDATE client_output SET bytes = bytes - OLD.output_bytes WHERE owner = OLD.owner;
+   END;`;
+
 /** Each entry moves the schema from version `index` to `index + 1`; never edit a shipped one. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE jobs (
@@ -71,20 +90,7 @@ const MIGRATIONS: readonly string[] = [
    );
    INSERT INTO client_output (owner, bytes)
      SELECT owner, SUM(output_bytes) FROM jobs GROUP BY owner;
-   CREATE TRIGGER jobs_count_output_insert AFTER INSERT ON jobs
-   BEGIN
-     INSERT INTO client_output (owner, bytes) VALUES (NEW.owner, NEW.output_bytes)
-       ON CONFLICT (owner) DO UPDATE SET bytes = bytes + NEW.output_bytes;
-   END;
-   CREATE TRIGGER jobs_count_output_update AFTER UPDATE OF output_bytes ON jobs
-   BEGIN
-     UPDATE client_output SET bytes = bytes - OLD.output_bytes + NEW.output_bytes
-       WHERE owner = NEW.owner;
-   END;
-   CREATE TRIGGER jobs_count_output_delete AFTER DELETE ON jobs
-   BEGIN
-     UPDATE client_output SET bytes = bytes - OLD.output_bytes WHERE owner = OLD.owner;
-   END;
+   ${OUTPUT_COUNT_TRIGGERS}
    CREATE TABLE server_secrets (
      name TEXT PRIMARY KEY,
      value BLOB NOT NULL
@@ -175,20 +181,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_ended_at ON jobs (ended_at) WHERE ended_at IS NOT NULL;
    CREATE TRIGGER jobs_forget_labels AFTER DELETE ON jobs
    BEGIN DELETE FROM job_labels WHERE seq = OLD.seq; END;
-   CREATE TRIGGER jobs_count_output_insert AFTER INSERT ON jobs
-   BEGIN
-     INSERT INTO client_output (owner, bytes) VALUES (NEW.owner, NEW.output_bytes)
-       ON CONFLICT (owner) DO UPDATE SET bytes = bytes + NEW.output_bytes;
-   END;
-   CREATE TRIGGER jobs_count_output_update AFTER UPDATE OF output_bytes ON jobs
-   BEGIN
-     UPDATE client_output SET bytes = bytes - OLD.output_bytes + NEW.output_bytes
-       WHERE owner = NEW.owner;
-   END;
-   CREATE TRIGGER jobs_count_output_delete AFTER DELETE ON jobs
-   BEGIN
-     UPDATE client_output SET bytes = bytes - OLD.output_bytes WHERE owner = OLD.owner;
-   END;`,
+   ${OUTPUT_COUNT_TRIGGERS}`,
 ];
 
 export class SchemaTooNewError extends Error {
