@@ -3,6 +3,22 @@
 import type { JobSpec } from '../../src/jobs/job.ts';
 import type { LaunchRequest } from '../../src/launcher/launcher.ts';
 
+/** A job spec with the defaults a request gets, and what the test changes. */
+export function jobSpec(changes: Partial<JobSpec> = {}): JobSpec {
+  return {
+    command: 'true',
+    args: [],
+    env: {},
+    cwd: '/',
+    limits: {},
+    sandbox: 'host',
+    labels: {},
+    stdin: false,
+    stderr: 'separate',
+    ...changes,
+  };
+}
+
 export const JOB_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 export function launchRequest(
@@ -17,17 +33,6 @@ export function launchRequest(
     maxOutputBytes: undefined,
     minFreeDiskBytes: 0,
     ...request,
-    spec: {
-      command: 'true',
-      args: [],
-      env: {},
-      cwd: '/',
-      limits: {},
-      sandbox: 'host',
-      labels: {},
-      stdin: false,
-      stderr: 'separate',
-      ...spec,
-    },
+    spec: jobSpec(spec),
   };
 }

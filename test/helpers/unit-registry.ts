@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openDatabase } from '../../src/store/database.ts';
 import { JobStore } from '../../src/store/job-store.ts';
-import type { JobSpec, ShutdownPolicy } from '../../src/jobs/job.ts';
+import type { ShutdownPolicy } from '../../src/jobs/job.ts';
 import type { JobStatus } from '../../src/jobs/job-status.ts';
 import {
   JobRegistry,
@@ -17,6 +17,7 @@ import {
   type Transition,
   type Viewer,
 } from '../../src/worker/registry.ts';
+import { jobSpec } from './launch-request.ts';
 import { StandInLauncher } from './stand-in-launcher.ts';
 
 /** What a test may set of the registry's options; the store, launcher and paths are the helper's. */
@@ -116,17 +117,4 @@ export function client(name: string): Viewer {
 }
 
 /** A job spec with the defaults a request gets, and what the test changes. */
-export function spec(changes: Partial<JobSpec> = {}): JobSpec {
-  return {
-    command: 'true',
-    args: [],
-    env: {},
-    cwd: '/',
-    limits: {},
-    sandbox: 'host',
-    labels: {},
-    stdin: false,
-    stderr: 'separate',
-    ...changes,
-  };
-}
+export const spec = jobSpec;
