@@ -14,6 +14,13 @@ export const KEEP_CHARS = 256 * 1024;
 /** The most lines a page keeps, so a job of short lines costs no more to show than one of long. */
 const KEEP_LINES = 5000;
 
+/**
+ * How often a page redraws while its job floods it (a redraw that drops lines): 4 screens a
+ * second is more than anyone reads, and leaves the tab's main thread free for clicks and keys
+ * instead of rebuilding thousands of lines every frame.
+ */
+const FLOOD_REDRAW_MS = 250;
+
 /** @param {string} text */
 function countLines(text) {
   let count = 0;
@@ -259,6 +266,9 @@ class KeptText {
     this.shownChars = 0;
     /** @type {number | undefined} */
     this.frame = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.restTimer = undefined;
+    this.restUntil = 0;
     this.droppedAny = false;
     /** @type {(() => void)[]} */
     this.onFlush = [];
@@ -277,11 +287,25 @@ class KeptText {
       this.pendingChars -= this.pending.shift()?.text.length ?? 0;
       this.dropped();
     }
-    this.frame ??= requestAnimationFrame(() => this.flush());
+    this.scheduleFlush();
+  }
+
+  scheduleFlush() {
+    if (this.frame !== undefined || this.restTimer !== undefined) return;
+    const rest = this.restUntil - performance.now();
+    if (rest <= 0) {
+      this.frame = requestAnimationFrame(() => this.flush());
+      return;
+    }
+    this.restTimer = setTimeout(() => {
+      this.restTimer = undefined;
+      this.scheduleFlush();
+    }, rest);
   }
 
   flush() {
     this.frame = undefined;
+    const firstShown = this.lines[0];
     const atBottom =
       this.screen.scrollTop + this.screen.clientHeight >= this.screen.scrollHeight - 4;
     for (const { stream, text } of this.skipToTail(this.pending)) {
@@ -311,6 +335,9 @@ class KeptText {
     }
     this.screen.append(...fresh.reverse());
     if (atBottom) this.screen.scrollTop = this.screen.scrollHeight;
+    if (firstShown !== undefined && this.lines[0] !== firstShown) {
+      this.restUntil = performance.now() + FLOOD_REDRAW_MS;
+    }
     for (const listener of this.onFlush) listener();
   }
 
@@ -392,5 +419,6 @@ class KeptText {
 
   close() {
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    clearTimeout(this.restTimer);
   }
 }
