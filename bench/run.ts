@@ -18,6 +18,7 @@ import { startBenchServer, type BenchServer } from './lib/server.ts';
 import { ensureOpenSsh, SshFixture } from './lib/ssh.ts';
 import { manyFollowers } from './scenarios/followers.ts';
 import { isolationCost } from './scenarios/isolation-cost.ts';
+import { floors } from './scenarios/floors.ts';
 import { followerStorm } from './scenarios/follower-storm.ts';
 import { history } from './scenarios/history.ts';
 import { queue } from './scenarios/queue.ts';
@@ -29,6 +30,7 @@ import { terminalEcho } from './scenarios/terminal-echo.ts';
 import { outputThroughput } from './scenarios/throughput.ts';
 
 const SCENARIOS: readonly Scenario[] = [
+  floors,
   isolationCost,
   startLatency,
   roundTrip,

@@ -44,6 +44,8 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: 'systemd-analyze', packages: ['systemd'] },
     // The monitoring suite and CI check ops/'s alert rules and scrape configuration.
     { probe: 'promtool', packages: ['prometheus'] },
+    // The bench's floors: a bare sandboxed spawn is Debian's bwrap running `true`.
+    { probe: 'bwrap', packages: ['bubblewrap'] },
   ],
 };
 

@@ -80,7 +80,7 @@ export const startLatency: Scenario = {
 };
 
 /** Spawn → 'spawn' (the command has been exec'd) and spawn → exit, in milliseconds. */
-async function bareSpawn(command: string): Promise<{ execMs: number; exitMs: number }> {
+export async function bareSpawn(command: string): Promise<{ execMs: number; exitMs: number }> {
   const started = performance.now();
   const child = spawn(command, [], { stdio: 'ignore' });
   const exited = once(child, 'exit');
@@ -91,7 +91,7 @@ async function bareSpawn(command: string): Promise<{ execMs: number; exitMs: num
 }
 
 /** Request written → `201`; the job's record is read to its end so the connection is reused. */
-async function startJob(client: ApiClient): Promise<number> {
+export async function startJob(client: ApiClient): Promise<number> {
   const sent = send(client, 'POST', '/v1/jobs', { command: COMMAND });
   const response = await sent.response;
   const ms = performance.now() - sent.sentAt;
