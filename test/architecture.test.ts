@@ -34,6 +34,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   store: ['errors.ts', 'util', 'jobs'],
   launcher: ['errors.ts', 'util', 'jobs', 'pki'],
   worker: ['errors.ts', 'util', 'jobs', 'launcher', 'store'],
+  // A client's volumes: their images, mounts, budgets and archives, below HTTP (issue 34).
+  volumes: ['errors.ts', 'util', 'jobs', 'store'],
   audit: ['errors.ts', 'util', 'jobs', 'pki', 'contract'],
   metrics: ['errors.ts', 'util', 'jobs', 'version.ts'],
   tls: ['errors.ts', 'util', 'pki'],
@@ -49,6 +51,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'tls',
     'metrics',
     'version.ts',
+    'volumes',
   ],
   // The web console: files for the browser, which talks to the API like any client.
   console: ['jobs', 'contract'],
