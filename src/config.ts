@@ -23,6 +23,7 @@ import {
   size,
   syslogTarget,
 } from './config/setting-values.ts';
+import { networkConfig, type NetworkConfig } from './config/network-settings.ts';
 import { SETTINGS, type SettingName } from './config/settings.ts';
 
 export { ConfigError } from './config/config-error.ts';
@@ -40,7 +41,7 @@ export {
 } from './config/describe-settings.ts';
 export { CONFIG_FILE, PROJECT_ROOT, SETTINGS, type SettingName } from './config/settings.ts';
 
-export interface Config {
+export interface Config extends NetworkConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -64,7 +65,6 @@ export interface Config {
   /** Account jobs run as when the server is root. */
   readonly jobUser: string;
   readonly isolation: 'required' | 'best-effort';
-  readonly hostNetwork: boolean;
   /** cgroup v1 hosts: turn on the cgroup2 mount option favordynmods (fast-moves.ts). */
   readonly favordynmods: boolean;
   /**
@@ -73,7 +73,7 @@ export interface Config {
    */
   readonly cgroupParent: string | undefined;
   readonly sandbox: SandboxConfig;
-  readonly limits: Omit<LimitPolicy, 'enforceable' | 'sandbox'>;
+  readonly limits: Omit<LimitPolicy, 'enforceable' | 'sandbox' | 'network'>;
   /** What all jobs together may use: the host less what it keeps for the server and system. */
   readonly hostJobLimits: ResourceLimits;
   /** Fairness between clients: requests per second (bursts of twice that), running jobs. */
@@ -156,7 +156,7 @@ function configFrom(read: (name: SettingName) => string): Config {
     retentionMs: duration('retention', read('retention')),
     jobUser: read('jobUser'),
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
-    hostNetwork: oneOf('hostNetwork', read('hostNetwork'), ['true', 'false'] as const) === 'true',
+    ...networkConfig(read),
     favordynmods:
       oneOf('favordynmods', read('favordynmods'), ['true', 'false'] as const) === 'true',
     cgroupParent: cgroupPath('cgroupParent', read('cgroupParent')),

@@ -199,6 +199,11 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
         available: launcher.protections.sandbox.privateRoot,
         hostRoles: config.sandbox.hostRoles,
       },
+      network: {
+        defaultMode: config.networkDefault,
+        egressRoles: config.networkEgressRoles,
+        hostRoles: config.networkHostRoles,
+      },
     },
     identityPolicy: policy.resolve,
     // The same directory the sandbox reads: the store keeps nothing in memory.
@@ -417,7 +422,10 @@ async function hostSteps(config: Config, db: DatabaseSync, logger: Logger): Prom
   }
   const steps: HostSteps = {
     cgroup: new CgroupStep(cgroups),
-    namespaces: new NamespacesStep({ pid: isRoot, network: isRoot && !config.hostNetwork }),
+    namespaces: new NamespacesStep({
+      pid: isRoot,
+      network: isRoot && config.networkDefault !== 'host',
+    }),
     sandbox: new SandboxStep({
       user: isRoot ? resolveJobUser(config.jobUser) : undefined,
       sandbox:

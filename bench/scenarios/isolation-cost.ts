@@ -93,6 +93,7 @@ const BENCH_SPEC: JobSpec = {
   cwd: '/work',
   limits: DEFAULT_LIMITS,
   sandbox: 'private',
+  network: 'none',
   labels: {},
 };
 

@@ -5,6 +5,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BINDS } from '../jobs/host-binds.ts';
+import { hostResolvers } from './host-resolvers.ts';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -134,7 +135,50 @@ export const SETTINGS = {
     flag: 'host-network',
     env: 'HOST_NETWORK',
     fallback: 'false',
-    help: 'let jobs use the host network',
+    help: 'deprecated, goes in the next release: true is --network-default host',
+  },
+  networkDefault: {
+    flag: 'network-default',
+    env: 'NETWORK_DEFAULT',
+    fallback: 'none',
+    help: "network of a job that names none, within what its role may have: 'none' (its own loopback only), 'egress' (out through the host's filter) or 'host' (the host's own)",
+  },
+  networkEgressRoles: {
+    flag: 'network-egress-roles',
+    env: 'NETWORK_EGRESS_ROLES',
+    fallback: 'admin,user',
+    help: 'roles that may ask for "network": "egress", comma-separated',
+  },
+  networkHostRoles: {
+    flag: 'network-host-roles',
+    env: 'NETWORK_HOST_ROLES',
+    fallback: 'admin',
+    help: 'roles that may ask for "network": "host" (the host\'s own network), comma-separated',
+  },
+  networkJobCidr: {
+    flag: 'network-job-cidr',
+    env: 'NETWORK_JOB_CIDR',
+    fallback: '10.200.0.0/16',
+    help: "IPv4 range egress jobs' addresses come from; it must not overlap the host's networks",
+  },
+  networkEgressAllow: {
+    flag: 'network-egress-allow',
+    env: 'NETWORK_EGRESS_ALLOW',
+    fallback: '',
+    help: 'what egress jobs may reach, comma-separated CIDR[:PORT[-PORT]] (default: public unicast addresses, all ports); never the host itself or other jobs',
+  },
+  networkDns: {
+    flag: 'network-dns',
+    env: 'NETWORK_DNS',
+    fallback: hostResolvers(),
+    exampleFallback: "the host's IPv4 resolvers in /etc/resolv.conf, less those on loopback",
+    help: "resolvers egress jobs are given (port 53 reachable whatever the allow list says), comma-separated IPv4 addresses (default: the host's, unless on loopback)",
+  },
+  networkTestPublic: {
+    flag: 'network-test-public',
+    env: 'NETWORK_TEST_PUBLIC',
+    fallback: '',
+    help: 'for tests: IPv4 ranges counted as public addresses for egress, comma-separated (e.g. 198.51.100.0/24)',
   },
   sandbox: {
     flag: 'sandbox',

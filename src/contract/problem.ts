@@ -69,15 +69,6 @@ export const PROBLEMS: Readonly<Record<ErrorCode, ProblemKind>> = {
   // RFC 4918's 507 is also a quota's answer: the client's own output fills its budget.
   OUTPUT_BUDGET_SPENT: INSUFFICIENT_STORAGE,
   RECORD_ALLOWANCE_EXCEEDED: INSUFFICIENT_STORAGE,
-  // A client's volumes: each its own; a quota (size, count) or a full volume is a 507 too.
-  VOLUME_NOT_FOUND: { status: 404, title: 'Not Found' },
-  VOLUME_PATH_NOT_FOUND: { status: 404, title: 'Not Found' },
-  VOLUME_EXISTS: CONFLICT,
-  VOLUME_IN_USE: CONFLICT,
-  VOLUME_BUDGET_EXCEEDED: INSUFFICIENT_STORAGE,
-  VOLUME_COUNT_EXCEEDED: INSUFFICIENT_STORAGE,
-  VOLUME_FULL: INSUFFICIENT_STORAGE,
-  ARCHIVE_REJECTED: UNPROCESSABLE,
   INVALID_STATE_TRANSITION: INTERNAL,
   LAUNCH_FAILED: INTERNAL,
   COMMAND_NOT_FOUND: UNPROCESSABLE,

@@ -145,6 +145,17 @@ export const DEFAULT_TERMINAL_SIZE: TerminalSize = { rows: 24, cols: 80 };
 /** An image's name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/**
+ * The network a job reaches. `none`: its own namespace with only `lo`. `egress`: its own
+ * namespace with one interface and a route out through the host, filtered by the host's kernel
+ * (only what the operator's allow list names, public addresses by default; never the host itself
+ * nor other jobs); nothing connects in. `host`: the host's own network, for roles the operator
+ * allows.
+ */
+export const NETWORK_MODES = ['none', 'egress', 'host'] as const;
+export const networkModeSchema = z.enum(NETWORK_MODES);
+export type NetworkMode = z.output<typeof networkModeSchema>;
+
 /** Whether a job's stderr is a pipe of its own or its stdout's (one stream, in order). */
 export const stderrModeSchema = z.enum(['separate', 'merged']);
 export type StderrMode = z.output<typeof stderrModeSchema>;
@@ -229,6 +240,10 @@ export const jobRequestSchema = z.strictObject({
         'a root filesystem image the operator imported (`npm run images`), seen instead of the host paths',
     }),
   labels: labelsSchema,
+  network: networkModeSchema.optional().meta({
+    description:
+      "`none`: only its own loopback; `egress`: its own interface with a route out through the host, to what the operator allows (public addresses unless the server says otherwise, never the host itself or other jobs; `NETWORK_EGRESS_FORBIDDEN` for roles not allowed); `host`: the host's own network (`NETWORK_HOST_FORBIDDEN` for roles not allowed). Default: the server's `--network-default` (`none` unless set), within what the caller's role may have",
+  }),
   limits: z
     .strictObject({
       // The kernel's smallest CPU quota is 1 ms per 100 ms period: a hundredth of a CPU.
@@ -279,6 +294,7 @@ export type JobRequestBody = z.input<typeof jobRequestSchema>;
 export const SETTLED_FIELDS = [
   'cwd',
   'sandbox',
+  'network',
   'limits',
   'timeout',
   'queueTimeout',
@@ -301,6 +317,8 @@ export type JobSpec = Frozen<Omit<JobRequest, SettledField>> & {
   /** Where it starts, as the job sees it. */
   readonly cwd: string;
   readonly sandbox: SandboxMode;
+  /** The network it reaches; always set: the server's default is applied at admission. */
+  readonly network: NetworkMode;
   readonly limits: ResourceLimits;
   /** Wall-clock limit in milliseconds; undefined for none. */
   readonly timeoutMs?: number;
@@ -339,6 +357,10 @@ export const jobSchema = z
       description: "the filesystem the job saw: its own sandbox, or the host's",
     }),
     image: z.string().nullable().meta({ description: 'the image it ran in, if any' }),
+    network: networkModeSchema.meta({
+      description:
+        "the network it reached: `none` (its own loopback only), `egress` (out through the host's filter) or `host` (the host's own)",
+    }),
     labels: labelsSchema,
     status: jobStatusSchema,
     exitCode: z.int().nullable(),

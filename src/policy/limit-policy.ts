@@ -2,7 +2,7 @@
 // ceilings of each role, each client's totals and output budget, and the sandbox the host gives.
 // config.ts builds it; the API applies it to every job request, and shows it (GET /v1/limits)
 // with the same functions, so what a client is told is what its requests get.
-import type { LimitKind, ResourceLimits, SandboxMode } from '../jobs/job.ts';
+import type { LimitKind, NetworkMode, ResourceLimits, SandboxMode } from '../jobs/job.ts';
 import type { Role } from '../pki/roles.ts';
 
 /** Limits as configured: the defaults every job gets, and per-role ceilings on requests. */
@@ -17,6 +17,7 @@ export interface LimitPolicy {
   /** Which kinds the host can enforce; defaults of other kinds are not applied. */
   readonly enforceable: ReadonlySet<LimitKind>;
   readonly sandbox: SandboxPolicy;
+  readonly network: NetworkPolicy;
 }
 
 /** The operator's word on the job's filesystem; a request only chooses within it. */
@@ -25,6 +26,40 @@ export interface SandboxPolicy {
   readonly available: boolean;
   /** Roles that may ask for `"sandbox": "host"`. */
   readonly hostRoles: ReadonlySet<Role>;
+}
+
+/** The operator's word on the job's network; a request only chooses within it. */
+export interface NetworkPolicy {
+  /** The mode of a job that names none, for roles that may have it. */
+  readonly defaultMode: NetworkMode;
+  /** Roles that may ask for `"network": "egress"`. */
+  readonly egressRoles: ReadonlySet<Role>;
+  /** Roles that may ask for `"network": "host"`. */
+  readonly hostRoles: ReadonlySet<Role>;
+}
+
+/** The modes from the most closed to the most open: a default narrows along it. */
+const NETWORK_OPENNESS: readonly NetworkMode[] = ['none', 'egress', 'host'];
+
+/** Whether a client of this role may ask for the mode; `none` is everyone's. */
+export function networkAllowed(policy: NetworkPolicy, mode: NetworkMode, role: Role): boolean {
+  if (mode === 'egress') return policy.egressRoles.has(role);
+  if (mode === 'host') return policy.hostRoles.has(role);
+  return true;
+}
+
+/**
+ * The network of a job that names none: the server's default where the role may have it, else
+ * the most open mode the role may have below it (as a default timeout is capped by the role's
+ * ceiling), so a default of `host` gives a user `egress`, never a refusal it did not ask for.
+ */
+export function defaultNetworkOf(policy: NetworkPolicy, role: Role): NetworkMode {
+  const widest = NETWORK_OPENNESS.indexOf(policy.defaultMode);
+  return (
+    NETWORK_OPENNESS.slice(0, widest + 1)
+      .reverse()
+      .find((mode) => networkAllowed(policy, mode, role)) ?? 'none'
+  );
 }
 
 /**

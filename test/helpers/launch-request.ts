@@ -12,6 +12,7 @@ export function jobSpec(changes: Partial<JobSpec> = {}): JobSpec {
     cwd: '/',
     limits: {},
     sandbox: 'host',
+    network: 'none',
     labels: {},
     stdin: false,
     stderr: 'separate',

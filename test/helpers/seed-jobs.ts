@@ -75,6 +75,7 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
     timeoutMs: null,
     sandbox: 'private',
     image: null,
+    network: 'none',
     labels,
     queueTimeoutMs: null,
     queuePosition: null,

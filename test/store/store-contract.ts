@@ -34,6 +34,7 @@ export function jobOf(owner: string, index: number, overrides: Partial<Job> = {}
     timeoutMs: 30_000,
     sandbox: 'private',
     image: null,
+    network: 'none',
     labels: { pipeline: String(index % 2) },
     queueTimeoutMs: null,
     queuePosition: null,

@@ -7,11 +7,13 @@ import {
   LimitExceedsCeilingError,
   LimitExceedsClientTotalError,
   LimitNotEnforceableError,
+  NetworkForbiddenError,
   SandboxNotAllowedError,
 } from '../../errors.ts';
 import {
   DEFAULT_TERMINAL_SIZE,
   type JobSpec,
+  type NetworkMode,
   type ResourceLimits,
   type SandboxMode,
 } from '../../jobs/job.ts';
@@ -19,9 +21,12 @@ import { keptAsAsked } from '../../jobs/job-spec.ts';
 import type { Role } from '../../pki/roles.ts';
 import {
   defaultLimitsOf,
+  defaultNetworkOf,
   defaultSandboxOf,
   defaultTimeoutOf,
+  networkAllowed,
   type LimitPolicy,
+  type NetworkPolicy,
   type SandboxPolicy,
 } from '../../policy/limit-policy.ts';
 import { describeIssues } from '../http/validation-messages.ts';
@@ -48,6 +53,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     ]);
   }
   const sandbox = resolveSandbox(request, role, policy.sandbox);
+  const network = resolveNetwork(request, role, policy.network);
   const limits = resolveLimits(request, role, policy);
   const timeoutMs = resolveTimeout(request, role, policy);
   const queueTimeoutMs = resolveQueueTimeout(request);
@@ -58,6 +64,7 @@ export function parseJobRequest(body: unknown, role: Role, policy: LimitPolicy):
     limits,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     sandbox,
+    network,
     ...(queueTimeoutMs === undefined ? {} : { queueTimeoutMs }),
     stdin: request.stdin || request.tty,
     ...(request.tty ? { tty: request.ttySize ?? DEFAULT_TERMINAL_SIZE } : {}),
@@ -84,6 +91,16 @@ function resolveSandbox(request: JobRequest, role: Role, policy: SandboxPolicy):
     );
   }
   return request.sandbox ?? defaultSandboxOf(policy);
+}
+
+/** The mode asked for if the role may have it (403 naming the mode otherwise), else the default. */
+function resolveNetwork(request: JobRequest, role: Role, policy: NetworkPolicy): NetworkMode {
+  const asked = request.network;
+  if (asked === undefined) return defaultNetworkOf(policy, role);
+  if (asked !== 'none' && !networkAllowed(policy, asked, role)) {
+    throw new NetworkForbiddenError(asked, role);
+  }
+  return asked;
 }
 
 function resolveLimits(request: JobRequest, role: Role, policy: LimitPolicy): ResourceLimits {

@@ -152,7 +152,8 @@ export const RESPONSES: Readonly<Record<string, ResponseObject>> = {
     403,
     "`FORBIDDEN`: the caller's role may not do this; `CLIENT_DISABLED`: the server's identity " +
       "policy disables the client; `SANDBOX_NOT_ALLOWED`: the caller's role may not run jobs on " +
-      "the host's filesystem; `CROSS_SITE_REQUEST`: " +
+      "the host's filesystem; `NETWORK_EGRESS_FORBIDDEN`, `NETWORK_HOST_FORBIDDEN`: the " +
+      "caller's role may not run jobs with that network mode; `CROSS_SITE_REQUEST`: " +
       CROSS_SITE,
   ),
   ClientDisabledOrCrossSite: problem(
