@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'SANDBOX_NOT_ALLOWED'
   | 'NETWORK_EGRESS_FORBIDDEN'
   | 'NETWORK_HOST_FORBIDDEN'
+  | 'NETWORK_EGRESS_FORBIDDEN'
+  | 'NETWORK_HOST_FORBIDDEN'
   | 'IMAGE_NOT_FOUND'
   | 'OUTPUT_UNAVAILABLE'
   | 'INPUT_NOT_OPEN'
@@ -31,6 +33,14 @@ export type ErrorCode =
   | 'INSUFFICIENT_STORAGE'
   | 'RECORD_ALLOWANCE_EXCEEDED'
   | 'JOB_RATE_EXCEEDED'
+  | 'VOLUME_NOT_FOUND'
+  | 'VOLUME_EXISTS'
+  | 'VOLUME_IN_USE'
+  | 'VOLUME_BUDGET_EXCEEDED'
+  | 'VOLUME_COUNT_EXCEEDED'
+  | 'VOLUME_FULL'
+  | 'VOLUME_PATH_NOT_FOUND'
+  | 'ARCHIVE_REJECTED'
   | 'INVALID_STATE_TRANSITION'
   | 'LAUNCH_FAILED'
   | 'COMMAND_NOT_FOUND'
@@ -233,6 +243,24 @@ export class NetworkForbiddenError extends CodedError {
   }
 }
 
+/**
+ * Thrown when a request asks for a network mode (`egress` or `host`) the caller's role may not
+ * have; the code names the mode, so a client can tell which one to drop.
+ */
+export class NetworkForbiddenError extends CodedError {
+  readonly mode: 'egress' | 'host';
+  constructor(mode: 'egress' | 'host', role: string) {
+    super(
+      mode === 'egress' ? 'NETWORK_EGRESS_FORBIDDEN' : 'NETWORK_HOST_FORBIDDEN',
+      `role '${role}' may not run jobs with "network": "${mode}"; ` +
+        'the server configuration decides which roles may',
+      { details: [{ field: 'network', message: `"${mode}" not allowed for this role` }] },
+    );
+    this.name = 'NetworkForbiddenError';
+    this.mode = mode;
+  }
+}
+
 /** Thrown when a request names a root filesystem image the operator has not imported. */
 export class ImageNotFoundError extends CodedError {
   constructor(name: string) {
@@ -375,6 +403,82 @@ export class JobRateExceededError extends CodedError {
       { retryAfterSeconds },
     );
     this.name = 'JobRateExceededError';
+  }
+}
+
+/** Thrown for a volume the client has not and, with the same words, for another client's. */
+export class VolumeNotFoundError extends CodedError {
+  constructor(name: string) {
+    super('VOLUME_NOT_FOUND', `no volume named '${name}'`);
+    this.name = 'VolumeNotFoundError';
+  }
+}
+
+/** Thrown when a client creates a volume under a name it already has. */
+export class VolumeExistsError extends CodedError {
+  constructor(name: string) {
+    super('VOLUME_EXISTS', `a volume named '${name}' already exists`);
+    this.name = 'VolumeExistsError';
+  }
+}
+
+/** Thrown when deleting a volume that a queued or running job names. */
+export class VolumeInUseError extends CodedError {
+  constructor(name: string) {
+    super('VOLUME_IN_USE', `volume '${name}' is named by a queued or running job; stop it first`);
+    this.name = 'VolumeInUseError';
+  }
+}
+
+/** Thrown past the total size a client's volumes may have (`--client-volume-bytes`): a quota. */
+export class VolumeBudgetExceededError extends CodedError {
+  constructor(owner: string, budget: string, taken: string, asked: string) {
+    super(
+      'VOLUME_BUDGET_EXCEEDED',
+      `client '${owner}': its volume budget (${budget}) would be passed: its volumes take ` +
+        `${taken} and this one asks ${asked}; delete a volume or ask for less`,
+    );
+    this.name = 'VolumeBudgetExceededError';
+  }
+}
+
+/** Thrown when a client already has as many volumes as its role may (`--client-volumes`). */
+export class VolumeCountExceededError extends CodedError {
+  constructor(owner: string, count: number) {
+    super('VOLUME_COUNT_EXCEEDED', `client '${owner}' already has ${count} volumes, its most`);
+    this.name = 'VolumeCountExceededError';
+  }
+}
+
+/** Thrown when the data disk cannot reserve a new volume above its floor (`--min-free-disk`). */
+export class VolumeNoDiskSpaceError extends CodedError {
+  constructor(asked: string) {
+    super('INSUFFICIENT_STORAGE', `the server's data disk has not ${asked} free for a volume`);
+    this.name = 'VolumeNoDiskSpaceError';
+  }
+}
+
+/** Thrown when an upload fills its volume (ENOSPC): what fitted stays. */
+export class VolumeFullError extends CodedError {
+  constructor(name: string) {
+    super('VOLUME_FULL', `volume '${name}' is full: the archive did not fit (ENOSPC)`);
+    this.name = 'VolumeFullError';
+  }
+}
+
+/** Thrown when a download names a path its volume has not. */
+export class VolumePathNotFoundError extends CodedError {
+  constructor(name: string, path: string) {
+    super('VOLUME_PATH_NOT_FOUND', `volume '${name}' has nothing at ${path}`);
+    this.name = 'VolumePathNotFoundError';
+  }
+}
+
+/** Thrown when tar refuses an uploaded archive: not a tar, or an entry it could not unpack. */
+export class ArchiveRejectedError extends CodedError {
+  constructor(reason: string) {
+    super('ARCHIVE_REJECTED', `the archive was not unpacked whole: ${reason}`);
+    this.name = 'ArchiveRejectedError';
   }
 }
 

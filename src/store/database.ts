@@ -182,6 +182,23 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER jobs_forget_labels AFTER DELETE ON jobs
    BEGIN DELETE FROM job_labels WHERE seq = OLD.seq; END;
    ${OUTPUT_COUNT_TRIGGERS}`,
+  // Volumes (issue 34): the jobs recorded before them mounted none.
+  `UPDATE jobs SET spec = json_set(spec, '$.volumes', json('[]'));`,
+  // Volumes (issue 34): a client's named filesystems, each an image under the data dir named by
+  // its id. `state` is `creating` until its image is made and mounted, `removing` once its
+  // removal began: a start after a crash finishes either (src/volumes/volume-manager.ts).
+  `CREATE TABLE volumes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     client TEXT NOT NULL,
+     name TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     UNIQUE (client, name)
+   );`,
+  // A job's network (issue 33): the jobs recorded before it had their own loopback only (the
+  // server-wide --host-network aside, which no record kept).
+  `UPDATE jobs SET spec = json_set(spec, '$.network', 'none');`,
   // A job's network (issue 33): the jobs recorded before it had their own loopback only (the
   // server-wide --host-network aside, which no record kept).
   `UPDATE jobs SET spec = json_set(spec, '$.network', 'none');`,
