@@ -18,8 +18,6 @@ export type ErrorCode =
   | 'SANDBOX_NOT_ALLOWED'
   | 'NETWORK_EGRESS_FORBIDDEN'
   | 'NETWORK_HOST_FORBIDDEN'
-  | 'NETWORK_EGRESS_FORBIDDEN'
-  | 'NETWORK_HOST_FORBIDDEN'
   | 'IMAGE_NOT_FOUND'
   | 'OUTPUT_UNAVAILABLE'
   | 'INPUT_NOT_OPEN'
@@ -222,24 +220,6 @@ export class SandboxNotAllowedError extends CodedError {
       { details: [{ field: 'sandbox', message: 'not allowed for this role' }] },
     );
     this.name = 'SandboxNotAllowedError';
-  }
-}
-
-/**
- * Thrown when a request asks for a network mode (`egress` or `host`) the caller's role may not
- * have; the code names the mode, so a client can tell which one to drop.
- */
-export class NetworkForbiddenError extends CodedError {
-  readonly mode: 'egress' | 'host';
-  constructor(mode: 'egress' | 'host', role: string) {
-    super(
-      mode === 'egress' ? 'NETWORK_EGRESS_FORBIDDEN' : 'NETWORK_HOST_FORBIDDEN',
-      `role '${role}' may not run jobs with "network": "${mode}"; ` +
-        'the server configuration decides which roles may',
-      { details: [{ field: 'network', message: `"${mode}" not allowed for this role` }] },
-    );
-    this.name = 'NetworkForbiddenError';
-    this.mode = mode;
   }
 }
 
