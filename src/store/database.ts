@@ -199,9 +199,6 @@ const MIGRATIONS: readonly string[] = [
   // A job's network (issue 33): the jobs recorded before it had their own loopback only (the
   // server-wide --host-network aside, which no record kept).
   `UPDATE jobs SET spec = json_set(spec, '$.network', 'none');`,
-  // A job's network (issue 33): the jobs recorded before it had their own loopback only (the
-  // server-wide --host-network aside, which no record kept).
-  `UPDATE jobs SET spec = json_set(spec, '$.network', 'none');`,
 ];
 
 export class SchemaTooNewError extends Error {
