@@ -158,6 +158,8 @@ static void enter_sandbox(const struct options *o, int error_fd)
 		.staging = o->dir,
 		.binds = o->binds,
 		.bind_count = o->bind_count,
+		.volumes = o->volumes,
+		.volume_count = o->volume_count,
 		.tmpfs_bytes = o->tmpfs_bytes,
 		.uid = o->uid,
 		.gid = o->gid,

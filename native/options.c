@@ -28,7 +28,8 @@ const char *parse_options(int argc, char **argv, struct options *o)
 	o->tty_cols = 80;
 	o->cgroup_procs = calloc((size_t)argc, sizeof *o->cgroup_procs);
 	o->binds = calloc((size_t)argc, sizeof *o->binds);
-	if (!o->cgroup_procs || !o->binds)
+	o->volumes = calloc((size_t)argc, sizeof *o->volumes);
+	if (!o->cgroup_procs || !o->binds || !o->volumes)
 		return "out of memory";
 
 	for (int i = 1; i < argc; i++) {
@@ -70,6 +71,17 @@ const char *parse_options(int argc, char **argv, struct options *o)
 			b->source = argv[++i];
 			b->target = argv[++i];
 			b->writable = arg[2] == 'r' && arg[3] == 'w';
+			continue;
+		}
+		if (strcmp(arg, "--ro-volume") == 0 || strcmp(arg, "--rw-volume") == 0) {
+			if (i + 2 >= argc) {
+				snprintf(error, sizeof error, "usage: %.64s SOURCE TARGET", arg);
+				return error;
+			}
+			struct sandbox_bind *v = &o->volumes[o->volume_count++];
+			v->source = argv[++i];
+			v->target = argv[++i];
+			v->writable = arg[2] == 'r' && arg[3] == 'w';
 			continue;
 		}
 		if (i + 1 >= argc) {

@@ -3,7 +3,8 @@
  * binds (or an image's top-level entries), a fresh /proc with Docker's masked paths, its own
  * network namespace's /sys read-only, a minimal /dev, private writable tmpfs for /work, /tmp,
  * /var/tmp, /dev/shm and /run, and a private hostname. Everything the job can write is tmpfs,
- * so it is charged to the job's memory cgroup and vanishes with the job's mount namespace.
+ * so it is charged to the job's memory cgroup and vanishes with the job's mount namespace, but
+ * for its client's volumes, bound over those tmpfs where the job asked, which outlive it.
  */
 #define _GNU_SOURCE
 #include "sandbox.h"
@@ -170,6 +171,23 @@ static int place_bind(const char *root, const struct sandbox_bind *b)
 	unsigned long long attrs =
 		MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->writable ? 0 : MOUNT_ATTR_RDONLY);
 	return bind(b->source, target, attrs);
+}
+
+/*
+ * A client's volume: the directory where the host mounts its filesystem, bound at a path the
+ * server checked (absolute, normalised, none of the system paths). A link on the way there (an
+ * image's /data -> /etc) is refused rather than followed onto the host. No set-id programs or
+ * devices on it, whatever a job or an upload left there.
+ */
+static int place_volume(const char *root, const struct sandbox_bind *v)
+{
+	char target[PATH_MAX];
+	if (join_path(target, sizeof target, root, v->target) < 0 ||
+	    refuse_symlinks(root, v->target) < 0 || make_dirs(target) < 0)
+		return -1;
+	unsigned long long attrs =
+		MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (v->writable ? 0 : MOUNT_ATTR_RDONLY);
+	return bind(v->source, target, attrs);
 }
 
 static int mask_paths(const char *root, const char *const *paths)
@@ -412,6 +430,10 @@ int sandbox_enter(const struct sandbox_spec *spec, const char **step)
 	STEP("mount writable tmpfs");
 	if (mount_writable(root, spec) < 0)
 		return -1;
+	STEP("mount volumes");
+	for (int i = 0; i < spec->volume_count; i++)
+		if (place_volume(root, &spec->volumes[i]) < 0)
+			return -1;
 	STEP("write the job's account");
 	if (overlay_accounts(staging, root, spec) < 0)
 		return -1;

@@ -19,6 +19,10 @@ struct sandbox_spec {
 	const char *staging;             /* an existing host directory to build the new root on */
 	const struct sandbox_bind *binds; /* outermost first */
 	int bind_count;
+	/* The client's volumes (source: where the host mounts one), outermost first: placed after
+	 * the writable tmpfs, so that one at /work/src is not hidden by /work's. */
+	const struct sandbox_bind *volumes;
+	int volume_count;
 	unsigned long long tmpfs_bytes;   /* size of each writable tmpfs: /work, /tmp, ... */
 	uid_t uid;                        /* the job's account: owns /work */
 	gid_t gid;

@@ -45,6 +45,8 @@ struct options {
 	bool seccomp;  /* the system-call filter, installed last before exec */
 	struct sandbox_bind *binds;
 	int bind_count;
+	struct sandbox_bind *volumes; /* the client's volumes, mounted over the writable tmpfs */
+	int volume_count;
 	unsigned long long tmpfs_bytes;
 	const char *hostname;
 	char **command;

@@ -86,6 +86,7 @@ const BENCH_SANDBOX: SandboxSettings = {
 };
 const BENCH_SPEC: JobSpec = {
   stdin: false,
+  volumes: [],
   stderr: 'separate',
   command: 'true',
   args: [],

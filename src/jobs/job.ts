@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { describeValues } from '../util/describe-values.ts';
 import { DURATION_TEXT, MAX_SIZE_BYTES, SIZE_TEXT } from '../util/quantities.ts';
 import { labelsSchema } from './labels.ts';
+import { volumeMountsSchema } from './volume-mounts.ts';
 import { JOB_STATUSES, type JobStatus } from './job-status.ts';
 
 // A Record keyed by the status type keeps this list exhaustive: a new status fails to compile
@@ -118,6 +119,14 @@ export const resourceUsageSchema = z
     outputIndexBytes: z.int().min(0).exactOptional().meta({
       description:
         "bytes of the index kept beside its output, 4 for each piece of output as it was read, and of its times, 16 for the first piece of each millisecond: with `outputBytes`, what its output holds of `outputCapBytes` and of its client's output budget (absent for jobs recorded before it was counted)",
+    }),
+    networkSentBytes: z.int().min(0).exactOptional().meta({
+      description:
+        'an `egress` job: bytes it sent out of its network interface (headers included), counted once it has ended; absent for other jobs',
+    }),
+    networkReceivedBytes: z.int().min(0).exactOptional().meta({
+      description:
+        'an `egress` job: bytes its network interface received (headers included), counted once it has ended; absent for other jobs',
     }),
   })
   .readonly();
@@ -278,6 +287,7 @@ export const jobRequestSchema = z.strictObject({
   ttySize: terminalSizeSchema.optional().meta({
     description: "the terminal's size at start (with `tty`); default 24 rows of 80 columns",
   }),
+  volumes: volumeMountsSchema.default([]),
 });
 
 /** A request as the server reads it: defaults filled in. */
@@ -399,6 +409,9 @@ export const jobSchema = z
     stderr: stderrModeSchema.meta({
       description:
         '`merged`: its stderr was its stdout pipe, so its output is one stream (all of it `stdout`) in the order it was written; `separate`: two pipes, whose order across each other is not kept',
+    }),
+    volumes: volumeMountsSchema.meta({
+      description: "the client's volumes it mounted, where, and whether read-only",
     }),
     createdAt: timestampSchema,
     startedAt: timestampSchema.nullable(),

@@ -37,6 +37,7 @@ import type { NamespacesStep } from './steps/namespaces-step.ts';
 import { OutputStep } from './steps/output-step.ts';
 import { ProcessStep } from './steps/process-step.ts';
 import type { SandboxStep } from './steps/sandbox-step.ts';
+import { VolumesStep } from './steps/volumes-step.ts';
 import { SupervisorSpawner, type SpawnReply } from './supervisor-spawner.ts';
 import { SHIM_PATH } from './built-programs.ts';
 
@@ -48,6 +49,8 @@ export interface HostSteps {
   readonly cgroup: CgroupStep;
   readonly namespaces: NamespacesStep;
   readonly sandbox: SandboxStep;
+  /** The client's volumes; without it, a job that names one is refused. */
+  readonly volumes?: VolumesStep;
 }
 
 export interface ShimLauncherOptions {
@@ -74,7 +77,13 @@ export class ShimLauncher implements Launcher {
     }
     this.#cgroup = steps.cgroup;
     this.#sandbox = steps.sandbox;
-    this.#steps = [steps.namespaces, steps.sandbox, new ProcessStep(), new OutputStep()];
+    this.#steps = [
+      steps.namespaces,
+      steps.sandbox,
+      steps.volumes ?? new VolumesStep(undefined),
+      new ProcessStep(),
+      new OutputStep(),
+    ];
     this.#shimPath = shimPath;
     this.#spawner = new SupervisorSpawner();
     this.protections = {

@@ -33,6 +33,7 @@ import type {
 } from '../jobs/job.ts';
 import { hasEnded, type JobStatus } from '../jobs/job-status.ts';
 import type { Capacity } from '../jobs/protections.ts';
+import { namesVolume } from '../jobs/volume-mounts.ts';
 import {
   budgetSpentError,
   StoreAdmissionQueue,
@@ -388,6 +389,17 @@ export class JobRegistry {
     await this.#store.sync();
     await rm(this.#jobDir(job.id), { recursive: true, force: true });
     this.#log.info({ jobId: job.id }, 'job deleted');
+  }
+
+  /**
+   * Whether a queued or unended job of `client` mounts its volume `name`, which is then not
+   * removed (409 VOLUME_IN_USE). Read from the store's unended jobs (its status index), so a job
+   * being launched counts, and one queued before a restart too.
+   */
+  volumeInUse(client: string, name: string): boolean {
+    return [...this.#store.unfinished(), ...this.#store.queued()].some(
+      (job) => job.owner === client && namesVolume(job.volumes, name),
+    );
   }
 
   /** How many jobs there are in each status, for metrics. */

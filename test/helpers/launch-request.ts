@@ -16,6 +16,7 @@ export function jobSpec(changes: Partial<JobSpec> = {}): JobSpec {
     labels: {},
     stdin: false,
     stderr: 'separate',
+    volumes: [],
     ...changes,
   };
 }

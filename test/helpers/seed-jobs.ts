@@ -69,6 +69,7 @@ function endedJob(owner: string, endedAt: Date, labels: Record<string, string>):
     tty: null,
     stdin: false,
     stderr: 'separate',
+    volumes: [],
     envNames: [],
     cwd: '/work',
     limits: {},

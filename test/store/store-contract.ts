@@ -41,6 +41,7 @@ export function jobOf(owner: string, index: number, overrides: Partial<Job> = {}
     queueReason: null,
     stdin: false,
     stderr: 'separate',
+    volumes: [],
     tty: null,
     status: 'starting',
     exitCode: null,

@@ -23,6 +23,7 @@ const minimal: JobSpec = {
   labels: {},
   stdin: false,
   stderr: 'separate',
+  volumes: [],
 };
 
 const full: JobSpec = {
@@ -40,6 +41,7 @@ const full: JobSpec = {
   stdin: true,
   stderr: 'merged',
   tty: { rows: 40, cols: 120 },
+  volumes: [{ name: 'src', path: '/work/src', readOnly: true }],
 };
 
 describe("a job's spec and its record", () => {
@@ -103,6 +105,7 @@ describe("a job's spec and its record", () => {
       labels: { x: 'y' },
       stderr: 'merged',
       stdin: true,
+      volumes: [],
     });
     for (const field of SETTLED_FIELDS) assert.equal(field in keptAsAsked(request), false);
   });

@@ -82,6 +82,12 @@ function resolveSandbox(request: JobRequest, role: Role, policy: SandboxPolicy):
       { field: 'image', message: 'not with "sandbox": "host"' },
     ]);
   }
+  // jobshim binds volumes while it builds the private root; the host's filesystem has no place.
+  if (request.sandbox === 'host' && request.volumes.length > 0) {
+    throw new InvalidRequestError('invalid job request: volumes: mounted in the sandbox only', [
+      { field: 'volumes', message: 'not with "sandbox": "host"' },
+    ]);
+  }
   if (request.sandbox === 'host' && !policy.hostRoles.has(role))
     throw new SandboxNotAllowedError(role);
   if (!policy.available && (request.image !== undefined || request.sandbox === 'private')) {
