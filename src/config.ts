@@ -90,6 +90,13 @@ export interface Config extends NetworkConfig {
     /** What the records of one client's jobs may hold; undefined for no allowance. */
     readonly recordBytes: number | undefined;
   };
+  /**
+   * What one client's volumes may take together and how many it may have, by role; a bound
+   * left out is none (admins are held by the data disk alone; auditors make none).
+   */
+  readonly volumeBudgets: Readonly<
+    Record<Role, { readonly totalBytes?: number; readonly count?: number }>
+  >;
   /** Authenticated connections the server holds at all; a tenth is held back from busy clients. */
   readonly maxConnections: number;
   /** Connections whose TLS handshake is under way: at all, and from one address. */
@@ -171,6 +178,7 @@ function configFrom(read: (name: SettingName) => string): Config {
       jobsPerMinute: jobsPerMinute(read),
       recordBytes: size('clientRecordBytes', read('clientRecordBytes'), true) || undefined,
     },
+    volumeBudgets: volumeBudgets(read),
     maxConnections: integer('maxConnections', read('maxConnections'), 10, 1_000_000),
     handshakes: {
       total: integer('maxHandshakes', read('maxHandshakes'), 1, 1_000_000),
@@ -224,6 +232,20 @@ function jobsPerMinute(read: (name: SettingName) => string): number | undefined 
     return Math.max(6000, Math.ceil(60 * positiveNumber('clientRate', read('clientRate'))));
   }
   return integer('clientJobRate', text, 0, 1_000_000_000) || undefined;
+}
+
+/** The users' volume budgets from the settings (0: none); admins' and auditors' have no bound. */
+function volumeBudgets(read: (name: SettingName) => string): Config['volumeBudgets'] {
+  const totalBytes = size('clientVolumeBytes', read('clientVolumeBytes'), true);
+  const count = integer('clientVolumes', read('clientVolumes'), 0, 1_000_000);
+  return {
+    admin: {},
+    user: {
+      ...(totalBytes === 0 ? {} : { totalBytes }),
+      ...(count === 0 ? {} : { count }),
+    },
+    auditor: {},
+  };
 }
 
 function outputBudgets(user: number): LimitPolicy['outputBudgets'] {

@@ -65,6 +65,7 @@ import { routeUpgrades } from './api/http/upgrades.ts';
 import { budgetConnections } from './tls/connection-budget.ts';
 import { answerMalformedRequests } from './api/http/malformed-requests.ts';
 import { JobRegistry } from './worker/registry.ts';
+import { Volumes } from './volumes/volume-manager.ts';
 import { SystemdNotifier, type ServiceState } from './util/systemd-notify.ts';
 import { VERSION } from './version.ts';
 
@@ -147,6 +148,19 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     shipper === undefined ? undefined : (record) => shipAuditRecord(shipper, record),
     { rotateBytes: config.auditRotateBytes },
   );
+  // The clients' volumes: the registry says whether a job names one (it exists by the time a
+  // removal asks); a crash's half-made volumes are undone and every volume mounted before jobs
+  // that name one are recovered.
+  const accounts = clientAccounts(config, db);
+  const volumes = new Volumes({
+    dataDir: config.dataDir,
+    db,
+    uidOf: (client) => accounts.uidOf(client),
+    inUse: (client, name) => registry.volumeInUse(client, name),
+    minFreeDiskBytes: config.minFreeDiskBytes,
+    log: logger,
+  });
+  await volumes.open();
   const launcher = new ShimLauncher(await hostSteps(config, db, logger), {
     required: config.isolation === 'required',
   });
@@ -215,6 +229,7 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     followersPerClient: config.perClient.followers,
     unreadAnswerMs: config.unreadAnswerMs,
     audit,
+    volumes: { volumes, budgets: config.volumeBudgets },
     listCursorKey: serverSecret(db, 'list-cursor'),
     metrics,
     // The console is a client of the API, served beside it on the same port and middleware.
@@ -439,6 +454,12 @@ async function hostSteps(config: Config, db: DatabaseSync, logger: Logger): Prom
     );
   }
   return steps;
+}
+
+/** Each client's uid for its jobs (and its volumes' files), from the operator's range. */
+function clientAccounts(config: Config, db: DatabaseSync): ClientAccounts {
+  const hostIds = hostAccountIds();
+  return new ClientAccounts(db, config.sandbox.uidRange, (id) => hostIds.has(id));
 }
 
 function sandboxSettings(config: Config, db: DatabaseSync): SandboxSettings {

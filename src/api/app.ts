@@ -18,6 +18,7 @@ import { healthRouter } from './routes/health.ts';
 import { limitsRouter } from './routes/limits.ts';
 import { metricsRouter, type MetricsSource } from './routes/metrics.ts';
 import { openApiRouter } from './routes/openapi.ts';
+import { volumesRouter, type VolumeRoutesOptions } from './routes/volumes.ts';
 import { OPENAPI_DOCUMENT } from './openapi.ts';
 import { ROUTES } from './routes/route-list.ts';
 import { refuseCrossSiteRequests } from './middleware/cross-site.ts';
@@ -44,6 +45,8 @@ export interface AppOptions {
   /** How long an answer may wait for a client that has stopped reading it before it is closed. */
   readonly unreadAnswerMs: number;
   readonly audit: AuditSink & AuditReader;
+  /** The clients' volumes and each role's budget of them. */
+  readonly volumes: Omit<VolumeRoutesOptions, 'cursors'>;
   /** Seals the cursors of paged listings; kept across restarts so a paging can go on. */
   readonly listCursorKey: Buffer;
   readonly metrics: MetricsSource &
@@ -90,6 +93,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     rateLimit,
     options.metrics,
   );
+  const volumes = volumesRouter({ ...options.volumes, cursors });
   const limits = limitsRouter(options.limits);
   const images = imagesRouter(options.images);
   const audit = auditRouter(options.audit);
@@ -97,6 +101,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   const routers = [
     health,
     jobs,
+    volumes,
     limits,
     images,
     audit,

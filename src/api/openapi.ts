@@ -59,6 +59,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
   security: [{ clientCertificate: [] }],
   tags: [
     { name: 'jobs', description: 'start, inspect, follow, stop and delete jobs' },
+    { name: 'volumes', description: "a client's named volumes and their files as tar streams" },
     { name: 'audit', description: 'the signed audit trail and the keys that verify it' },
     { name: 'service', description: 'health, metrics and this document' },
     { name: 'console', description: 'the web console: HTML pages and their assets' },

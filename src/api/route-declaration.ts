@@ -2,7 +2,7 @@
 // action the audit trail records it as (for a route that acts on a job). The OpenAPI document
 // and the audit trail are both assembled from these (routes/route-list.ts), so a route's prose
 // and its audit action sit in its own module, next to its handler.
-import type { JobAuditAction } from './middleware/audit-trail.ts';
+import type { RouteAuditAction } from './middleware/audit-trail.ts';
 import type { HttpMethod, Operation } from './openapi/types.ts';
 
 export interface RouteDeclaration {
@@ -11,5 +11,5 @@ export interface RouteDeclaration {
   readonly path: string;
   readonly operation: Operation;
   /** The audit record of a request to this route; undefined for routes not audited. */
-  readonly audit?: JobAuditAction;
+  readonly audit?: RouteAuditAction;
 }

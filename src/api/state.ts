@@ -19,6 +19,8 @@ export interface AppState {
   job?: Job;
   /** What a writer of a job's input sent, and whether it ended the input: for the audit trail. */
   input?: InputResult;
+  /** The volume a request acted on, and how (a new one's size, an archive's path and bytes). */
+  volume?: { name: string; sizeBytes?: number; path?: string; bytes?: number };
 }
 
 export type AppContext = ParameterizedContext<AppState>;

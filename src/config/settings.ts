@@ -260,6 +260,18 @@ export const SETTINGS = {
     fallback: '16GiB',
     help: 'output kept for all jobs of one user-role client, running and ended (0: no budget)',
   },
+  clientVolumeBytes: {
+    flag: 'client-volume-bytes',
+    env: 'CLIENT_VOLUME_BYTES',
+    fallback: '8GiB',
+    help: 'what all volumes of one user-role client may take together, reserved on the data disk (0: no budget)',
+  },
+  clientVolumes: {
+    flag: 'client-volumes',
+    env: 'CLIENT_VOLUMES',
+    fallback: '32',
+    help: 'volumes one user-role client may have (0: no budget)',
+  },
   clientRecordBytes: {
     flag: 'client-record-bytes',
     env: 'CLIENT_RECORD_BYTES',

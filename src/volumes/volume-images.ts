@@ -81,6 +81,8 @@ export async function mountImage(image: string, mountPoint: string, uid: number)
   await tool('mount', ['-t', 'ext4', '-o', 'loop,nodev,nosuid,noatime', image, mountPoint]);
   await chown(mountPoint, uid, uid);
   await chmod(mountPoint, 0o755);
+  // The client's volume is all its own: no root-owned directory it can neither read nor remove.
+  await rmdir(join(mountPoint, 'lost+found')).catch(() => undefined);
 }
 
 /** Unmounts a volume if it is mounted: its loop device goes with it. */

@@ -14,6 +14,8 @@ import {
   VolumeNotFoundError,
 } from '../errors.ts';
 import type { DatabaseSync } from 'node:sqlite';
+import type { Readable } from 'node:stream';
+import { pack, unpack, type ArchiveTarget } from './volume-archive.ts';
 import { formatBytesAs } from '../util/quantities.ts';
 import type { Volume, VolumeBudget, VolumeList, VolumePage } from './volume.ts';
 import { discardImage, makeImage, mountImage, mountPoints, VolumeLayout } from './volume-images.ts';
@@ -105,7 +107,7 @@ export class Volumes {
         );
       } catch (error) {
         await this.#discard(row);
-        if (isNoSpace(error)) throw new VolumeNoDiskSpaceError(formatBytesAs(sizeBytes, 'M'));
+        if (isNoSpace(error)) throw new VolumeNoDiskSpaceError(formatBytesAs(sizeBytes, '1MiB'));
         throw error;
       }
       this.#records.setState(row.id, 'ready');
@@ -139,6 +141,16 @@ export class Volumes {
     });
   }
 
+  /** Unpacks a tar stream at `path` in the client's volume, as its job uid in a sandbox. */
+  upload(client: string, name: string, path: string, body: Readable): Promise<number> {
+    return unpack(this.#archiveTarget(client, name), path, body);
+  }
+
+  /** A tar stream of `path` in the client's volume (a file as a one-entry tar). */
+  download(client: string, name: string, path: string): Promise<Readable> {
+    return pack(this.#archiveTarget(client, name), path);
+  }
+
   /** The host directory where the client's volume is mounted, its root owned by its job uid. */
   mountedPath(client: string, name: string): string {
     return this.#layout.mountPointOf(this.#readyRow(client, name).id);
@@ -158,6 +170,15 @@ export class Volumes {
     return { count, sizeBytes, usedBytes };
   }
 
+  #archiveTarget(client: string, name: string): ArchiveTarget {
+    return {
+      name,
+      mountPoint: this.mountedPath(client, name),
+      uid: this.#options.uidOf(client),
+      sandboxRoot: this.#layout.sandboxRoot,
+    };
+  }
+
   #readyRow(client: string, name: string): VolumeRow {
     const row = this.#records.byName(client, name);
     if (row?.state !== 'ready') throw new VolumeNotFoundError(name);
@@ -172,9 +193,9 @@ export class Volumes {
     if (budget.totalBytes !== undefined && taken.bytes + sizeBytes > budget.totalBytes) {
       throw new VolumeBudgetExceededError(
         client,
-        formatBytesAs(budget.totalBytes, 'Mi'),
-        formatBytesAs(taken.bytes, 'Mi'),
-        formatBytesAs(sizeBytes, 'Mi'),
+        formatBytesAs(budget.totalBytes, '1MiB'),
+        formatBytesAs(taken.bytes, '1MiB'),
+        formatBytesAs(sizeBytes, '1MiB'),
       );
     }
   }
@@ -184,7 +205,7 @@ export class Volumes {
     const disk = await statfs(this.#layout.root);
     const free = disk.bavail * disk.bsize;
     if (free - sizeBytes < (this.#options.minFreeDiskBytes ?? 0)) {
-      throw new VolumeNoDiskSpaceError(formatBytesAs(sizeBytes, 'Mi'));
+      throw new VolumeNoDiskSpaceError(formatBytesAs(sizeBytes, '1MiB'));
     }
   }
 

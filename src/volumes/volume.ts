@@ -32,6 +32,3 @@ export interface VolumeList {
   readonly volumes: readonly Volume[];
   readonly next?: number;
 }
-
-/** The smallest volume: ext4 makes a working filesystem with a journal from 32 MiB. */
-export const MIN_VOLUME_BYTES = 32 * 1024 ** 2;

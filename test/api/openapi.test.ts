@@ -26,6 +26,9 @@ import { ROLES, type Role } from '../../src/pki/roles.ts';
 import { ContractValidator, resolvePointer, type Schema } from '../helpers/contract-validator.ts';
 import { attach } from '../helpers/attach.ts';
 import { startServer, type Response, type TestServer } from '../helpers/server.ts';
+import { tarOf } from '../helpers/tar.ts';
+
+const TAR = { 'content-type': 'application/x-tar' };
 
 const contract = new ContractValidator(doc);
 
@@ -435,6 +438,28 @@ describe('a tour of the running API meets only documented answers', () => {
     await attached.session.closed;
   });
 
+  it('makes, lists, reads, fills, packs and removes volumes', async () => {
+    const tar = { body: tarOf([{ name: 'hello.txt', content: 'hi\n' }]), headers: TAR };
+    await visit('alice', 'POST', '/v1/volumes', 201, { json: { name: 'tour', size: '32M' } });
+    await visit('admin', 'POST', '/v1/volumes', 201, { json: { name: 'tour', size: 32 << 20 } });
+    await visit('alice', 'POST', '/v1/volumes', 409, { json: { name: 'tour', size: '32M' } });
+    await visit('alice', 'POST', '/v1/volumes', 400, { json: { name: '../x', size: '32M' } });
+    await visit('alice', 'GET', '/v1/volumes?limit=1', 200);
+    await visit('alice', 'GET', '/v1/volumes/tour', 200);
+    await visit('bob', 'GET', '/v1/volumes/tour', 404);
+    await visit('alice', 'PUT', '/v1/volumes/tour/archive?path=/in', 204, tar);
+    await visit('alice', 'PUT', '/v1/volumes/tour/archive', 415, { body: 'x' });
+    await visit('alice', 'PUT', '/v1/volumes/tour/archive', 422, {
+      body: 'not a tar',
+      headers: TAR,
+    });
+    await visit('alice', 'GET', '/v1/volumes/tour/archive?path=/in', 200);
+    await visit('alice', 'GET', '/v1/volumes/tour/archive?path=/nothing', 404);
+    await visit('alice', 'POST', '/v1/volumes', 201, { json: { name: 'gone', size: '32M' } });
+    await visit('alice', 'DELETE', '/v1/volumes/gone', 204);
+    await visit('alice', 'DELETE', '/v1/volumes/gone', 404);
+  });
+
   it('reads the audit trail, its keys, metrics, health and this document', async () => {
     await visit('auditor', 'GET', '/v1/audit', 200);
     const filtered = await visit(
@@ -517,6 +542,12 @@ describe('a tour of the running API meets only documented answers', () => {
       verifyAuditLog: { path: '/v1/audit/verify' },
       getLimits: { path: '/v1/limits' },
       getImages: { path: '/v1/images' },
+      createVolume: { path: '/v1/volumes', json: { name: 'sample', size: '32M' } },
+      listVolumes: { path: '/v1/volumes' },
+      getVolume: { path: '/v1/volumes/tour' },
+      deleteVolume: { path: '/v1/volumes/tour' },
+      putVolumeArchive: { path: '/v1/volumes/tour/archive' },
+      getVolumeArchive: { path: '/v1/volumes/tour/archive' },
       getJwks: { path: '/.well-known/jwks.json' },
       getHealth: { path: '/healthz' },
       getMetrics: { path: '/metrics' },

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Job } from '../../src/jobs/job.ts';
+import { unmountVolumes } from './volume-mounts.ts';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 export const CLIENTS = ['admin', 'alice', 'bob', 'auditor'] as const;
@@ -220,6 +221,7 @@ export class TestServer {
   /** Stops the server and deletes its directories. */
   async dispose(): Promise<void> {
     await this.stop();
+    await unmountVolumes(this.dataDir);
     await rm(this.baseDir, { recursive: true, force: true });
   }
 }

@@ -28,12 +28,19 @@ const AUDIT_LIST_BYTES = 1024;
 export type JobAuditAction =
   'job.start' | 'job.stop' | 'job.output' | 'job.input' | 'job.attach' | 'job.delete';
 
+/** What a request to a route that acts on a volume is recorded as (issue 34). */
+export type VolumeAuditAction =
+  'volume.create' | 'volume.delete' | 'volume.upload' | 'volume.download';
+
+/** Every action a route may declare. */
+export type RouteAuditAction = JobAuditAction | VolumeAuditAction;
+
 /** A route as it declares its audit action (route-declaration.ts). */
 interface AuditedRoute {
   readonly method: string;
   /** As OpenAPI writes it: `/v1/jobs/{id}`. */
   readonly path: string;
-  readonly audit?: JobAuditAction;
+  readonly audit?: RouteAuditAction;
 }
 
 /** `routes`: every route the app serves, those that act on a job declaring their action. */
@@ -50,7 +57,7 @@ export function auditTrail(sink: AuditSink, routes: readonly AuditedRoute[]) {
 }
 
 /** The routes' actions by `METHOD /matched/:route`, as the router names the route it matched. */
-function jobActionsOf(routes: readonly AuditedRoute[]): ReadonlyMap<string, JobAuditAction> {
+function jobActionsOf(routes: readonly AuditedRoute[]): ReadonlyMap<string, RouteAuditAction> {
   return new Map(
     routes.flatMap(({ method, path, audit }) =>
       audit === undefined
@@ -62,7 +69,7 @@ function jobActionsOf(routes: readonly AuditedRoute[]): ReadonlyMap<string, JobA
 
 function auditEventOf(
   ctx: AppContext,
-  actions: ReadonlyMap<string, JobAuditAction>,
+  actions: ReadonlyMap<string, RouteAuditAction>,
 ): AuditEvent | undefined {
   const route = (ctx as AppContext & { _matchedRoute?: string })._matchedRoute?.replace(/\/$/, '');
   const jobAction = route === undefined ? undefined : actions.get(`${ctx.method} ${route}`);
@@ -94,11 +101,14 @@ function outcomeOf(status: number): AuditOutcome {
 }
 
 function detailsOf(
-  action: JobAuditAction | undefined,
+  action: RouteAuditAction | undefined,
   ctx: AppContext,
   job: Job | undefined,
 ): Record<string, unknown> {
   if (action === undefined) return { method: ctx.method, path: ctx.path.slice(0, 256) };
+  // Which volume and how: a new one's size, an archive's path and what an upload sent; never
+  // the files themselves.
+  if (action.startsWith('volume.')) return { ...ctx.state.volume };
   if (action === 'job.start' && job !== undefined) {
     // What it asked for, as its record keeps it (jobs/job-spec.ts): every field, without a list
     // here to keep up. Environment values may be secrets: the record, and so the trail, keeps

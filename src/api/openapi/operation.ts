@@ -35,7 +35,7 @@ export interface OperationSpec {
   readonly operationId: string;
   readonly summary: string;
   readonly description: string;
-  readonly tag: 'jobs' | 'audit' | 'service' | 'console';
+  readonly tag: 'jobs' | 'volumes' | 'audit' | 'service' | 'console';
   /** The permission the route checks; undefined for routes every authenticated client may use. */
   readonly action?: Action;
   readonly parameters?: readonly (Parameter | Reference)[];

@@ -15,6 +15,7 @@ import { imageListSchema, imageSchema } from '../../contract/images.ts';
 import { limitsSchema } from '../../contract/limits.ts';
 import { jobListSchema, listedJobSchema } from '../../contract/jobs.ts';
 import { problemSchema } from '../../contract/problem.ts';
+import { volumeListSchema, volumeRequestSchema, volumeSchema } from '../../contract/volumes.ts';
 import {
   jobSchema,
   jobStatusSchema,
@@ -85,6 +86,8 @@ const ANSWERS: Readonly<Record<string, z.ZodType>> = {
   Image: imageSchema,
   ImageList: imageListSchema,
   JsonWebKeySet: jsonWebKeySetSchema,
+  Volume: volumeSchema,
+  VolumeList: volumeListSchema,
 };
 
 /** Converted together, so that a component used in another (a job's status) is a $ref to it. */
@@ -104,6 +107,7 @@ function answerComponents(): Record<string, JsonSchema> {
 
 export const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   JobRequest: fromZod(jobRequestSchema),
+  VolumeRequest: fromZod(volumeRequestSchema),
   ...answerComponents(),
 };
 

@@ -11,10 +11,12 @@ import { JOB_ROUTES } from './jobs.ts';
 import { LIMITS_ROUTES } from './limits.ts';
 import { METRICS_ROUTES } from './metrics.ts';
 import { OPENAPI_ROUTES } from './openapi.ts';
+import { VOLUME_ROUTES } from './volumes.ts';
 
 export const ROUTES: readonly RouteDeclaration[] = [
   ...JOB_ROUTES,
   ...ATTACH_ROUTES,
+  ...VOLUME_ROUTES,
   ...LIMITS_ROUTES,
   ...IMAGES_ROUTES,
   ...AUDIT_ROUTES,
