@@ -23,7 +23,7 @@ import {
   size,
   syslogTarget,
 } from './config/setting-values.ts';
-import { networkConfig, type NetworkConfig } from './config/network-settings.ts';
+import { list, networkSettings, type NetworkSettings } from './config/network-settings.ts';
 import { SETTINGS, type SettingName } from './config/settings.ts';
 
 export { ConfigError } from './config/config-error.ts';
@@ -41,7 +41,7 @@ export {
 } from './config/describe-settings.ts';
 export { CONFIG_FILE, PROJECT_ROOT, SETTINGS, type SettingName } from './config/settings.ts';
 
-export interface Config extends NetworkConfig {
+export interface Config extends NetworkSettings {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -65,6 +65,10 @@ export interface Config extends NetworkConfig {
   /** Account jobs run as when the server is root. */
   readonly jobUser: string;
   readonly isolation: 'required' | 'best-effort';
+  /** Roles that may ask for `"network": "egress"`. */
+  readonly networkEgressRoles: ReadonlySet<Role>;
+  /** Roles that may ask for `"network": "host"`. */
+  readonly networkHostRoles: ReadonlySet<Role>;
   /** cgroup v1 hosts: turn on the cgroup2 mount option favordynmods (fast-moves.ts). */
   readonly favordynmods: boolean;
   /**
@@ -163,7 +167,9 @@ function configFrom(read: (name: SettingName) => string): Config {
     retentionMs: duration('retention', read('retention')),
     jobUser: read('jobUser'),
     isolation: oneOf('isolation', read('isolation'), ['required', 'best-effort'] as const),
-    ...networkConfig(read),
+    ...networkSettings(read),
+    networkEgressRoles: roles('networkEgressRoles', read('networkEgressRoles')),
+    networkHostRoles: roles('networkHostRoles', read('networkHostRoles')),
     favordynmods:
       oneOf('favordynmods', read('favordynmods'), ['true', 'false'] as const) === 'true',
     cgroupParent: cgroupPath('cgroupParent', read('cgroupParent')),
@@ -272,18 +278,18 @@ function sandboxConfig(read: (name: SettingName) => string): SandboxConfig {
   }
   const first = integer('sandboxUidFirst', read('sandboxUidFirst'), 1, 2 ** 31 - 2);
   const count = integer('sandboxUidCount', read('sandboxUidCount'), 1, 2 ** 31 - 1 - first);
-  const roles = read('sandboxHostRoles')
-    .split(',')
-    .map((role) => role.trim())
-    .filter((role) => role !== '');
-  const unknown = roles.filter((role) => !isRole(role));
-  if (unknown.length > 0) {
-    throw settingError('sandboxHostRoles', `has unknown roles ${unknown.join(', ')}`);
-  }
   return {
     mode: oneOf('sandbox', read('sandbox'), ['private', 'off'] as const),
     binds,
     uidRange: { first, count },
-    hostRoles: new Set(roles.filter(isRole)),
+    hostRoles: roles('sandboxHostRoles', read('sandboxHostRoles')),
   };
+}
+
+/** The roles a comma-separated setting names (SANDBOX_HOST_ROLES, NETWORK_*_ROLES). */
+function roles(name: SettingName, text: string): ReadonlySet<Role> {
+  const named = list(text);
+  const unknown = named.filter((role) => !isRole(role));
+  if (unknown.length > 0) throw settingError(name, `has unknown roles ${unknown.join(', ')}`);
+  return new Set(named.filter(isRole));
 }

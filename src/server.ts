@@ -19,6 +19,7 @@ import {
   usage,
   type Config,
 } from './config.ts';
+import { resolverAdvice } from './config/network-settings.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
 import { favourFastMoves } from './launcher/cgroups/fast-moves.ts';
 import { hostAccountIds, resolveJobUser } from './launcher/job-user.ts';
@@ -125,6 +126,8 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
   const pki = await ensureDevelopmentPki(config.certsDir);
   if (pki.created)
     logger.warn({ certsDir: config.certsDir, clients: pki.clients }, 'created a development PKI');
+  const dnsAdvice = resolverAdvice(config, config.networkEgressRoles.size > 0);
+  if (dnsAdvice !== undefined) logger.warn(dnsAdvice);
 
   // Everything an operator can get wrong is checked before any job state is touched.
   const policy = await PolicyWatcher.open(config.policyFile, logger);

@@ -15,6 +15,7 @@ export const JOB_FIELD_OPTIONS = {
   image: { type: 'string' },
   label: { type: 'string', short: 'l', multiple: true },
   'host-fs': { type: 'boolean' },
+  network: { type: 'string' },
   cpu: { type: 'string' },
   cpus: { type: 'string' },
   memory: { type: 'string', short: 'm' },
@@ -35,6 +36,10 @@ export const JOB_FIELD_HELP = `      --merge             one pipe for the job's 
   -l, --label KEY=VALUE   label the job, to find it again with 'ps --label' (repeatable)
       --host-fs           run on the server's own filesystem instead of a private sandbox
                           (roles the server allows only, admin by default)
+      --network MODE      none: only the job's own loopback; egress: out through the
+                          server's filter (what the operator allows; users by default);
+                          host: the server's own network (admin by default). Default:
+                          the server's (none unless its operator sets another)
       --cpu N             CPU quota in CPUs, e.g. 0.5 (also --cpus)
   -m, --memory SIZE       memory limit, e.g. 256M or 1GiB
       --pids N            limit on processes and threads
@@ -77,10 +82,25 @@ export function jobRequest(values: JobFieldValues, name: string, args: readonly 
     ...(values['queue-timeout'] === undefined ? {} : { queueTimeout: values['queue-timeout'] }),
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
+    ...(values.network === undefined ? {} : { network: networkMode(values.network) }),
     ...(values.interactive === true ? { stdin: true } : {}),
     ...(values.tty === true ? { tty: true, ...terminalSize() } : {}),
     ...(values.merge === true ? { stderr: 'merged' as const } : {}),
   };
+}
+
+/** The network modes a job may ask for (jobs/job.ts's NETWORK_MODES, which jobctl does not load). */
+const NETWORK_MODES = ['none', 'egress', 'host'] as const satisfies readonly NonNullable<
+  JobRequest['network']
+>[];
+
+/** --network's value, checked here so a typo is a usage error before anything is sent. */
+function networkMode(text: string): NonNullable<JobRequest['network']> {
+  const mode = NETWORK_MODES.find((known) => known === text);
+  if (mode === undefined) {
+    throw new UsageError(`invalid --network '${text}': expected ${NETWORK_MODES.join(', ')}`);
+  }
+  return mode;
 }
 
 /** -e's variables; with -t, the local terminal's type and locale first, as ssh sends them. */

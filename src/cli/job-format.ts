@@ -27,6 +27,7 @@ const FIELDS: Readonly<Record<string, (job: JobRecord) => string>> = {
       .join(','),
   Error: (job) => job.error ?? '',
   Image: (job) => job.image ?? '',
+  Network: (job) => job.network,
 };
 
 const PLACEHOLDER = /\{\{\s*\.(\w+)\s*\}\}/g;

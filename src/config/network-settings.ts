@@ -5,7 +5,6 @@
 // sentence an operator can act on rather than a job that cannot connect.
 import { isIPv4 } from 'node:net';
 import { NETWORK_MODES, type NetworkMode } from '../jobs/job.ts';
-import { isRole, type Role } from '../pki/roles.ts';
 import { settingError } from './config-error.ts';
 import { isLoopback } from './host-resolvers.ts';
 import { oneOf } from './setting-values.ts';
@@ -17,14 +16,13 @@ export interface EgressRule {
   readonly ports?: { readonly from: number; readonly to: number };
 }
 
-/** The operator's network settings, as config.ts puts them on the Config. */
-export interface NetworkConfig {
+/**
+ * The operator's network settings, as config.ts puts them on the Config (which adds the roles
+ * that may ask for each mode: roles are pki's, which config.ts alone reads).
+ */
+export interface NetworkSettings {
   /** The mode of a job that names none (within what its role may have). */
   readonly networkDefault: NetworkMode;
-  /** Roles that may ask for `"network": "egress"`. */
-  readonly networkEgressRoles: ReadonlySet<Role>;
-  /** Roles that may ask for `"network": "host"`. */
-  readonly networkHostRoles: ReadonlySet<Role>;
   /** Where egress jobs' addresses come from, e.g. `10.200.0.0/16`. */
   readonly networkJobCidr: string;
   /** What egress jobs may reach; empty: public unicast addresses only. */
@@ -35,11 +33,9 @@ export interface NetworkConfig {
   readonly networkTestPublic: readonly string[];
 }
 
-export function networkConfig(read: (name: SettingName) => string): NetworkConfig {
+export function networkSettings(read: (name: SettingName) => string): NetworkSettings {
   return {
     networkDefault: networkDefault(read),
-    networkEgressRoles: roles('networkEgressRoles', read('networkEgressRoles')),
-    networkHostRoles: roles('networkHostRoles', read('networkHostRoles')),
     networkJobCidr: jobCidr(read('networkJobCidr')),
     networkEgressAllow: list(read('networkEgressAllow')).map(egressRule),
     networkDns: list(read('networkDns')).map(resolver),
@@ -47,6 +43,22 @@ export function networkConfig(read: (name: SettingName) => string): NetworkConfi
       cidr('networkTestPublic', text),
     ),
   };
+}
+
+/**
+ * What to tell the operator at start when egress jobs would get no resolver (NETWORK_DNS empty,
+ * as it is by default where the host's resolvers are all on loopback); undefined when all is well.
+ */
+export function resolverAdvice(
+  settings: NetworkSettings,
+  egressOffered: boolean,
+): string | undefined {
+  if (!egressOffered || settings.networkDns.length > 0) return undefined;
+  return (
+    "egress jobs get no DNS resolver: the host's in /etc/resolv.conf are on loopback, which a " +
+    'job cannot reach, or none is set; set --network-dns (NETWORK_DNS) to resolvers on the ' +
+    'network, e.g. NETWORK_DNS=192.0.2.53'
+  );
 }
 
 /**
@@ -64,14 +76,6 @@ function networkDefault(read: (name: SettingName) => string): NetworkMode {
     );
   }
   return 'host';
-}
-
-/** Roles named in a comma-separated list, as SANDBOX_HOST_ROLES names them. */
-export function roles(name: SettingName, text: string): ReadonlySet<Role> {
-  const named = list(text);
-  const unknown = named.filter((role) => !isRole(role));
-  if (unknown.length > 0) throw settingError(name, `has unknown roles ${unknown.join(', ')}`);
-  return new Set(named.filter(isRole));
 }
 
 /** The jobs' range: room for a few thousand jobs' links, and a network address (host bits 0). */
@@ -154,7 +158,8 @@ function resolver(text: string): string {
   return text;
 }
 
-function list(text: string): string[] {
+/** A comma-separated list's items, blanks around them and empty ones left out. */
+export function list(text: string): string[] {
   return text
     .split(',')
     .map((item) => item.trim())

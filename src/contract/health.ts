@@ -7,7 +7,25 @@ import {
   protectionsSchema,
   sandboxProtectionsSchema,
 } from '../jobs/protections.ts';
+import { networkModeSchema } from '../jobs/job.ts';
 import { ROLES } from '../pki/roles.ts';
+
+/** The network modes this server gives jobs, and to whom: the operator's configuration. */
+const networkPolicySchema = z
+  .object({
+    default: networkModeSchema.meta({
+      description:
+        "a job's mode when it names none (`--network-default`), narrowed to what its client's role may have",
+    }),
+    egressRoles: z.array(z.enum(ROLES)).readonly().meta({
+      description: 'roles that may ask for `"network": "egress"` (`NETWORK_EGRESS_ROLES`)',
+    }),
+    hostRoles: z.array(z.enum(ROLES)).readonly().meta({
+      description: 'roles that may ask for `"network": "host"` (`NETWORK_HOST_ROLES`)',
+    }),
+  })
+  .readonly()
+  .meta({ description: "the network modes jobs get (`none`, its own loopback, is every role's)" });
 
 /**
  * What a role may be allowed to do: start, read, write the input of (its own), stop and delete
@@ -43,6 +61,7 @@ export const healthSchema = z
       sandbox: sandboxProtectionsSchema
         .extend({ hostFilesystemRoles: z.array(z.enum(ROLES)).readonly() })
         .meta({ description: 'the per-job sandbox; a feature this host cannot give is false' }),
+      network: networkPolicySchema,
     }),
     capacity: capacitySchema.exactOptional().meta({
       description:

@@ -111,6 +111,19 @@ describe('jobctl commands', () => {
       assert.match(oneLine(image), /no image 'no-such-image'/);
     });
 
+    it('--network asks for the mode, which the record keeps and the role must be allowed', async () => {
+      const none = await jobctl.run('run', '--wait', '--network', 'none', '--', 'true');
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal((await job(none.stdout.trim())).network, 'none');
+      const host = await jobctl.run('run', '-f', '--network', 'host', '--', 'true');
+      assert.equal(host.code, 125);
+      assert.match(oneLine(host), /"network": "host".*\(NETWORK_HOST_FORBIDDEN\)$/);
+      const typo = await jobctl.run('run', '--network', 'bridge', '--', 'true');
+      // jobctl's own failures under `run` are 125, out of the way of the job's statuses.
+      assert.equal(typo.code, 125);
+      assert.match(typo.stderr, /invalid --network 'bridge': expected none, egress, host/);
+    });
+
     it('--follow exits with 128+N when a signal kills the job, as a shell does', async () => {
       const result = await jobctl.run('run', '-f', '--', 'sh', '-c', 'kill -9 $$');
       assert.equal(result.code, 128 + 9);

@@ -71,6 +71,14 @@ describe('the web console', () => {
     await page.getByRole('button', { name: '+ label' }).click();
     await page.getByLabel('label key').fill('suite');
     await page.getByLabel('label value').fill('console');
+    // The network chosen is sent: the host's is refused to a user, as the form then says.
+    await page.getByLabel('network').selectOption('host');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/may not run jobs with "network": "host"/)
+      .waitFor();
+    await page.getByLabel('network').selectOption('none');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
 
     await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
@@ -81,6 +89,7 @@ describe('the web console', () => {
       .first()
       .waitFor();
     assert.equal(await page.locator('#status').textContent(), 'running');
+    assert.equal(await page.locator('dt:text-is("network") + dd').textContent(), 'none');
     // Lines the page had not seen when it opened arrive while it watches.
     const seen = Number(/tick (\d+)\n?$/.exec((await output.textContent()) ?? '')?.[1]);
     await output.getByText(`tick ${seen + 2}`).waitFor();
@@ -93,8 +102,10 @@ describe('the web console', () => {
       args: string[];
       envNames: string[];
       labels: Record<string, string>;
+      network: string;
     }>();
     assert.deepEqual(job.args, ['-c', script], 'each field is one argument: no shell line');
+    assert.equal(job.network, 'none');
     assert.deepEqual(job.labels, { suite: 'console' });
     assert.ok(job.envNames.includes('GREETING'), JSON.stringify(job.envNames));
 

@@ -12,7 +12,11 @@ import {
 import { flagsOf } from '../../src/cli/commands/completion.ts';
 
 /** A valid value for an option, as parseArgs would give it. */
-function sampleValue(config: { type: string; multiple?: boolean }): boolean | string | string[] {
+function sampleValue(
+  name: string,
+  config: { type: string; multiple?: boolean },
+): boolean | string | string[] {
+  if (name === 'network') return 'egress';
   if (config.type === 'boolean') return true;
   return config.multiple === true ? ['A=1'] : '1';
 }
@@ -32,7 +36,7 @@ describe("jobctl run's job-field options", () => {
   it('each set a field of the request', () => {
     const bare = jobRequest({}, 'true', []);
     for (const [name, config] of Object.entries(JOB_FIELD_OPTIONS)) {
-      const values = { [name]: sampleValue(config) } as JobFieldValues;
+      const values = { [name]: sampleValue(name, config) } as JobFieldValues;
       assert.notDeepEqual(jobRequest(values, 'true', []), bare, `--${name} sets no field`);
     }
   });
@@ -49,6 +53,7 @@ describe("jobctl run's job-field options", () => {
       'queue-timeout': '1m',
       image: 'busybox',
       'host-fs': true,
+      network: 'egress',
       merge: true,
       interactive: true,
     };
@@ -63,8 +68,15 @@ describe("jobctl run's job-field options", () => {
       queueTimeout: '1m',
       image: 'busybox',
       sandbox: 'host',
+      network: 'egress',
       stdin: true,
       stderr: 'merged',
+    });
+  });
+
+  it('refuses a network mode the server does not have before sending anything', () => {
+    assert.throws(() => jobRequest({ network: 'bridge' }, 'true', []), {
+      message: "invalid --network 'bridge': expected none, egress, host",
     });
   });
 });

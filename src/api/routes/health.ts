@@ -25,7 +25,15 @@ export function healthRouter(
       version: VERSION,
       client: ctx.state.identity,
       permissions: permissionsOf(ctx.state.identity.role),
-      protections: { ...protections, sandbox: { ...protections.sandbox, hostFilesystemRoles } },
+      protections: {
+        ...protections,
+        sandbox: { ...protections.sandbox, hostFilesystemRoles },
+        network: {
+          default: limits.network.defaultMode,
+          egressRoles: [...limits.network.egressRoles],
+          hostRoles: [...limits.network.hostRoles],
+        },
+      },
       // How busy the host is tells other clients about each other's jobs: admins only.
       ...(ctx.state.identity.role === 'admin' ? { capacity: registry.capacity() } : {}),
     };
@@ -41,7 +49,8 @@ const GET_HEALTH = operation({
   summary: 'Health and protections',
   description:
     "Liveness, the caller's identity as the server sees it, and the protections this host " +
-    'gives jobs (cgroups, enforceable limits, namespaces, the account jobs run as).',
+    'gives jobs (cgroups, enforceable limits, namespaces, the account jobs run as, the network ' +
+    'modes and the roles that may ask for each).',
   tag: 'service',
   responses: { 200: success('the server is up', json(ref('schemas', 'Health'))) },
 });

@@ -34,7 +34,7 @@ Options:
   -o, --output FORMAT    json; name (the ids); wide (a table with exit, labels and error too)
       --format TEMPLATE  one line a job from TEMPLATE, e.g. '{{.ID}}\t{{.Status}}', with the
                          fields ID, ShortID, Owner, Status, State, Exit, OOMKilled, Created,
-                         Command, Labels, Error, Image
+                         Command, Labels, Error, Image, Network
   -h, --help             show this help
 
 On a terminal, jobs are shown as a table with short ids. When the output is piped, each job is

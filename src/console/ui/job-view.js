@@ -195,6 +195,7 @@ function jobFacts(job) {
     ['memory now', job.usage?.memoryBytes == null ? '—' : formatBytes(job.usage.memoryBytes)],
     ['output', `${formatBytes(job.outputBytes)}${job.outputTruncated ? ' (cut at its cap)' : ''}`],
     ['sandbox', job.image === null ? job.sandbox : `${job.sandbox}, image ${job.image}`],
+    ['network', job.network],
     ['directory', job.cwd],
     ['environment', job.envNames.join(', ') || 'none set'],
     ['labels', labelsOf(job)],
@@ -229,7 +230,7 @@ function failureOf(job) {
 
 /**
  * A start request for the same job: its command, arguments, directory, labels, limits, timeout,
- * sandbox, input and terminal. Not its environment: the server keeps only the names, never the
+ * sandbox, network, input and terminal. Not its environment: the server keeps only the names, never the
  * values (they may be secrets), so the new job starts without them, as the button's title says.
  * @param {import('./api.js').Job} job
  */
@@ -254,6 +255,7 @@ function rerunRequest(job) {
     ...(job.timeoutMs === null ? {} : { timeout: `${job.timeoutMs}ms` }),
     sandbox: job.sandbox,
     ...(job.image === null ? {} : { image: job.image }),
+    network: job.network,
     stdin: job.stdin,
     ...(job.tty === null ? {} : { tty: true, ttySize: job.tty }),
     ...(job.stderr === undefined ? {} : { stderr: job.stderr }),

@@ -1,6 +1,7 @@
 // @ts-check
 // Starting a job: a program, its arguments one per field (never a shell line), its environment
-// and labels, and limits within what the caller's role may ask for (GET /v1/limits says).
+// and labels, its network, and limits within what the caller's role may ask for (GET /v1/limits
+// says).
 import { describe, getJson, send } from './api.js';
 import { el, formatBytes, formatDuration, show } from './dom.js';
 
@@ -61,6 +62,16 @@ export function startForm(section, session) {
   const memory = el('input', { name: 'memory', placeholder: 'e.g. 256M' });
   const pids = el('input', { name: 'pids', type: 'number', min: '1', step: '1' });
   const timeout = el('input', { name: 'timeout', placeholder: 'e.g. 30s, 5m' });
+  // The server's default unless one is chosen; a mode the role may not have is refused (403),
+  // and the refusal shown like any other.
+  const network = el(
+    'select',
+    { name: 'network' },
+    el('option', { value: '' }, "the server's default"),
+    el('option', { value: 'none' }, 'none: its own loopback only'),
+    el('option', { value: 'egress' }, "egress: out through the server's filter"),
+    el('option', { value: 'host' }, "host: the server's own network"),
+  );
   const ceilings = el('p', { class: 'quiet' });
   const message = el('pre', { class: 'error', role: 'alert' });
   const submit = el('button', { type: 'submit' }, 'Start');
@@ -71,6 +82,7 @@ export function startForm(section, session) {
     el('div', { class: 'row' }, el('span', {}, 'arguments'), args.element),
     el('div', { class: 'row' }, el('span', {}, 'environment'), env.element),
     el('div', { class: 'row' }, el('span', {}, 'labels'), labels.element),
+    labelled('network', network),
     el(
       'fieldset',
       {},
@@ -105,6 +117,7 @@ export function startForm(section, session) {
         labels: labels.pairs(),
         limits: limitsOf({ cpus: cpus.value, memory: memory.value, pids: pids.value }),
         ...(timeout.value.trim() === '' ? {} : { timeout: durationOf(timeout.value.trim()) }),
+        ...(network.value === '' ? {} : { network: network.value }),
       };
       const job = /** @type {import('./api.js').Job} */ (await send('POST', '/v1/jobs', body));
       if (!closed) session.navigate(`/jobs/${job.id}`);
