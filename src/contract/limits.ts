@@ -3,7 +3,12 @@
 // `Limits` component and the type the route builds are both made from it. Only the caller's own
 // role and client: nothing here tells one client about another.
 import { z } from 'zod';
-import { LIMIT_KINDS, resourceLimitsSchema, sandboxModeSchema } from '../jobs/job.ts';
+import {
+  LIMIT_KINDS,
+  networkModeSchema,
+  resourceLimitsSchema,
+  sandboxModeSchema,
+} from '../jobs/job.ts';
 import { ROLES } from '../pki/roles.ts';
 
 const timeoutMs = z.int().min(1).nullable();
@@ -61,6 +66,25 @@ export const limitsSchema = z
       })
       .readonly()
       .meta({ description: "the choices of a job's filesystem this role has here" }),
+    network: z
+      .object({
+        egress: z.boolean().meta({
+          description:
+            'the role may ask for `"network": "egress"` (`NETWORK_EGRESS_FORBIDDEN` otherwise)',
+        }),
+        host: z.boolean().meta({
+          description:
+            'the role may ask for `"network": "host"` (`NETWORK_HOST_FORBIDDEN` otherwise)',
+        }),
+        default: networkModeSchema.meta({
+          description:
+            "what a job gets that names no network: the server's default, narrowed to what the role may have",
+        }),
+      })
+      .readonly()
+      .meta({
+        description: "the choices of a job's network this role has here (`none` is always one)",
+      }),
   })
   .meta({ description: "what the caller's role may ask for when it starts a job, on this host" })
   .readonly();

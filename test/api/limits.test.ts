@@ -38,6 +38,7 @@ describe('GET /v1/limits', () => {
       'defaults',
       'enforceableLimits',
       'mayStart',
+      'network',
       'outputBudgetBytes',
       'role',
       'sandbox',
@@ -79,6 +80,8 @@ describe('GET /v1/limits', () => {
       json: { command: 'true', sandbox: 'host' },
     });
     assert.equal(refused.json().code, 'SANDBOX_NOT_ALLOWED');
+    assert.deepEqual(limits.alice!.network, { egress: true, host: false, default: 'none' });
+    assert.deepEqual(limits.admin!.network, { egress: true, host: true, default: 'none' });
     const started = await server.request('auditor', 'POST', '/v1/jobs', {
       json: { command: 'true' },
     });

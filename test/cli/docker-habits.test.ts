@@ -140,6 +140,7 @@ describe('jobctl as docker users expect it', () => {
     const limits = await jobctl.run('limits');
     assert.equal(limits.code, 0, limits.stderr);
     assert.match(limits.stdout, /^Role: user\n +CEILING +DEFAULT +YOUR TOTAL\nCPUs /);
+    assert.match(limits.stdout, /\nNetworks: none, egress \(--network; default none\)\n/);
     const records = await admin.run('audit', '--limit', '5');
     assert.equal(records.code, 0, records.stderr);
     assert.match(

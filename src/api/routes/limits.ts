@@ -7,8 +7,10 @@ import type { Limits } from '../../contract/limits.ts';
 import type { Role } from '../../pki/roles.ts';
 import {
   defaultLimitsOf,
+  defaultNetworkOf,
   defaultSandboxOf,
   defaultTimeoutOf,
+  networkAllowed,
   type LimitPolicy,
 } from '../../policy/limit-policy.ts';
 import { may } from '../permissions.ts';
@@ -45,6 +47,11 @@ function limitsOf(policy: LimitPolicy, role: Role): Limits {
       host: policy.sandbox.hostRoles.has(role),
       default: defaultSandboxOf(policy.sandbox),
     },
+    network: {
+      egress: networkAllowed(policy.network, 'egress', role),
+      host: networkAllowed(policy.network, 'host', role),
+      default: defaultNetworkOf(policy.network, role),
+    },
   };
 }
 
@@ -56,7 +63,8 @@ const GET_LIMITS = operation({
   description:
     "The caller's own bounds for `POST /v1/jobs`: its role's ceilings and the defaults a job " +
     'gets for what it does not ask, the limits this host enforces, what all of its running ' +
-    'jobs may use together and the output kept for them, and its choices of sandbox. Nothing ' +
+    'jobs may use together and the output kept for them, and its choices of sandbox and ' +
+    'network. Nothing ' +
     'about other clients. A request within these bounds is not refused for its limits ' +
     '(although it may wait in the queue for memory).',
   tag: 'jobs',

@@ -1,5 +1,6 @@
 // jobctl limits: what your role may ask for when it starts a job on this server (GET /v1/limits),
-// laid out for reading: ceilings, defaults, your client's totals and output budget, sandboxes.
+// laid out for reading: ceilings, defaults, your client's totals and output budget, sandboxes,
+// networks.
 import type { Limits } from '../../contract/limits.ts';
 import { defineCommand } from '../define-command.ts';
 import { EXIT } from '../exit-status.ts';
@@ -71,11 +72,17 @@ function describeLimits(limits: Limits): string {
     limits.sandbox.private ? 'private' : undefined,
     limits.sandbox.host ? 'host (--host-fs)' : undefined,
   ].filter((name) => name !== undefined);
+  const networks = [
+    'none',
+    limits.network.egress ? 'egress' : undefined,
+    limits.network.host ? 'host' : undefined,
+  ].filter((name) => name !== undefined);
   return [
     `Role: ${limits.role}${limits.mayStart ? '' : ' (may not start jobs)'}`,
     table,
     `Output budget: ${limits.outputBudgetBytes === null ? '-' : bytes(limits.outputBudgetBytes)}`,
     `Filesystems: ${sandboxes.join(', ')} (default ${limits.sandbox.default})`,
+    `Networks: ${networks.join(', ')} (--network; default ${limits.network.default})`,
     `Enforced here: ${limits.enforceableLimits.join(', ')}`,
   ].join('\n');
 }
