@@ -31,6 +31,7 @@ import { ShimLauncher, type HostSteps } from './launcher/shim-launcher.ts';
 import { CgroupStep } from './launcher/steps/cgroup-step.ts';
 import { NamespacesStep } from './launcher/steps/namespaces-step.ts';
 import { SandboxStep } from './launcher/steps/sandbox-step.ts';
+import { VolumesStep } from './launcher/steps/volumes-step.ts';
 import { createLogging, type Logging } from './logger.ts';
 import { syslogLogDestination, shipAuditRecord } from './logging/syslog-destination.ts';
 import { SyslogShipper } from './logging/syslog-shipper.ts';
@@ -164,7 +165,7 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     log: logger,
   });
   await volumes.open();
-  const launcher = new ShimLauncher(await hostSteps(config, db, logger), {
+  const launcher = new ShimLauncher(await hostSteps(config, db, logger, volumes), {
     required: config.isolation === 'required',
   });
   const store = new JobStore(db);
@@ -415,7 +416,12 @@ async function shipLogs(
 }
 
 /** The launch steps this host's privileges and configuration give jobs. */
-async function hostSteps(config: Config, db: DatabaseSync, logger: Logger): Promise<HostSteps> {
+async function hostSteps(
+  config: Config,
+  db: DatabaseSync,
+  logger: Logger,
+  volumes: Volumes,
+): Promise<HostSteps> {
   const isRoot = process.getuid?.() === 0;
   const cgroups = isRoot
     ? await detectCgroups(undefined, config.hostJobLimits, config.cgroupParent)
@@ -449,6 +455,12 @@ async function hostSteps(config: Config, db: DatabaseSync, logger: Logger): Prom
       sandbox:
         isRoot && config.sandbox.mode === 'private' ? sandboxSettings(config, db) : undefined,
     }),
+    // Volumes are bound into the private sandbox; elsewhere a job naming one is refused.
+    volumes: new VolumesStep(
+      isRoot && config.sandbox.mode === 'private'
+        ? (client, name) => volumes.mountedPath(client, name)
+        : undefined,
+    ),
   };
   if (!isRoot || cgroups === undefined) {
     logger.warn(

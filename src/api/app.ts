@@ -91,6 +91,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     followers,
     cursors,
     rateLimit,
+    (client, name) => options.volumes.volumes.get(client, name),
     options.metrics,
   );
   const volumes = volumesRouter({ ...options.volumes, cursors });

@@ -56,6 +56,14 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'List the root filesystem images jobs may run in',
     load: async () => (await import('./commands/images.ts')).command,
   },
+  volume: {
+    summary: 'Manage your volumes, filesystems that outlive jobs (create, ls, inspect, rm)',
+    load: async () => (await import('./commands/volume.ts')).command,
+  },
+  cp: {
+    summary: 'Copy files between this machine and a volume (LOCAL VOL:PATH, or VOL:PATH LOCAL)',
+    load: async () => (await import('./commands/cp.ts')).command,
+  },
   audit: {
     summary: "Show the server's audit trail, or verify it (admins, auditors)",
     load: async () => (await import('./commands/audit.ts')).command,

@@ -114,13 +114,18 @@ export class ApiClient {
 
   /**
    * Sends `source` as a request body, as it comes (chunked), at the pace the server reads it;
-   * resolves with the response as `open` does. `request` receives the request, to cut it short.
+   * resolves with the response as `open` does. `request` receives the request, to cut it short;
+   * `contentType` says what the bytes are (application/octet-stream unless said).
    */
   async upload(
     method: string,
     path: string,
     source: Readable,
-    options: { connection?: TLSSocket; request?: (request: ClientRequest) => void } = {},
+    options: {
+      connection?: TLSSocket;
+      request?: (request: ClientRequest) => void;
+      contentType?: string;
+    } = {},
   ): Promise<IncomingMessage> {
     return this.#exchange(method, path, source, options);
   }
@@ -199,7 +204,7 @@ export class ApiClient {
     phase: RequestPhase,
     options: ExchangeOptions,
   ): Promise<IncomingMessage> {
-    const { connection, accept = 'application/json', request: onRequest } = options;
+    const { connection, accept = 'application/json', request: onRequest, contentType } = options;
     const { host, port } = this.#endpoint();
     const spare = connection !== undefined && !connection.destroyed ? connection : undefined;
     return new Promise((resolve, reject) => {
@@ -213,7 +218,7 @@ export class ApiClient {
           headers: {
             accept,
             traceparent: this.#trace.traceparent(),
-            ...bodyHeaders(payload),
+            ...bodyHeaders(payload, contentType),
           },
         },
         resolve,
@@ -254,11 +259,16 @@ interface ExchangeOptions {
   readonly accept?: string;
   /** Receives the request, to cut it short. */
   readonly request?: (request: ClientRequest) => void;
+  /** The media type of a streamed body. */
+  readonly contentType?: string | undefined;
 }
 
-function bodyHeaders(payload: Buffer | Readable | undefined): Record<string, string | number> {
+function bodyHeaders(
+  payload: Buffer | Readable | undefined,
+  contentType = 'application/octet-stream',
+): Record<string, string | number> {
   if (payload === undefined) return {};
-  if (payload instanceof Readable) return { 'content-type': 'application/octet-stream' };
+  if (payload instanceof Readable) return { 'content-type': contentType };
   return { 'content-type': 'application/json', 'content-length': payload.length };
 }
 

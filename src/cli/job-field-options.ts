@@ -15,6 +15,7 @@ export const JOB_FIELD_OPTIONS = {
   image: { type: 'string' },
   label: { type: 'string', short: 'l', multiple: true },
   'host-fs': { type: 'boolean' },
+  volume: { type: 'string', short: 'v', multiple: true },
   network: { type: 'string' },
   cpu: { type: 'string' },
   cpus: { type: 'string' },
@@ -36,6 +37,9 @@ export const JOB_FIELD_HELP = `      --merge             one pipe for the job's 
   -l, --label KEY=VALUE   label the job, to find it again with 'ps --label' (repeatable)
       --host-fs           run on the server's own filesystem instead of a private sandbox
                           (roles the server allows only, admin by default)
+  -v, --volume VOL:PATH[:ro]
+                          mount your volume VOL at PATH in the job's sandbox (absolute, e.g.
+                          /work/src), read-only with :ro (repeatable, at most 8)
       --network MODE      none: only the job's own loopback; egress: out through the
                           server's filter (what the operator allows; users by default);
                           host: the server's own network (admin by default). Default:
@@ -82,6 +86,7 @@ export function jobRequest(values: JobFieldValues, name: string, args: readonly 
     ...(values['queue-timeout'] === undefined ? {} : { queueTimeout: values['queue-timeout'] }),
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values['host-fs'] === true ? { sandbox: 'host' as const } : {}),
+    ...(values.volume === undefined ? {} : { volumes: values.volume.map(volumeMount) }),
     ...(values.network === undefined ? {} : { network: networkMode(values.network) }),
     ...(values.interactive === true ? { stdin: true } : {}),
     ...(values.tty === true ? { tty: true, ...terminalSize() } : {}),
@@ -101,6 +106,15 @@ function networkMode(text: string): NonNullable<JobRequest['network']> {
     throw new UsageError(`invalid --network '${text}': expected ${NETWORK_MODES.join(', ')}`);
   }
   return mode;
+}
+
+/** -v's `VOL:PATH[:ro|:rw]`; the server says which names and paths are valid. */
+function volumeMount(entry: string): NonNullable<JobRequest['volumes']>[number] {
+  const match = /^([^:/]+):(\/[^:]*)(?::(ro|rw))?$/.exec(entry);
+  if (match === null) {
+    throw new UsageError(`invalid --volume '${entry}': expected VOL:PATH or VOL:PATH:ro`);
+  }
+  return { name: match[1] ?? '', path: match[2] ?? '', readOnly: match[3] === 'ro' };
 }
 
 /** -e's variables; with -t, the local terminal's type and locale first, as ssh sends them. */

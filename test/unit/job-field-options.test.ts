@@ -17,6 +17,7 @@ function sampleValue(
   config: { type: string; multiple?: boolean },
 ): boolean | string | string[] {
   if (name === 'network') return 'egress';
+  if (name === 'volume') return ['src:/work/src:ro'];
   if (config.type === 'boolean') return true;
   return config.multiple === true ? ['A=1'] : '1';
 }
@@ -54,6 +55,7 @@ describe("jobctl run's job-field options", () => {
       image: 'busybox',
       'host-fs': true,
       network: 'egress',
+      volume: ['src:/work/src', 'cache:/cache:ro'],
       merge: true,
       interactive: true,
     };
@@ -69,6 +71,10 @@ describe("jobctl run's job-field options", () => {
       image: 'busybox',
       sandbox: 'host',
       network: 'egress',
+      volumes: [
+        { name: 'src', path: '/work/src', readOnly: false },
+        { name: 'cache', path: '/cache', readOnly: true },
+      ],
       stdin: true,
       stderr: 'merged',
     });

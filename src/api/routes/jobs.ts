@@ -49,6 +49,8 @@ export function jobsRouter(
   followers: FollowerBudget,
   cursors: ListCursors,
   rateLimit: Pick<ClientRateLimit, 'charge' | 'owedMs'>,
+  /** Throws VolumeNotFoundError unless the client has the volume (the volume manager's get). */
+  checkVolume: (client: string, name: string) => unknown,
   observer: OutputObserver = UNOBSERVED,
 ): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/v1/jobs' });
@@ -65,6 +67,8 @@ export function jobsRouter(
     let job: Job;
     try {
       const spec = parseJobRequest(await readJsonBody(ctx), role, limits);
+      // Before it is queued: a volume it names must be the caller's (404 as for none at all).
+      for (const { name } of spec.volumes) checkVolume(viewer.name, name);
       job = await registry.start(
         viewer.name,
         spec,
@@ -386,6 +390,11 @@ const START_JOB = operation({
       },
     },
     400: ref('responses', 'InvalidJobRequest'),
+    404: problem(
+      404,
+      "a volume it names (`volumes`) does not exist or is another client's: the two answers are identical",
+      ['VOLUME_NOT_FOUND'],
+    ),
     413: ref('responses', 'PayloadTooLarge'),
     415: ref('responses', 'UnsupportedMediaType'),
     422: ref('responses', 'CommandCannotRun'),

@@ -20,6 +20,12 @@ import {
   type Request,
 } from '../job-field-options.ts';
 import { print, printJson, say } from '../output.ts';
+import {
+  DEFAULT_UPLOAD_SIZE,
+  remoteBuildOf,
+  runRemoteBuild,
+  type RemoteBuild,
+} from '../remote-build.ts';
 
 /** How jobctl starts and watches the job; the job's own fields are in job-field-options.ts. */
 const OPTIONS = {
@@ -30,6 +36,9 @@ const OPTIONS = {
   'no-queue': { type: 'boolean' },
   'stop-on-interrupt': { type: 'boolean' },
   json: { type: 'boolean' },
+  upload: { type: 'string' },
+  download: { type: 'string', multiple: true },
+  'upload-size': { type: 'string' },
   ...JOB_FIELD_OPTIONS,
 } as const;
 
@@ -54,6 +63,13 @@ ${JOB_FIELD_HELP}
       --no-queue          fail (TOO_MANY_JOBS) rather than wait when the job cannot start now
       --stop-on-interrupt Ctrl-C stops the job instead of detaching from it
       --json              print the job's record as JSON (with --wait, the final record)
+      --upload DIR        a remote build: send DIR's content into a volume made for this
+                          run, mounted as the job's working directory /work (with -f or
+                          --wait); the volume is removed when the job has ended, also when
+                          it fails or Ctrl-C stops it
+      --download PATH     with --upload: once the job has ended, bring PATH (relative to
+                          DIR and /work) back into DIR (repeatable)
+      --upload-size SIZE  with --upload: the volume's size (default ${DEFAULT_UPLOAD_SIZE})
   -h, --help              show this help
 
 Without --follow or --wait, jobctl prints the new job's id and exits.
@@ -74,6 +90,8 @@ Examples:
   jobctl run --wait --timeout 10m -e CI=true -- sh -c 'git clone "$REPO" . && npm test'
   jobctl run -f --image busybox -- ls /
   jobctl run -l pipeline=4711 -l stage=test -- make test
+  jobctl run -f -v cache:/work/.cache -v src:/work/src:ro -- make -C /work/src
+  jobctl run -f --upload . --download out/ -- make -j2
 `;
 
 export const command = defineCommand({
@@ -95,8 +113,16 @@ export const command = defineCommand({
       throw new UsageError('-t needs a terminal on stdin (to pipe input into a job, use -i alone)');
     }
     const request = jobRequest(values, name, commandArgs);
+    const build = await remoteBuildOfValues(values);
     const client = await connect();
     try {
+      if (build !== undefined) {
+        // Ctrl-C stops the job at once: the volume can be removed only once it has ended.
+        const stopping = { ...values, 'stop-on-interrupt': true };
+        return await runRemoteBuild(client, build, request, (mounted, onJob) =>
+          startAndWatch(client, mounted, stopping, onJob),
+        );
+      }
       return await startAndWatch(client, request, values);
     } catch (error) {
       // As a shell reports it: the status says the command was not there, or could not run.
@@ -115,17 +141,41 @@ const CANNOT_RUN_STATUS: Readonly<Record<string, number>> = {
   COMMAND_CANNOT_RUN: EXIT.CANNOT_START,
 };
 
-/** Starts the job, then follows it, waits for it or prints its id, as the options say. */
-async function startAndWatch(client: ApiClient, request: Request, values: Values): Promise<number> {
+/** --upload's remote build, checked; undefined without --upload. */
+async function remoteBuildOfValues(values: Values): Promise<RemoteBuild | undefined> {
+  if (values.upload === undefined) {
+    if (values.download !== undefined || values['upload-size'] !== undefined) {
+      throw new UsageError('--download and --upload-size go with --upload');
+    }
+    return undefined;
+  }
+  if (values.tty === true || (values.follow !== true && values.wait !== true)) {
+    throw new UsageError('--upload needs -f or --wait (not -t): its volume goes when the job ends');
+  }
+  return remoteBuildOf(values.upload, values.download ?? [], values['upload-size']);
+}
+
+/**
+ * Starts the job, then follows it, waits for it or prints its id, as the options say; `onJob`
+ * hears its id as soon as there is one.
+ */
+async function startAndWatch(
+  client: ApiClient,
+  request: Request,
+  values: Values,
+  onJob: (id: string) => void = () => undefined,
+): Promise<number> {
   if (values.tty === true) {
     const job = await startJob(client, request, values);
+    onJob(job.id);
     const options = { from: 'start', terminal: true, input: true } as const;
     return await exitStatusAfter(client, job.id, await attachToJob(client, job.id, options));
   }
   if (values.follow === true || values.interactive === true) {
-    return await runFollowing(client, request, values);
+    return await runFollowing(client, request, values, onJob);
   }
   const job = await startJob(client, request, values);
+  onJob(job.id);
   if (values.wait === true) {
     if (values.json !== true) print(job.id);
     const follower = OutputFollower.read(
@@ -183,7 +233,12 @@ async function refusalsInJobctlWords<T>(start: Promise<T>, request: Request): Pr
  * then reading took four (stdout and stderr apart, the record at the end) and a second
  * connection.
  */
-async function runFollowing(client: ApiClient, request: Request, values: Values): Promise<number> {
+async function runFollowing(
+  client: ApiClient,
+  request: Request,
+  values: Values,
+  onJob: (id: string) => void,
+): Promise<number> {
   // The job's input goes over a connection of its own, whose handshake overlaps the start.
   const inputConnection = values.interactive === true ? client.preconnect() : undefined;
   const query = new URLSearchParams({ follow: 'true' });
@@ -200,6 +255,7 @@ async function runFollowing(client: ApiClient, request: Request, values: Values)
       "the server's answer to POST /v1/jobs?follow=true has no Job-Id",
     );
   }
+  onJob(jobId);
   if (typeof response.headers['job-queue-position'] === 'string') {
     // The answer's headers give the place only: the record says why.
     sayQueued(await client.json<JobRecord>('GET', `/v1/jobs/${jobId}`));

@@ -1,0 +1,164 @@
+// `jobctl run --upload DIR --download PATH -- make`: a remote build in one line. A volume of its
+// own is made for the run (`jobctl-` and 8 hex digits), DIR's content is sent into it, and the
+// job runs with it mounted as its working directory, /work; once the job has ended, each PATH
+// (relative to DIR, as to /work) comes back into DIR, and the volume is removed: also when the
+// job fails, the upload fails or the user presses Ctrl-C (which stops the job, then cleans up).
+// The job's exit status is jobctl's.
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Writable } from 'node:stream';
+import { ApiError, CliError, UsageError } from './errors.ts';
+import { EXIT } from './exit-status.ts';
+import { END_OFFSET, OutputFollower } from './follow.ts';
+import type { ApiClient } from './http-client.ts';
+import type { Request } from './job-field-options.ts';
+import { say } from './output.ts';
+import { download, upload } from './tar-transfer.ts';
+
+/** Where the volume is mounted: the sandbox's working directory, where the job starts. */
+export const BUILD_DIR = '/work';
+
+/** The volume's size unless --upload-size says: room for a checkout and its build. */
+export const DEFAULT_UPLOAD_SIZE = '1G';
+
+export interface RemoteBuild {
+  /** The local directory whose content the job gets, and where results come back. */
+  readonly dir: string;
+  /** Paths relative to `dir` (and to /work) to bring back once the job has ended. */
+  readonly downloads: readonly string[];
+  readonly size: string;
+}
+
+/** Starts and watches the job; calls `onJob` with its id as soon as it has one. */
+export type StartAndWatch = (request: Request, onJob: (id: string) => void) => Promise<number>;
+
+/** --upload's and --download's values, checked before anything is made on the server. */
+export async function remoteBuildOf(
+  dir: string,
+  downloads: readonly string[],
+  size: string | undefined,
+): Promise<RemoteBuild> {
+  if ((await stat(dir).catch(() => undefined))?.isDirectory() !== true) {
+    throw new UsageError(`--upload ${dir}: not a directory`);
+  }
+  for (const path of downloads) {
+    const normal = posix.normalize(path);
+    if (path.startsWith('/') || normal === '..' || normal.startsWith('../')) {
+      throw new UsageError(
+        `--download ${path}: a path relative to the uploaded directory, inside it`,
+      );
+    }
+  }
+  return { dir, downloads, size: size ?? DEFAULT_UPLOAD_SIZE };
+}
+
+export async function runRemoteBuild(
+  client: ApiClient,
+  build: RemoteBuild,
+  request: Request,
+  startAndWatch: StartAndWatch,
+): Promise<number> {
+  const volume = `jobctl-${randomBytes(4).toString('hex')}`;
+  await client.json('POST', '/v1/volumes', { name: volume, size: build.size });
+  let jobId: string | undefined;
+  try {
+    if (!(await uploadUnlessInterrupted(client, build.dir, volume))) return EXIT.INTERRUPTED;
+    const mounted: Request = {
+      ...request,
+      volumes: [...(request.volumes ?? []), { name: volume, path: BUILD_DIR, readOnly: false }],
+    };
+    const status = await startAndWatch(mounted, (id) => {
+      jobId = id;
+    });
+    if (jobId === undefined) return status;
+    // Ctrl-C twice stops waiting for the stop; the volume can go only once the job has ended.
+    if (status === EXIT.INTERRUPTED && !(await waitForEnd(client, jobId))) return status;
+    const fetched = await downloadResults(client, build, volume);
+    return fetched || status !== EXIT.OK ? status : EXIT.RUN_FAILED;
+  } finally {
+    await removeVolume(client, volume, jobId);
+  }
+}
+
+/** Sends the directory; false when Ctrl-C cut it short. */
+async function uploadUnlessInterrupted(
+  client: ApiClient,
+  dir: string,
+  volume: string,
+): Promise<boolean> {
+  const interrupt = new AbortController();
+  const onInterrupt = (): void => interrupt.abort(new CliError('USAGE', 'interrupted'));
+  process.on('SIGINT', onInterrupt);
+  try {
+    await upload(client, dir, { volume, path: '/' }, interrupt.signal);
+    return true;
+  } catch (error) {
+    if (!interrupt.signal.aborted) throw error;
+    say(`interrupted while sending ${dir}`);
+    return false;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+/** Waits for the job to end (it was asked to stop); false if Ctrl-C gave up on that too. */
+async function waitForEnd(client: ApiClient, jobId: string): Promise<boolean> {
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const follower = OutputFollower.read(
+    client,
+    jobId,
+    { stream: 'all', to: sink },
+    { follow: true, offset: END_OFFSET },
+  );
+  let gaveUp = false;
+  const onInterrupt = (): void => {
+    gaveUp = true;
+    follower.destroy();
+  };
+  say(`waiting for job ${jobId} to end, to remove its volume (Ctrl-C again to leave both)`);
+  process.on('SIGINT', onInterrupt);
+  try {
+    await follower.done;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  return !gaveUp;
+}
+
+/** Brings each --download back into the directory; false if one could not be. */
+async function downloadResults(
+  client: ApiClient,
+  build: RemoteBuild,
+  volume: string,
+): Promise<boolean> {
+  let all = true;
+  for (const path of build.downloads) {
+    try {
+      await download(client, { volume, path: posix.join('/', path) }, join(build.dir, path));
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.problemCode !== 'VOLUME_PATH_NOT_FOUND') {
+        throw error;
+      }
+      say(`the job left no ${path} in ${BUILD_DIR}: nothing to download`);
+      all = false;
+    }
+  }
+  return all;
+}
+
+async function removeVolume(
+  client: ApiClient,
+  volume: string,
+  jobId: string | undefined,
+): Promise<void> {
+  try {
+    await client.json('DELETE', `/v1/volumes/${volume}`);
+  } catch (error) {
+    const still = error instanceof ApiError && error.problemCode === 'VOLUME_IN_USE';
+    const why = still ? `job ${jobId ?? '?'} still runs with it` : (error as Error).message;
+    say(
+      `could not remove volume ${volume} (${why}): 'jobctl volume rm ${volume}' once it has ended`,
+    );
+  }
+}
