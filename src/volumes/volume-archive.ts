@@ -10,7 +10,6 @@ import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { posix } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ArchiveRejectedError, VolumeFullError, VolumePathNotFoundError } from '../errors.ts';
 
 /** A static busybox: its tar, sh and find run in a root that has no libraries. */
@@ -67,12 +66,15 @@ export function pathInVolume(path: string): string {
   return posix.join('/volume', posix.resolve('/', path));
 }
 
-/** Unpacks a tar stream into the volume at `path`, as the volume's owner; the bytes it read. */
-export async function unpack(target: ArchiveTarget, path: string, body: Readable): Promise<number> {
+/**
+ * Unpacks a tar stream into the volume at `path`, as the volume's owner; the bytes it read.
+ * `body` is never destroyed here: when tar stops early (a bad archive, a full volume), the
+ * caller still has the connection to answer on, and reads the rest of the body away.
+ */
+export function unpack(target: ArchiveTarget, path: string, body: Readable): Promise<number> {
   const child = sandbox(target, ['sh', '-c', UNPACK_SCRIPT, 'unpack', pathInVolume(path)]);
   child.stdout?.resume();
   const stderr = collect(child);
-  const exited = exitOf(child);
   let bytes = 0;
   const counted = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -80,18 +82,24 @@ export async function unpack(target: ArchiveTarget, path: string, body: Readable
       done(null, chunk);
     },
   });
-  try {
-    await pipeline(body, counted, child.stdin as NodeJS.WritableStream);
-  } catch (error) {
-    // tar stopped reading (it said why), or the client went away: either way nothing runs on.
-    const tarFailed = child.exitCode !== null || stderr() !== '';
+  // A body that closes before its end is a client gone: nothing may run on for it.
+  let clientGone = false;
+  const onClose = (): void => {
+    if (body.readableEnded) return;
+    clientGone = true;
     killSandbox(child);
-    await exited;
-    throw tarFailed ? rejection(target, stderr()) : error;
-  }
-  const status = await exited;
-  if (status !== 0) throw rejection(target, stderr());
-  return bytes;
+  };
+  body.once('close', onClose);
+  body.once('error', onClose);
+  body.pipe(counted).pipe(child.stdin as NodeJS.WritableStream);
+  return exitOf(child).then((status) => {
+    body.off('close', onClose);
+    body.off('error', onClose);
+    body.unpipe(counted);
+    if (clientGone) throw new Error('the client went away during the upload');
+    if (status !== 0) throw rejection(target, stderr());
+    return bytes;
+  });
 }
 
 /**
