@@ -92,7 +92,7 @@ export class JobLaunches {
     try {
       // A queued job's files were written when it was queued (or found again at a restart).
       if (from === 'request') {
-        await createOutputFiles(dir);
+        createOutputFiles(dir);
         // Until the supervisor has it, a restart must find it: the job may go back to the queue.
         await keepEnvironment(dir, spec.env);
       }

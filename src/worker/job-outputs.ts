@@ -2,8 +2,8 @@
 // supervisor, a queued or starting job's is kept here until it is handed to the job at launch,
 // and an ended job's says at once that there is no more. Who may read is the registry's concern;
 // this module is given jobs it has already checked.
-import { constants, statSync } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import type { Job } from '../jobs/job.ts';
@@ -141,12 +141,13 @@ export function untilEnded(signal: OutputSignal): Promise<void> {
   });
 }
 
-/** Empty output files exist from the start, so readers never race the supervisor's first write. */
-export async function createOutputFiles(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await Promise.all(
-    [OUTPUT_LOG, OUTPUT_INDEX].map((file) =>
-      writeFile(join(dir, file), '', { flag: 'a', mode: 0o600 }),
-    ),
-  );
+/**
+ * Empty output files exist from the start, so readers never race the supervisor's first write.
+ * Made synchronously, on purpose: a new directory and two empty files in it never wait on a
+ * disk, while each round trip to the thread pool stood on a job's start path, 1-6 ms of it on a
+ * busy 2-core host behind the store's fdatasync (bench/README.md, issue #38).
+ */
+export function createOutputFiles(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const file of [OUTPUT_LOG, OUTPUT_INDEX]) closeSync(openSync(join(dir, file), 'a', 0o600));
 }

@@ -85,7 +85,7 @@ export class QueuedJobs {
     // The drain passes it (and so its client's later jobs) over until its files are written.
     this.#options.queue.holdBack(job.id);
     try {
-      await createOutputFiles(dir);
+      createOutputFiles(dir);
       await keepEnvironment(dir, spec.env);
     } catch (error) {
       this.#options.store.delete(job.id);

@@ -34,14 +34,14 @@ export async function recoverJobs(options: RecoveryOptions): Promise<void> {
     const result = await launcher.reattach(job.id, dir);
     if (result.kind === 'never-launched' && store.wasQueued(job.id)) {
       // Accepted long ago and taken off the queue: it goes back, in its old place.
-      await createOutputFiles(dir);
+      createOutputFiles(dir);
       transition(job, 'queued', {});
       log.warn({ jobId: job.id, client: job.owner }, 'job queued again: never launched');
     } else if (result.kind === 'never-launched') {
       // Its client never had an answer (the 201 comes after the launch) and will ask again.
       // The server may have died before it made the job's files: its (empty) output is
       // readable like any ended job's.
-      await createOutputFiles(dir);
+      createOutputFiles(dir);
       recordEndOrRetry(job.id, outcomeWithoutExit('lost', 'the job supervisor never started'));
     } else if (result.kind === 'ended') {
       recordEndOrRetry(job.id, result.outcome);
@@ -55,7 +55,7 @@ export async function recoverJobs(options: RecoveryOptions): Promise<void> {
   }
   for (const job of store.queued()) {
     // A server stopped between recording a job and creating its files left none to follow.
-    await createOutputFiles(jobDir(job.id));
+    createOutputFiles(jobDir(job.id));
     options.armQueueTimeout(job);
   }
 }

@@ -7,8 +7,9 @@
 // the thread pool: making and removing a cgroup (and cgroup.subtree_control) take the kernel's
 // cgroup lock, which a process being moved into a v1 cgroup holds through an RCU grace period
 // (7-20 ms on a host without favordynmods), and a lower memory limit written on a busy group
-// reclaims memory inside the write.
-import { readFileSync } from 'node:fs';
+// reclaims memory inside the write. The one exception is a new job cgroup's limits
+// (writeControlNow), which can do neither.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { rmdir, writeFile } from 'node:fs/promises';
 
 export async function writeControl(path: string, value: string): Promise<void> {
@@ -16,6 +17,25 @@ export async function writeControl(path: string, value: string): Promise<void> {
     await writeFile(path, value);
   } catch (error) {
     throw new Error(`write '${value}' to ${path}`, { cause: error });
+  }
+}
+
+/** How a limit reaches its control file: writeControl, or writeControlNow for a new cgroup. */
+export type ControlWriter = (path: string, value: string) => Promise<void>;
+
+/**
+ * As writeControl, at once: for the limits of a job's own cgroup, made a moment ago and empty.
+ * Such a write takes none of the locks a move holds (cgroup.procs, cgroup.subtree_control and
+ * directories do) and reclaims nothing (nothing is charged to the cgroup yet), while on the
+ * thread pool each was three round trips (open, write, close), up to a dozen of them one after
+ * another on a job's start (bench/README.md, issue #38). Promise-shaped, to stand in for it.
+ */
+export function writeControlNow(path: string, value: string): Promise<void> {
+  try {
+    writeFileSync(path, value);
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(new Error(`write '${value}' to ${path}`, { cause: error }));
   }
 }
 

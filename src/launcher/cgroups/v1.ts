@@ -23,6 +23,8 @@ import {
   readControlNow,
   removeCgroupDir,
   writeControl,
+  writeControlNow,
+  type ControlWriter,
 } from './cgroup-files.ts';
 
 const HIERARCHIES = ['cpu', 'cpuacct', 'memory', 'pids', 'blkio'] as const;
@@ -93,7 +95,7 @@ export class CgroupV1Driver implements CgroupDriver {
     const failed = made.find((result) => result.status === 'rejected');
     try {
       if (failed !== undefined) throw failed.reason;
-      await applyLimits(dirs, limits, ioDevices);
+      await applyLimits(dirs, limits, ioDevices, writeControlNow);
     } catch (error) {
       await cgroup.remove();
       throw error;
@@ -125,38 +127,40 @@ async function applyLimits(
   dirs: ReadonlyMap<Hierarchy, string>,
   limits: ResourceLimits,
   ioDevices: readonly string[],
+  write: ControlWriter = writeControl,
 ): Promise<void> {
   const writes: Promise<void>[] = [];
   const cpu = dirs.get('cpu');
-  if (cpu !== undefined && limits.cpus !== undefined) writes.push(limitCpu(cpu, limits.cpus));
+  if (cpu !== undefined && limits.cpus !== undefined)
+    writes.push(limitCpu(cpu, limits.cpus, write));
   const memory = dirs.get('memory');
   if (memory !== undefined && limits.memoryBytes !== undefined)
-    writes.push(limitMemory(memory, limits.memoryBytes));
+    writes.push(limitMemory(memory, limits.memoryBytes, write));
   const pids = dirs.get('pids');
   if (pids !== undefined && limits.pids !== undefined)
-    writes.push(writeControl(join(pids, 'pids.max'), String(limits.pids)));
+    writes.push(write(join(pids, 'pids.max'), String(limits.pids)));
   const blkio = dirs.get('blkio');
-  if (blkio !== undefined) writes.push(limitIo(blkio, limits, ioDevices));
+  if (blkio !== undefined) writes.push(limitIo(blkio, limits, ioDevices, write));
   const results = await Promise.allSettled(writes);
   const failed = results.find((result) => result.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
 }
 
-async function limitCpu(dir: string, cpus: number): Promise<void> {
-  await writeControl(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROS));
-  await writeControl(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * CPU_PERIOD_MICROS)));
+async function limitCpu(dir: string, cpus: number, write: ControlWriter): Promise<void> {
+  await write(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_MICROS));
+  await write(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cpus * CPU_PERIOD_MICROS)));
 }
 
-async function limitMemory(dir: string, bytes: number): Promise<void> {
+async function limitMemory(dir: string, bytes: number, write: ControlWriter): Promise<void> {
   // With swap accounting the cap must cover memory+swap too, or the job could swap past it.
   // memsw may never be below the memory cap, so a group's is lifted before its cap changes.
   const memsw = join(dir, 'memory.memsw.limit_in_bytes');
   const swapAccounted = existsSync(memsw);
-  if (swapAccounted) await writeControl(memsw, '-1');
-  await writeControl(join(dir, 'memory.limit_in_bytes'), String(bytes));
-  if (swapAccounted) await writeControl(memsw, String(bytes));
-  await writeControl(join(dir, 'memory.swappiness'), '0').catch(() => undefined);
-  await limitSocketBuffers(dir, bytes);
+  if (swapAccounted) await write(memsw, '-1');
+  await write(join(dir, 'memory.limit_in_bytes'), String(bytes));
+  if (swapAccounted) await write(memsw, String(bytes));
+  await write(join(dir, 'memory.swappiness'), '0').catch(() => undefined);
+  await limitSocketBuffers(dir, bytes, write);
 }
 
 /**
@@ -166,26 +170,27 @@ async function limitMemory(dir: string, bytes: number): Promise<void> {
  * by then, so this is written before the job's first process joins (jobshim moves it in after
  * `create` returns). v2 charges socket buffers to memory.current; it needs nothing.
  */
-async function limitSocketBuffers(dir: string, bytes: number): Promise<void> {
+async function limitSocketBuffers(dir: string, bytes: number, write: ControlWriter): Promise<void> {
   const tcp = join(dir, 'memory.kmem.tcp.limit_in_bytes');
   // A kernel without v1's socket accounting has no such file; Linux 6.x warns it is deprecated.
-  if (existsSync(tcp)) await writeControl(tcp, String(bytes));
+  if (existsSync(tcp)) await write(tcp, String(bytes));
 }
 
 async function limitIo(
   dir: string,
   limits: ResourceLimits,
   ioDevices: readonly string[],
+  write: ControlWriter,
 ): Promise<void> {
   for (const device of ioDevices) {
     if (limits.ioReadBytesPerSecond !== undefined) {
-      await writeControl(
+      await write(
         join(dir, 'blkio.throttle.read_bps_device'),
         `${device} ${limits.ioReadBytesPerSecond}`,
       );
     }
     if (limits.ioWriteBytesPerSecond !== undefined) {
-      await writeControl(
+      await write(
         join(dir, 'blkio.throttle.write_bps_device'),
         `${device} ${limits.ioWriteBytesPerSecond}`,
       );

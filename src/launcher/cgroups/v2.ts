@@ -23,6 +23,8 @@ import {
   readControlNow,
   removeCgroupDir,
   writeControl,
+  writeControlNow,
+  type ControlWriter,
 } from './cgroup-files.ts';
 import { checkCgroupParent } from './cgroup-parent.ts';
 
@@ -110,10 +112,10 @@ export class CgroupV2Driver implements CgroupDriver {
     await mkdir(dir);
     const cgroup = new CgroupV2(dir);
     try {
-      await applyLimits(dir, limits, ioDevices);
+      await applyLimits(dir, limits, ioDevices, writeControlNow);
       // An OOM kill takes the whole job, not one of its processes that the rest then miss.
       if (limits.memoryBytes !== undefined && existsSync(join(dir, 'memory.oom.group')))
-        await writeControl(join(dir, 'memory.oom.group'), '1');
+        await writeControlNow(join(dir, 'memory.oom.group'), '1');
     } catch (error) {
       await cgroup.remove();
       throw error;
@@ -135,19 +137,19 @@ async function applyLimits(
   dir: string,
   limits: ResourceLimits,
   ioDevices: readonly string[],
+  writer: ControlWriter = writeControl,
 ): Promise<void> {
   if (limits.cpus !== undefined) {
     const quota = Math.round(limits.cpus * CPU_PERIOD_MICROS);
-    await writeControl(join(dir, 'cpu.max'), `${quota} ${CPU_PERIOD_MICROS}`);
+    await writer(join(dir, 'cpu.max'), `${quota} ${CPU_PERIOD_MICROS}`);
   }
   if (limits.memoryBytes !== undefined) {
     // memory.max holds socket buffers too (memory.stat's `sock`): v2 needs no TCP limit of its
     // own, unlike v1 (see v1.ts, limitSocketBuffers).
-    await writeControl(join(dir, 'memory.max'), String(limits.memoryBytes));
-    if (existsSync(join(dir, 'memory.swap.max')))
-      await writeControl(join(dir, 'memory.swap.max'), '0');
+    await writer(join(dir, 'memory.max'), String(limits.memoryBytes));
+    if (existsSync(join(dir, 'memory.swap.max'))) await writer(join(dir, 'memory.swap.max'), '0');
   }
-  if (limits.pids !== undefined) await writeControl(join(dir, 'pids.max'), String(limits.pids));
+  if (limits.pids !== undefined) await writer(join(dir, 'pids.max'), String(limits.pids));
   const read = limits.ioReadBytesPerSecond;
   const write = limits.ioWriteBytesPerSecond;
   if (read !== undefined || write !== undefined) {
@@ -155,7 +157,7 @@ async function applyLimits(
       const parts = [device];
       if (read !== undefined) parts.push(`rbps=${read}`);
       if (write !== undefined) parts.push(`wbps=${write}`);
-      await writeControl(join(dir, 'io.max'), parts.join(' '));
+      await writer(join(dir, 'io.max'), parts.join(' '));
     }
   }
 }
