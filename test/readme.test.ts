@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -207,5 +208,36 @@ describe('README jobctl examples', () => {
     assert.deepEqual(results[5], { code: 0, stdout: 'a\nb\nc\n', stderr: '' });
     assert.deepEqual(results[6], { code: 3, stdout: '3\n', stderr: '' });
     assert.match(results[7]!.stdout, /^Name: +\S+\nRole: +\w+\n/);
+  });
+});
+
+describe('README volumes example', () => {
+  let server: TestServer;
+  let dir: string;
+  before(async () => {
+    server = await startServer();
+    dir = await mkdtemp(join(server.baseDir, 'readme-volumes-'));
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  it('runs as written, from an empty directory, and leaves the build result and no volume', async () => {
+    const [block] = examples('<!-- readme-volumes-test:', '<!-- End of volumes example -->');
+    assert.ok(block !== undefined);
+    const env = {
+      ...process.env,
+      PATH: `${join(ROOT, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      JOBCTL_SERVER: `https://localhost:${server.port}`,
+      JOBCTL_CERTS_DIR: server.certsDir,
+    };
+    const { stdout } = await run('sh', ['-c', `set -e\n${block}`], {
+      cwd: dir,
+      env,
+      timeout: 60_000,
+    });
+    assert.match(stdout, /^cache\nkept\ncache\t67108864\t\d+\t\S+\talice\ncache\nHELLO\n$/);
+    const left = await run('sh', ['-c', 'jobctl volume ls -q'], { cwd: dir, env });
+    assert.equal(left.stdout, '');
   });
 });

@@ -287,8 +287,45 @@ describe('the web console', () => {
     assert.equal(await auditor.locator('#start').count(), 0, 'auditors start nothing');
     const alice = await open('alice', '/');
     await alice.locator('table.jobs').waitFor();
-    assert.equal(await alice.locator('#host, #audit, [role="tablist"]').count(), 0);
+    assert.equal(await alice.locator('#host, #audit').count(), 0);
+    assert.deepEqual(await alice.getByRole('tab').allTextContents(), ['Jobs', 'Volumes']);
     for (const page of [admin, auditor, alice]) await page.close();
+  });
+
+  it("lists the caller's volumes with their size and use, and a link that downloads one", async () => {
+    const made = await server.request('alice', 'POST', '/v1/volumes', {
+      json: { name: 'site', size: '32M' },
+    });
+    assert.equal(made.status, 201, made.text());
+    const job = await server.startJob('alice', {
+      command: 'sh',
+      args: ['-c', 'head -c 3000000 /dev/zero > /site/blob'],
+      volumes: [{ name: 'site', path: '/site' }],
+    });
+    await server.waitForEnd('alice', job.id);
+    const page = await open('alice', '/?tab=volumes');
+    const row = page.locator('table.volumes tbody tr', { hasText: 'site' });
+    await row.waitFor();
+    const cells = await row.locator('td').allTextContents();
+    assert.equal(cells[1], '32.0 MiB');
+    assert.match(cells[2] ?? '', /^\d+\.\d MiB \(\d+%\)$/);
+    const href = await row.getByRole('link', { name: 'download .tar' }).getAttribute('href');
+    assert.equal(href, '/v1/volumes/site/archive?path=%2F');
+    const archive = await page.evaluate(async (url) => {
+      const answer = await fetch(url);
+      return {
+        status: answer.status,
+        type: answer.headers.get('content-type'),
+        size: (await answer.arrayBuffer()).byteLength,
+      };
+    }, href ?? '');
+    assert.deepEqual(
+      { status: archive.status, type: archive.type },
+      { status: 200, type: 'application/x-tar' },
+    );
+    assert.ok(archive.size > 3_000_000, `the tar holds the blob: ${archive.size} bytes`);
+    await page.close();
+    await server.request('alice', 'DELETE', '/v1/volumes/site');
   });
 
   it("lets an admin watch another client's job (read-only: no stop for an auditor)", async () => {

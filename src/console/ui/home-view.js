@@ -1,12 +1,13 @@
 // @ts-check
-// `/`: the client's jobs, and what its role may also use: the start form, the host's
-// protections and capacity (admins), the audit trail (admins and auditors), each in a tab of
-// its own for those who have more than their jobs.
+// `/`: the client's jobs, and what its role may also use: the start form, its volumes (those
+// who start jobs), the host's protections and capacity (admins), the audit trail (admins and
+// auditors), each in a tab of its own for those who have more than their jobs.
 import { auditView } from './audit-view.js';
 import { el, show } from './dom.js';
 import { hostView } from './host-view.js';
 import { jobsList } from './jobs-list.js';
 import { startForm } from './start-form.js';
+import { volumesView } from './volumes-view.js';
 
 /**
  * @param {HTMLElement} main
@@ -30,6 +31,11 @@ export function homeView(main, session) {
   parts.push(jobsList(jobs, session));
   jobSections.push(jobs);
   tabs.push({ name: 'jobs', label: 'Jobs', sections: jobSections });
+  if (permissions.includes('start')) {
+    const volumes = el('section', { class: 'card', id: 'volumes' });
+    parts.push(volumesView(volumes, session));
+    tabs.push({ name: 'volumes', label: 'Volumes', sections: [volumes] });
+  }
   if (session.health.capacity !== undefined) {
     const host = el('section', { class: 'card', id: 'host' });
     hostView(host, session.health);
