@@ -2,7 +2,7 @@
 // was uploaded and writes results that download back, as the volume's owner (its root is the
 // job's uid's); a read-only mount refuses writes (EROFS); a write past the volume's size is
 // ENOSPC; bob naming alice's volume gets the very problem of a volume that does not exist; a
-// volume named by a running job is not removed (409) until the job has ended (204); and the
+// volume a running or queued job names is not removed (409) until the job has ended (204); and the
 // request's rules: at most 8 volumes, absolute normalised paths outside the sandbox's own, no two
 // at one path, not on the host's filesystem.
 import assert from 'node:assert/strict';
@@ -18,8 +18,9 @@ const TAR = { 'content-type': 'application/x-tar' };
 describe('jobs with volumes', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer();
-    for (const name of ['src', 'small', 'busy']) {
+    // One running job per client: a second one waits in the queue, naming its volume.
+    server = await startServer({ env: { CLIENT_MAX_RUNNING: '1' } });
+    for (const name of ['src', 'small', 'busy', 'later']) {
       const made = await server.request('alice', 'POST', '/v1/volumes', {
         json: { name, size: '32M' },
       });
@@ -119,7 +120,7 @@ describe('jobs with volumes', () => {
     assert.deepEqual(bobs.json<{ jobs: Job[] }>().jobs, [], 'no job was recorded for bob');
   });
 
-  it('refuses to remove a volume a running job mounts (409), then removes it once the job ended (204)', async () => {
+  it('refuses to remove a volume a running or queued job names (409), then removes it once they ended (204)', async () => {
     const job = await server.startJob('alice', {
       command: 'sh',
       args: ['-c', 'echo ready; exec sleep 60'],
@@ -129,10 +130,20 @@ describe('jobs with volumes', () => {
     const refused = await server.request('alice', 'DELETE', '/v1/volumes/busy');
     assert.equal(refused.status, 409);
     assert.equal(refused.json().code, 'VOLUME_IN_USE');
+    const queued = await server.startJob('alice', {
+      command: 'true',
+      volumes: [{ name: 'later', path: '/later' }],
+    });
+    assert.equal(queued.status, 'queued');
+    const waiting = await server.request('alice', 'DELETE', '/v1/volumes/later');
+    assert.equal(waiting.status, 409, 'a queued job names it');
     await server.request('alice', 'POST', `/v1/jobs/${job.id}/stop`);
     await server.waitForEnd('alice', job.id);
-    const removed = await server.request('alice', 'DELETE', '/v1/volumes/busy');
-    assert.equal(removed.status, 204, removed.text());
+    assert.equal((await server.waitForEnd('alice', queued.id)).exitCode, 0);
+    for (const name of ['busy', 'later']) {
+      const removed = await server.request('alice', 'DELETE', `/v1/volumes/${name}`);
+      assert.equal(removed.status, 204, removed.text());
+    }
   });
 
   it('refuses more than 8 volumes, paths it may not mount at, two at one path, and the host filesystem (400)', async () => {
