@@ -142,6 +142,7 @@ async function serve(config: Config, logging: Logging, systemd: SystemdNotifier)
     oldestQueuedAt: () => registry.oldestQueuedAt(),
     dataDisk: new DiskFloor(config.dataDir, config.minFreeDiskBytes),
     credentialExpiries: credentialExpiries(() => credentialsInForce(), layout),
+    volumes: () => volumes.totals(),
   });
   const shipper = await shipLogs(config, credentials, logging, metrics);
   const db = openDatabase(join(config.dataDir, 'jobworker.db'));

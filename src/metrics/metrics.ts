@@ -41,6 +41,15 @@ export interface MetricsSources {
   readonly dataDisk: DataDisk;
   /** The credentials in force and the clients the CA issued to. */
   readonly credentialExpiries: () => Promise<readonly CredentialExpiry[]>;
+  /** Every client's volumes together: how many, their sizes (reserved) and what they hold. */
+  readonly volumes?: () => VolumeTotals;
+}
+
+/** The volumes' gauges: the volume manager's totals. */
+export interface VolumeTotals {
+  readonly count: number;
+  readonly sizeBytes: number;
+  readonly usedBytes: number;
 }
 
 export class Metrics {
@@ -159,6 +168,7 @@ export class Metrics {
         this.set(sources.dataDisk.freeBytes());
       },
     });
+    this.#volumeGauges(sources.volumes);
     new Gauge({
       name: 'jobworker_data_disk_floor_bytes',
       help: 'The free space the server keeps on the data disk (--min-free-disk): below it no job starts and output stops being recorded; 0 for none.',
@@ -186,6 +196,29 @@ export class Metrics {
         if (crl !== undefined) this.set(crl.expiresAt.getTime() / 1000);
       },
     });
+  }
+
+  /** Each read at a scrape: a query of the store and a statfs of each volume. */
+  #volumeGauges(totals: MetricsSources['volumes']): void {
+    if (totals === undefined) return;
+    const registers = [this.#registry];
+    const gauge = (name: string, help: string, field: keyof VolumeTotals): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(totals()[field]);
+        },
+      });
+    };
+    gauge('jobworker_volumes', "Clients' volumes.", 'count');
+    gauge(
+      'jobworker_volume_size_bytes',
+      "The volumes' sizes together: what they reserve on the data disk.",
+      'sizeBytes',
+    );
+    gauge('jobworker_volume_used_bytes', "What the volumes' files take together.", 'usedBytes');
   }
 
   readonly requestFinished = (request: RequestObservation): void => {

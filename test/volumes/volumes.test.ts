@@ -151,6 +151,32 @@ describe('volumes', () => {
     assert.ok(back < 2 * MiB, `gave back all but ${back / MiB} MiB`);
   });
 
+  it('records create, upload, download and delete in the audit trail, and counts volumes in /metrics', async () => {
+    assert.equal((await create('bob', 'audited', '32M')).status, 201);
+    const metrics = (await server.request('admin', 'GET', '/metrics')).text();
+    assert.match(metrics, /^jobworker_volumes [1-9]/m);
+    assert.match(metrics, /^jobworker_volume_size_bytes [1-9]/m);
+    assert.match(metrics, /^jobworker_volume_used_bytes [1-9]/m);
+    const tar = Buffer.alloc(1024);
+    const sent = await server.request('bob', 'PUT', '/v1/volumes/audited/archive?path=/x', {
+      body: tar,
+      headers: { 'content-type': 'application/x-tar' },
+    });
+    assert.equal(sent.status, 204, sent.text());
+    assert.equal((await server.request('bob', 'GET', '/v1/volumes/audited/archive')).status, 200);
+    assert.equal((await server.request('bob', 'DELETE', '/v1/volumes/audited')).status, 204);
+    const trail = await server.request('auditor', 'GET', '/v1/audit?client=bob&limit=1000');
+    const records = trail
+      .json<{ records: { action: string; outcome: string; details: Record<string, unknown> }[] }>()
+      .records.filter((record) => record.action.startsWith('volume.'));
+    const seen = records.map((record) => `${record.action} ${record.outcome}`);
+    for (const action of ['create', 'upload', 'download', 'delete']) {
+      assert.ok(seen.includes(`volume.${action} allowed`), `${action}: ${seen.join(', ')}`);
+    }
+    const upload = records.find((record) => record.action === 'volume.upload');
+    assert.deepEqual(upload?.details, { name: 'audited', path: '/x', bytes: 1024 });
+  });
+
   it('refuses a volume the data disk cannot hold above its floor: 507', async () => {
     const free = freeBytes(server.dataDir);
     const tooBig = await create('admin', 'huge', `${Math.ceil(free / MiB) + 1024}M`);
