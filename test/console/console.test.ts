@@ -325,6 +325,10 @@ describe('the web console', () => {
     );
     assert.ok(archive.size > 3_000_000, `the tar holds the blob: ${archive.size} bytes`);
     await page.close();
+    // The job's page says what it mounted (and a re-run would mount it again).
+    const jobPage = await open('alice', `/jobs/${job.id}`);
+    await jobPage.getByText('site at /site').waitFor();
+    await jobPage.close();
     await server.request('alice', 'DELETE', '/v1/volumes/site');
   });
 

@@ -196,6 +196,7 @@ function jobFacts(job) {
     ['output', `${formatBytes(job.outputBytes)}${job.outputTruncated ? ' (cut at its cap)' : ''}`],
     ['sandbox', job.image === null ? job.sandbox : `${job.sandbox}, image ${job.image}`],
     ['network', job.network],
+    ['volumes', volumesOf(job)],
     ['directory', job.cwd],
     ['environment', job.envNames.join(', ') || 'none set'],
     ['labels', labelsOf(job)],
@@ -230,7 +231,7 @@ function failureOf(job) {
 
 /**
  * A start request for the same job: its command, arguments, directory, labels, limits, timeout,
- * sandbox, network, input and terminal. Not its environment: the server keeps only the names, never the
+ * sandbox, network, volumes, input and terminal. Not its environment: the server keeps only the names, never the
  * values (they may be secrets), so the new job starts without them, as the button's title says.
  * @param {import('./api.js').Job} job
  */
@@ -256,10 +257,19 @@ function rerunRequest(job) {
     sandbox: job.sandbox,
     ...(job.image === null ? {} : { image: job.image }),
     network: job.network,
+    ...(job.volumes.length === 0 ? {} : { volumes: job.volumes }),
     stdin: job.stdin,
     ...(job.tty === null ? {} : { tty: true, ttySize: job.tty }),
     ...(job.stderr === undefined ? {} : { stderr: job.stderr }),
   };
+}
+
+/** Each volume and where the job saw it. @param {import('./api.js').Job} job */
+function volumesOf(job) {
+  if (job.volumes.length === 0) return 'none';
+  return job.volumes
+    .map(({ name, path, readOnly }) => `${name} at ${path}${readOnly ? ' (read-only)' : ''}`)
+    .join(', ');
 }
 
 /** @param {import('./api.js').Job} job */
