@@ -17,6 +17,12 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     // The supervisor's seccomp filter is compiled by libseccomp at install, as Docker's and
     // systemd's are; only the build needs it, not the supervisor at run time.
     { probe: '/usr/include/seccomp.h', packages: ['libseccomp-dev'] },
+    // Volumes (issue 34): an ext4 image each, loop-mounted (mkfs.ext4; fallocate, losetup and
+    // mount), and their archives unpacked by a static busybox's tar in a namespace of its own
+    // (unshare, setpriv).
+    { probe: '/sbin/mkfs.ext4', packages: ['e2fsprogs'] },
+    { probe: 'unshare', packages: ['util-linux', 'mount'] },
+    { probe: '/bin/busybox', packages: ['busybox-static'] },
   ],
   test: [
     { probe: 'setsid', packages: ['util-linux'] },
