@@ -6,6 +6,7 @@
 import { statfs } from 'node:fs/promises';
 import { statfsSync } from 'node:fs';
 import {
+  CodedError,
   VolumeBudgetExceededError,
   VolumeCountExceededError,
   VolumeExistsError,
@@ -27,6 +28,7 @@ export type { Volume, VolumeBudget, VolumeList, VolumePage } from './volume.ts';
 export interface VolumeLog {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
+  error(details: object, message: string): void;
 }
 
 export interface VolumesOptions {
@@ -48,6 +50,8 @@ export class Volumes {
   readonly #options: VolumesOptions;
   readonly #records: VolumeRecords;
   readonly #layout: VolumeLayout;
+  /** Volumes the start could not mount: never handed out as a mount point. */
+  readonly #unmounted = new Set<number>();
   /** Every change, one after another: budgets and names are checked against settled rows. */
   #changes: Promise<unknown> = Promise.resolve();
 
@@ -77,12 +81,29 @@ export class Volumes {
           'removed a volume a crash left half-made or half-removed',
         );
       } else if (!mounted.has(this.#layout.mountPointOf(row.id))) {
-        await mountImage(
-          this.#layout.imageOf(row.id),
-          this.#layout.mountPointOf(row.id),
-          this.#options.uidOf(row.client),
-        );
+        await this.#remount(row);
       }
+    }
+  }
+
+  /**
+   * One volume that cannot be mounted (a damaged image, a server that is not root) must not keep
+   * the others from serving; it is out of service, never bound empty into a job, until a start
+   * mounts it.
+   */
+  async #remount(row: VolumeRow): Promise<void> {
+    try {
+      await mountImage(
+        this.#layout.imageOf(row.id),
+        this.#layout.mountPointOf(row.id),
+        this.#options.uidOf(row.client),
+      );
+    } catch (error) {
+      this.#unmounted.add(row.id);
+      this.#options.log?.error(
+        { err: error, volume: row.name, client: row.client },
+        'could not mount a volume: it is out of service until a start mounts it',
+      );
     }
   }
 
@@ -138,6 +159,7 @@ export class Volumes {
       if (this.#options.inUse(client, name)) throw new VolumeInUseError(name);
       this.#records.setState(row.id, 'removing');
       await this.#discard(row);
+      this.#unmounted.delete(row.id);
     });
   }
 
@@ -153,7 +175,14 @@ export class Volumes {
 
   /** The host directory where the client's volume is mounted, its root owned by its job uid. */
   mountedPath(client: string, name: string): string {
-    return this.#layout.mountPointOf(this.#readyRow(client, name).id);
+    const row = this.#readyRow(client, name);
+    if (this.#unmounted.has(row.id)) {
+      throw new CodedError(
+        'INTERNAL',
+        `volume '${name}' could not be mounted at the server's start`,
+      );
+    }
+    return this.#layout.mountPointOf(row.id);
   }
 
   /** Counts and sizes of every ready volume, for metrics. */
@@ -226,6 +255,8 @@ export class Volumes {
 
   /** What the volume's files take, as its filesystem counts; 0 if it cannot be read now. */
   #usedBytesOf(row: VolumeRow): number {
+    // Not mounted, its mount point's statfs would be the data disk's.
+    if (this.#unmounted.has(row.id)) return 0;
     try {
       const fs = statfsSync(this.#layout.mountPointOf(row.id));
       return (fs.blocks - fs.bfree) * fs.bsize;

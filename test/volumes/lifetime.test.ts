@@ -4,7 +4,15 @@
 // (409), and a job writing past its size gets ENOSPC inside the volume.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
@@ -52,6 +60,31 @@ describe('a volume over its lifetime', () => {
       await unmountVolumes(server.dataDir);
     });
     assert.equal(await keptText(), 'still here\n');
+  });
+
+  it('keeps serving the others when one cannot be mounted at start, and removes that one', async () => {
+    const made = await server.request('alice', 'POST', '/v1/volumes', {
+      json: { name: 'broken', size: '32M' },
+    });
+    assert.equal(made.status, 201, made.text());
+    const broken = await server.request('alice', 'GET', '/v1/volumes?limit=1');
+    assert.equal(broken.json<{ volumes: { name: string }[] }>().volumes[0]?.name, 'broken');
+    await server.stop();
+    await unmountVolumes(server.dataDir);
+    // Its superblock gone: mount refuses the image.
+    const images = join(server.dataDir, 'volumes', 'images');
+    const image = readdirSync(images)
+      .map((file) => join(images, file))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] as string;
+    const fd = openSync(image, 'r+');
+    writeSync(fd, Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
+    closeSync(fd);
+    server = await startServer({ baseDir: server.baseDir });
+    assert.equal(await keptText(), 'still here\n');
+    const unreadable = await server.request('alice', 'GET', '/v1/volumes/broken/archive');
+    assert.equal(unreadable.status, 500);
+    assert.equal((await server.request('alice', 'DELETE', '/v1/volumes/broken')).status, 204);
+    assert.equal(existsSync(image), false);
   });
 
   it('undoes at start a volume a crash left half-made', async () => {

@@ -11,7 +11,12 @@ import {
   type VolumeAnswer,
 } from '../../contract/volumes.ts';
 import type { z } from 'zod';
-import { CodedError, ForbiddenError, InvalidRequestError } from '../../errors.ts';
+import {
+  CodedError,
+  ForbiddenError,
+  InvalidRequestError,
+  VolumeNotFoundError,
+} from '../../errors.ts';
 import { VOLUME_NAME } from '../../jobs/volume-mounts.ts';
 import { allowSlowBody } from '../../tls/connection-limits.ts';
 import type { Volume, Volumes } from '../../volumes/volume-manager.ts';
@@ -139,7 +144,8 @@ function authorize(ctx: AppContext, action: Action): string {
 /** The name in the path; one that cannot be a volume's is not found, as any other. */
 function volumeName(ctx: AppContext): string {
   const name = (ctx.params as Record<string, string | undefined>).name ?? '';
-  return VOLUME_NAME.test(name) ? name : `\0${name.slice(0, 63)}`;
+  if (!VOLUME_NAME.test(name)) throw new VolumeNotFoundError(name.slice(0, 63));
+  return name;
 }
 
 function answerOf(volume: Volume): VolumeAnswer {
