@@ -28,6 +28,7 @@ import { startLatency } from './scenarios/start-latency.ts';
 import { statusRps } from './scenarios/status-rps.ts';
 import { terminalEcho } from './scenarios/terminal-echo.ts';
 import { outputThroughput } from './scenarios/throughput.ts';
+import { volumeTransfer } from './scenarios/volume-transfer.ts';
 
 const SCENARIOS: readonly Scenario[] = [
   floors,
@@ -42,6 +43,7 @@ const SCENARIOS: readonly Scenario[] = [
   followerStorm,
   history,
   queue,
+  volumeTransfer,
 ];
 
 /** The uid and gid of `nobody`: the unprivileged server runs as it. */
