@@ -60,46 +60,60 @@ export async function runRemoteBuild(
   startAndWatch: StartAndWatch,
 ): Promise<number> {
   const volume = `jobctl-${randomBytes(4).toString('hex')}`;
-  await client.json('POST', '/v1/volumes', { name: volume, size: build.size });
+  // From the first request on, Ctrl-C must not end jobctl before it has cleaned up: it cuts the
+  // upload short, or stops the job as soon as there is one (then `watch` handles it as usual).
+  const interrupt = new AbortController();
+  const onInterrupt = (): void => interrupt.abort(new CliError('USAGE', 'interrupted'));
+  process.on('SIGINT', onInterrupt);
+  let made = false;
   let jobId: string | undefined;
   try {
-    if (!(await uploadUnlessInterrupted(client, build.dir, volume))) return EXIT.INTERRUPTED;
+    await client.json('POST', '/v1/volumes', { name: volume, size: build.size });
+    made = true;
+    if (!(await uploadUnlessInterrupted(client, build.dir, volume, interrupt.signal))) {
+      return EXIT.INTERRUPTED;
+    }
     const mounted: Request = {
       ...request,
       volumes: [...(request.volumes ?? []), { name: volume, path: BUILD_DIR, readOnly: false }],
     };
     const status = await startAndWatch(mounted, (id) => {
       jobId = id;
+      if (interrupt.signal.aborted) void stopJob(client, id);
     });
     if (jobId === undefined) return status;
     // Ctrl-C twice stops waiting for the stop; the volume can go only once the job has ended.
     if (status === EXIT.INTERRUPTED && !(await waitForEnd(client, jobId))) return status;
-    const fetched = await downloadResults(client, build, volume);
+    // A job Ctrl-C stopped has no results worth the wait.
+    if (interrupt.signal.aborted) return status;
+    const fetched = await downloadResults(client, build, volume, interrupt.signal);
     return fetched || status !== EXIT.OK ? status : EXIT.RUN_FAILED;
   } finally {
-    await removeVolume(client, volume, jobId);
+    process.off('SIGINT', onInterrupt);
+    if (made) await removeVolume(client, volume, jobId);
   }
 }
 
-/** Sends the directory; false when Ctrl-C cut it short. */
+/** Sends the directory; false when Ctrl-C cut it short (or came before it began). */
 async function uploadUnlessInterrupted(
   client: ApiClient,
   dir: string,
   volume: string,
+  signal: AbortSignal,
 ): Promise<boolean> {
-  const interrupt = new AbortController();
-  const onInterrupt = (): void => interrupt.abort(new CliError('USAGE', 'interrupted'));
-  process.on('SIGINT', onInterrupt);
   try {
-    await upload(client, dir, { volume, path: '/' }, interrupt.signal);
+    await upload(client, dir, { volume, path: '/' }, signal);
     return true;
   } catch (error) {
-    if (!interrupt.signal.aborted) throw error;
+    if (!signal.aborted) throw error;
     say(`interrupted while sending ${dir}`);
     return false;
-  } finally {
-    process.off('SIGINT', onInterrupt);
   }
+}
+
+/** A Ctrl-C that came between the upload and the job's start: the job stops as it starts. */
+async function stopJob(client: ApiClient, jobId: string): Promise<void> {
+  await client.json('POST', `/v1/jobs/${jobId}/stop`).catch(() => undefined);
 }
 
 /** Waits for the job to end (it was asked to stop); false if Ctrl-C gave up on that too. */
@@ -131,11 +145,13 @@ async function downloadResults(
   client: ApiClient,
   build: RemoteBuild,
   volume: string,
+  signal: AbortSignal,
 ): Promise<boolean> {
   let all = true;
   for (const path of build.downloads) {
     try {
-      await download(client, { volume, path: posix.join('/', path) }, join(build.dir, path));
+      const from = { volume, path: posix.join('/', path) };
+      await download(client, from, join(build.dir, path), signal);
     } catch (error) {
       if (!(error instanceof ApiError) || error.problemCode !== 'VOLUME_PATH_NOT_FOUND') {
         throw error;

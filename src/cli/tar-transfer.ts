@@ -97,9 +97,15 @@ export async function download(
   client: ApiClient,
   from: VolumePath,
   local: string,
+  signal?: AbortSignal,
 ): Promise<'file' | 'directory'> {
+  signal?.throwIfAborted();
   const response = await client.open('GET', archiveUrl(from), undefined, {
     accept: TAR_MEDIA_TYPE,
+  });
+  // Cut short on Ctrl-C: tar then fails on the archive's missing end, and says so.
+  signal?.addEventListener('abort', () => response.destroy(signal.reason as Error), {
+    once: true,
   });
   const { first, rest } = await firstBlock(response);
   if (isDirectoryArchive(first)) {

@@ -2,9 +2,10 @@
 // ways (a directory as its content, a file as itself, renamed or into a directory), `run -v
 // VOL:/path[:ro]`, and the one-line remote build `run -f --upload . --download out/ -- ...`,
 // which leaves the result in the local directory, exits with the job's status and leaves no
-// volume behind: after a success, a failure, and a Ctrl-C that stops the job.
+// volume behind: after a success, a failure, a Ctrl-C that stops the job and one that cuts the
+// upload short.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -150,6 +151,29 @@ describe('jobctl volume, cp, run -v and run --upload', () => {
     assert.equal(result.code, 128 + 15, result.stderr);
     assert.deepEqual(await volumeNames(), []);
     assert.deepEqual(await readdir(project), []);
+  });
+
+  it('cuts the upload short on Ctrl-C, starts no job and removes the volume', async () => {
+    const project = join(home, 'large');
+    await mkdir(project, { recursive: true });
+    // 512 MiB of zeros to read and send: long enough to be interrupted on the way.
+    await writeFile(join(project, 'zeros'), '');
+    await truncate(join(project, 'zeros'), 512 * 1024 ** 2);
+    const since = server.logs.length;
+    const running = jobctl
+      .with({}, project)
+      .spawn('run', '-f', '--upload', '.', '--', 'echo', 'never');
+    // The volume is made (its request answered): the upload is on its way, or about to be.
+    await server.waitForLog(
+      (entry) => entry.route === '/v1/volumes' && entry.method === 'POST' && entry.status === 201,
+      since,
+    );
+    running.child.kill('SIGINT');
+    const result = await running.exited;
+    assert.equal(result.code, 130, result.stderr);
+    assert.match(result.stderr, /interrupted while sending \./);
+    assert.equal(result.stdout, '');
+    assert.deepEqual(await volumeNames(), []);
   });
 
   it('refuses --download without --upload, and --upload without -f or --wait', async () => {
