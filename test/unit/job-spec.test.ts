@@ -61,6 +61,7 @@ describe("a job's spec and its record", () => {
       tty: null,
       stdin: false,
       stderr: 'separate',
+      volumes: [],
     });
     const recorded = recordedSpecOf(full);
     assert.deepEqual(recorded.envNames, ['HOME', 'TOKEN']);
