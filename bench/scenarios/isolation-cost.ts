@@ -242,7 +242,7 @@ async function runShim(
     args.push('--cwd', '/', '--max-output', String(1024 ** 3), '--', 'true');
     // As the server does: the job's environment in a root-only file, none for jobshim itself.
     // Writing the file is the server's work, so it is done before the clock starts.
-    const environmentFile = await writeEnvironmentFile(
+    const environmentFile = writeEnvironmentFile(
       jobDir,
       jobEnvironment(protection.user === true ? setup.user : undefined, {}),
     );
