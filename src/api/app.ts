@@ -46,7 +46,7 @@ export interface AppOptions {
   readonly unreadAnswerMs: number;
   readonly audit: AuditSink & AuditReader;
   /** The clients' volumes and each role's budget of them. */
-  readonly volumes: Omit<VolumeRoutesOptions, 'cursors'>;
+  readonly volumes: Omit<VolumeRoutesOptions, 'cursors' | 'streams'>;
   /** Seals the cursors of paged listings; kept across restarts so a paging can go on. */
   readonly listCursorKey: Buffer;
   readonly metrics: MetricsSource &
@@ -94,7 +94,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
     (client, name) => options.volumes.volumes.get(client, name),
     options.metrics,
   );
-  const volumes = volumesRouter({ ...options.volumes, cursors });
+  const volumes = volumesRouter({ ...options.volumes, cursors, streams: followers });
   const limits = limitsRouter(options.limits);
   const images = imagesRouter(options.images);
   const audit = auditRouter(options.audit);

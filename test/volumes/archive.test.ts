@@ -33,7 +33,8 @@ describe('volume archives', () => {
   /** Host files a hostile archive aims at: none may change. */
   let outside: string;
   before(async () => {
-    server = await startServer();
+    // Two open streams a client: archives count against them as followers do.
+    server = await startServer({ env: { CLIENT_FOLLOWERS: '2' } });
     outside = mkdtempSync(join(server.baseDir, 'outside-'));
     writeFileSync(join(outside, 'canary'), 'untouched\n');
     chmodSync(join(outside, 'canary'), 0o644);
@@ -161,6 +162,23 @@ describe('volume archives', () => {
       (await upload('hostile', tarOf([{ name: 'after', content: 'ok\n' }]))).status,
       204,
     );
+  });
+
+  it("counts open archives against the client's streams (--client-followers): 429 past them", async () => {
+    await makeVolume('streams');
+    const big = tarOf([{ name: 'big', content: Buffer.alloc(8 * MiB, 1) }]);
+    assert.equal((await upload('streams', big)).status, 204);
+    // Two downloads whose client does not read: the sandboxes wait on the socket.
+    const held = await Promise.all(
+      [1, 2].map(() => server.open('alice', 'GET', '/v1/volumes/streams/archive')),
+    );
+    for (const response of held) assert.equal(response.statusCode, 200);
+    const third = await server.request('alice', 'GET', '/v1/volumes/streams/archive');
+    assert.equal(third.status, 429);
+    assert.equal(third.json().code, 'TOO_MANY_FOLLOWERS');
+    for (const response of held) response.destroy();
+    await sandboxes(server.dataDir, (count) => count === 0);
+    assert.ok((await download('streams')).length > 8 * MiB);
   });
 
   it('leaves the volume usable and no sandbox running when the client goes away mid-upload', async () => {

@@ -3,6 +3,7 @@
 // role, parses the input and asks the volume manager, which knows nothing of HTTP. A volume is
 // its client's alone: another client's name answers the same 404 as a name never made, on
 // every route. Below the handlers, each route's OpenAPI operation and audit action.
+import type { Readable } from 'node:stream';
 import Router from '@koa/router';
 import {
   archiveQuery,
@@ -26,6 +27,7 @@ import { readJsonBody } from '../http/json-body.ts';
 import { describeIssues } from '../http/validation-messages.ts';
 import { lingerAfterRefusal } from '../http/lingering-close.ts';
 import { parseQuery } from '../http/query.ts';
+import type { FollowerBudget } from '../jobs/follower-budget.ts';
 import type { ListCursors } from '../jobs/list-cursor.ts';
 import { may, type Action } from '../permissions.ts';
 import type { AppContext, AppState } from '../state.ts';
@@ -43,10 +45,15 @@ export interface VolumeRoutesOptions {
   readonly cursors: ListCursors;
   /** What one client's volumes may take together, by its role. */
   readonly budgets: Readonly<Record<Role, VolumeBudget>>;
+  /**
+   * The client's open streams (--client-followers): an archive going either way holds one, as
+   * an output stream does, so one client cannot open sandboxes without bound.
+   */
+  readonly streams: Pick<FollowerBudget, 'take'>;
 }
 
 export function volumesRouter(options: VolumeRoutesOptions): Router<AppState> {
-  const { volumes, cursors, budgets } = options;
+  const { volumes, cursors, budgets, streams } = options;
   const router = new Router<AppState>({ prefix: '/v1/volumes' });
 
   router.post('/', async (ctx) => {
@@ -110,8 +117,13 @@ export function volumesRouter(options: VolumeRoutesOptions): Router<AppState> {
       }
       // As long as the archive takes: a body streamed at the pace of the volume's disk.
       allowSlowBody(ctx.req);
-      const bytes = await volumes.upload(owner, name, path, ctx.req);
-      ctx.state.volume = { name, path, bytes };
+      const release = streams.take(owner);
+      try {
+        const bytes = await volumes.upload(owner, name, path, ctx.req);
+        ctx.state.volume = { name, path, bytes };
+      } finally {
+        release();
+      }
     } catch (error) {
       // Read and drop the rest, so the client reads the refusal instead of a reset.
       if (!ctx.req.complete) lingerAfterRefusal(ctx.req);
@@ -125,7 +137,15 @@ export function volumesRouter(options: VolumeRoutesOptions): Router<AppState> {
     const name = volumeName(ctx);
     const { path } = parseQuery(archiveQuery, ctx.query);
     ctx.state.volume = { name, path };
-    const archive = await volumes.download(owner, name, path);
+    const release = streams.take(owner);
+    let archive: Readable;
+    try {
+      archive = await volumes.download(owner, name, path);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    archive.once('close', release);
     ctx.type = TAR;
     // Koa destroys the stream when the answer ends or the client goes: the sandbox with it.
     ctx.body = archive;
@@ -282,6 +302,7 @@ const PUT_ARCHIVE = operation({
     400: ref('responses', 'InvalidQuery'),
     404: NOT_FOUND,
     415: ref('responses', 'UnsupportedMediaType'),
+    429: ref('responses', 'TooManyRequestsOrFollowers'),
     422: problem(422, 'tar refused the archive or an entry of it (the detail says which)', [
       'ARCHIVE_REJECTED',
     ]),
@@ -302,6 +323,7 @@ const GET_ARCHIVE = operation({
   responses: {
     200: success('the archive', { [TAR]: { schema: { type: 'string', format: 'binary' } } }),
     400: ref('responses', 'InvalidQuery'),
+    429: ref('responses', 'TooManyRequestsOrFollowers'),
     404: problem(404, "no such volume (or another client's), or nothing at the path", [
       'VOLUME_NOT_FOUND',
       'VOLUME_PATH_NOT_FOUND',
