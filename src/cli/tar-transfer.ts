@@ -130,8 +130,12 @@ export async function download(
 }
 
 async function extract(archive: Readable, dir: string): Promise<void> {
-  // Not as the server's uid (a root jobctl would otherwise give the files to the job's uid).
-  const tar = spawnTar(['-x', '-f', '-', '-C', dir, '--no-same-owner'], 'pipe');
+  // Owned by whoever runs jobctl, with its umask and no set-id bit: a job may leave a set-uid
+  // file in its volume, which a root jobctl would otherwise unpack as a set-uid root program.
+  const tar = spawnTar(
+    ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'],
+    'pipe',
+  );
   const exited = tarOutcome(tar);
   try {
     await pipeline(archive, tar.stdin as NodeJS.WritableStream);

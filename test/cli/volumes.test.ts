@@ -5,7 +5,7 @@
 // volume behind: after a success, a failure, a Ctrl-C that stops the job and one that cuts the
 // upload short.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -80,7 +80,7 @@ describe('jobctl volume, cp, run -v and run --upload', () => {
       '--',
       'sh',
       '-c',
-      'cd /work/src && cat lib/a.txt docs/renamed.txt docs/notes.txt && mkdir -p out && echo ok > out/r.txt',
+      'cd /work/src && cat lib/a.txt docs/renamed.txt docs/notes.txt && mkdir -p out && echo ok > out/r.txt && cp /bin/true out/setuid && chmod 4755 out/setuid',
     );
     assert.equal(built.code, 0, built.stderr);
     assert.equal(built.stdout, 'a\nnotes\nnotes\n');
@@ -91,6 +91,9 @@ describe('jobctl volume, cp, run -v and run --upload', () => {
     const dirOut = await jobctl.run('cp', 'src:/out', join(home, 'results'));
     assert.equal(dirOut.code, 0, dirOut.stderr);
     assert.equal(await readFile(join(home, 'results', 'r.txt'), 'utf8'), 'ok\n');
+    // jobctl runs as root here: a set-uid file the job left must not become a set-uid root one.
+    const setuid = await stat(join(home, 'results', 'setuid'));
+    assert.equal(setuid.mode & 0o6000, 0, `mode ${setuid.mode.toString(8)}`);
     const fileOut = await jobctl.run('cp', 'src:/out/r.txt', join(home, 'r-copy.txt'));
     assert.equal(fileOut.code, 0, fileOut.stderr);
     assert.equal(await readFile(join(home, 'r-copy.txt'), 'utf8'), 'ok\n');
