@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "child.h"
+#include "network.h"
 #include "shim-util.h"
 #include "terminal.h"
 
@@ -27,6 +29,8 @@ static const char *const stage_names[] = {
 	[STAGE_MOUNT_PROC] = "mount /proc",
 	[STAGE_SANDBOX] = "sandbox",
 	[STAGE_LOOPBACK] = "bring up lo",
+	[STAGE_NETWORK] = "network",
+	[STAGE_RESOLV_CONF] = "bind /etc/resolv.conf",
 	[STAGE_FORK] = "fork",
 	[STAGE_SETGROUPS] = "setgroups",
 	[STAGE_SETGID] = "setgid",
@@ -172,12 +176,42 @@ static void enter_sandbox(const struct options *o, int error_fd)
 		fail_child_at(error_fd, STAGE_SANDBOX, errno, step);
 }
 
+/* --resolv-conf: a detached mount of the file, made before the sandbox's pivot_root hides the job
+ * directory (a bind from a path, or an fd, of the old root fails once it is gone), and attached
+ * once the job's mounts are in place; -1 without it. */
+static int resolv_conf_fd = -1;
+
+static int clone_resolv_conf(const char *path)
+{
+	resolv_conf_fd =
+		open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (resolv_conf_fd < 0)
+		return -1;
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+	return mount_setattr(resolv_conf_fd, "", AT_EMPTY_PATH, &attr, sizeof attr);
+}
+
+/* The resolvers egress names, over /etc/resolv.conf in the job's own mount namespace: the host's
+ * file stays as it is, and the job cannot write the one it sees. */
+static void bind_resolv_conf(int error_fd)
+{
+	if (resolv_conf_fd < 0)
+		return;
+	if (move_mount(resolv_conf_fd, "", AT_FDCWD, "/etc/resolv.conf",
+		       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		fail_child(error_fd, STAGE_RESOLV_CONF, errno);
+	close(resolv_conf_fd);
+	resolv_conf_fd = -1;
+}
+
 static void setup_namespace(const struct options *o, int error_fd)
 {
 	if (o->sandbox) {
 		enter_sandbox(o, error_fd);
 		if (o->netns && bring_loopback_up() < 0)
 			fail_child(error_fd, STAGE_LOOPBACK, errno);
+		bind_resolv_conf(error_fd);
 		return;
 	}
 	/* Without this the /proc mount below would propagate back to the host. */
@@ -187,6 +221,7 @@ static void setup_namespace(const struct options *o, int error_fd)
 		fail_child(error_fd, STAGE_MOUNT_PROC, errno);
 	if (o->netns && bring_loopback_up() < 0)
 		fail_child(error_fd, STAGE_LOOPBACK, errno);
+	bind_resolv_conf(error_fd);
 }
 
 static int wait_for_job(pid_t job)
@@ -293,6 +328,12 @@ noreturn void run_child(const struct shim *s, const struct job_pipes *p)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	}
 	wait_for_release(p->sync[0]);
+	/* The shim has made the pair by now; /proc/sys/net here is already the job's namespace. */
+	const char *step = NULL;
+	if (o->veth && network_configure_job_side(o, &step) < 0)
+		fail_child_at(p->error[1], STAGE_NETWORK, errno, step);
+	if (o->resolv_conf && clone_resolv_conf(o->resolv_conf) < 0)
+		fail_child(p->error[1], STAGE_RESOLV_CONF, errno);
 	if (o->pidns)
 		run_init(o, p);
 	if (o->netns && bring_loopback_up() < 0)
@@ -312,8 +353,9 @@ void describe_child_error(const struct options *o, const struct child_error *e, 
 	else if (e->stage == STAGE_CWD)
 		snprintf(out, len, "cannot run %s: cwd %s: %s", o->command[0], o->cwd,
 			 strerror(e->err));
-	else if (e->stage == STAGE_SANDBOX)
-		snprintf(out, len, "sandbox: %.64s: %s", e->detail, strerror(e->err));
+	else if (e->stage == STAGE_SANDBOX || e->stage == STAGE_NETWORK)
+		snprintf(out, len, "%s: %.64s: %s", stage_names[e->stage], e->detail,
+			 strerror(e->err));
 	else if (e->stage >= 0 && e->stage <= STAGE_EXEC)
 		snprintf(out, len, "%s: %s", stage_names[e->stage], strerror(e->err));
 	else

@@ -21,8 +21,9 @@
  * This file is its main loop; each concern is a file of its own: options.c (the command line),
  * start.c and child.c (the two sides of a start), cgroup.c (placement in the job's cgroups),
  * output.c (recording output), control.c (the FIFOs and their commands), terminal.c (--tty),
- * job-tree.c (signalling the job's processes), status.c (the start report and status.json),
- * shim-util.c (small helpers); sandbox.c builds the private sandbox.
+ * job-tree.c (signalling the job's processes), network.c (--veth: an egress job's link),
+ * status.c (the start report and status.json), shim-util.c (small helpers); sandbox.c builds the
+ * private sandbox.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 		.events_fd = -1, .control_fd = -1, .signal_fd = -1, .log_fd = -1, .idx_fd = -1, .times_fd = -1,
 		.stdout_fd = -1, .stderr_fd = -1, .status_fd = -1,
 		.stdin_read_fd = -1, .stdin_hold_fd = -1, .tty_fd = -1, .tty_at_line_start = true,
-		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1, .last_time_ms = -1,
+		.started_at_ms = -1, .timeout_at = -1, .kill_at = -1, .last_time_ms = -1, .netns_fd = -1,
 	};
 
 	sanitize_fds();

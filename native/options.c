@@ -128,6 +128,14 @@ const char *parse_options(int argc, char **argv, struct options *o)
 			o->tmpfs_bytes = (unsigned long long)n;
 		else if (strcmp(arg, "--hostname") == 0)
 			o->hostname = value;
+		else if (strcmp(arg, "--veth") == 0 && strlen(value) < 16)
+			o->veth = value;
+		else if (strcmp(arg, "--net-address") == 0)
+			o->net_address = value;
+		else if (strcmp(arg, "--net-gateway") == 0)
+			o->net_gateway = value;
+		else if (strcmp(arg, "--resolv-conf") == 0)
+			o->resolv_conf = value;
 		else if (strcmp(arg, "--tty-rows") == 0 && numeric_ok && n > 0 && n <= USHRT_MAX)
 			o->tty_rows = (unsigned short)n;
 		else if (strcmp(arg, "--tty-cols") == 0 && numeric_ok && n > 0 && n <= USHRT_MAX)
@@ -143,6 +151,10 @@ const char *parse_options(int argc, char **argv, struct options *o)
 		return "usage: missing -- COMMAND";
 	if (o->sandbox && (!o->pidns || !o->set_uid || !o->set_gid))
 		return "usage: --sandbox needs --pidns, --uid and --gid";
+	if (o->veth && (!o->netns || !o->net_address || !o->net_gateway))
+		return "usage: --veth needs --netns, --net-address and --net-gateway";
+	if (o->resolv_conf && !o->pidns)
+		return "usage: --resolv-conf needs --pidns";
 	return NULL;
 }
 

@@ -49,6 +49,12 @@ struct options {
 	int volume_count;
 	unsigned long long tmpfs_bytes;
 	const char *hostname;
+	/* --veth NAME: egress through a veth pair, NAME the host's end; the job's end is eth0 with
+	 * --net-address, routed via the host's end, --net-gateway (a /31 between them). */
+	const char *veth;
+	const char *net_address, *net_gateway;
+	/* --resolv-conf FILE: bound read-only over the job's /etc/resolv.conf (needs --pidns). */
+	const char *resolv_conf;
 	char **command;
 };
 
@@ -90,6 +96,10 @@ struct shim {
 	char control_line[256];
 	size_t control_len;
 	bool control_overflow;
+	/* --veth: the job's network namespace, held so its pair (and counters) outlive the job. */
+	int netns_fd;
+	bool has_net_counters;
+	unsigned long long net_sent_bytes, net_received_bytes;
 };
 
 #endif

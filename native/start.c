@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "child.h"
+#include "network.h"
 #include "shim-util.h"
 #include "start.h"
 #include "status.h"
@@ -113,6 +114,12 @@ void start_job(struct shim *s)
 		set_nonblocking(s->status_fd);
 
 	if (!born_in_cgroup && place_in_cgroups(o, pid, message, sizeof message) < 0) {
+		kill(pid, SIGKILL);
+		close(p.sync[1]);
+		reap_failed_child(s);
+		fail_start(s, message);
+	}
+	if (o->veth && network_attach(s, pid, message, sizeof message) < 0) {
 		kill(pid, SIGKILL);
 		close(p.sync[1]);
 		reap_failed_child(s);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "job-directory.h"
+#include "network.h"
 #include "shim-util.h"
 #include "status.h"
 
@@ -71,7 +72,7 @@ static int format_status(const struct shim *s, const char *error, char *out, siz
 		[REASON_FAILED] = "failed",
 	};
 	char exit_code[16] = "null", signal_json[40] = "null", started[24] = "null", sig[24];
-	char error_json[2048];
+	char error_json[2048], network[96] = "";
 
 	if (s->reason != REASON_FAILED && WIFEXITED(s->job_status))
 		snprintf(exit_code, sizeof exit_code, "%d", WEXITSTATUS(s->job_status));
@@ -81,16 +82,20 @@ static int format_status(const struct shim *s, const char *error, char *out, siz
 	if (s->started_at_ms >= 0)
 		snprintf(started, sizeof started, "%lld", s->started_at_ms);
 	json_string(error_json, sizeof error_json, error);
+	if (s->has_net_counters)
+		snprintf(network, sizeof network, ",\"networkSentBytes\":%llu,\"networkReceivedBytes\":%llu",
+			 s->net_sent_bytes, s->net_received_bytes);
 
 	return snprintf(out, len,
 			"{\"reason\":\"%s\",\"exitCode\":%s,\"signal\":%s,\"error\":%s,"
 			"\"startedAt\":%s,\"endedAt\":%lld,\"outputBytes\":%llu,\"indexBytes\":%llu,"
 			"\"outputTruncated\":%s,"
-			"\"cpuUserMs\":%lld,\"cpuSystemMs\":%lld,\"maxRssKb\":%ld}\n",
+			"\"cpuUserMs\":%lld,\"cpuSystemMs\":%lld,\"maxRssKb\":%ld%s}\n",
 			reasons[s->reason], exit_code, signal_json, error_json, started, s->ended_at_ms,
 			s->output_bytes, s->index_bytes + s->times_bytes,
 			s->output_truncated ? "true" : "false",
-			timeval_ms(s->usage.ru_utime), timeval_ms(s->usage.ru_stime), s->usage.ru_maxrss);
+			timeval_ms(s->usage.ru_utime), timeval_ms(s->usage.ru_stime), s->usage.ru_maxrss,
+			network);
 }
 
 /* tmp + rename: a reader sees either no status.json or a complete one. The file stays open
@@ -160,6 +165,7 @@ static noreturn void finish_written(struct shim *s, int status_fd, int exit_code
 
 noreturn void finish(struct shim *s, const char *error, int exit_code)
 {
+	network_read_counters(s);
 	finish_written(s, write_status(s, error), exit_code);
 }
 

@@ -30,6 +30,8 @@ import type { DatabaseSync } from 'node:sqlite';
 import { ShimLauncher, type HostSteps } from './launcher/shim-launcher.ts';
 import { CgroupStep } from './launcher/steps/cgroup-step.ts';
 import { NamespacesStep } from './launcher/steps/namespaces-step.ts';
+import { NetworkStep } from './launcher/steps/network-step.ts';
+import { EgressNetwork } from './launcher/network/egress-network.ts';
 import { SandboxStep } from './launcher/steps/sandbox-step.ts';
 import { VolumesStep } from './launcher/steps/volumes-step.ts';
 import { createLogging, type Logging } from './logger.ts';
@@ -447,10 +449,8 @@ async function hostSteps(
   }
   const steps: HostSteps = {
     cgroup: new CgroupStep(cgroups),
-    namespaces: new NamespacesStep({
-      pid: isRoot,
-      network: isRoot && config.networkDefault !== 'host',
-    }),
+    namespaces: new NamespacesStep({ pid: isRoot }),
+    network: await networkStep(config, isRoot, logger),
     sandbox: new SandboxStep({
       user: isRoot ? resolveJobUser(config.jobUser) : undefined,
       sandbox:
@@ -470,6 +470,36 @@ async function hostSteps(
     );
   }
   return steps;
+}
+
+/**
+ * The network step, with egress where a job may ask for it: this server's nftables table is
+ * installed (replacing its last run's) and what dead jobs left is given back, before any launch.
+ */
+async function networkStep(config: Config, isRoot: boolean, logger: Logger): Promise<NetworkStep> {
+  const offered = config.networkDefault === 'egress' || config.networkEgressRoles.size > 0;
+  if (!isRoot || !offered) return new NetworkStep({ namespaces: isRoot, egress: undefined });
+  const egress = new EgressNetwork({
+    dataDir: config.dataDir,
+    policy: {
+      jobCidr: config.networkJobCidr,
+      allow: config.networkEgressAllow,
+      dns: config.networkDns,
+      testPublic: config.networkTestPublic,
+    },
+    onForwardingEnabled: () =>
+      logger.warn('turned on net.ipv4.ip_forward for egress jobs (left on when the server stops)'),
+  });
+  const readiness = await egress.start();
+  if (readiness.ready) {
+    logger.info(
+      { table: egress.names.table, swept: readiness.swept },
+      'egress: jobs filtered by nftables',
+    );
+  } else {
+    logger.warn({ why: readiness.why }, 'egress jobs are refused on this host');
+  }
+  return new NetworkStep({ namespaces: true, egress });
 }
 
 /** Each client's uid for its jobs (and its volumes' files), from the operator's range. */

@@ -26,6 +26,8 @@ export const JOB_FILE_NAMES = {
   environment: 'job.env',
   /** A queued job's environment, kept until it has been launched or has ended unstarted. */
   pendingEnvironment: 'pending-env.json',
+  /** An egress job's resolvers, bound over its /etc/resolv.conf; removed when it has ended. */
+  resolvConf: 'dns.conf',
 } as const;
 
 export type JobFile = keyof typeof JOB_FILE_NAMES;

@@ -39,6 +39,9 @@ export interface ShimStatus {
   readonly cpuUserMs: number;
   readonly cpuSystemMs: number;
   readonly maxRssKb: number;
+  /** An egress job's bytes through its veth pair: out of the job, and into it. */
+  readonly networkSentBytes?: number;
+  readonly networkReceivedBytes?: number;
 }
 
 const REASONS = new Set(['exited', 'stopped', 'timedout', 'failed']);

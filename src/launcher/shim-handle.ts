@@ -12,6 +12,9 @@ import type { TerminalSize } from '../jobs/job.ts';
 import { outcomeWithoutExit, type JobHandle, type JobInput, type JobOutcome } from './launcher.ts';
 import { readShimStatus, type ShimStatus } from './shim-files.ts';
 
+/** Gives back what the launch steps hold while the job runs (an egress job's address). */
+type Release = () => Promise<void>;
+
 export class ShimJobHandle implements JobHandle {
   readonly startedAt: Date;
   readonly ended: Promise<JobOutcome>;
@@ -22,7 +25,13 @@ export class ShimJobHandle implements JobHandle {
   /** We stopped watching (the server is going away): the job has not ended for that. */
   #detached = false;
 
-  private constructor(dir: string, startedAt: Date, events: Socket, cgroup: JobCgroup | undefined) {
+  private constructor(
+    dir: string,
+    startedAt: Date,
+    events: Socket,
+    cgroup: JobCgroup | undefined,
+    release: Release | undefined,
+  ) {
     this.#dir = dir;
     this.startedAt = startedAt;
     this.#events = events;
@@ -37,7 +46,7 @@ export class ShimJobHandle implements JobHandle {
       });
       // A read error on the FIFO means we lost our view of the supervisor, like EOF does.
       events.once('error', () => events.destroy());
-    }).then(() => collectOutcome(dir, cgroup));
+    }).then(() => collectOutcome(dir, cgroup, release));
   }
 
   /**
@@ -48,6 +57,7 @@ export class ShimJobHandle implements JobHandle {
     dir: string,
     startedAt: Date,
     cgroup: JobCgroup | undefined,
+    release?: Release,
   ): Promise<ShimJobHandle> {
     // A plain descriptor, not a FileHandle: the socket owns and closes it, and a FileHandle
     // would close it again when garbage-collected. O_NONBLOCK makes the open itself not wait.
@@ -59,7 +69,7 @@ export class ShimJobHandle implements JobHandle {
     // FIFO open, so then EOF comes when it exits, as it should.
     closeSync(openSync(events, constants.O_WRONLY | constants.O_NONBLOCK));
     const socket = new Socket({ fd, readable: true, writable: false });
-    return Promise.resolve(new ShimJobHandle(dir, startedAt, socket, cgroup));
+    return Promise.resolve(new ShimJobHandle(dir, startedAt, socket, cgroup, release));
   }
 
   onOutput(listener: () => void): () => void {
@@ -163,10 +173,12 @@ export function supervisorHasExited(dir: string): boolean {
 export async function collectOutcome(
   dir: string,
   cgroup: JobCgroup | undefined,
+  release?: Release,
 ): Promise<JobOutcome> {
   const status = readShimStatus(dir);
   const usage = cgroup === undefined ? undefined : await cgroup.usage().catch(() => undefined);
   await cgroup?.remove().catch(() => undefined);
+  await release?.().catch(() => undefined);
   return status === undefined
     ? outcomeWithoutExit('lost', 'the job supervisor exited without recording how the job ended')
     : outcomeFromStatus(status, usage);
@@ -182,6 +194,14 @@ export function outcomeFromStatus(
   };
   const outputIndex =
     status.indexBytes === undefined ? {} : { outputIndexBytes: status.indexBytes };
+  // Read by the supervisor from the host's end of an egress job's pair before it went.
+  const network =
+    status.networkSentBytes === undefined || status.networkReceivedBytes === undefined
+      ? {}
+      : {
+          networkSentBytes: status.networkSentBytes,
+          networkReceivedBytes: status.networkReceivedBytes,
+        };
   return {
     reason: status.reason,
     exitCode: status.exitCode,
@@ -200,6 +220,7 @@ export function outcomeFromStatus(
             // Ended, it holds none: the figure was live while it ran.
             memoryBytes: null,
             ...outputIndex,
+            ...network,
           },
     // A memory-cgroup kill arrives as SIGKILL; only the cgroup's own counter tells it apart.
     oomKilled: (cgroupUsage?.oomKilled ?? false) && status.signal === 'SIGKILL',

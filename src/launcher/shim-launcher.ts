@@ -34,6 +34,7 @@ import { readShimStatus, writeEnvironmentFile } from './shim-files.ts';
 import type { CgroupStep } from './steps/cgroup-step.ts';
 import type { LaunchStep, StepSetup } from './steps/launch-step.ts';
 import type { NamespacesStep } from './steps/namespaces-step.ts';
+import type { NetworkStep } from './steps/network-step.ts';
 import { OutputStep } from './steps/output-step.ts';
 import { ProcessStep } from './steps/process-step.ts';
 import type { SandboxStep } from './steps/sandbox-step.ts';
@@ -48,6 +49,7 @@ import { SHIM_PATH } from './built-programs.ts';
 export interface HostSteps {
   readonly cgroup: CgroupStep;
   readonly namespaces: NamespacesStep;
+  readonly network: NetworkStep;
   readonly sandbox: SandboxStep;
   /** The client's volumes; without it, a job that names one is refused. */
   readonly volumes?: VolumesStep;
@@ -64,6 +66,7 @@ export class ShimLauncher implements Launcher {
   /** First, apart: the job's handle keeps its cgroup once the job runs. */
   readonly #cgroup: CgroupStep;
   readonly #sandbox: SandboxStep;
+  readonly #network: NetworkStep;
   /** The other steps, in the order their arguments reach the supervisor. */
   readonly #steps: readonly LaunchStep[];
   readonly #shimPath: string;
@@ -77,8 +80,10 @@ export class ShimLauncher implements Launcher {
     }
     this.#cgroup = steps.cgroup;
     this.#sandbox = steps.sandbox;
+    this.#network = steps.network;
     this.#steps = [
       steps.namespaces,
+      steps.network,
       steps.sandbox,
       steps.volumes ?? new VolumesStep(undefined),
       new ProcessStep(),
@@ -89,6 +94,7 @@ export class ShimLauncher implements Launcher {
     this.protections = {
       ...steps.cgroup.protections,
       ...steps.namespaces.protections,
+      ...steps.network.protections,
       ...steps.sandbox.protections,
     };
     this.#refusal = options.required
@@ -99,8 +105,9 @@ export class ShimLauncher implements Launcher {
   }
 
   /** Supervisors already started run on; later launches fail. */
-  close(): Promise<void> {
-    return this.#spawner.close();
+  async close(): Promise<void> {
+    await this.#spawner.close();
+    await this.#network.close();
   }
 
   async launch(request: LaunchRequest): Promise<LaunchResult> {
@@ -143,9 +150,11 @@ export class ShimLauncher implements Launcher {
 
   async reattach(jobId: string, dir: string): Promise<ReattachResult> {
     const cgroup = this.#cgroup.reopen(jobId);
+    const release = this.#network.reopen(jobId, dir);
     if (!existsSync(jobFile(dir, 'events'))) {
       const status = readShimStatus(dir);
       await cgroup?.remove().catch(() => undefined);
+      await release?.().catch(() => undefined);
       if (status !== undefined) return { kind: 'ended', outcome: outcomeFromStatus(status) };
       // The supervisor's log is opened just before it is spawned: without it, no supervisor was
       // ever spawned, and none can appear later to run the job a second time.
@@ -158,8 +167,8 @@ export class ShimLauncher implements Launcher {
     // Settled now rather than through the handle, so a job that ended (or lost its supervisor)
     // while the server was down is never shown as running once the server answers.
     if (supervisorHasExited(dir))
-      return { kind: 'ended', outcome: await collectOutcome(dir, cgroup) };
-    const handle = await ShimJobHandle.attach(dir, new Date(), cgroup);
+      return { kind: 'ended', outcome: await collectOutcome(dir, cgroup, release) };
+    const handle = await ShimJobHandle.attach(dir, new Date(), cgroup, release);
     return { kind: 'running', handle };
   }
 
@@ -207,7 +216,12 @@ export class ShimLauncher implements Launcher {
           : outcomeFromStatus(status);
       return { kind: 'failed', outcome };
     }
-    const handle = await ShimJobHandle.attach(request.dir, report.startedAt, cgroup);
+    const handle = await ShimJobHandle.attach(
+      request.dir,
+      report.startedAt,
+      cgroup,
+      releaseAll(setups),
+    );
     return { kind: 'started', handle };
   }
 }
@@ -215,6 +229,13 @@ export class ShimLauncher implements Launcher {
 /** Undoes what the steps set up, last first; an undo that fails leaves the others to run. */
 async function undoSteps(setups: readonly StepSetup[]): Promise<void> {
   for (const setup of [...setups].reverse()) await setup.undo().catch(() => undefined);
+}
+
+/** Releases, once the job has ended, what the steps hold while it runs. */
+function releaseAll(setups: readonly StepSetup[]): () => Promise<void> {
+  return async () => {
+    for (const setup of setups) await setup.release?.().catch(() => undefined);
+  };
 }
 
 /** What a step set up, or the error it failed with, thrown. */

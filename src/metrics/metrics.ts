@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Transition } from '../jobs/job-events.ts';
+import type { ResourceUsage } from '../jobs/job.ts';
 import { ENDED_STATUSES, hasEnded, JOB_STATUSES, type JobStatus } from '../jobs/job-status.ts';
 import { buildInfo } from './build-info.ts';
 
@@ -84,6 +85,12 @@ export class Metrics {
     help: 'Output bytes recorded by jobs, counted when each job ends.',
     registers: [this.#registry],
   });
+  readonly #networkBytes = new Counter({
+    name: 'jobworker_job_network_bytes_total',
+    help: 'Bytes egress jobs sent and received through their network interface, counted when each job ends.',
+    labelNames: ['direction'] as const,
+    registers: [this.#registry],
+  });
   readonly #outputServed = new Counter({
     name: 'jobworker_output_bytes_served_total',
     help: 'Output bytes sent to readers and followers.',
@@ -114,6 +121,7 @@ export class Metrics {
     // A counter with no series yet makes `increase()` miss its first event after a restart: the
     // first lost supervisor is the one an alert must not miss.
     for (const status of ENDED_STATUSES) this.#jobsEnded.inc({ status }, 0);
+    for (const direction of ['sent', 'received']) this.#networkBytes.inc({ direction }, 0);
     this.#stateGauges(sources);
     const delay = this.#eventLoopDelay;
     delay.enable();
@@ -138,6 +146,15 @@ export class Metrics {
         for (const status of JOB_STATUSES) this.set({ status }, counts.get(status) ?? 0);
       },
     });
+  }
+
+  #countNetworkBytes(usage: ResourceUsage | null): void {
+    if (usage?.networkSentBytes !== undefined) {
+      this.#networkBytes.inc({ direction: 'sent' }, usage.networkSentBytes);
+    }
+    if (usage?.networkReceivedBytes !== undefined) {
+      this.#networkBytes.inc({ direction: 'received' }, usage.networkReceivedBytes);
+    }
   }
 
   #stateGauges(sources: MetricsSources): void {
@@ -238,6 +255,7 @@ export class Metrics {
     if (hasEnded(transition.to)) {
       this.#jobsEnded.inc({ status: transition.to });
       this.#outputWritten.inc(transition.job.outputBytes);
+      this.#countNetworkBytes(transition.job.usage);
     }
   };
 

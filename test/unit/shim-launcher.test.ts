@@ -14,6 +14,7 @@ import { ImageStore } from '../../src/launcher/images.ts';
 import { ShimLauncher, type HostSteps } from '../../src/launcher/shim-launcher.ts';
 import { CgroupStep } from '../../src/launcher/steps/cgroup-step.ts';
 import { NamespacesStep } from '../../src/launcher/steps/namespaces-step.ts';
+import { NetworkStep } from '../../src/launcher/steps/network-step.ts';
 import { SandboxStep } from '../../src/launcher/steps/sandbox-step.ts';
 import { launchRequest } from '../helpers/launch-request.ts';
 
@@ -21,7 +22,8 @@ import { launchRequest } from '../helpers/launch-request.ts';
 function unprotected(sandbox?: SandboxStep): HostSteps {
   return {
     cgroup: new CgroupStep(undefined),
-    namespaces: new NamespacesStep({ pid: false, network: false }),
+    namespaces: new NamespacesStep({ pid: false }),
+    network: new NetworkStep({ namespaces: false, egress: undefined }),
     sandbox: sandbox ?? new SandboxStep({ user: undefined, sandbox: undefined }),
   };
 }

@@ -11,6 +11,8 @@ export interface StepSetup {
   readonly args: readonly string[];
   /** Releases what the step set up; called when the launch fails before the job ran. */
   undo(): Promise<void>;
+  /** Releases what the job holds while it runs, once it has ended; absent when nothing is. */
+  readonly release?: () => Promise<void>;
 }
 
 export interface LaunchStep {

@@ -1,6 +1,5 @@
-// The namespaces step: the job's own PID and mount namespaces (and its own /proc), and its own
-// network namespace with only loopback unless the host's network is configured for jobs. Both
-// need root; the supervisor makes them when it clones the job.
+// The namespaces step: the job's own PID and mount namespaces (and its own /proc). They need
+// root; the supervisor makes them when it clones the job. The job's network is the network step's.
 import type { Protections } from '../../jobs/protections.ts';
 import type { LaunchStep, StepSetup } from './launch-step.ts';
 import { argumentsOnly } from './launch-step.ts';
@@ -8,23 +7,17 @@ import { argumentsOnly } from './launch-step.ts';
 export interface NamespaceSettings {
   /** Own PID and mount namespaces (and /proc) per job. */
   readonly pid: boolean;
-  /** Own network namespace with only loopback; false lets jobs use the host network. */
-  readonly network: boolean;
 }
 
 export class NamespacesStep implements LaunchStep {
-  readonly protections: Pick<Protections, 'pidNamespace' | 'mountNamespace' | 'networkNamespace'>;
+  readonly protections: Pick<Protections, 'pidNamespace' | 'mountNamespace'>;
   readonly #args: readonly string[];
   readonly #settings: NamespaceSettings;
 
   constructor(settings: NamespaceSettings) {
     this.#settings = settings;
-    this.protections = {
-      pidNamespace: settings.pid,
-      mountNamespace: settings.pid,
-      networkNamespace: settings.network,
-    };
-    this.#args = [...(settings.pid ? ['--pidns'] : []), ...(settings.network ? ['--netns'] : [])];
+    this.protections = { pidNamespace: settings.pid, mountNamespace: settings.pid };
+    this.#args = settings.pid ? ['--pidns'] : [];
   }
 
   check(): void {

@@ -1,0 +1,292 @@
+// A job's network, as the kernel enforces it (issue 33): egress jobs reach what the operator
+// allows, through a veth pair and the server's nftables table, and nothing else; the host itself,
+// the metadata address and other jobs are never reachable whatever the allow list says; a job
+// with no network reaches nothing; nothing is left on the host after the jobs end, nor after the
+// server is killed and started again. The far end is a test host in a network namespace of this
+// test's own (test/helpers/test-host.ts): no address outside this machine is used.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { LINKS_DIRECTORY, serverNames } from '../../src/launcher/network/job-links.ts';
+import { startServer, type Job, type TestServer } from '../helpers/server.ts';
+import { METADATA_ADDRESS, startTestHost, type TestHost } from '../helpers/test-host.ts';
+
+/** This file's test host number: 10.250.1.0/24 and 198.51.100.1 are this file's alone. */
+const HOST_NUMBER = 1;
+
+/**
+ * A job's shell script that tries each URL at once and prints `NAME CODE` for each, CODE being
+ * the HTTP status or 000 when nothing answered within a second (a dropped packet, or a refusal).
+ */
+function probeScript(targets: Readonly<Record<string, string>>): string {
+  const probes = Object.entries(targets).map(
+    ([name, url]) =>
+      `echo "${name} $(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 3 ${url})" &`,
+  );
+  // The job's own gateway, the host's end of its pair, from its default route.
+  const gateway = "gw=$(ip route show default | cut -d' ' -f3)";
+  return [gateway, ...probes, 'wait'].join('\n');
+}
+
+/** What each probe got: name to HTTP status ('000' for nothing). */
+function probed(output: string): Record<string, string> {
+  return Object.fromEntries(
+    output
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ') as [string, string]),
+  );
+}
+
+async function runJob(server: TestServer, spec: Record<string, unknown>): Promise<Job> {
+  const job = await server.startJob('alice', spec);
+  return server.waitForEnd('alice', job.id);
+}
+
+async function outputOf(server: TestServer, job: Job): Promise<string> {
+  return (await server.request('alice', 'GET', `/v1/jobs/${job.id}/output`)).text();
+}
+
+/** The host-side interfaces of a server's jobs, and the /31s they hold, on this host now. */
+function leftovers(server: TestServer): { links: string[]; addresses: string[] } {
+  const { interfacePrefix } = serverNames(server.dataDir);
+  const links = readdirSync('/sys/class/net').filter((name) => name.startsWith(interfacePrefix));
+  const addresses = existsSync(LINKS_DIRECTORY)
+    ? readdirSync(LINKS_DIRECTORY).filter((file) =>
+        readFileSync(`${LINKS_DIRECTORY}/${file}`, 'utf8').startsWith(interfacePrefix),
+      )
+    : [];
+  return { links, addresses };
+}
+
+/**
+ * Resolves once a job's interface has gone: the kernel removes a network namespace (and the pair
+ * in it) in the background once its last user has left.
+ */
+async function interfacesGone(server: TestServer): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (leftovers(server).links.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function nftTables(): string {
+  return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+}
+
+describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () => {
+  let testHost: TestHost;
+  /** A listener of the host's own, on every address: what a job must never reach. */
+  let hostService: Server;
+  let hostPort: number;
+
+  before(async () => {
+    testHost = await startTestHost(HOST_NUMBER, { metadata: true });
+    hostService = createServer((_request, response) => response.end('the host itself\n'));
+    hostService.listen(0, '0.0.0.0');
+    await once(hostService, 'listening');
+    hostPort = (hostService.address() as AddressInfo).port;
+  });
+  after(async () => {
+    hostService.closeAllConnections();
+    hostService.close();
+    await testHost.close();
+  });
+
+  describe('with an allow list', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startServer({
+        env: {
+          // The host's own address and the jobs' range are listed, and stay unreachable.
+          NETWORK_EGRESS_ALLOW: [
+            `${testHost.address}:8080`,
+            `${testHost.hostAddress}/32`,
+            `${METADATA_ADDRESS}/32`,
+            '10.200.0.0/16:8080',
+          ].join(','),
+          NETWORK_DNS: testHost.address,
+        },
+      });
+    });
+    after(async () => {
+      await server.dispose();
+    });
+
+    it("fetches from the allowed host and port, by a name the operator's resolver answers", async () => {
+      const job = await runJob(server, {
+        command: 'sh',
+        args: ['-c', `cat /etc/resolv.conf; curl -s --max-time 5 http://${testHost.name}:8080/`],
+        network: 'egress',
+      });
+      assert.equal(job.network, 'egress');
+      assert.equal(job.exitCode, 0, await outputOf(server, job));
+      assert.equal(
+        await outputOf(server, job),
+        `nameserver ${testHost.address}\nhello from the test host on port 8080\n`,
+      );
+      assert.ok((job.usage?.networkSentBytes ?? 0) > 0, JSON.stringify(job.usage));
+      assert.ok((job.usage?.networkReceivedBytes ?? 0) > 40, JSON.stringify(job.usage));
+      const metrics = (await server.request('admin', 'GET', '/metrics')).text();
+      const sent = /jobworker_job_network_bytes_total\{direction="sent"\} (\d+)/.exec(metrics);
+      assert.equal(Number(sent?.[1]), job.usage?.networkSentBytes);
+    });
+
+    it('reaches nothing else: another port or address, the host, the metadata address, other jobs', async () => {
+      const listener = await server.startJob('alice', {
+        command: 'sh',
+        args: ['-c', 'hostname -I; exec python3 -m http.server 8080'],
+        network: 'egress',
+      });
+      await server.waitForOutput('alice', listener.id);
+      const otherJob = (await outputOf(server, listener)).trim();
+      const job = await runJob(server, {
+        command: 'sh',
+        args: [
+          '-c',
+          probeScript({
+            allowed: `http://${testHost.address}:8080/`,
+            otherPort: `http://${testHost.address}:9090/`,
+            otherAddress: `http://${testHost.publicAddress}:8080/`,
+            hostOnTestSubnet: `http://${testHost.hostAddress}:${hostPort}/`,
+            serverPort: `https://${testHost.hostAddress}:${server.port}/`,
+            gateway: `http://$gw:${hostPort}/`,
+            loopback: `http://127.0.0.1:${hostPort}/`,
+            metadata: `http://${METADATA_ADDRESS}:8080/`,
+            otherJob: `http://${otherJob}:8080/`,
+          }),
+        ],
+        network: 'egress',
+      });
+      await server.request('alice', 'POST', `/v1/jobs/${listener.id}/stop`);
+      await server.waitForEnd('alice', listener.id);
+      assert.deepEqual(probed(await outputOf(server, job)), {
+        allowed: '200',
+        otherPort: '000',
+        otherAddress: '000',
+        hostOnTestSubnet: '000',
+        serverPort: '000',
+        gateway: '000',
+        loopback: '000',
+        metadata: '000',
+        otherJob: '000',
+      });
+    });
+
+    it('gives a job with no network nothing to reach', async () => {
+      const job = await runJob(server, {
+        command: 'sh',
+        args: ['-c', probeScript({ allowed: `http://${testHost.address}:8080/` })],
+        network: 'none',
+      });
+      assert.deepEqual(probed(await outputOf(server, job)), { allowed: '000' });
+      assert.equal(job.usage?.networkSentBytes, undefined);
+    });
+
+    it('leaves nothing behind once the jobs have ended', async () => {
+      await interfacesGone(server);
+      assert.deepEqual(leftovers(server), { links: [], addresses: [] });
+    });
+  });
+
+  describe('by default, public addresses only', () => {
+    let server: TestServer;
+    const env = {
+      NETWORK_TEST_PUBLIC: '198.51.100.0/24',
+      NETWORK_DNS: '',
+    };
+    before(async () => {
+      env.NETWORK_DNS = testHost.address;
+      server = await startServer({ env });
+    });
+    after(async () => {
+      await server.dispose();
+    });
+
+    it('reaches a public address (by name too) and not a private one', async () => {
+      const job = await runJob(server, {
+        command: 'sh',
+        args: [
+          '-c',
+          probeScript({
+            public: `http://${testHost.publicAddress}:8080/`,
+            publicByName: `http://public${HOST_NUMBER}.test:9090/`,
+            private: `http://${testHost.address}:8080/`,
+            metadata: `http://${METADATA_ADDRESS}:8080/`,
+          }),
+        ],
+        network: 'egress',
+      });
+      assert.deepEqual(probed(await outputOf(server, job)), {
+        public: '200',
+        publicByName: '200',
+        private: '000',
+        metadata: '000',
+      });
+    });
+
+    it('leaves nothing behind after a SIGKILL of the server and a restart, and keeps what a running job uses', async () => {
+      const running = await server.startJob('alice', {
+        command: 'sh',
+        args: ['-c', 'echo up; exec sleep 600'],
+        network: 'egress',
+      });
+      const ending = await server.startJob('alice', {
+        command: 'sh',
+        args: ['-c', 'echo up; read line'],
+        network: 'egress',
+        stdin: true,
+      });
+      await server.waitForOutput('alice', running.id);
+      await server.waitForOutput('alice', ending.id);
+      const { tag } = serverNames(server.dataDir);
+      assert.equal(leftovers(server).links.length, 2);
+
+      await server.stop('SIGKILL');
+      // One job ends while no server watches it: its supervisor killed, the job goes with it.
+      killJob(ending.id);
+      await waitUntil(() => leftovers(server).links.length === 1);
+      assert.equal(leftovers(server).addresses.length, 2, "the dead server's record of both");
+
+      server = await startServer({ baseDir: server.baseDir, env });
+      const ended = (await server.request('alice', 'GET', `/v1/jobs/${ending.id}`)).json<Job>();
+      assert.equal(ended.status, 'lost', 'its supervisor was killed with it');
+      assert.deepEqual(leftovers(server).addresses.length, 1, 'the running job keeps its /31');
+      assert.equal(leftovers(server).links.length, 1, 'and its link');
+      assert.match(nftTables(), new RegExp(`jobworker_${tag}`));
+
+      await server.request('alice', 'POST', `/v1/jobs/${running.id}/stop`);
+      await server.waitForEnd('alice', running.id);
+      await interfacesGone(server);
+      assert.deepEqual(leftovers(server), { links: [], addresses: [] });
+      await server.stop();
+      assert.doesNotMatch(nftTables(), new RegExp(`jobworker_${tag}`), 'its table went with it');
+    });
+  });
+});
+
+/** SIGKILLs a job's supervisor, found by the job's directory in its arguments. */
+function killJob(jobId: string): void {
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let commandLine: string;
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (commandLine.includes('jobshim') && commandLine.includes(jobId))
+      process.kill(Number(pid), 'SIGKILL');
+  }
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
