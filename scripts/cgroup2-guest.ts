@@ -23,7 +23,7 @@ const CACHE = join(
   'cgroup2-guest',
 );
 /** Changed whenever what the base image holds changes, so a stale cache is rebuilt. */
-const BASE_VERSION = '1';
+const BASE_VERSION = '2';
 const SUITE = 'bookworm';
 /** What the suites run in jobs or call themselves, on top of a minimal Debian. */
 const GUEST_PACKAGES = [
@@ -38,6 +38,10 @@ const GUEST_PACKAGES = [
   'mount',
   'iproute2',
   'busybox-static',
+  // Egress jobs (issue 33): the server's filter, and the egress suite's resolver and client.
+  'nftables',
+  'dnsmasq-base',
+  'curl',
 ];
 /** What the project's copy needs: the code, the tests, the built supervisor and Node 24. */
 const PROJECT_ENTRIES = [

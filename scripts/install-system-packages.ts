@@ -23,6 +23,8 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: '/sbin/mkfs.ext4', packages: ['e2fsprogs'] },
     { probe: 'unshare', packages: ['util-linux', 'mount'] },
     { probe: '/bin/busybox', packages: ['busybox-static'] },
+    // Egress jobs are filtered by the kernel, through the server's nftables table (issue 33).
+    { probe: '/usr/sbin/nft', packages: ['nftables'] },
   ],
   test: [
     { probe: 'setsid', packages: ['util-linux'] },
@@ -52,6 +54,9 @@ const NEEDS: Readonly<Record<string, readonly Need[]>> = {
     { probe: 'promtool', packages: ['prometheus'] },
     // The bench's floors: a bare sandboxed spawn is Debian's bwrap running `true`.
     { probe: 'bwrap', packages: ['bubblewrap'] },
+    // The egress suite's test host: its namespace and links (ip), and a real resolver.
+    { probe: '/usr/sbin/ip', packages: ['iproute2'] },
+    { probe: '/usr/sbin/dnsmasq', packages: ['dnsmasq-base'] },
   ],
 };
 
