@@ -29,6 +29,7 @@ import { statusRps } from './scenarios/status-rps.ts';
 import { terminalEcho } from './scenarios/terminal-echo.ts';
 import { outputThroughput } from './scenarios/throughput.ts';
 import { volumeTransfer } from './scenarios/volume-transfer.ts';
+import { egress } from './scenarios/egress.ts';
 
 const SCENARIOS: readonly Scenario[] = [
   floors,
@@ -44,6 +45,7 @@ const SCENARIOS: readonly Scenario[] = [
   history,
   queue,
   volumeTransfer,
+  egress,
 ];
 
 /** The uid and gid of `nobody`: the unprivileged server runs as it. */
