@@ -14,7 +14,15 @@ import { END_OFFSET, OutputFollower } from './follow.ts';
 import type { ApiClient } from './http-client.ts';
 import type { Request } from './job-field-options.ts';
 import { say } from './output.ts';
-import { download, upload } from './tar-transfer.ts';
+import type * as TarTransfer from './tar-transfer.ts';
+
+/**
+ * The tar work, loaded for a remote build alone: it brings node:child_process (and with it
+ * dgram), which a plain `jobctl run` would otherwise load for nothing (issue #38).
+ */
+function tarTransfer(): Promise<typeof TarTransfer> {
+  return import('./tar-transfer.ts');
+}
 
 /** Where the volume is mounted: the sandbox's working directory, where the job starts. */
 export const BUILD_DIR = '/work';
@@ -102,6 +110,7 @@ async function uploadUnlessInterrupted(
   signal: AbortSignal,
 ): Promise<boolean> {
   try {
+    const { upload } = await tarTransfer();
     await upload(client, dir, { volume, path: '/' }, signal);
     return true;
   } catch (error) {
@@ -151,6 +160,7 @@ async function downloadResults(
   for (const path of build.downloads) {
     try {
       const from = { volume, path: posix.join('/', path) };
+      const { download } = await tarTransfer();
       await download(client, from, join(build.dir, path), signal);
     } catch (error) {
       if (!(error instanceof ApiError) || error.problemCode !== 'VOLUME_PATH_NOT_FOUND') {
