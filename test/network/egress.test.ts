@@ -177,6 +177,41 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
       });
     });
 
+    it("gives an egress job no IPv6 at all, and a host job the host's own network", async () => {
+      const job = await runJob(server, {
+        command: 'sh',
+        args: ['-c', 'ip -6 addr show; ip -6 route show; echo done'],
+        network: 'egress',
+      });
+      assert.equal(await outputOf(server, job), 'done\n');
+      const host = await server.startJob('admin', {
+        command: 'sh',
+        args: ['-c', probeScript({ testHost: `http://${testHost.address}:9090/` })],
+        network: 'host',
+      });
+      await server.waitForEnd('admin', host.id);
+      const output = await server.request('admin', 'GET', `/v1/jobs/${host.id}/output`);
+      assert.deepEqual(probed(output.text()), { testHost: '200' });
+    });
+
+    it("binds the resolvers over a host-filesystem job's /etc/resolv.conf, and only in its view", async () => {
+      const before = readFileSync('/etc/resolv.conf', 'utf8');
+      const job = await server.startJob('admin', {
+        command: 'sh',
+        args: ['-c', `cat /etc/resolv.conf; curl -s --max-time 5 http://${testHost.name}:8080/`],
+        network: 'egress',
+        sandbox: 'host',
+      });
+      const ended = await server.waitForEnd('admin', job.id);
+      const output = await server.request('admin', 'GET', `/v1/jobs/${job.id}/output`);
+      assert.equal(ended.exitCode, 0, output.text());
+      assert.equal(
+        output.text(),
+        `nameserver ${testHost.address}\nhello from the test host on port 8080\n`,
+      );
+      assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), before);
+    });
+
     it('gives a job with no network nothing to reach', async () => {
       const job = await runJob(server, {
         command: 'sh',
