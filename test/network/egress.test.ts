@@ -5,7 +5,7 @@
 // server is killed and started again. The far end is a test host in a network namespace of this
 // test's own (test/helpers/test-host.ts): no address outside this machine is used.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,6 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { LINKS_DIRECTORY, serverNames } from '../../src/launcher/network/job-links.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 import { METADATA_ADDRESS, startTestHost, type TestHost } from '../helpers/test-host.ts';
+
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
 /** This file's test host number: 10.250.1.0/24 and 198.51.100.1 are this file's alone. */
 const HOST_NUMBER = 1;
@@ -84,6 +86,9 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
   let hostService: Server;
   let hostPort: number;
 
+  /** The host's forwarding as the test found it: the server turns it on, and leaves it so. */
+  const forwarding = readFileSync(IP_FORWARD, 'utf8');
+
   before(async () => {
     testHost = await startTestHost(HOST_NUMBER, { metadata: true });
     hostService = createServer((_request, response) => response.end('the host itself\n'));
@@ -95,6 +100,7 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
     hostService.closeAllConnections();
     hostService.close();
     await testHost.close();
+    writeFileSync(IP_FORWARD, forwarding);
   });
 
   describe('with an allow list', () => {
