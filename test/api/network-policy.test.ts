@@ -2,8 +2,9 @@
 // server's default applies to a job that names none (within what its role may have), a role asks
 // only for the modes the operator allows it (403 with a code naming the mode), a bad value is a
 // 400 problem, a bad network setting stops the server's start with a sentence naming it, and
-// the modes are real: `none` has only its loopback.
+// the modes are real: `none` has only its loopback, `host` the host's own interfaces.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
@@ -121,6 +122,19 @@ describe('a job asks for its network within its role', () => {
     assert.equal(job.network, 'none');
     assert.equal(job.exitCode, 0, job.error ?? '');
     assert.deepEqual(interfacesIn(stdout), ['lo']);
+  });
+
+  it("gives an admin's host job the host's own interfaces", async () => {
+    const { job, stdout } = await runToEnd(server, 'admin', {
+      command: 'cat',
+      args: ['/proc/net/dev'],
+      network: 'host',
+    });
+    assert.equal(job.network, 'host');
+    assert.equal(job.exitCode, 0, job.error ?? '');
+    const host = interfacesIn(await readFile('/proc/net/dev', 'utf8'));
+    assert.ok(host.length > 1, 'the host has an interface besides lo');
+    assert.deepEqual(interfacesIn(stdout), host);
   });
 
   it('refuses a user the host network with 403 NETWORK_HOST_FORBIDDEN, and says so in the audit', async () => {
