@@ -125,13 +125,13 @@ export function installFirewall(ruleset: string): Promise<void> {
   return runNft(['-f', '-'], ruleset);
 }
 
-/** Removes the table, if it is there. */
+/** Removes the table, if it is there; rejects only when nft cannot run. */
 export function removeFirewall(table: string): Promise<void> {
   return runNft(['-f', '-'], `table inet ${table} {}\ndelete table inet ${table}\n`);
 }
 
 /** Runs nft; rejects with its own words when it fails (or is not installed). */
-export function runNft(args: readonly string[], input = ''): Promise<void> {
+function runNft(args: readonly string[], input = ''): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile('nft', args, { timeout: 10_000 }, (error, _stdout, stderr) => {
       if (error === null) resolve();

@@ -13,7 +13,6 @@ import {
   firewallRuleset,
   installFirewall,
   removeFirewall,
-  runNft,
   type EgressPolicy,
 } from './egress-firewall.ts';
 import { JobLinks, serverNames, type ServerNames } from './job-links.ts';
@@ -55,14 +54,15 @@ export class EgressNetwork {
 
   /**
    * Gives back the /31s whose jobs are gone and, if jobs of this server's last run still use
-   * theirs, installs its table anew (replacing the last run's: their connections carry on). A
-   * server whose jobs never ask for egress leaves no table on the host.
+   * theirs, installs its table anew (replacing the last run's: their connections carry on), or
+   * else removes what a killed run left of it. A server whose jobs never ask for egress leaves
+   * no table on the host.
    */
   async start(): Promise<EgressReadiness> {
     try {
-      await runNft(['--version']);
       const swept = await this.#links.sweep();
       if (await this.#links.anyHeld()) await this.#installFirewall();
+      else await removeFirewall(this.names.table);
       this.#readiness = { ready: true, swept };
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
