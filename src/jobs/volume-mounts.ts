@@ -73,28 +73,35 @@ export const volumeMountSchema = z
   .readonly();
 export type VolumeMount = z.output<typeof volumeMountSchema>;
 
-/** Paths that two mounts share, or one mount's path given twice. */
-function samePaths(mounts: readonly { readonly path: string }[]): string[] {
-  const seen = new Set<string>();
-  return mounts.flatMap(({ path }) => {
-    if (seen.has(path)) return [path];
-    seen.add(path);
-    return [];
-  });
+/**
+ * Why two of a job's volumes may not share a path or nest: the supervisor makes an inner one's
+ * mount point inside the outer volume, as root before the sandbox's root is entered, and another
+ * job of the same client with the outer volume mounted read-write could race a symlink there
+ * (a -> /etc) and have it made or bound on the host. Each volume at a path of its own, none
+ * under another's, leaves nothing of a volume's on the way to a mount point.
+ */
+function overlaps(mounts: readonly { readonly path: string }[]): string[] {
+  return mounts.flatMap(({ path }, index) =>
+    mounts.slice(0, index).flatMap(({ path: earlier }) => {
+      if (earlier === path) return [`two volumes at ${path}`];
+      const [outer, inner] = path.length < earlier.length ? [path, earlier] : [earlier, path];
+      if (inner.startsWith(`${outer}/`))
+        return [`a volume at ${inner} is under another volume at ${outer}: volumes may not nest`];
+      return [];
+    }),
+  );
 }
 
-/** A job's volumes: at most MAX_VOLUME_MOUNTS, each at a path of its own. */
+/** A job's volumes: at most MAX_VOLUME_MOUNTS, each at a path of its own, none under another. */
 export const volumeMountsSchema = z
   .array(volumeMountSchema)
   .max(MAX_VOLUME_MOUNTS)
   .superRefine((mounts, context) => {
-    for (const path of samePaths(mounts)) {
-      context.addIssue({ code: 'custom', message: `two volumes at ${path}` });
-    }
+    for (const message of overlaps(mounts)) context.addIssue({ code: 'custom', message });
   })
   .readonly()
   .meta({
-    description: `the caller's volumes the job sees, owned by the client's uid (at most ${MAX_VOLUME_MOUNTS}; in the private sandbox only); each at a path of its own, where an outer one is mounted first`,
+    description: `the caller's volumes the job sees, owned by the client's uid (at most ${MAX_VOLUME_MOUNTS}; in the private sandbox only); each at a path of its own, none at or under another's`,
   });
 
 /** Whether a job's volumes include the one named `name`. */

@@ -4,7 +4,7 @@
 // ENOSPC; bob naming alice's volume gets the very problem of a volume that does not exist; a
 // volume a running or queued job names is not removed (409) until the job has ended (204); and the
 // request's rules: at most 8 volumes, absolute normalised paths outside the sandbox's own, no two
-// at one path, not on the host's filesystem.
+// at one path, none under another (nested), not on the host's filesystem.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -146,7 +146,7 @@ describe('jobs with volumes', () => {
     }
   });
 
-  it('refuses more than 8 volumes, paths it may not mount at, two at one path, and the host filesystem (400)', async () => {
+  it('refuses more than 8 volumes, paths it may not mount at, two at one path or nested, and the host filesystem (400)', async () => {
     const refusal = async (volumes: unknown, extra: Record<string, unknown> = {}) => {
       const answer = await server.request('admin', 'POST', '/v1/jobs', {
         json: { command: 'true', volumes, ...extra },
@@ -176,6 +176,34 @@ describe('jobs with volumes', () => {
       { name: 'small', path: '/a' },
     ]);
     assert.match(JSON.stringify(twice), /two volumes at \/a/);
+    // Nested volumes: jobshim would make the inner mount point inside the outer volume as root
+    // on the host, where another job of the client could race a symlink (a -> /etc).
+    for (const [outer, inner] of [
+      ['/work/v', '/work/v/a/b'],
+      ['/work', '/work/v'],
+    ] as const) {
+      const nested = await refusal([
+        { name: 'small', path: inner },
+        { name: 'src', path: outer },
+      ]);
+      assert.equal(nested.errors?.[0]?.field, 'volumes');
+      assert.match(
+        nested.errors?.[0]?.message ?? '',
+        new RegExp(`volume at ${inner} is under another volume at ${outer}: volumes may not nest`),
+      );
+    }
+    // A sibling that only shares a prefix of its name is not nested: the schema lets it by (the
+    // admin has no volume of that name, so it is the lookup that answers).
+    const siblings = await server.request('admin', 'POST', '/v1/jobs', {
+      json: {
+        command: 'true',
+        volumes: [
+          { name: 'src', path: '/work/v' },
+          { name: 'small', path: '/work/vv' },
+        ],
+      },
+    });
+    assert.equal(siblings.json<{ code: string }>().code, 'VOLUME_NOT_FOUND', siblings.text());
     const onHost = await refusal([{ name: 'src', path: '/a' }], { sandbox: 'host' });
     assert.equal(onHost.errors?.[0]?.field, 'volumes');
     assert.equal((await refusal([{ name: '../x', path: '/a' }])).code, 'INVALID_REQUEST');
