@@ -5,7 +5,7 @@
 // through node:stream pipelines: neither side is ever whole in memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, type Stats } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { basename, dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -100,6 +100,7 @@ export async function download(
   signal?: AbortSignal,
 ): Promise<'file' | 'directory'> {
   signal?.throwIfAborted();
+  await refuseSymlink(local);
   const response = await client.open('GET', archiveUrl(from), undefined, {
     accept: TAR_MEDIA_TYPE,
   });
@@ -122,11 +123,42 @@ export async function download(
     if (entry === undefined || more.length > 0) {
       throw new CliError('PROTOCOL', `the archive of ${from.volume}:${from.path} is not one file`);
     }
+    await refuseUnlessRegular(join(staging, entry), from);
     await rename(join(staging, entry), target);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
   return 'file';
+}
+
+/**
+ * A job may leave a symlink in its volume (`out -> /etc`), which an earlier download brought
+ * here as it was: writing through it (tar -C, mkdir, a file into it) would put the volume's
+ * files wherever it points, outside the directory the user named. So a local target that is a
+ * link is refused, not followed.
+ */
+async function refuseSymlink(local: string): Promise<void> {
+  const stats = await lstat(local).catch(() => undefined);
+  if (stats?.isSymbolicLink() === true) {
+    throw new CliError(
+      'FILE_UNREADABLE',
+      `${local} is a symbolic link: jobctl does not download through one (remove it, or name its target)`,
+    );
+  }
+}
+
+/**
+ * A file's download is one regular file: a link or a device there (a job's volume can hold a
+ * symlink, and a root jobctl would make a device node) is refused rather than put in place.
+ */
+async function refuseUnlessRegular(path: string, from: VolumePath): Promise<void> {
+  const stats = await lstat(path);
+  if (!stats.isFile() || stats.nlink !== 1) {
+    throw new CliError(
+      'PROTOCOL',
+      `${from.volume}:${from.path} is not a regular file (a link or a device): jobctl downloads only regular files and directories`,
+    );
+  }
 }
 
 async function extract(archive: Readable, dir: string): Promise<void> {

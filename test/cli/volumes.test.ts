@@ -1,11 +1,11 @@
 // jobctl's volumes end to end, as a user types them: `volume create|ls|inspect|rm`, `cp` both
 // ways (a directory as its content, a file as itself, renamed or into a directory), `run -v
-// VOL:/path[:ro]`, and the one-line remote build `run -f --upload . --download out/ -- ...`,
-// which leaves the result in the local directory, exits with the job's status and leaves no
+// VOL:/path[:ro]`, no download through a symlink a job left (nor one brought back as a file),
+// and the one-line remote build `run -f --upload . --download out/ -- ...`, which leaves the result in the local directory, exits with the job's status and leaves no
 // volume behind: after a success, a failure, a Ctrl-C that stops the job and one that cuts the
 // upload short.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -101,6 +101,37 @@ describe('jobctl volume, cp, run -v and run --upload', () => {
     assert.equal(missing.code, 1);
     assert.match(oneLine(missing), /VOLUME_PATH_NOT_FOUND/);
     assert.equal((await jobctl.run('volume', 'rm', 'src')).code, 0);
+  });
+
+  it('does not download through a symlink a job left, nor bring one back as a file', async () => {
+    assert.equal((await jobctl.run('volume', 'create', 'hostile', '--size', '32M')).code, 0);
+    const outside = join(home, 'outside');
+    await mkdir(outside);
+    const planted = await jobctl.run(
+      'run',
+      '-f',
+      '-v',
+      'hostile:/v',
+      '--',
+      'sh',
+      '-c',
+      `cd /v && mkdir data && echo x > data/f && ln -s ${outside} out && ln -s /etc/hostname link`,
+    );
+    assert.equal(planted.code, 0, planted.stderr);
+    const build = join(home, 'hostile-build');
+    const whole = await jobctl.run('cp', 'hostile:/', build);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal((await lstat(join(build, 'out'))).isSymbolicLink(), true);
+    // The next download into out/ would have written through the link, outside build/.
+    const through = await jobctl.run('cp', 'hostile:/data', join(build, 'out'));
+    assert.equal(through.code, 1, through.stdout);
+    assert.match(oneLine(through), /is a symbolic link: jobctl does not download through one/);
+    assert.deepEqual(await readdir(outside), []);
+    const link = await jobctl.run('cp', 'hostile:/link', join(home, 'copied'));
+    assert.equal(link.code, 1, link.stdout);
+    assert.match(oneLine(link), /hostile:\/link is not a regular file/);
+    await assert.rejects(lstat(join(home, 'copied')), { code: 'ENOENT' });
+    assert.equal((await jobctl.run('volume', 'rm', 'hostile')).code, 0);
   });
 
   it('builds remotely in one line: the result comes back, the exit status is the job’s, no volume stays', async () => {
