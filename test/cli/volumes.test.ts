@@ -1,9 +1,9 @@
 // jobctl's volumes end to end, as a user types them: `volume create|ls|inspect|rm`, `cp` both
 // ways (a directory as its content, a file as itself, renamed or into a directory), `run -v
 // VOL:/path[:ro]`, no download through a symlink a job left (nor one brought back as a file),
-// and the one-line remote build `run -f --upload . --download out/ -- ...`, which leaves the result in the local directory, exits with the job's status and leaves no
-// volume behind: after a success, a failure, a Ctrl-C that stops the job and one that cuts the
-// upload short.
+// and the one-line remote build `run -f --upload . --download out/ -- ...`, which leaves the
+// result in the local directory, exits with the job's status and leaves no volume behind: after
+// a success, a failure, a Ctrl-C that stops the job and one that cuts the upload short.
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
