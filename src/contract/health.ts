@@ -25,7 +25,10 @@ const networkPolicySchema = z
     }),
   })
   .readonly()
-  .meta({ description: "the network modes jobs get (`none`, its own loopback, is every role's)" });
+  .meta({
+    description:
+      "the network modes jobs get (`none`, its own loopback, is every role's; `egress` where `protections.egress` says this host gives it)",
+  });
 
 /**
  * What a role may be allowed to do: start, read, write the input of (its own), stop and delete

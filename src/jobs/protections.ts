@@ -30,6 +30,10 @@ export const protectionsSchema = z.object({
   enforceableLimits: z.array(z.enum(LIMIT_KINDS)).readonly(),
   pidNamespace: z.boolean(),
   networkNamespace: z.boolean(),
+  egress: z.boolean().meta({
+    description:
+      'this host gives `"network": "egress"` (root, nftables); where it does not, such a job fails to start (`LIMIT_NOT_ENFORCEABLE`)',
+  }),
   mountNamespace: z.boolean(),
   jobUser: z.string().meta({
     description:

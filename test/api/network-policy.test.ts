@@ -171,11 +171,15 @@ describe('a job asks for its network within its role', () => {
     const start = records.records.find((record) => record.action === 'job.start');
     assert.equal(start?.details.network, 'none');
     const health = await server.request('alice', 'GET', '/healthz');
-    assert.deepEqual(health.json<{ protections: { network: unknown } }>().protections.network, {
+    const { protections } = health.json<{ protections: { network: unknown; egress: boolean } }>();
+    assert.deepEqual(protections.network, {
       default: 'none',
       egressRoles: ['admin', 'user'],
       hostRoles: ['admin'],
     });
+    // Whether this host gives egress at all, as the server said at start.
+    const ready = server.logs.some((entry) => entry.msg === 'egress: jobs filtered by nftables');
+    assert.equal(protections.egress, ready);
   });
 });
 

@@ -156,6 +156,7 @@ export class StandInLauncher implements Launcher {
     enforceableLimits: [],
     pidNamespace: false,
     networkNamespace: false,
+    egress: false,
     mountNamespace: false,
     jobUser: 'stand-in',
     sandbox: { privateRoot: false, uidPerClient: false, uidRange: null, seccomp: false, binds: [] },

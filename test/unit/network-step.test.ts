@@ -15,6 +15,8 @@ describe('the network step', () => {
   it('gives a job with no network its own namespace with only loopback', async () => {
     assert.deepEqual((await root.prepare(launchRequest({ network: 'none' }))).args, ['--netns']);
     assert.equal(root.protections.networkNamespace, true);
+    // /healthz says so: a server that offers no egress gives none.
+    assert.equal(root.protections.egress, false);
   });
 
   it("leaves a host job the host's network", async () => {

@@ -61,6 +61,7 @@ describe('the launcher and its steps', () => {
       pidNamespace: false,
       mountNamespace: false,
       networkNamespace: false,
+      egress: false,
       jobUser: `uid ${process.getuid?.() ?? 'unknown'}`,
       sandbox: {
         privateRoot: false,

@@ -27,6 +27,7 @@ export function hostView(section, health) {
       ['own uid per client', yesNo(sandbox.uidPerClient)],
       ['system-call filter', yesNo(sandbox.seccomp)],
       ["host's filesystem for", sandbox.hostFilesystemRoles.join(', ') || 'nobody'],
+      ['egress on this host', yesNo(protections.egress)],
       ['network by default', protections.network.default],
       ['egress network for', protections.network.egressRoles.join(', ') || 'nobody'],
       ["host's network for", protections.network.hostRoles.join(', ') || 'nobody'],

@@ -19,12 +19,16 @@ export interface NetworkStepSettings {
 }
 
 export class NetworkStep implements LaunchStep {
-  readonly protections: Pick<Protections, 'networkNamespace'>;
+  readonly protections: Pick<Protections, 'networkNamespace' | 'egress'>;
   readonly #settings: NetworkStepSettings;
 
   constructor(settings: NetworkStepSettings) {
     this.#settings = settings;
-    this.protections = { networkNamespace: settings.namespaces };
+    // Egress is ready or not once the server has set it up, before this step is made.
+    this.protections = {
+      networkNamespace: settings.namespaces,
+      egress: this.#egressUnavailable() === undefined,
+    };
   }
 
   check(request: LaunchRequest): void {
