@@ -19,7 +19,7 @@ import {
   usage,
   type Config,
 } from './config.ts';
-import { resolverAdvice } from './config/network-settings.ts';
+import { deprecationAdvice, resolverAdvice } from './config/network-settings.ts';
 import { detectCgroups } from './launcher/cgroups/detect.ts';
 import { favourFastMoves } from './launcher/cgroups/fast-moves.ts';
 import { hostAccountIds, resolveJobUser } from './launcher/job-user.ts';
@@ -89,12 +89,14 @@ async function main(): Promise<void> {
   // --check is what to do, not a setting: the rest of the line is the settings.
   const check = argv.includes('--check');
   let config: Config;
+  let deprecated: string | undefined;
   try {
     const settings = effectiveSettings(
       argv.filter((arg) => arg !== '--check'),
       process.env,
     );
     config = checkSettings(settings);
+    deprecated = deprecationAdvice(settings);
     if (check) {
       process.stdout.write(
         `# valid: the settings a start would use\n${describeSettings(settings)}`,
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
   const systemd = SystemdNotifier.fromEnvironment();
   const logging = await createLogging(config.logLevel);
   const { logger } = logging;
+  if (deprecated !== undefined) logger.warn(deprecated);
   try {
     await serve(config, logging, systemd);
   } catch (error) {

@@ -6,6 +6,7 @@
 import { isIPv4 } from 'node:net';
 import { NETWORK_MODES, type NetworkMode } from '../jobs/job.ts';
 import { settingError } from './config-error.ts';
+import type { EffectiveSettings } from './effective-settings.ts';
 import { isLoopback } from './host-resolvers.ts';
 import { oneOf } from './setting-values.ts';
 import type { SettingName } from './settings.ts';
@@ -58,6 +59,18 @@ export function resolverAdvice(
     "egress jobs get no DNS resolver: the host's in /etc/resolv.conf are on loopback, which a " +
     'job cannot reach, or none is set; set --network-dns (NETWORK_DNS) to resolvers on the ' +
     'network, e.g. NETWORK_DNS=192.0.2.53'
+  );
+}
+
+/**
+ * What to tell the operator at start when a setting kept for one release is set: --host-network,
+ * which --network-default host replaces. Undefined when none is.
+ */
+export function deprecationAdvice(settings: EffectiveSettings): string | undefined {
+  if (settings.get('hostNetwork') === undefined) return undefined;
+  return (
+    '--host-network (HOST_NETWORK) is deprecated and goes in the next release: ' +
+    'set --network-default host (NETWORK_DEFAULT=host) instead'
   );
 }
 

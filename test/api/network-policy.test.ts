@@ -187,14 +187,23 @@ describe("the server's default network", () => {
   let server: TestServer;
 
   before(async () => {
-    // The host by default, egress for admins only: a user falls back past both to none.
+    // The host by default (said the deprecated way), egress for admins only: a user falls back
+    // past both to none. No resolver either, as on a host whose resolvers are all on loopback.
     server = await startServer({
-      // No resolver either, as on a host whose resolvers are all on loopback.
-      env: { NETWORK_DEFAULT: 'host', NETWORK_EGRESS_ROLES: 'admin', NETWORK_DNS: '' },
+      env: { HOST_NETWORK: 'true', NETWORK_EGRESS_ROLES: 'admin', NETWORK_DNS: '' },
     });
   });
   after(async () => {
     await server.dispose();
+  });
+
+  it('says at start that --host-network is deprecated, and what to set instead', () => {
+    const advice = server.logs.find((entry) => /is deprecated/.test(String(entry.msg)));
+    assert.equal(advice?.level, 40, 'a warning');
+    assert.match(
+      String(advice?.msg),
+      /set --network-default host \(NETWORK_DEFAULT=host\) instead/,
+    );
   });
 
   it('says at start what to set when egress jobs would have no resolver', () => {
