@@ -26,11 +26,20 @@ export interface ArchiveTarget {
 }
 
 /**
+ * The sandbox's own exit statuses, not tar's: its setup failed (125, as chroot's own failure),
+ * or what it runs could not be run (126, 127). Such a failure is the server's, not the
+ * archive's: a 500 told in the log, never the host's paths in a problem's detail.
+ */
+const SETUP_FAILED = 125;
+const SETUP_STATUSES: readonly number[] = [SETUP_FAILED, 126, 127];
+
+/**
  * Run as root in a private mount namespace: builds the root (busybox, the volume at /volume,
  * read-only), then becomes the client's uid inside it, with no way back (no_new_privs). The
  * arguments are positional ($1...), never spliced into the script.
  */
 const SANDBOX_SCRIPT = `set -e
+trap 'exit ${SETUP_FAILED}' EXIT
 root="$1"; volume="$2"; busybox="$3"; uid="$4"; shift 4
 mount -t tmpfs -o size=64k,mode=0755,nodev,nosuid,noexec jobworker-archive "$root"
 mkdir "$root/bin" "$root/volume"
@@ -40,6 +49,7 @@ mount -o remount,bind,ro,nodev,nosuid "$root/bin/busybox"
 mount --bind "$volume" "$root/volume"
 mount -o remount,bind,nodev,nosuid "$root/volume"
 mount -o remount,ro,nodev,nosuid "$root"
+trap - EXIT
 exec setpriv --no-new-privs chroot --userspec="$uid:$uid" --groups="$uid" "$root" /bin/busybox "$@"
 `;
 
@@ -97,7 +107,7 @@ export function unpack(target: ArchiveTarget, path: string, body: Readable): Pro
     body.off('error', onClose);
     body.unpipe(counted);
     if (clientGone) throw new Error('the client went away during the upload');
-    if (status !== 0) throw rejection(target, stderr());
+    if (status !== 0) throw rejection(target, status, stderr());
     return bytes;
   });
 }
@@ -110,15 +120,48 @@ export function unpack(target: ArchiveTarget, path: string, body: Readable): Pro
 export async function pack(target: ArchiveTarget, path: string): Promise<Readable> {
   const child = sandbox(target, ['sh', '-c', PACK_SCRIPT, 'pack', pathInVolume(path)]);
   const stdout = child.stdout as Readable;
+  const stderr = collect(child);
   const exited = exitOf(child);
   // The tar's first bytes, or the script's end before any: a path that is not there (or that
   // its owner cannot read) answers 404 rather than an empty archive.
-  await once(stdout, 'readable');
-  if (stdout.readableLength === 0 && (await exited) !== 0) {
-    throw new VolumePathNotFoundError(target.name, path);
+  await Promise.race([once(stdout, 'readable'), exited]);
+  if (stdout.readableLength === 0) {
+    const status = await exited;
+    if (SETUP_STATUSES.includes(status)) throw setupFailure(status, stderr());
+    if (status !== 0) throw new VolumePathNotFoundError(target.name, path);
   }
-  stdout.once('close', () => killSandbox(child));
-  return stdout;
+  const archive = endingWith(stdout, exited, stderr);
+  archive.once('close', () => killSandbox(child));
+  return archive;
+}
+
+/**
+ * The tar stream, ended only once tar has exited 0: a tar that failed part way (a file its
+ * owner cannot read) ends it with an error instead, for the caller to cut the answer short,
+ * so that a partial archive never passes for a whole one.
+ */
+function endingWith(stdout: Readable, exited: Promise<number>, stderr: () => string): Readable {
+  const archive = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, chunk);
+    },
+    flush(done) {
+      void exited.then((status) => {
+        if (status === 0) return done();
+        done(new ArchiveIncompleteError(status, stderr().trim().slice(-2000)));
+      });
+    },
+  });
+  stdout.pipe(archive);
+  return archive;
+}
+
+/** A download that tar could not finish: its answer is cut short, the detail logged. */
+export class ArchiveIncompleteError extends Error {
+  constructor(status: number, detail: string) {
+    super(`tar ended with status ${status} part way through the archive: ${detail}`);
+    this.name = 'ArchiveIncompleteError';
+  }
 }
 
 function sandbox(target: ArchiveTarget, busyboxArgs: readonly string[]): ChildProcess {
@@ -149,6 +192,8 @@ function sandbox(target: ArchiveTarget, busyboxArgs: readonly string[]): ChildPr
     { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: TOOL_PATH, LC_ALL: 'C' } },
   );
   child.stdin?.on('error', () => undefined);
+  // A failed spawn (unshare missing, no process left) is told by exitOf, not thrown at the loop.
+  child.on('error', () => undefined);
   return child;
 }
 
@@ -168,9 +213,11 @@ function killSandbox(child: ChildProcess): void {
   }
 }
 
+/** The sandbox's exit status; -1 when a signal ended it or it never ran (spawn failed). */
 function exitOf(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     child.once('close', (code: number | null) => resolve(code ?? -1));
+    child.once('error', () => resolve(-1));
   });
 }
 
@@ -184,12 +231,27 @@ function collect(child: ChildProcess): () => string {
   return () => text;
 }
 
-function rejection(target: ArchiveTarget, stderr: string): Error {
+function rejection(target: ArchiveTarget, status: number, stderr: string): Error {
+  if (SETUP_STATUSES.includes(status)) return setupFailure(status, stderr);
   if (/No space left on device/i.test(stderr)) return new VolumeFullError(target.name);
+  return new ArchiveRejectedError(
+    lastLine(stderr)
+      .replace(/^tar: /, '')
+      .slice(0, 500),
+  );
+}
+
+/** A plain Error: a 500 whose detail (host paths among it) goes to the log only. */
+function setupFailure(status: number, stderr: string): Error {
+  return new Error(
+    `the archive sandbox could not be set up (status ${status}): ${lastLine(stderr)}`,
+  );
+}
+
+function lastLine(stderr: string): string {
   const lines = stderr
     .trim()
     .split('\n')
     .filter((line) => line !== '');
-  const last = (lines.at(-1) ?? 'tar failed').replace(/^tar: /, '');
-  return new ArchiveRejectedError(last.slice(0, 500));
+  return lines.at(-1) ?? 'tar failed';
 }

@@ -52,6 +52,8 @@ export class Volumes {
   readonly #layout: VolumeLayout;
   /** Volumes the start could not mount: never handed out as a mount point. */
   readonly #unmounted = new Set<number>();
+  /** Archives going in or out of each volume (by id): a volume is not removed under one. */
+  readonly #archives = new Map<number, number>();
   /** Every change, one after another: budgets and names are checked against settled rows. */
   #changes: Promise<unknown> = Promise.resolve();
 
@@ -152,11 +154,16 @@ export class Volumes {
     return this.#volumeOf(this.#readyRow(client, name));
   }
 
-  /** Removes the client's volume and its content; refused while a queued or running job names it. */
+  /**
+   * Removes the client's volume and its content; refused while a queued or running job names it
+   * or an archive goes in or out of it (its tar would fail on an unmounted volume part way).
+   */
   remove(client: string, name: string): Promise<void> {
     return this.#inTurn(async () => {
       const row = this.#readyRow(client, name);
-      if (this.#options.inUse(client, name)) throw new VolumeInUseError(name);
+      if (this.#options.inUse(client, name) || this.#archives.has(row.id)) {
+        throw new VolumeInUseError(name);
+      }
       this.#records.setState(row.id, 'removing');
       await this.#discard(row);
       this.#unmounted.delete(row.id);
@@ -164,13 +171,42 @@ export class Volumes {
   }
 
   /** Unpacks a tar stream at `path` in the client's volume, as its job uid in a sandbox. */
-  upload(client: string, name: string, path: string, body: Readable): Promise<number> {
-    return unpack(this.#archiveTarget(client, name), path, body);
+  async upload(client: string, name: string, path: string, body: Readable): Promise<number> {
+    const target = this.#archiveTarget(client, name);
+    const done = this.#archiveOpened(client, name);
+    try {
+      return await unpack(target, path, body);
+    } finally {
+      done();
+    }
   }
 
   /** A tar stream of `path` in the client's volume (a file as a one-entry tar). */
-  download(client: string, name: string, path: string): Promise<Readable> {
-    return pack(this.#archiveTarget(client, name), path);
+  async download(client: string, name: string, path: string): Promise<Readable> {
+    const target = this.#archiveTarget(client, name);
+    const done = this.#archiveOpened(client, name);
+    try {
+      const archive = await pack(target, path);
+      archive.once('close', done);
+      return archive;
+    } catch (error) {
+      done();
+      throw error;
+    }
+  }
+
+  /** Counts an archive of the volume as open; the function given back closes it, once. */
+  #archiveOpened(client: string, name: string): () => void {
+    const { id } = this.#readyRow(client, name);
+    this.#archives.set(id, (this.#archives.get(id) ?? 0) + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const left = (this.#archives.get(id) ?? 1) - 1;
+      if (left > 0) this.#archives.set(id, left);
+      else this.#archives.delete(id);
+    };
   }
 
   /** The host directory where the client's volume is mounted, its root owned by its job uid. */

@@ -3,7 +3,9 @@
 // volume's reservation; hostile archives (`..`, absolute names, a symlink out and a file
 // through it, hard links to host files, a device node, a set-uid file, a sparse file larger
 // than the volume) change nothing outside the volume; a client that goes away mid-upload leaves
-// the volume usable and no sandbox running.
+// the volume usable and no sandbox running; a download tar cannot finish is cut short, not
+// answered as whole; a volume is not removed under an open archive; a sandbox that cannot be set
+// up is a 500 that names no host path.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
@@ -13,6 +15,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -179,6 +182,61 @@ describe('volume archives', () => {
     for (const response of held) response.destroy();
     await sandboxes(server.dataDir, (count) => count === 0);
     assert.ok((await download('streams')).length > 8 * MiB);
+  });
+
+  it('cuts a download short when tar cannot read a file, rather than answer a partial archive as whole', async () => {
+    await makeVolume('unreadable');
+    const files = tarOf([
+      { name: 'readable', content: Buffer.alloc(MiB, 1) },
+      // The client's uid owns it but may not read it: its tar fails part way.
+      { name: 'secret', content: 'hidden\n', mode: 0o000 },
+    ]);
+    assert.equal((await upload('unreadable', files)).status, 204);
+    const since = server.logs.length;
+    const response = await server.open('alice', 'GET', '/v1/volumes/unreadable/archive');
+    assert.equal(response.statusCode, 200);
+    await assert.rejects(async () => {
+      for await (const chunk of response) assert.ok(Buffer.isBuffer(chunk));
+    }, /aborted|premature close|ECONNRESET/i);
+    const logged = await server.waitForLog(
+      (line) => line.msg === 'volume archive failed after it began',
+      since,
+    );
+    assert.match(JSON.stringify(logged), /Permission denied/);
+  });
+
+  it('refuses to remove a volume while an archive of it is open (409), and removes it after', async () => {
+    await makeVolume('reading');
+    const big = tarOf([{ name: 'big', content: Buffer.alloc(8 * MiB, 1) }]);
+    assert.equal((await upload('reading', big)).status, 204);
+    // A download whose client does not read: its tar waits on the socket.
+    const held = await server.open('alice', 'GET', '/v1/volumes/reading/archive');
+    assert.equal(held.statusCode, 200);
+    const refused = await server.request('alice', 'DELETE', '/v1/volumes/reading');
+    assert.equal(refused.status, 409, refused.text());
+    assert.equal(refused.json().code, 'VOLUME_IN_USE');
+    held.destroy();
+    await sandboxes(server.dataDir, (count) => count === 0);
+    const removed = await server.request('alice', 'DELETE', '/v1/volumes/reading');
+    assert.equal(removed.status, 204, removed.text());
+  });
+
+  it("answers a sandbox that cannot be set up with a 500 that names none of the host's paths", async () => {
+    await makeVolume('nowhere');
+    const root = join(server.dataDir, 'volumes', 'sandbox-root');
+    const mode = statSync(root).mode & 0o7777;
+    rmdirSync(root);
+    try {
+      const answer = await upload('nowhere', tarOf([{ name: 'a', content: 'a\n' }]));
+      assert.equal(answer.status, 500, answer.text());
+      assert.equal(answer.json().code, 'INTERNAL');
+      assert.equal(answer.json().detail, 'the server could not complete the request');
+      assert.doesNotMatch(answer.text(), /sandbox-root|mount/);
+    } finally {
+      mkdirSync(root, { mode });
+      chmodSync(root, mode);
+    }
+    assert.equal((await upload('nowhere', tarOf([{ name: 'a', content: 'a\n' }]))).status, 204);
   });
 
   it('leaves the volume usable and no sandbox running when the client goes away mid-upload', async () => {

@@ -146,6 +146,12 @@ export function volumesRouter(options: VolumeRoutesOptions): Router<AppState> {
       throw error;
     }
     archive.once('close', release);
+    // The status has gone with the first bytes: a tar that fails now (a file its owner cannot
+    // read) can only cut the answer short, so that no client takes a partial archive as whole.
+    archive.once('error', (error) => {
+      ctx.state.log.error({ err: error }, 'volume archive failed after it began');
+      ctx.res.destroy();
+    });
     ctx.type = TAR;
     // Koa destroys the stream when the answer ends or the client goes: the sandbox with it.
     ctx.body = archive;
