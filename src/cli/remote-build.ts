@@ -61,6 +61,9 @@ export async function remoteBuildOf(
   return { dir, downloads, size: size ?? DEFAULT_UPLOAD_SIZE };
 }
 
+/** Signals that end jobctl from outside, handled as Ctrl-C during a remote build. */
+const TERMINATIONS = ['SIGTERM', 'SIGHUP'] as const;
+
 export async function runRemoteBuild(
   client: ApiClient,
   build: RemoteBuild,
@@ -72,9 +75,17 @@ export async function runRemoteBuild(
   // upload short, or stops the job as soon as there is one (then `watch` handles it as usual).
   const interrupt = new AbortController();
   const onInterrupt = (): void => interrupt.abort(new CliError('USAGE', 'interrupted'));
-  process.on('SIGINT', onInterrupt);
   let made = false;
   let jobId: string | undefined;
+  // `kill` or a closed terminal is a Ctrl-C here, not the end of jobctl: without its listener
+  // the default action would end jobctl and leave the temporary volume behind. The job watch
+  // stops the job on SIGINT itself; on these, the job is stopped here.
+  const onTermination = (): void => {
+    onInterrupt();
+    if (jobId !== undefined) void stopJob(client, jobId);
+  };
+  process.on('SIGINT', onInterrupt);
+  for (const signal of TERMINATIONS) process.on(signal, onTermination);
   try {
     await client.json('POST', '/v1/volumes', { name: volume, size: build.size });
     made = true;
@@ -98,6 +109,7 @@ export async function runRemoteBuild(
     return fetched || status !== EXIT.OK ? status : EXIT.RUN_FAILED;
   } finally {
     process.off('SIGINT', onInterrupt);
+    for (const signal of TERMINATIONS) process.off(signal, onTermination);
     if (made) await removeVolume(client, volume, jobId);
   }
 }

@@ -3,7 +3,8 @@
 // VOL:/path[:ro]`, no download through a symlink a job left (nor one brought back as a file),
 // and the one-line remote build `run -f --upload . --download out/ -- ...`, which leaves the
 // result in the local directory, exits with the job's status and leaves no volume behind: after
-// a success, a failure, a Ctrl-C that stops the job and one that cuts the upload short.
+// a success, a failure, a Ctrl-C (or SIGTERM, SIGHUP) that stops the job and one that cuts the
+// upload short.
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -185,6 +186,21 @@ describe('jobctl volume, cp, run -v and run --upload', () => {
     assert.equal(result.code, 128 + 15, result.stderr);
     assert.deepEqual(await volumeNames(), []);
     assert.deepEqual(await readdir(project), []);
+  });
+
+  it('handles SIGTERM and SIGHUP during a remote build as Ctrl-C: the job stops, the volume goes', async () => {
+    for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+      const project = join(home, `terminated-${signal}`);
+      await mkdir(project, { recursive: true });
+      const running = jobctl
+        .with({}, project)
+        .spawn('run', '-f', '--upload', '.', '--', 'sh', '-c', 'echo started; exec sleep 60');
+      await running.waitForStdout(/started/);
+      running.child.kill(signal);
+      const result = await running.exited;
+      assert.equal(result.code, 128 + 15, `${signal}: ${result.stderr}`);
+      assert.deepEqual(await volumeNames(), [], signal);
+    }
   });
 
   it('cuts the upload short on Ctrl-C, starts no job and removes the volume', async () => {
