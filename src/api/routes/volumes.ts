@@ -282,7 +282,9 @@ const DELETE_VOLUME = operation({
   responses: {
     204: success('removed'),
     404: NOT_FOUND,
-    409: problem(409, 'a queued or running job names the volume', ['VOLUME_IN_USE']),
+    409: problem(409, 'a queued or running job names the volume, or an archive of it is open', [
+      'VOLUME_IN_USE',
+    ]),
   },
 });
 
