@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -174,20 +175,74 @@ static int place_bind(const char *root, const struct sandbox_bind *b)
 }
 
 /*
+ * Opens `name` in the directory `dirfd` (O_PATH), failing with ELOOP if it is a symbolic link:
+ * RESOLVE_NO_SYMLINKS refuses a link anywhere in the lookup, the last component included.
+ */
+static int open_no_symlink(int dirfd, const char *name)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH };
+	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+}
+
+/*
+ * The directory `path` below `root`, made where missing (0755) and opened (O_PATH) one component
+ * at a time from the root's fd, never following a symbolic link: a check by path and then a
+ * mkdir or mount by path would follow one raced in between (another job of the client writing
+ * the directory a volume's path goes through), as root on the host's tree, before pivot_root.
+ */
+static int open_beneath(const char *root, const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char *save = NULL;
+	for (char *name = strtok_r(buf, "/", &save); fd >= 0 && name != NULL;
+	     name = strtok_r(NULL, "/", &save)) {
+		/* mkdirat makes no directory through a link: a link there is EEXIST, then ELOOP. */
+		int next = -1;
+		if (mkdirat(fd, name, 0755) == 0 || errno == EEXIST)
+			next = open_no_symlink(fd, name);
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		fd = next;
+	}
+	return fd;
+}
+
+/*
  * A client's volume: the directory where the host mounts its filesystem, bound at a path the
- * server checked (absolute, normalised, none of the system paths). A link on the way there (an
- * image's /data -> /etc) is refused rather than followed onto the host. No set-id programs or
+ * server checked (absolute, normalised, none of the system paths, none under another volume).
+ * The mount point is reached by fd from the root, a link on the way (an image's /data -> /etc,
+ * or one raced in) refused rather than followed onto the host, and the volume is attached to
+ * that fd (open_tree, move_mount), never to a path looked up again. No set-id programs or
  * devices on it, whatever a job or an upload left there.
  */
 static int place_volume(const char *root, const struct sandbox_bind *v)
 {
-	char target[PATH_MAX];
-	if (join_path(target, sizeof target, root, v->target) < 0 ||
-	    refuse_symlinks(root, v->target) < 0 || make_dirs(target) < 0)
+	int target = open_beneath(root, v->target);
+	if (target < 0)
 		return -1;
-	unsigned long long attrs =
-		MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (v->writable ? 0 : MOUNT_ATTR_RDONLY);
-	return bind(v->source, target, attrs);
+	int rc = -1;
+	int tree = open_tree(AT_FDCWD, v->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree >= 0) {
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						       (v->writable ? 0 : MOUNT_ATTR_RDONLY) };
+		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0 &&
+		    move_mount(tree, "", target, "",
+			       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0)
+			rc = 0;
+	}
+	int saved = errno;
+	if (tree >= 0)
+		close(tree);
+	close(target);
+	errno = saved;
+	return rc;
 }
 
 static int mask_paths(const char *root, const char *const *paths)

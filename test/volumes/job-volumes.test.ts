@@ -4,10 +4,12 @@
 // ENOSPC; bob naming alice's volume gets the very problem of a volume that does not exist; a
 // volume a running or queued job names is not removed (409) until the job has ended (204); and the
 // request's rules: at most 8 volumes, absolute normalised paths outside the sandbox's own, no two
-// at one path, none under another (nested), not on the host's filesystem.
+// at one path, none under another (nested), not on the host's filesystem; a volume path through
+// a link (an operator's bind holding one) fails the start rather than follow it onto the host.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
@@ -207,5 +209,37 @@ describe('jobs with volumes', () => {
     const onHost = await refusal([{ name: 'src', path: '/a' }], { sandbox: 'host' });
     assert.equal(onHost.errors?.[0]?.field, 'volumes');
     assert.equal((await refusal([{ name: '../x', path: '/a' }])).code, 'INVALID_REQUEST');
+  });
+});
+
+describe('a volume whose path goes through a link', () => {
+  it('is refused at the start, not followed onto the host', async () => {
+    // An operator's bind holding a link to a host directory: jobshim makes a volume's mount
+    // point as root before pivot_root, where the link would lead it onto the host's tree.
+    await mkdir('/opt', { recursive: true });
+    const shared = await mkdtemp('/opt/jobworker-link-');
+    const target = await mkdtemp('/opt/jobworker-target-');
+    await symlink(target, join(shared, 'l'));
+    const server = await startServer({
+      env: { SANDBOX_BINDS: `/bin,/etc,/lib,/lib64,/sbin,/usr,${shared}` },
+    });
+    try {
+      const made = await server.request('alice', 'POST', '/v1/volumes', {
+        json: { name: 'linked', size: '32M' },
+      });
+      assert.equal(made.status, 201, made.text());
+      const started = await server.request('alice', 'POST', '/v1/jobs', {
+        json: { command: 'true', volumes: [{ name: 'linked', path: `${shared}/l/v` }] },
+      });
+      assert.equal(started.status, 201, started.text());
+      const ended = await server.waitForEnd('alice', started.json<Job>().id);
+      assert.equal(ended.status, 'failed');
+      assert.equal(ended.error, 'sandbox: mount volumes: Too many levels of symbolic links');
+      assert.deepEqual(await readdir(target), [], 'nothing was made through the link');
+    } finally {
+      await server.dispose();
+      await rm(shared, { recursive: true, force: true });
+      await rm(target, { recursive: true, force: true });
+    }
   });
 });
