@@ -108,6 +108,31 @@ export async function download(
   signal?.addEventListener('abort', () => response.destroy(signal.reason as Error), {
     once: true,
   });
+  try {
+    return await unpackAnswer(response, from, local);
+  } catch (error) {
+    throw signal?.aborted === true ? error : cutShort(error, from);
+  }
+}
+
+/**
+ * The server ends an archive it could not finish (a file its owner cannot read) by closing the
+ * connection, so that no partial archive passes for a whole one: said so, not as a bug.
+ */
+function cutShort(error: unknown, from: VolumePath): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') return error;
+  return new CliError(
+    'PROTOCOL',
+    `the server cut the archive of ${from.volume}:${from.path} short (see its log): what arrived is incomplete`,
+    { cause: error },
+  );
+}
+
+async function unpackAnswer(
+  response: IncomingMessage,
+  from: VolumePath,
+  local: string,
+): Promise<'file' | 'directory'> {
   const { first, rest } = await firstBlock(response);
   if (isDirectoryArchive(first)) {
     await mkdir(local, { recursive: true });

@@ -1,12 +1,21 @@
 // jobctl's volumes end to end, as a user types them: `volume create|ls|inspect|rm`, `cp` both
 // ways (a directory as its content, a file as itself, renamed or into a directory), `run -v
-// VOL:/path[:ro]`, no download through a symlink a job left (nor one brought back as a file),
-// and the one-line remote build `run -f --upload . --download out/ -- ...`, which leaves the
-// result in the local directory, exits with the job's status and leaves no volume behind: after
-// a success, a failure, a Ctrl-C (or SIGTERM, SIGHUP) that stops the job and one that cuts the
-// upload short.
+// VOL:/path[:ro]`, no download through a symlink a job left (nor one brought back as a file), a
+// download the server cut short reported as a failure, and the one-line remote build `run -f
+// --upload . --download out/ -- ...`, which leaves the result in the local directory, exits with
+// the job's status and leaves no volume behind: after a success, a failure, a Ctrl-C (or
+// SIGTERM, SIGHUP) that stops the job and one that cuts the upload short.
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -133,6 +142,19 @@ describe('jobctl volume, cp, run -v and run --upload', () => {
     assert.match(oneLine(link), /hostile:\/link is not a regular file/);
     await assert.rejects(lstat(join(home, 'copied')), { code: 'ENOENT' });
     assert.equal((await jobctl.run('volume', 'rm', 'hostile')).code, 0);
+  });
+
+  it('fails a download the server cuts short (a file its owner cannot read), not leave it as whole', async () => {
+    assert.equal((await jobctl.run('volume', 'create', 'partial', '--size', '32M')).code, 0);
+    const secret = join(home, 'secret');
+    await writeFile(secret, 'hidden\n');
+    // jobctl runs as root and reads it; in the volume, the client's uid cannot.
+    await chmod(secret, 0o000);
+    assert.equal((await jobctl.run('cp', secret, 'partial:/d/secret')).code, 0);
+    const cut = await jobctl.run('cp', 'partial:/d', join(home, 'partial'));
+    assert.equal(cut.code, 1, cut.stderr);
+    assert.match(oneLine(cut), /the server cut the archive of partial:\/d short/);
+    assert.equal((await jobctl.run('volume', 'rm', 'partial')).code, 0);
   });
 
   it('builds remotely in one line: the result comes back, the exit status is the job’s, no volume stays', async () => {
