@@ -15,7 +15,9 @@ export function allocatedBytes(dataDir: string): number {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (path === mounts) continue;
-      total += lstatSync(path).blocks * 512;
+      // A file the server renames or removes meanwhile (a temporary file) takes nothing.
+      const blocks = lstatSync(path, { throwIfNoEntry: false })?.blocks ?? 0;
+      total += blocks * 512;
       if (entry.isDirectory()) walk(path);
     }
   };

@@ -105,7 +105,7 @@ describe('volume archives', () => {
     await makeVolume('small');
     const reserved = allocatedBytes(server.dataDir);
     assert.ok(reserved - before >= 32 * MiB, 'the volume reserved its size');
-    const big = tarOf([{ name: 'big', content: Buffer.alloc(40 * MiB, 7) }]);
+    const big = tarOf([{ name: 'big', content: Buffer.alloc(34 * MiB, 7) }]);
     const refused = await upload('small', big);
     assert.equal(refused.status, 507, refused.text());
     assert.equal(refused.json().code, 'VOLUME_FULL');
