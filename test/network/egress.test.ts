@@ -5,12 +5,13 @@
 // server is killed and started again. The far end is a test host in a network namespace of this
 // test's own (test/helpers/test-host.ts): no address outside this machine is used.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FORWARDING_MARKER } from '../../src/launcher/network/egress-network.ts';
 import { LINKS_DIRECTORY, serverNames } from '../../src/launcher/network/job-links.ts';
 import { startServer, type Job, type TestServer } from '../helpers/server.ts';
 import { METADATA_ADDRESS, startTestHost, type TestHost } from '../helpers/test-host.ts';
@@ -101,6 +102,8 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
     hostService.close();
     await testHost.close();
     writeFileSync(IP_FORWARD, forwarding);
+    // The server's record that it turned forwarding on goes with it.
+    if (forwarding.trim() !== '1') rmSync(FORWARDING_MARKER, { force: true });
   });
 
   describe('with an allow list', () => {
@@ -145,9 +148,18 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
     });
 
     it('reaches nothing else: another port or address, the host, the metadata address, other jobs', async () => {
+      // It names its address once it has fetched from it itself: a 000 below is the filter's.
       const listener = await server.startJob('alice', {
         command: 'sh',
-        args: ['-c', 'hostname -I; exec python3 -m http.server 8080'],
+        args: [
+          '-c',
+          [
+            'python3 -m http.server 8080 >/dev/null 2>&1 &',
+            'address=$(hostname -I | tr -d " ")',
+            'until curl -sf -o /dev/null --max-time 1 http://$address:8080/; do sleep 0.05; done',
+            'echo $address; wait',
+          ].join('\n'),
+        ],
         network: 'egress',
       });
       await server.waitForOutput('alice', listener.id);
@@ -163,7 +175,6 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
             hostOnTestSubnet: `http://${testHost.hostAddress}:${hostPort}/`,
             serverPort: `https://${testHost.hostAddress}:${server.port}/`,
             gateway: `http://$gw:${hostPort}/`,
-            loopback: `http://127.0.0.1:${hostPort}/`,
             metadata: `http://${METADATA_ADDRESS}:8080/`,
             otherJob: `http://${otherJob}:8080/`,
           }),
@@ -179,10 +190,52 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
         hostOnTestSubnet: '000',
         serverPort: '000',
         gateway: '000',
-        loopback: '000',
         metadata: '000',
         otherJob: '000',
       });
+    });
+
+    it('fails closed when its table is removed under it, and installs it again for the next egress job', async () => {
+      const { table } = serverNames(server.dataDir);
+      // The job fetches until the fetch fails (the table gone), then probes; it says when it is up.
+      const job = await server.startJob('alice', {
+        command: 'sh',
+        args: [
+          '-c',
+          [
+            `allowed=http://${testHost.address}:8080/`,
+            'curl -sf -o /dev/null --max-time 2 $allowed && echo up',
+            'for try in $(seq 200); do',
+            '  curl -sf -o /dev/null --connect-timeout 1 $allowed || break',
+            '  sleep 0.05',
+            'done',
+            probeScript({
+              allowed: `http://${testHost.address}:8080/`,
+              hostOnTestSubnet: `http://${testHost.hostAddress}:${hostPort}/`,
+              gateway: `http://$gw:${hostPort}/`,
+            }),
+          ].join('\n'),
+        ],
+        network: 'egress',
+      });
+      await server.waitForOutput('alice', job.id);
+      // As `systemctl restart nftables` (Debian's file begins with `flush ruleset`) would.
+      execFileSync('nft', ['delete', 'table', 'inet', table]);
+      const ended = await server.waitForEnd('alice', job.id);
+      const output = await outputOf(server, ended);
+      assert.deepEqual(probed(output.replace(/^up\n/, '')), {
+        allowed: '000',
+        hostOnTestSubnet: '000',
+        gateway: '000',
+      });
+      assert.doesNotMatch(nftTables(), new RegExp(table), 'nothing put it back meanwhile');
+      const next = await runJob(server, {
+        command: 'sh',
+        args: ['-c', probeScript({ allowed: `http://${testHost.address}:8080/` })],
+        network: 'egress',
+      });
+      assert.deepEqual(probed(await outputOf(server, next)), { allowed: '200' });
+      assert.match(nftTables(), new RegExp(table));
     });
 
     it("gives an egress job no IPv6 at all, and a host job the host's own network", async () => {

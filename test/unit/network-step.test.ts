@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LimitNotEnforceableError } from '../../src/errors.ts';
-import { firewallRuleset } from '../../src/launcher/network/egress-firewall.ts';
+import { firewallRuleset, routingRules } from '../../src/launcher/network/egress-firewall.ts';
 import { serverNames } from '../../src/launcher/network/job-links.ts';
 import { NetworkStep } from '../../src/launcher/steps/network-step.ts';
 import { launchRequest } from '../helpers/launch-request.ts';
@@ -37,16 +37,68 @@ describe('the network step', () => {
 describe("egress's firewall", () => {
   const policy = { jobCidr: '10.200.0.0/16', allow: [], dns: ['192.0.2.53'], testPublic: [] };
 
+  /** Each line's index in the ruleset, asserted present: a missing rule fails, not passes. */
+  function indexer(rules: string): (text: string, from?: number) => number {
+    const lines = rules.split('\n');
+    return (text, from = 0) => {
+      const index = lines.findIndex((line, at) => at >= from && line.includes(text));
+      assert.ok(index >= 0, `the ruleset has no "${text}":\n${rules}`);
+      return index;
+    };
+  }
+
   it('drops whatever a job sends the host, and other jobs, before any allow rule', () => {
+    const at = indexer(
+      firewallRuleset('jobworker_abcde', 'jwabcde', {
+        ...policy,
+        allow: [{ cidr: '10.0.0.0/8' }, { cidr: '192.0.2.0/24', ports: { from: 80, to: 443 } }],
+      }),
+    );
+    at('iifname "jwabcde*" jump job_to_host');
+    assert.ok(at('ip daddr @never drop') < at('ip daddr 10.0.0.0/8 accept'));
+    at('th dport 80-443 accept');
+    at('oifname "jwabcde*" drop');
+  });
+
+  it('opens no connection into a job, whatever the list says', () => {
+    const at = indexer(firewallRuleset('jobworker_abcde', 'jwabcde', policy));
+    assert.ok(at('oifname "jwabcde*" ct state new drop') < at('iifname "jwabcde*" jump job_out'));
+  });
+
+  it("drops what the host's DNAT translated, then lets DNS to a listed resolver through before the never-reachable set", () => {
+    const at = indexer(firewallRuleset('jobworker_abcde', 'jwabcde', policy));
+    const jobOut = at('chain job_out');
+    const dnat = at('ct status dnat drop', jobOut);
+    const dns = at('ip daddr @dns meta l4proto { tcp, udp } th dport 53 accept', jobOut);
+    assert.ok(dnat < dns && dns < at('ip daddr @never drop', jobOut));
+    assert.equal(dnat, jobOut + 1, 'first in the chain');
+  });
+
+  it("never reaches link-local addresses nor Azure's WireServer, whatever the list says", () => {
     const rules = firewallRuleset('jobworker_abcde', 'jwabcde', {
       ...policy,
-      allow: [{ cidr: '10.0.0.0/8' }, { cidr: '192.0.2.0/24', ports: { from: 80, to: 443 } }],
-    }).split('\n');
-    const at = (text: string): number => rules.findIndex((line) => line.includes(text));
-    assert.ok(at('iifname "jwabcde*" jump job_to_host') > 0);
-    assert.ok(at('ip daddr @never drop') < at('ip daddr 10.0.0.0/8 accept'));
-    assert.ok(at('th dport 80-443 accept') > 0);
-    assert.ok(at('oifname "jwabcde*" drop') > 0, 'nothing connects in');
+      allow: [{ cidr: '0.0.0.0/0' }],
+    });
+    assert.match(
+      rules,
+      /set never \{[^}]*elements = \{ 10\.200\.0\.0\/16, 169\.254\.0\.0\/16, 168\.63\.129\.16 \}/,
+    );
+  });
+
+  it("marks its jobs' packets, and forwards nothing else only when a jobworker turned forwarding on", () => {
+    const rules = firewallRuleset('jobworker_abcde', 'jwabcde', policy);
+    const at = indexer(rules);
+    at('iifname "jwabcde*" meta mark set meta mark & 0x0000ffff | 0x6a770000');
+    at('ip daddr 10.200.0.0/16 meta mark set');
+    assert.doesNotMatch(rules, /iifname != "jw\*"/);
+    const own = indexer(
+      firewallRuleset('jobworker_abcde', 'jwabcde', policy, { forwardJobsOnly: true }),
+    );
+    assert.ok(own('iifname != "jw*" oifname != "jw*" drop') < own('jump job_out'));
+    assert.deepEqual(routingRules('10.200.0.0/16'), [
+      ['rule', 'add', 'pref', '100', 'from', '10.200.0.0/16', 'fwmark', '0/0xffff0000', 'prohibit'],
+      ['rule', 'add', 'pref', '100', 'to', '10.200.0.0/16', 'fwmark', '0/0xffff0000', 'prohibit'],
+    ]);
   });
 
   it('without a list, reaches public unicast addresses only', () => {

@@ -1,13 +1,19 @@
 // The kernel's filter for egress jobs: one nftables table per server, on the host's side of every
 // job's veth pair, where the job cannot reach it. It holds no per-job rule: every job of this
 // server has an interface named with the server's prefix, so one set of rules covers them all
-// and a job's start costs no `nft` run. What it says:
+// and a job's start costs no rule of its own. What it says:
 //   - nothing from a job reaches the host itself (input: any of its addresses, on any interface,
 //     the job's own gateway included), but for the resolvers on port 53 if one is the host's;
-//   - out (forward): never other jobs' addresses nor the metadata address; the resolvers on port
-//     53 always; then the operator's allow list, or without one public unicast addresses only;
-//   - nothing in: only replies to what a job opened are forwarded to it;
+//   - out (forward): nothing the host's DNAT (Docker's, kube-proxy's) translated; the resolvers
+//     on port 53; never other jobs' addresses, link-local ones (metadata, ECS credentials) nor
+//     Azure's WireServer; then the operator's allow list, or without one public unicast only;
+//   - nothing in: no connection is opened into a job, only replies to what a job opened;
+//   - when a jobworker server turned the host's forwarding on: nothing forwarded that neither
+//     comes from nor goes to a job's link, so the host routes nothing else because of it;
 //   - source NAT (masquerade) out of the host, so the job's private address never leaves it.
+// Fail closed: the table marks its jobs' packets, and routing rules outside it (`ip rule`,
+// untouched by nftables' `flush ruleset`) prohibit any packet from or to the jobs' range that
+// lacks the mark, so a job whose table is gone reaches nothing rather than everything.
 // IPv4 only: the jobs have IPv6 turned off, and an IPv6 packet from one is dropped all the same.
 import { execFile } from 'node:child_process';
 
@@ -51,26 +57,61 @@ export const NOT_PUBLIC: readonly string[] = [
   '240.0.0.0/4',
 ];
 
-/** Cloud providers' instance metadata service: never reachable, whatever the list says. */
-const METADATA_ADDRESS = '169.254.169.254';
+/**
+ * Never reachable, whatever the list says: link-local (cloud instance metadata at
+ * 169.254.169.254, ECS task credentials at 169.254.170.2) and Azure's WireServer.
+ */
+export const ALWAYS_DENIED: readonly string[] = ['169.254.0.0/16', '168.63.129.16'];
+
+/**
+ * The mark the table gives the packets of its jobs (in its top 16 bits; the rest are left to
+ * others): the same on every jobworker server of the host, as the routing rules are.
+ */
+export const JOB_MARK = 0x6a770000;
+export const JOB_MARK_MASK = 0xffff0000;
+
+export interface FirewallOptions {
+  /**
+   * A jobworker server turned the host's forwarding on: forward nothing but jobs' traffic (every
+   * jobworker server's: `jw*`), so the host does not start routing between its other interfaces.
+   */
+  readonly forwardJobsOnly: boolean;
+}
 
 /**
  * The table's text for `nft -f`: made anew in one transaction (declared, deleted, declared
  * again), so a server that restarts replaces its rules without a moment where running jobs'
  * traffic goes unfiltered, and their connections (conntrack's) carry on.
  */
-export function firewallRuleset(table: string, interfaces: string, policy: EgressPolicy): string {
+export function firewallRuleset(
+  table: string,
+  interfaces: string,
+  policy: EgressPolicy,
+  options: FirewallOptions = { forwardJobsOnly: false },
+): string {
   const jobs = `iifname "${interfaces}*"`;
   const dns =
     policy.dns.length === 0 ? [] : ['ip daddr @dns meta l4proto { tcp, udp } th dport 53 accept'];
+  const mark = `meta mark set meta mark & ${hex(~JOB_MARK_MASK >>> 0)} | ${hex(JOB_MARK)}`;
   return [
     `table inet ${table} {}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
-    set('never', [policy.jobCidr, METADATA_ADDRESS]),
+    set('never', [policy.jobCidr, ...ALWAYS_DENIED]),
     set('not_public', NOT_PUBLIC),
     set('test_public', policy.testPublic),
     set('dns', policy.dns),
+    // Marked before routing, so the routing rules let them pass (see routingRules); after
+    // conntrack has undone the source NAT of replies, which then are to a job's address.
+    '  chain prerouting {',
+    '    type filter hook prerouting priority dstnat + 10; policy accept;',
+    `    ${jobs} ${mark}`,
+    `    ip daddr ${policy.jobCidr} ${mark}`,
+    '  }',
+    '  chain output {',
+    '    type route hook output priority mangle; policy accept;',
+    `    ip daddr ${policy.jobCidr} ${mark}`,
+    '  }',
     '  chain input {',
     '    type filter hook input priority filter; policy accept;',
     `    ${jobs} jump job_to_host`,
@@ -81,15 +122,18 @@ export function firewallRuleset(table: string, interfaces: string, policy: Egres
     '  }',
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
+    ...(options.forwardJobsOnly ? [`    iifname != "jw*" oifname != "jw*" drop`] : []),
+    `    oifname "${interfaces}*" ct state new drop`,
     `    ${jobs} jump job_out`,
     `    oifname "${interfaces}*" ct state established,related accept`,
     `    oifname "${interfaces}*" drop`,
     '  }',
     '  chain job_out {',
+    '    ct status dnat drop',
     '    meta nfproto != ipv4 drop',
     `    ip saddr != ${policy.jobCidr} drop`,
-    '    ip daddr @never drop',
     ...dns.map((rule) => `    ${rule}`),
+    '    ip daddr @never drop',
     ...destinationRules(policy).map((rule) => `    ${rule}`),
     '    drop',
     '  }',
@@ -115,6 +159,10 @@ function allowRule(rule: EgressAllowRule): string {
   return `ip daddr ${rule.cidr} meta l4proto { tcp, udp } th dport ${ports} accept`;
 }
 
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, '0')}`;
+}
+
 function set(name: string, elements: readonly string[]): string {
   const contents = elements.length === 0 ? '' : ` elements = { ${elements.join(', ')} };`;
   return `  set ${name} { type ipv4_addr; flags interval;${contents} }`;
@@ -125,6 +173,39 @@ export function installFirewall(ruleset: string): Promise<void> {
   return runNft(['-f', '-'], ruleset);
 }
 
+/** Whether the table is there (an operator's `flush ruleset` removes it). */
+export function firewallPresent(table: string): Promise<boolean> {
+  return runNft(['list', 'table', 'inet', table]).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The routing rules that make the jobs' range fail closed: a packet from or to it without the
+ * table's mark is prohibited. They outlive any table (nftables' `flush ruleset` leaves them), are
+ * the same for every server with this range, and stay when the server stops: they concern the
+ * jobs' range alone. Fixed priority, before the main table's.
+ */
+export function routingRules(jobCidr: string): string[][] {
+  const unmarked = ['fwmark', `0/${hex(JOB_MARK_MASK)}`, 'prohibit'];
+  return [
+    ['rule', 'add', 'pref', String(ROUTING_RULE_PRIORITY), 'from', jobCidr, ...unmarked],
+    ['rule', 'add', 'pref', String(ROUTING_RULE_PRIORITY), 'to', jobCidr, ...unmarked],
+  ];
+}
+
+export const ROUTING_RULE_PRIORITY = 100;
+
+/** Adds the routing rules unless they are there already (`ip` says so: File exists). */
+export async function installRoutingRules(jobCidr: string): Promise<void> {
+  for (const args of routingRules(jobCidr)) {
+    await runCommand('ip', args).catch((error: unknown) => {
+      if (!(error instanceof Error && error.message.includes('File exists'))) throw error;
+    });
+  }
+}
+
 /** Removes the table, if it is there; rejects only when nft cannot run. */
 export function removeFirewall(table: string): Promise<void> {
   return runNft(['-f', '-'], `table inet ${table} {}\ndelete table inet ${table}\n`);
@@ -132,10 +213,14 @@ export function removeFirewall(table: string): Promise<void> {
 
 /** Runs nft; rejects with its own words when it fails (or is not installed). */
 function runNft(args: readonly string[], input = ''): Promise<void> {
+  return runCommand('nft', args, input);
+}
+
+function runCommand(command: string, args: readonly string[], input = ''): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile('nft', args, { timeout: 10_000 }, (error, _stdout, stderr) => {
+    const child = execFile(command, args, { timeout: 10_000 }, (error, _stdout, stderr) => {
       if (error === null) resolve();
-      else reject(new Error(`nft: ${stderr.trim() || error.message}`, { cause: error }));
+      else reject(new Error(`${command}: ${stderr.trim() || error.message}`, { cause: error }));
     });
     // nft may exit without reading (`--version`, or an error): its reason is in stderr.
     child.stdin?.on('error', () => undefined);

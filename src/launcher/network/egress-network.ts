@@ -1,23 +1,35 @@
 // What egress needs of the host, set up once per server and per job. Once: the server's
-// nftables table (egress-firewall.ts), installed for its first egress job, and the /31s a killed
-// server's dead jobs left given back.
+// nftables table (egress-firewall.ts) and the routing rules that fail closed without it,
+// installed for its first egress job, and the /31s a killed server's dead jobs left given back.
+// Each egress launch checks the table is still there (an operator's `flush ruleset`, or
+// `systemctl restart nftables`, removes it: its jobs then reach nothing) and installs it again.
 // Per job: a /31 of the jobs' range (job-links.ts), the resolver file the job sees as
 // /etc/resolv.conf, and the supervisor told to make the veth pair in the job's own namespace
 // (native/network.c): the kernel's work there takes about a millisecond, where each `ip` run
 // would cost this host 8-11 ms. The pair goes with the job's namespace when the job and its
 // supervisor are gone, whoever dies first; the /31 is given back when the server hears the job
 // ended, or by the next server's sweep.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { jobFile } from '../../jobs/job-directory.ts';
 import {
+  firewallPresent,
   firewallRuleset,
   installFirewall,
+  installRoutingRules,
   removeFirewall,
   type EgressPolicy,
 } from './egress-firewall.ts';
 import { JobLinks, serverNames, type ServerNames } from './job-links.ts';
 
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
+
+/**
+ * There when a jobworker server turned the host's forwarding on (gone with a reboot, as that
+ * is): every server's table then forwards jobs' traffic alone, whichever server did it.
+ */
+export const FORWARDING_MARKER = '/run/jobworker/ip-forward-enabled';
 
 export interface EgressNetworkSettings {
   /** The server's data directory: its names on the host are derived from it. */
@@ -73,10 +85,13 @@ export class EgressNetwork {
 
   /** The supervisor's arguments for one job's egress; what it took is given back by `release`. */
   async prepare(jobId: string, dir: string): Promise<string[]> {
-    await this.#installFirewall();
-    await this.#enableForwarding();
+    // Checked beside the job's /31 being taken, so that the check costs the start little.
+    const checking = this.#ensureFirewall();
+    checking.catch(() => undefined);
     const link = await this.#links.take(jobId);
     try {
+      await checking;
+      await this.#enableForwarding();
       const resolvConf = jobFile(dir, 'resolvConf');
       await writeFile(resolvConf, resolverFile(this.#settings.policy.dns), { mode: 0o644 });
       return [
@@ -105,11 +120,23 @@ export class EgressNetwork {
     await removeFirewall(this.names.table).catch(() => undefined);
   }
 
+  /** Installs the table once, and again if it has gone since (its jobs reached nothing then). */
+  async #ensureFirewall(): Promise<void> {
+    const installed = this.#firewall;
+    await this.#installFirewall();
+    if (installed === undefined || (await firewallPresent(this.names.table))) return;
+    if (this.#firewall === installed) this.#firewall = undefined;
+    await this.#installFirewall();
+  }
+
   #installFirewall(): Promise<void> {
     const { table, interfacePrefix } = this.names;
-    this.#firewall ??= installFirewall(
-      firewallRuleset(table, interfacePrefix, this.#settings.policy),
-    ).catch((error: unknown) => {
+    const { policy } = this.#settings;
+    this.#firewall ??= (async () => {
+      await installRoutingRules(policy.jobCidr);
+      const options = { forwardJobsOnly: await forwardingIsJobworkers() };
+      await installFirewall(firewallRuleset(table, interfacePrefix, policy, options));
+    })().catch((error: unknown) => {
       this.#firewall = undefined;
       throw error;
     });
@@ -119,11 +146,14 @@ export class EgressNetwork {
   /**
    * The kernel forwards nothing between interfaces unless told to, and a job's packets must go
    * from its pair out of the host: turned on, host-wide, for the first egress job, and left on
-   * (other servers' jobs may need it). The table forwards only replies into jobs' pairs.
+   * (other servers' jobs may need it). The table forwards only replies into jobs' pairs, and
+   * (the marker says so) nothing that is not a job's.
    */
   #enableForwarding(): Promise<void> {
     this.#forwarding ??= (async () => {
       if ((await readFile(IP_FORWARD, 'utf8')).trim() === '1') return;
+      await mkdir(dirname(FORWARDING_MARKER), { recursive: true, mode: 0o700 });
+      await writeFile(FORWARDING_MARKER, '');
       await writeFile(IP_FORWARD, '1');
       this.#settings.onForwardingEnabled?.();
     })().catch((error: unknown) => {
@@ -132,6 +162,11 @@ export class EgressNetwork {
     });
     return this.#forwarding;
   }
+}
+
+/** Whether the host's forwarding is off (a jobworker server turns it on) or one turned it on. */
+async function forwardingIsJobworkers(): Promise<boolean> {
+  return (await readFile(IP_FORWARD, 'utf8')).trim() !== '1' || existsSync(FORWARDING_MARKER);
 }
 
 /** The job's /etc/resolv.conf: the operator's resolvers, nothing of the host's own file. */
