@@ -2,7 +2,8 @@
 // joined to the host by a veth pair (the host's end 10.250.N.1/24, the test host 10.250.N.2, N
 // unique per test file so two files running at once never share one), also answering at
 // 198.51.100.N (RFC 5737 documentation space, routed to it) and at the metadata address, with a
-// small HTTP server on two ports and Debian's dnsmasq resolving test names. No address outside
+// small HTTP server on two ports and Debian's dnsmasq resolving test names (at the metadata
+// address too, as GCP's resolver is). No address outside
 // this machine is ever used; `close` removes the namespace, the pair, the routes and processes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -127,6 +128,8 @@ export async function startTestHost(
           '--pid-file',
           '--bind-interfaces',
           `--listen-address=${host.address}`,
+          // A resolver at the metadata address, as on GCP and Oracle Cloud.
+          ...(options.metadata === true ? [`--listen-address=${METADATA_ADDRESS}`] : []),
           `--address=/${host.name}/${host.address}`,
           `--address=/public${n}.test/${host.publicAddress}`,
           '--log-facility=-',

@@ -195,6 +195,40 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
       });
     });
 
+    it("reaches nothing through the host's DNAT, even where the translated address is allowed", async () => {
+      const { interfacePrefix } = serverNames(server.dataDir);
+      // As Docker publishes a port: the host's own address and port, to an allowed one.
+      const nat = `jwtest_dnat_${HOST_NUMBER}`;
+      const published = `${testHost.hostAddress}:7070`;
+      execFileSync('nft', ['-f', '-'], {
+        input: [
+          `table ip ${nat} {`,
+          '  chain prerouting {',
+          '    type nat hook prerouting priority dstnat; policy accept;',
+          `    iifname "${interfacePrefix}*" ip daddr ${testHost.hostAddress} tcp dport 7070 dnat to ${testHost.address}:8080`,
+          '  }',
+          '}',
+          '',
+        ].join('\n'),
+      });
+      try {
+        const job = await runJob(server, {
+          command: 'sh',
+          args: [
+            '-c',
+            probeScript({
+              allowed: `http://${testHost.address}:8080/`,
+              published: `http://${published}/`,
+            }),
+          ],
+          network: 'egress',
+        });
+        assert.deepEqual(probed(await outputOf(server, job)), { allowed: '200', published: '000' });
+      } finally {
+        execFileSync('nft', ['delete', 'table', 'ip', nat]);
+      }
+    });
+
     it('fails closed when its table is removed under it, and installs it again for the next egress job', async () => {
       const { table } = serverNames(server.dataDir);
       // The job fetches until the fetch fails (the table gone), then probes; it says when it is up.
@@ -291,19 +325,19 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
 
   describe('by default, public addresses only', () => {
     let server: TestServer;
+    // The resolver is at the metadata address (as on GCP): reachable on port 53, and only there.
     const env = {
       NETWORK_TEST_PUBLIC: '198.51.100.0/24',
-      NETWORK_DNS: '',
+      NETWORK_DNS: METADATA_ADDRESS,
     };
     before(async () => {
-      env.NETWORK_DNS = testHost.address;
       server = await startServer({ env });
     });
     after(async () => {
       await server.dispose();
     });
 
-    it('reaches a public address (by name too) and not a private one', async () => {
+    it('reaches a public address (by name too, through a resolver at the metadata address) and not a private one, nor the metadata address but for DNS', async () => {
       const job = await runJob(server, {
         command: 'sh',
         args: [
