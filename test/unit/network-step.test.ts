@@ -96,6 +96,34 @@ describe("egress's firewall", () => {
     );
     assert.ok(own('iifname != "jw*" oifname != "jw*" drop') < own('jump job_out'));
     assert.deepEqual(routingRules('10.200.0.0/16'), [
+      [
+        'rule',
+        'add',
+        'pref',
+        '99',
+        'to',
+        '10.200.0.0/16',
+        'ipproto',
+        'udp',
+        'sport',
+        '53',
+        'lookup',
+        'main',
+      ],
+      [
+        'rule',
+        'add',
+        'pref',
+        '99',
+        'to',
+        '10.200.0.0/16',
+        'ipproto',
+        'tcp',
+        'sport',
+        '53',
+        'lookup',
+        'main',
+      ],
       ['rule', 'add', 'pref', '100', 'from', '10.200.0.0/16', 'fwmark', '0/0xffff0000', 'prohibit'],
       ['rule', 'add', 'pref', '100', 'to', '10.200.0.0/16', 'fwmark', '0/0xffff0000', 'prohibit'],
     ]);

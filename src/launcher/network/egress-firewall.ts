@@ -185,11 +185,18 @@ export function firewallPresent(table: string): Promise<boolean> {
  * The routing rules that make the jobs' range fail closed: a packet from or to it without the
  * table's mark is prohibited. They outlive any table (nftables' `flush ruleset` leaves them), are
  * the same for every server with this range, and stay when the server stops: they concern the
- * jobs' range alone. Fixed priority, before the main table's.
+ * jobs' range alone. Fixed priority, before the main table's. The host's own sockets route their
+ * packets before nftables can mark them: the answers of a resolver at one of the host's addresses
+ * (port 53, which the table lets jobs reach) pass a rule just before, as the main table routes.
  */
 export function routingRules(jobCidr: string): string[][] {
   const unmarked = ['fwmark', `0/${hex(JOB_MARK_MASK)}`, 'prohibit'];
+  const dnsAnswers = ['udp', 'tcp'].map((protocol) => [
+    ...['rule', 'add', 'pref', String(ROUTING_RULE_PRIORITY - 1), 'to', jobCidr],
+    ...['ipproto', protocol, 'sport', '53', 'lookup', 'main'],
+  ]);
   return [
+    ...dnsAnswers,
     ['rule', 'add', 'pref', String(ROUTING_RULE_PRIORITY), 'from', jobCidr, ...unmarked],
     ['rule', 'add', 'pref', String(ROUTING_RULE_PRIORITY), 'to', jobCidr, ...unmarked],
   ];
