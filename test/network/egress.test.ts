@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -270,6 +270,67 @@ describe('egress jobs', { skip: process.getuid?.() !== 0 && 'needs root' }, () =
       });
       assert.deepEqual(probed(await outputOf(server, next)), { allowed: '200' });
       assert.match(nftTables(), new RegExp(table));
+    });
+
+    it('forwards nothing between two other links of the host, now that a jobworker turned forwarding on', async (t) => {
+      if (!existsSync(FORWARDING_MARKER)) {
+        t.skip('the host forwarded before the server (not turned on by a jobworker)');
+        return;
+      }
+      assert.equal(readFileSync(IP_FORWARD, 'utf8').trim(), '1');
+      // Two namespaces on links not named jw*, each routed to the other through the host.
+      const [a, b] = [`fwtest-${HOST_NUMBER}a`, `fwtest-${HOST_NUMBER}b`];
+      const subnet = (side: number): string => `10.251.${HOST_NUMBER * 2 + side}`;
+      const teardown = (): void => {
+        for (const name of [a, b]) {
+          execFileSync('sh', [
+            '-c',
+            `ip link del ${name} 2>/dev/null; ip netns del ${name} 2>/dev/null; true`,
+          ]);
+        }
+      };
+      teardown();
+      let listener: ChildProcess | undefined;
+      try {
+        [a, b].forEach((name, side) => {
+          const commands = [
+            `ip netns add ${name}`,
+            `ip link add ${name} type veth peer name eth0 netns ${name}`,
+            `ip addr add ${subnet(side)}.1/24 dev ${name}`,
+            `ip link set ${name} up`,
+            `ip -n ${name} addr add ${subnet(side)}.2/24 dev eth0`,
+            `ip -n ${name} link set eth0 up`,
+            `ip -n ${name} link set lo up`,
+            `ip -n ${name} route add default via ${subnet(side)}.1`,
+          ];
+          execFileSync('sh', ['-e', '-c', commands.join('\n')]);
+        });
+        listener = spawn('ip', ['netns', 'exec', b, 'python3', '-m', 'http.server', '8080'], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        const curl = (namespace: string[], url: string): string =>
+          execFileSync(
+            'sh',
+            [
+              '-c',
+              `${namespace.join(' ')} curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 3 ${url} || true`,
+            ],
+            { encoding: 'utf8' },
+          );
+        const url = `http://${subnet(1)}.2:8080/`;
+        // The host itself reaches it (once it listens): a 000 from the other side is the filter's.
+        const deadline = Date.now() + 10_000;
+        while (curl([], url) !== '200') {
+          if (Date.now() > deadline) throw new Error('the listener never answered the host');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(curl(['ip', 'netns', 'exec', a], url), '000');
+      } finally {
+        listener?.kill('SIGKILL');
+        if (listener !== undefined && listener.exitCode === null && listener.signalCode === null)
+          await once(listener, 'exit');
+        teardown();
+      }
     });
 
     it("gives an egress job no IPv6 at all, and a host job the host's own network", async () => {
