@@ -2,7 +2,8 @@
 // nftables table (egress-firewall.ts) and the routing rules that fail closed without it,
 // installed for its first egress job, and the /31s a killed server's dead jobs left given back.
 // Each egress launch checks the table is still there (an operator's `flush ruleset`, or
-// `systemctl restart nftables`, removes it: its jobs then reach nothing) and installs it again.
+// `systemctl restart nftables`, removes it: its jobs then reach nothing) and installs it again;
+// `nft monitor` tells it (table-watch.ts), or else one `nft list table` beside the job's /31.
 // Per job: a /31 of the jobs' range (job-links.ts), the resolver file the job sees as
 // /etc/resolv.conf, and the supervisor told to make the veth pair in the job's own namespace
 // (native/network.c): the kernel's work there takes about a millisecond, where each `ip` run
@@ -22,6 +23,7 @@ import {
   type EgressPolicy,
 } from './egress-firewall.ts';
 import { JobLinks, serverNames, type ServerNames } from './job-links.ts';
+import { TableWatch } from './table-watch.ts';
 
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
@@ -52,10 +54,12 @@ export class EgressNetwork {
   #forwarding: Promise<void> | undefined;
   /** The table, installed for the first egress job (or at start, for jobs still running). */
   #firewall: Promise<void> | undefined;
+  readonly #watch: TableWatch;
 
   constructor(settings: EgressNetworkSettings) {
     this.#settings = settings;
     this.names = serverNames(settings.dataDir);
+    this.#watch = new TableWatch(this.names.table);
     this.#links = new JobLinks(this.names, settings.policy.jobCidr);
   }
 
@@ -116,6 +120,7 @@ export class EgressNetwork {
    * running across the server's stop must stay filtered: the next server replaces the table).
    */
   async close(): Promise<void> {
+    this.#watch.close();
     if (this.#firewall === undefined || (await this.#links.anyHeld())) return;
     await removeFirewall(this.names.table).catch(() => undefined);
   }
@@ -124,7 +129,10 @@ export class EgressNetwork {
   async #ensureFirewall(): Promise<void> {
     const installed = this.#firewall;
     await this.#installFirewall();
-    if (installed === undefined || (await firewallPresent(this.names.table))) return;
+    if (installed === undefined) return;
+    const told = this.#watch.state;
+    if (told === 'present') return;
+    if (told === 'unknown' && (await firewallPresent(this.names.table))) return;
     if (this.#firewall === installed) this.#firewall = undefined;
     await this.#installFirewall();
   }
@@ -133,6 +141,8 @@ export class EgressNetwork {
     const { table, interfacePrefix } = this.names;
     const { policy } = this.#settings;
     this.#firewall ??= (async () => {
+      // Watching before the table goes in: the watch's first word is then this install's.
+      this.#watch.start();
       await installRoutingRules(policy.jobCidr);
       const options = { forwardJobsOnly: await forwardingIsJobworkers() };
       await installFirewall(firewallRuleset(table, interfacePrefix, policy, options));
