@@ -24,7 +24,10 @@ export class TableWatch {
 
   start(): void {
     if (this.#child !== undefined) return;
-    const child = spawn('nft', ['monitor', 'tables'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Killed with the server, even a SIGKILLed one (setpriv, of util-linux, sets the signal).
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'nft', 'monitor', 'tables'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     this.#child = child;
     child.once('error', () => this.#stopped(child));
     child.once('exit', () => this.#stopped(child));
