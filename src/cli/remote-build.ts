@@ -191,7 +191,7 @@ async function removeVolume(
   jobId: string | undefined,
 ): Promise<void> {
   try {
-    await client.json('DELETE', `/v1/volumes/${volume}`);
+    await deleteVolume(client, volume, jobId === undefined ? UPLOAD_CLOSING_RETRIES : []);
   } catch (error) {
     const still = error instanceof ApiError && error.problemCode === 'VOLUME_IN_USE';
     const why = still ? `job ${jobId ?? '?'} still runs with it` : (error as Error).message;
@@ -199,4 +199,29 @@ async function removeVolume(
       `could not remove volume ${volume} (${why}): 'jobctl volume rm ${volume}' once it has ended`,
     );
   }
+}
+
+/**
+ * Waits between DELETEs while the server still counts an upload cut short as open (409
+ * VOLUME_IN_USE until it has seen the connection close and its sandbox end): with no job, that
+ * upload, this jobctl's own, is all that can hold the volume. Nothing tells a client when it has
+ * closed, so it asks again a few times, over about 3 s.
+ */
+const UPLOAD_CLOSING_RETRIES: readonly number[] = [50, 100, 200, 400, 800, 1600];
+
+async function deleteVolume(
+  client: ApiClient,
+  volume: string,
+  pauses: readonly number[],
+): Promise<void> {
+  for (const pause of pauses) {
+    try {
+      await client.json('DELETE', `/v1/volumes/${volume}`);
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.problemCode === 'VOLUME_IN_USE')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+  await client.json('DELETE', `/v1/volumes/${volume}`);
 }
