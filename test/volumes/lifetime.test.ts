@@ -4,15 +4,7 @@
 // (409), and a job writing past its size gets ENOSPC inside the volume.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
@@ -71,11 +63,15 @@ describe('a volume over its lifetime', () => {
     assert.equal(broken.json<{ volumes: { name: string }[] }>().volumes[0]?.name, 'broken');
     await server.stop();
     await unmountVolumes(server.dataDir);
-    // Its superblock gone: mount refuses the image.
-    const images = join(server.dataDir, 'volumes', 'images');
-    const image = readdirSync(images)
-      .map((file) => join(images, file))
-      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] as string;
+    // Its superblock gone: mount refuses the image. The image is found by the volume's id (the
+    // newest file would do, but unmounting another volume writes to its image).
+    const db = new DatabaseSync(join(server.dataDir, 'jobworker.db'));
+    const { id } = db.prepare(`SELECT id FROM volumes WHERE name = 'broken'`).get() as {
+      id: number;
+    };
+    db.close();
+    const image = join(server.dataDir, 'volumes', 'images', `${id}.img`);
+    assert.equal(existsSync(image), true);
     const fd = openSync(image, 'r+');
     writeSync(fd, Buffer.alloc(64 * 1024), 0, 64 * 1024, 0);
     closeSync(fd);
