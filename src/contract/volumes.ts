@@ -19,7 +19,10 @@ export const volumeRequestSchema = z.strictObject({
     examples: ['src'],
   }),
   size: z
-    .union([z.int().min(MIN_VOLUME_BYTES).max(MAX_SIZE_BYTES), z.string().max(32).regex(SIZE_TEXT)])
+    .union([
+      z.int().min(MIN_VOLUME_BYTES).max(MAX_SIZE_BYTES).meta({ format: 'int64' }),
+      z.string().max(32).regex(SIZE_TEXT),
+    ])
     .transform((size, context) => {
       const bytes = parseSize(size);
       if (bytes === undefined || bytes < MIN_VOLUME_BYTES || bytes > MAX_SIZE_BYTES) {
