@@ -12,6 +12,24 @@ const RFC3339_TEXT = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|
 /** Jobs per page of a listing: as many as asked, up to a bound that keeps one answer small. */
 export const LIST_PAGE = { default: 100, max: 1000 } as const;
 
+/** A listing's page: its size and the cursor a `Link` header gives for the next (jobs, volumes). */
+export function pageFields(items: string) {
+  return {
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(LIST_PAGE.max)
+      .default(LIST_PAGE.default)
+      .meta({ format: 'int32', description: `at most this many ${items}` }),
+    cursor: z
+      .string()
+      .max(128)
+      .optional()
+      .meta({ description: 'where to go on: from the `Link` of the previous page' }),
+  };
+}
+
 const flag = z
   .enum(['true', 'false', '1', '0'])
   .transform((value) => value === 'true' || value === '1');
@@ -147,18 +165,7 @@ export const listQuery = z.strictObject({
     .regex(/^[0-9a-f-]{1,36}$/, 'expected the start of a job id')
     .optional()
     .meta({ description: 'only jobs whose id starts so (how `jobctl` resolves short ids)' }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(LIST_PAGE.max)
-    .default(LIST_PAGE.default)
-    .meta({ format: 'int32', description: 'at most this many jobs' }),
-  cursor: z
-    .string()
-    .max(128)
-    .optional()
-    .meta({ description: 'where to go on: from the `Link` of the previous page' }),
+  ...pageFields('jobs'),
 });
 
 /**

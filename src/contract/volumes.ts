@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { timestampSchema } from '../jobs/job.ts';
 import { VOLUME_NAME, VOLUME_NAME_RULE } from '../jobs/volume-mounts.ts';
 import { MAX_SIZE_BYTES, parseSize, SIZE_TEXT } from '../util/quantities.ts';
-import { LIST_PAGE } from './jobs.ts';
+import { pageFields } from './jobs.ts';
 
 /** The smallest volume: ext4 makes a working filesystem, journal included, from 32 MiB. */
 export const MIN_VOLUME_BYTES = 32 * 1024 ** 2;
@@ -54,20 +54,7 @@ export type VolumeAnswer = z.output<typeof volumeSchema>;
 
 export const volumeListSchema = z.object({ volumes: z.array(volumeSchema).readonly() }).readonly();
 
-export const volumeListQuery = z.strictObject({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(LIST_PAGE.max)
-    .default(LIST_PAGE.default)
-    .meta({ format: 'int32', description: 'at most this many volumes' }),
-  cursor: z
-    .string()
-    .max(128)
-    .optional()
-    .meta({ description: 'where to go on: from the `Link` of the previous page' }),
-});
+export const volumeListQuery = z.strictObject(pageFields('volumes'));
 
 export const archiveQuery = z.strictObject({
   path: z
